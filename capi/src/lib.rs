@@ -1,0 +1,817 @@
+//! gothook C ABI: a thin, uniform `extern "C"` layer over `gothook-core`.
+//! Owns only translation (NULL checks, struct conversion, status codes); never allocates,
+//! never keeps a pointer into a library past the call that produced it.
+#![no_std]
+#![allow(non_camel_case_types)]
+
+use core::ffi::{c_char, c_int, c_void, CStr};
+
+use gothook_core::dynamic::{self as dynamic_mod, Dynamic};
+use gothook_core::hooks::{self, Filter, Hook, Report};
+use gothook_core::loader::{self, LibInfo, Rule};
+use gothook_core::{slot, Error};
+use static_assertions::{assert_eq_align, assert_eq_size, const_assert, const_assert_eq};
+
+// ---------------------------------------------------------------------------------------------
+// Status codes
+// ---------------------------------------------------------------------------------------------
+
+/// Result of every gothook call. `GOTHOOK_OK` is 0; every other value names one failure.
+/// Outputs are written only when a call returns `GOTHOOK_OK` (exceptions are documented).
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum gothook_status {
+    /// Success.
+    GOTHOOK_OK = 0,
+    /// An argument is invalid: a NULL pointer, an unknown flag, a zero count.
+    GOTHOOK_EINVAL = 1,
+    /// The library is listed by the loader but not fully loaded (not READY); nothing was written.
+    GOTHOOK_ENOTREADY = 2,
+    /// The dynamic section or a table it points to is malformed or outside the mapped segments.
+    GOTHOOK_EMALFORMED = 3,
+    /// The object has no PT_DYNAMIC segment.
+    GOTHOOK_ENODYNAMIC = 4,
+    /// The symbol, library or hook set was not found.
+    GOTHOOK_ENOTFOUND = 5,
+    /// The slot did not hold the expected value (another writer changed it); nothing was written.
+    GOTHOOK_ECHANGED = 6,
+    /// `mprotect` refused to change the page protection; the slot was not written.
+    GOTHOOK_EPROTECT = 7,
+    /// gothook's lock is held by this same thread (a signal handler or hook re-entered gothook).
+    GOTHOOK_EBUSY = 8,
+    /// A fixed-capacity table is full; the call did what it could and says what it skipped.
+    GOTHOOK_EFULL = 9,
+    /// The ELF class, data encoding, machine or relocation format is not supported.
+    GOTHOOK_EUNSUPPORTED = 10,
+    /// A pointer argument lies outside the owner's mapped segments or is misaligned.
+    GOTHOOK_ERANGE = 11,
+}
+
+fn status(e: Error) -> gothook_status {
+    use gothook_status::*;
+    match e {
+        Error::Invalid => GOTHOOK_EINVAL,
+        Error::NotReady => GOTHOOK_ENOTREADY,
+        Error::Malformed => GOTHOOK_EMALFORMED,
+        Error::NoDynamic => GOTHOOK_ENODYNAMIC,
+        Error::NotFound => GOTHOOK_ENOTFOUND,
+        Error::Changed => GOTHOOK_ECHANGED,
+        Error::Protect => GOTHOOK_EPROTECT,
+        Error::Busy => GOTHOOK_EBUSY,
+        Error::Full => GOTHOOK_EFULL,
+        Error::Unsupported => GOTHOOK_EUNSUPPORTED,
+        Error::Range => GOTHOOK_ERANGE,
+    }
+}
+
+fn result(r: Result<(), Error>) -> gothook_status {
+    match r {
+        Ok(()) => gothook_status::GOTHOOK_OK,
+        Err(e) => status(e),
+    }
+}
+
+/// Borrows a NUL-terminated C string without its NUL; None for NULL.
+///
+/// SAFETY contract of every caller: a non-NULL `p` is a valid C string for the stated lifetime.
+unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: forwarded contract.
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version and status strings
+// ---------------------------------------------------------------------------------------------
+
+/// Major version of this header.
+pub const GOTHOOK_VERSION_MAJOR: u32 = 0;
+/// Minor version of this header (0.x: compatible only within the same minor version).
+pub const GOTHOOK_VERSION_MINOR: u32 = 1;
+/// Patch version of this header.
+pub const GOTHOOK_VERSION_PATCH: u32 = 0;
+/// `MAJOR * 10000 + MINOR * 100 + PATCH`, as `gothook_version_number()` returns it.
+pub const GOTHOOK_VERSION_NUMBER: u32 = 100;
+const_assert_eq!(GOTHOOK_VERSION_NUMBER, GOTHOOK_VERSION_MAJOR * 10000 + GOTHOOK_VERSION_MINOR * 100 + GOTHOOK_VERSION_PATCH);
+
+/// The library's version as "MAJOR.MINOR.PATCH".  Context: signal-safe.
+#[no_mangle]
+pub extern "C" fn gothook_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}
+
+/// The library's version as `GOTHOOK_VERSION_NUMBER` computes it; compare with the header's
+/// macro to detect a header/library mismatch.  Context: signal-safe.
+#[no_mangle]
+pub extern "C" fn gothook_version_number() -> u32 {
+    GOTHOOK_VERSION_NUMBER
+}
+
+/// A fixed, NUL-terminated description of `status`; never NULL, also for unknown values.
+/// Context: signal-safe.
+#[no_mangle]
+pub extern "C" fn gothook_status_str(status: u32) -> *const c_char {
+    let e = match status {
+        0 => return c"success".as_ptr(),
+        1 => Error::Invalid,
+        2 => Error::NotReady,
+        3 => Error::Malformed,
+        4 => Error::NoDynamic,
+        5 => Error::NotFound,
+        6 => Error::Changed,
+        7 => Error::Protect,
+        8 => Error::Busy,
+        9 => Error::Full,
+        10 => Error::Unsupported,
+        11 => Error::Range,
+        _ => return c"unknown gothook status".as_ptr(),
+    };
+    e.c_message().as_ptr()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loaded libraries
+// ---------------------------------------------------------------------------------------------
+
+/// Readiness: no lock-free signal decides it (e.g. no RELRO page on glibc < 2.35). Left alone.
+pub const GOTHOOK_UNKNOWN: u8 = 0;
+/// Readiness: listed but not yet relocated (or a failed dlopen about to vanish). Left alone.
+pub const GOTHOOK_LOADING: u8 = 1;
+/// Readiness: fully relocated and RELRO-protected; safe to read and patch.
+pub const GOTHOOK_READY: u8 = 2;
+
+/// Kind: a shared library.
+pub const GOTHOOK_KIND_OTHER: u8 = 0;
+/// Kind: the main program.
+pub const GOTHOOK_KIND_MAIN: u8 = 1;
+/// Kind: the kernel's vDSO.
+pub const GOTHOOK_KIND_VDSO: u8 = 2;
+/// Kind: the dynamic loader (on musl, also libc).
+pub const GOTHOOK_KIND_LOADER: u8 = 3;
+/// Kind: the object libgothook is linked into (libgothook.so, or the host that embeds the .a).
+pub const GOTHOOK_KIND_SELF: u8 = 4;
+
+/// `gothook_libs_each` flag: report every listed library with its readiness, not only READY ones.
+pub const GOTHOOK_LIBS_ALL: u32 = 1;
+
+/// Readiness rule: glibc >= 2.35, `_dl_find_object` succeeds with the listed bias.
+pub const GOTHOOK_RULE_FIND_OBJECT: u32 = 1;
+/// Readiness rule: glibc < 2.35, a whole RELRO page is no longer writable.
+pub const GOTHOOK_RULE_RELRO: u32 = 2;
+/// Readiness rule: musl or a static program; a listed library is relocated.
+pub const GOTHOOK_RULE_LISTED: u32 = 3;
+
+/// One loaded object as `gothook_libs_each` reports it.  Valid only during the callback.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct gothook_lib {
+    /// Load bias (`dlpi_addr`).
+    pub bias: usize,
+    /// Path as the loader recorded it; never NULL ("" for the main program on glibc).
+    pub name: *const c_char,
+    /// Program headers (`ElfW(Phdr) *`).
+    pub phdr: *const c_void,
+    /// Number of program headers.
+    pub phnum: u16,
+    /// `GOTHOOK_KIND_*`.
+    pub kind: u8,
+    /// `GOTHOOK_READY`, `GOTHOOK_LOADING` or `GOTHOOK_UNKNOWN`.
+    pub readiness: u8,
+    /// Position in this walk, from 0.
+    pub index: u32,
+    /// The loader's add counter (compare for change only).
+    pub adds: u64,
+    /// The loader's remove counter (compare for change only: it underflows on glibc with dlmopen).
+    pub subs: u64,
+}
+
+/// Walk callback: return non-zero to stop the walk.
+pub type gothook_lib_cb = Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
+
+fn c_lib(l: &LibInfo<'_>) -> gothook_lib {
+    gothook_lib {
+        bias: l.bias,
+        name: l.name_ptr as *const c_char,
+        phdr: l.phdr as *const c_void,
+        phnum: l.phnum,
+        kind: l.kind as u8,
+        readiness: l.readiness as u8,
+        index: l.index,
+        adds: l.adds,
+        subs: l.subs,
+    }
+}
+
+/// Calls `cb` for each loaded object, inside `dl_iterate_phdr` (so no listed object can be
+/// unmapped while `cb` runs; do every read and patch of it there).  Without `GOTHOOK_LIBS_ALL`
+/// only READY objects are reported.  Readiness is decided without locks or allocation:
+/// `_dl_find_object` on glibc >= 2.35, RELRO page state on older glibc, list membership on musl.
+///
+/// Context: malloc-safe; not signal-safe (takes the loader's list lock).
+/// Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag).
+#[no_mangle]
+pub unsafe extern "C" fn gothook_libs_each(cb: gothook_lib_cb, ctx: *mut c_void, flags: u32) -> gothook_status {
+    let Some(cb) = cb else { return gothook_status::GOTHOOK_EINVAL };
+    result(loader::each(flags, |l| {
+        let c = c_lib(l);
+        // SAFETY: the caller's callback, called with a record valid for the call.
+        unsafe { cb(&c, ctx) == 0 }
+    }))
+}
+
+/// The loader's add and remove counters, read from one walk callback: O(1), but it takes the
+/// loader's list lock briefly.  Compare snapshots for inequality only; never order them.
+///
+/// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL output).
+#[no_mangle]
+pub unsafe extern "C" fn gothook_libs_counters(adds: *mut u64, subs: *mut u64) -> gothook_status {
+    if adds.is_null() || subs.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    let (a, s) = loader::counters();
+    // SAFETY: non-NULL caller-owned outputs.
+    unsafe {
+        *adds = a;
+        *subs = s;
+    }
+    gothook_status::GOTHOOK_OK
+}
+
+/// The readiness rule in force (`GOTHOOK_RULE_*`), detected on first use.  Context: malloc-safe.
+#[no_mangle]
+pub extern "C" fn gothook_readiness_rule() -> u32 {
+    loader::rule() as u32
+}
+
+/// Forces a readiness rule, e.g. `GOTHOOK_RULE_RELRO` to exercise the glibc < 2.35 path on a
+/// newer glibc; 0 re-detects.  For tests and diagnostics.  Context: malloc-safe.
+/// Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it).
+#[no_mangle]
+pub extern "C" fn gothook_set_readiness_rule(rule: u32) -> gothook_status {
+    let r = match rule {
+        0 => Rule::Undetected,
+        GOTHOOK_RULE_FIND_OBJECT => Rule::FindObject,
+        GOTHOOK_RULE_RELRO => Rule::Relro,
+        GOTHOOK_RULE_LISTED => Rule::Listed,
+        _ => return gothook_status::GOTHOOK_EINVAL,
+    };
+    result(loader::force_rule(r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dynamic sections
+// ---------------------------------------------------------------------------------------------
+
+/// A decoded dynamic section: a plain, copyable, caller-owned value.  It refers to the image's
+/// memory, so use it only while the image is mapped: inside the walk callback that reported the
+/// library, or later for an image that is never unloaded (the main program, libc, anything
+/// opened with RTLD_NODELETE, every library on musl).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct gothook_dynamic {
+    /// Opaque storage.
+    pub opaque: [u64; 80],
+}
+
+assert_eq_align!(gothook_dynamic, u64);
+const_assert!(core::mem::size_of::<Dynamic>() <= core::mem::size_of::<gothook_dynamic>());
+const_assert!(core::mem::align_of::<Dynamic>() <= core::mem::align_of::<gothook_dynamic>());
+
+/// Decode flag: the image is ELF32 (default: this process's class).
+pub const GOTHOOK_DECODE_ELF32: u32 = 1;
+/// Decode flag: the image is ELF64.
+pub const GOTHOOK_DECODE_ELF64: u32 = 2;
+
+const_assert_eq!(GOTHOOK_DECODE_ELF32, dynamic_mod::DECODE_ELF32);
+const_assert_eq!(GOTHOOK_DECODE_ELF64, dynamic_mod::DECODE_ELF64);
+
+fn dyn_ref(d: &gothook_dynamic) -> &Dynamic {
+    // SAFETY: gothook_dynamic is only ever filled by `dyn_store` with a valid Dynamic (size and
+    // alignment asserted above); Dynamic is plain data, valid for any bit pattern a store left.
+    unsafe { &*(d as *const gothook_dynamic as *const Dynamic) }
+}
+
+fn dyn_store(out: &mut gothook_dynamic, d: &Dynamic) {
+    out.opaque = [0; 80];
+    // SAFETY: size and alignment asserted above; Dynamic is Copy.
+    unsafe { core::ptr::write(out as *mut gothook_dynamic as *mut Dynamic, *d) };
+}
+
+/// Decodes the dynamic section of the image at `bias` with program headers `phdr[0..phnum)`:
+/// the drop-in for a profiler's `parseDynamicSection`.  Every pointer is normalised by range
+/// (glibc-rewritten, musl-raw, vDSO and ET_EXEC images all decode) and every table is checked
+/// against the mapped PT_LOAD segments.  `flags` are `GOTHOOK_DECODE_*`; the high 16 bits may
+/// give an `e_machine` for images whose ELF header is not mapped.  `*out` is written only on
+/// success.
+///
+/// Context: signal-safe (reads memory only).  Errors: `GOTHOOK_EINVAL` (NULL, zero phnum, bad
+/// flags), `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_dynamic_decode(
+    bias: usize,
+    phdr: *const c_void,
+    phnum: u16,
+    flags: u32,
+    out: *mut gothook_dynamic,
+) -> gothook_status {
+    if out.is_null() || phdr.is_null() || phnum == 0 {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    let is64 = if flags & GOTHOOK_DECODE_ELF32 != 0 {
+        false
+    } else if flags & GOTHOOK_DECODE_ELF64 != 0 {
+        true
+    } else {
+        cfg!(target_pointer_width = "64")
+    };
+    // SAFETY: the caller passes `phnum` readable program headers at `phdr` (API contract).
+    let raw = match unsafe { dynamic_mod::phdr_bytes(phdr as usize, phnum as usize, is64) } {
+        Ok(r) => r,
+        Err(e) => return status(e),
+    };
+    match Dynamic::decode(bias, raw, flags) {
+        Ok(d) => {
+            // SAFETY: non-NULL caller-owned output.
+            dyn_store(unsafe { &mut *out }, &d);
+            gothook_status::GOTHOOK_OK
+        }
+        Err(e) => status(e),
+    }
+}
+
+/// Decodes the library a walk callback reported.  Same contract as `gothook_dynamic_decode`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_lib_decode(lib: *const gothook_lib, out: *mut gothook_dynamic) -> gothook_status {
+    if lib.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    // SAFETY: non-NULL record from a walk callback (API contract).
+    let l = unsafe { &*lib };
+    // SAFETY: forwarded contract.
+    unsafe { gothook_dynamic_decode(l.bias, l.phdr, l.phnum, 0, out) }
+}
+
+/// Summary of a decoded dynamic section.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct gothook_dynamic_info {
+    /// Load bias.
+    pub bias: usize,
+    /// DT_SONAME, or NULL.
+    pub soname: *const c_char,
+    /// Number of dynamic symbols.
+    pub nsyms: u32,
+    /// `e_machine`.
+    pub machine: u16,
+    /// 1 for ELF32, 2 for ELF64.
+    pub elf_class: u8,
+    /// 1 if the object asks for BIND_NOW (no lazy PLT binding).
+    pub bind_now: u8,
+    /// PT_GNU_RELRO start and end (absolute, unrounded; 0 when absent).
+    pub relro_start: usize,
+    /// See `relro_start`.
+    pub relro_end: usize,
+}
+
+/// Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_dynamic_info_get(d: *const gothook_dynamic, out: *mut gothook_dynamic_info) -> gothook_status {
+    if d.is_null() || out.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    // SAFETY: non-NULL caller-owned values.
+    let (d, out) = unsafe { (dyn_ref(&*d), &mut *out) };
+    *out = gothook_dynamic_info {
+        bias: d.bias,
+        soname: if d.soname == 0 { core::ptr::null() } else { d.soname as *const c_char },
+        nsyms: d.nsyms,
+        machine: d.machine,
+        elf_class: d.class,
+        bind_now: d.bind_now,
+        relro_start: d.relro.0,
+        relro_end: d.relro.1,
+    };
+    gothook_status::GOTHOOK_OK
+}
+
+/// A dynamic symbol.  `name` points into the image's string table.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct gothook_symbol {
+    /// NUL-terminated name (may be "").
+    pub name: *const c_char,
+    /// `bias + st_value` for defined symbols, else 0.
+    pub address: usize,
+    /// Raw `st_value` (0 vs non-0 tells a host whether to keep it).
+    pub value: u64,
+    /// `st_size`.
+    pub size: u64,
+    /// Index in the dynamic symbol table.
+    pub index: u32,
+    /// `st_shndx` (0: undefined).
+    pub shndx: u16,
+    /// `versym` entry (bit 15: hidden, non-default version); 1 when the object has none.
+    pub versym: u16,
+    /// `st_info`: binding in the high nibble, type in the low (drop AArch64 `$x`/`$d` with it).
+    pub info: u8,
+    /// `st_other` (visibility).
+    pub other: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 6],
+}
+
+/// Symbol callback: return non-zero to stop.
+pub type gothook_symbol_cb = Option<unsafe extern "C" fn(sym: *const gothook_symbol, ctx: *mut c_void) -> c_int>;
+
+fn c_symbol(d: &Dynamic, s: &gothook_core::Symbol<'_>) -> gothook_symbol {
+    gothook_symbol {
+        name: s.name.as_ptr() as *const c_char,
+        address: if s.is_defined() { d.bias.wrapping_add(s.value as usize) } else { 0 },
+        value: s.value,
+        size: s.size,
+        index: s.index,
+        shndx: s.shndx,
+        versym: s.versym,
+        info: s.info,
+        other: s.other,
+        reserved: [0; 6],
+    }
+}
+
+/// Calls `cb` for every dynamic symbol from index 1, in table order (undefined ones included:
+/// filter on `shndx`/`value` as your code needs).
+///
+/// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED` (the walk stops at the
+/// first bad entry; entries already reported were in range).
+#[no_mangle]
+pub unsafe extern "C" fn gothook_dynamic_symbols(d: *const gothook_dynamic, cb: gothook_symbol_cb, ctx: *mut c_void) -> gothook_status {
+    let (Some(cb), false) = (cb, d.is_null()) else { return gothook_status::GOTHOOK_EINVAL };
+    // SAFETY: non-NULL decoded value.
+    let d = dyn_ref(unsafe { &*d });
+    result(d.for_each_symbol(|s| {
+        let c = c_symbol(d, s);
+        // SAFETY: the caller's callback with a record valid for the call.
+        unsafe { cb(&c, ctx) == 0 }
+    }))
+}
+
+/// Import kind: PLT slot (`*_JUMP_SLOT`).
+pub const GOTHOOK_IMPORT_PLT: u8 = 0;
+/// Import kind: GOT data slot (`*_GLOB_DAT`), e.g. from -fno-plt code or taken addresses.
+pub const GOTHOOK_IMPORT_GLOB_DAT: u8 = 1;
+/// Import kind: word-sized absolute data slot (`R_X86_64_64`, `R_AARCH64_ABS64`, ...).
+pub const GOTHOOK_IMPORT_ABS: u8 = 2;
+
+/// One import: a relocation that fills `slot` with the address of symbol `name`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct gothook_import {
+    /// NUL-terminated symbol name.
+    pub name: *const c_char,
+    /// The slot's address (4 bytes wide for ELF32 images).
+    pub slot: *mut *mut c_void,
+    /// Relocation addend (0 for REL tables).
+    pub addend: i64,
+    /// Symbol index.
+    pub sym_index: u32,
+    /// Raw relocation type.
+    pub r_type: u32,
+    /// `GOTHOOK_IMPORT_*`.
+    pub kind: u8,
+    /// Source table: 0 DT_JMPREL, 1 DT_RELA, 2 DT_REL.
+    pub table: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 6],
+}
+
+/// Import callback: return non-zero to stop.
+pub type gothook_import_cb = Option<unsafe extern "C" fn(imp: *const gothook_import, ctx: *mut c_void) -> c_int>;
+
+/// Calls `cb` for every import in table order: DT_JMPREL first, then DT_RELA/DT_REL (after their
+/// leading RELATIVE entries).  RELATIVE and IRELATIVE relocations are skipped; DT_RELR has no
+/// imports.  Every slot reported lies inside the image and is aligned.
+///
+/// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_dynamic_imports(d: *const gothook_dynamic, cb: gothook_import_cb, ctx: *mut c_void) -> gothook_status {
+    let (Some(cb), false) = (cb, d.is_null()) else { return gothook_status::GOTHOOK_EINVAL };
+    // SAFETY: non-NULL decoded value.
+    let d = dyn_ref(unsafe { &*d });
+    result(d.for_each_import(|i| {
+        let c = gothook_import {
+            name: i.name.as_ptr() as *const c_char,
+            slot: i.reloc.slot as *mut *mut c_void,
+            addend: i.reloc.addend,
+            sym_index: i.reloc.sym,
+            r_type: i.reloc.r_type,
+            kind: i.reloc.kind as u8,
+            table: i.reloc.table as u8,
+            reserved: [0; 6],
+        };
+        // SAFETY: the caller's callback with a record valid for the call.
+        unsafe { cb(&c, ctx) == 0 }
+    }))
+}
+
+/// Looks `name` up among the object's default-version definitions through DT_GNU_HASH (bloom
+/// filter first) or DT_HASH, and writes `bias + st_value` to `*addr` (IFUNCs: the resolver).
+///
+/// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`, `GOTHOOK_EMALFORMED`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_dynamic_lookup(d: *const gothook_dynamic, name: *const c_char, addr: *mut *mut c_void) -> gothook_status {
+    let mut sym = core::mem::MaybeUninit::<gothook_symbol>::uninit();
+    // SAFETY: forwarded contract.
+    let st = unsafe { gothook_dynamic_lookup_symbol(d, name, sym.as_mut_ptr()) };
+    if st == gothook_status::GOTHOOK_OK {
+        if addr.is_null() {
+            return gothook_status::GOTHOOK_EINVAL;
+        }
+        // SAFETY: initialised on OK; `addr` non-NULL.
+        unsafe { *addr = sym.assume_init().address as *mut c_void };
+    }
+    st
+}
+
+/// Like `gothook_dynamic_lookup`, but fills the whole symbol record.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(d: *const gothook_dynamic, name: *const c_char, out: *mut gothook_symbol) -> gothook_status {
+    if d.is_null() || out.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    // SAFETY: caller passes a C string.
+    let Some(name) = (unsafe { c_str(name) }) else { return gothook_status::GOTHOOK_EINVAL };
+    // SAFETY: non-NULL decoded value.
+    let d = dyn_ref(unsafe { &*d });
+    match d.lookup(name) {
+        // SAFETY: non-NULL output.
+        Ok(Some(s)) => unsafe { *out = c_symbol(d, &s) },
+        Ok(None) => return gothook_status::GOTHOOK_ENOTFOUND,
+        Err(e) => return status(e),
+    }
+    gothook_status::GOTHOOK_OK
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slots
+// ---------------------------------------------------------------------------------------------
+
+/// Compare-and-swap of one pointer slot of the READY library `owner`: writes `desired` only if
+/// the slot holds `expected`.  The page is made writable only when its protection (derived from
+/// `owner`'s program headers: read-only inside the page-rounded RELRO range, else its PT_LOAD
+/// flags) lacks write, and is restored exactly afterwards.  All swaps in the process are
+/// serialised by one spin lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
+///
+/// Context: signal-safe (if `owner` was decoded earlier from a library that stays loaded).
+/// Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or misaligned),
+/// `GOTHOOK_ENOTREADY`, `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`, `GOTHOOK_EBUSY`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_slot_swap(
+    owner: *const gothook_dynamic,
+    slot: *mut *mut c_void,
+    expected: *mut c_void,
+    desired: *mut c_void,
+) -> gothook_status {
+    if owner.is_null() || slot.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    // SAFETY: non-NULL decoded value.
+    let d = dyn_ref(unsafe { &*owner });
+    if loader::readiness_of(d) != loader::Readiness::Ready {
+        return gothook_status::GOTHOOK_ENOTREADY;
+    }
+    result(slot::swap(d, slot as usize, expected as usize, desired as usize))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hook sets
+// ---------------------------------------------------------------------------------------------
+
+/// One hook of a set.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct gothook_hook {
+    /// Imported symbol to redirect; the string must stay valid while the set is installed.
+    pub symbol: *const c_char,
+    /// The function (or object) the slots are redirected to.
+    pub replacement: *mut c_void,
+    /// Where gothook publishes the original before the first swap, or NULL.  Stays valid while
+    /// the set is installed (uninstalling a set below re-points it).
+    pub original: *mut *mut c_void,
+}
+
+/// Filter flag: also hook the object gothook is linked into (default: excluded).
+pub const GOTHOOK_FILTER_INCLUDE_SELF: u32 = 1;
+/// Filter flag: leave the main program alone (default: included).
+pub const GOTHOOK_FILTER_EXCLUDE_MAIN: u32 = 2;
+const_assert_eq!(GOTHOOK_FILTER_INCLUDE_SELF, hooks::FILTER_INCLUDE_SELF);
+const_assert_eq!(GOTHOOK_FILTER_EXCLUDE_MAIN, hooks::FILTER_EXCLUDE_MAIN);
+
+/// Library predicate for a filter: return non-zero to include the library.
+pub type gothook_lib_filter_cb = Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
+
+/// Which libraries a set applies to.  The vDSO and the dynamic loader are never hooked.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct gothook_filter {
+    /// `GOTHOOK_FILTER_*`.
+    pub flags: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Only libraries whose path ends with this, or NULL; must stay valid while installed.
+    pub path_suffix: *const c_char,
+    /// Only the library containing this address, or NULL.
+    pub contains: *const c_void,
+    /// Look originals up after the library containing this address (RTLD_NEXT), or NULL.
+    pub next_after: *const c_void,
+    /// Extra predicate, or NULL.
+    pub accept: gothook_lib_filter_cb,
+    /// Passed to `accept`.
+    pub accept_ctx: *mut c_void,
+}
+
+/// What a hook-set call did.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct gothook_report {
+    /// Libraries in which slots were patched, verified or restored.
+    pub libs_patched: u32,
+    /// Libraries listed but not READY (left alone; retried by the next refresh).
+    pub libs_not_ready: u32,
+    /// Libraries the filter excluded (vDSO, loader, gothook's own by default included here).
+    pub libs_filtered: u32,
+    /// Libraries whose dynamic section could not be decoded.
+    pub libs_failed: u32,
+    /// Slots redirected for the first time.
+    pub slots_patched: u32,
+    /// Slots that already held the replacement.
+    pub slots_already: u32,
+    /// Slots found reverted (lazy binding, a reload) and redirected again.
+    pub slots_repaired: u32,
+    /// Slots whose compare-and-swap lost to a concurrent writer.
+    pub slots_conflict: u32,
+    /// Slots uninstall restored.
+    pub slots_restored: u32,
+    /// Slots uninstall found changed by someone else (left alone).
+    pub slots_changed: u32,
+}
+
+assert_eq_size!(gothook_report, Report);
+assert_eq_align!(gothook_report, Report);
+
+fn c_report(r: &Report) -> gothook_report {
+    gothook_report {
+        libs_patched: r.libs_patched,
+        libs_not_ready: r.libs_not_ready,
+        libs_filtered: r.libs_filtered,
+        libs_failed: r.libs_failed,
+        slots_patched: r.slots_patched,
+        slots_already: r.slots_already,
+        slots_repaired: r.slots_repaired,
+        slots_conflict: r.slots_conflict,
+        slots_restored: r.slots_restored,
+        slots_changed: r.slots_changed,
+    }
+}
+
+fn write_report(out: *mut gothook_report, r: &Report) {
+    if !out.is_null() {
+        // SAFETY: non-NULL caller-owned output.
+        unsafe { *out = c_report(r) };
+    }
+}
+
+/// Handle of an installed set; 0 is never a valid handle.
+pub type gothook_set = u32;
+
+/// Refresh flag: re-scan every library and repair every slot (a full verify).
+pub const GOTHOOK_REFRESH_FULL: u32 = 1;
+const_assert_eq!(GOTHOOK_REFRESH_FULL, hooks::REFRESH_FULL);
+
+/// Most hook sets installed at once.
+pub const GOTHOOK_MAX_SETS: u32 = 8;
+const_assert_eq!(GOTHOOK_MAX_SETS as usize, hooks::MAX_SETS);
+/// Most hooks in one set.
+pub const GOTHOOK_MAX_HOOKS: u32 = 16;
+const_assert_eq!(GOTHOOK_MAX_HOOKS as usize, hooks::MAX_HOOKS);
+
+fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
+    // SAFETY: `f` was a non-NULL gothook_lib_filter_cb handed to gothook_install.
+    let f: unsafe extern "C" fn(*const gothook_lib, *mut c_void) -> c_int = unsafe { core::mem::transmute(f) };
+    let c = c_lib(lib);
+    // SAFETY: the caller's predicate with a record valid for the call.
+    unsafe { f(&c, ctx as *mut c_void) != 0 }
+}
+
+/// Installs a hook set: publishes every original into `hooks[i].original` first (the real
+/// target: a global-scope lookup of the definition, IFUNCs resolved; or, when an earlier set
+/// hooks the same symbol, that set's replacement, so sets stack), then redirects every import
+/// slot of those symbols (PLT, GLOB_DAT and ABS data slots) in every READY library `filter`
+/// accepts (NULL: every library but gothook's own, the vDSO and the loader), in one pass over
+/// each relocation table.  Libraries not READY yet are counted and patched by a later
+/// `gothook_refresh`.  Installing an identical set again is a no-op returning the same handle.
+///
+/// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
+/// definition; nothing installed), `GOTHOOK_EFULL` (no free set), `GOTHOOK_EBUSY` (re-entry).
+#[no_mangle]
+pub unsafe extern "C" fn gothook_install(
+    hooks_in: *const gothook_hook,
+    count: usize,
+    filter: *const gothook_filter,
+    out_set: *mut gothook_set,
+    report: *mut gothook_report,
+) -> gothook_status {
+    if hooks_in.is_null() || out_set.is_null() || count == 0 || count > hooks::MAX_HOOKS {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    let empty = Hook { symbol: b"", replacement: 0, original: core::ptr::null_mut() };
+    let mut hs = [empty; hooks::MAX_HOOKS];
+    for (i, h) in hs[..count].iter_mut().enumerate() {
+        // SAFETY: `count` readable entries (API contract).
+        let c = unsafe { &*hooks_in.add(i) };
+        // SAFETY: the symbol string outlives the set (API contract).
+        let Some(sym) = (unsafe { c_str(c.symbol) }) else { return gothook_status::GOTHOOK_EINVAL };
+        *h = Hook { symbol: sym, replacement: c.replacement as usize, original: c.original as *mut usize };
+    }
+    let mut f = Filter::default();
+    if !filter.is_null() {
+        // SAFETY: non-NULL caller filter.
+        let c = unsafe { &*filter };
+        f.flags = c.flags;
+        // SAFETY: the suffix outlives the set (API contract).
+        f.path_suffix = unsafe { c_str(c.path_suffix) };
+        f.contains = c.contains as usize;
+        f.next_after = c.next_after as usize;
+        f.accept = c.accept.map(|a| (accept_trampoline as hooks::AcceptFn, a as usize, c.accept_ctx as usize));
+    }
+    let mut rep = Report::default();
+    let r = hooks::install(&hs[..count], &f, &mut rep);
+    write_report(report, &rep);
+    match r {
+        Ok(id) => {
+            // SAFETY: non-NULL output.
+            unsafe { *out_set = id };
+            gothook_status::GOTHOOK_OK
+        }
+        Err(e) => status(e),
+    }
+}
+
+/// Catches up after libraries were loaded or unloaded.  O(1) when nothing changed (gothook's
+/// dlopen interception saw no call, or the loader's counters are unchanged) and no library was
+/// left LOADING/UNKNOWN or awaits a lazy-binding re-check; otherwise one walk that processes
+/// only new, not-yet-READY, reloaded and re-check-due libraries, repairing slots lazy binding
+/// overwrote.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+///
+/// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY`, `GOTHOOK_EFULL` (the
+/// library table overflowed; a full pass was done, nothing was missed).
+#[no_mangle]
+pub unsafe extern "C" fn gothook_refresh(flags: u32, report: *mut gothook_report) -> gothook_status {
+    let mut rep = Report::default();
+    let r = hooks::refresh(flags, &mut rep);
+    write_report(report, &rep);
+    result(r)
+}
+
+/// Uninstalls a set: every slot still holding its replacement goes back, by compare-and-swap, to
+/// what the set below expects (the next lower set's replacement, else the original); sets
+/// stacked above get their originals re-pointed.  Slots changed by someone else are counted in
+/// `slots_changed` and left alone.  `report` may be NULL.
+///
+/// Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_uninstall(set: gothook_set, report: *mut gothook_report) -> gothook_status {
+    let mut rep = Report::default();
+    let r = hooks::uninstall(set, &mut rep);
+    write_report(report, &rep);
+    result(r)
+}
+
+/// Resolves `name` like an unversioned `dlsym(RTLD_DEFAULT)` (or `RTLD_NEXT` after the library
+/// containing `next_after`, if non-NULL) without locks beyond the loader's list lock and
+/// without allocation; IFUNCs are resolved to their implementation.
+///
+/// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_global_lookup(name: *const c_char, next_after: *const c_void, addr: *mut *mut c_void) -> gothook_status {
+    // SAFETY: caller passes a C string.
+    let (Some(name), false) = (unsafe { c_str(name) }, addr.is_null()) else { return gothook_status::GOTHOOK_EINVAL };
+    match loader::global_lookup(name, (!next_after.is_null()).then_some(next_after as usize)) {
+        Ok(a) => {
+            // SAFETY: non-NULL output.
+            unsafe { *addr = a as *mut c_void };
+            gothook_status::GOTHOOK_OK
+        }
+        Err(e) => status(e),
+    }
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // gothook never unwinds into C: a broken invariant ends the process at once.
+    // SAFETY: abort has no preconditions.
+    unsafe { libc::abort() }
+}

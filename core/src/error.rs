@@ -1,0 +1,63 @@
+//! Error values: small, copyable, each with a fixed message.  Never allocates.
+
+/// Why a gothook operation failed.  Each variant maps 1:1 to a C status code.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Error {
+    /// An argument is invalid (NULL, unknown flag, zero count, empty name).
+    Invalid,
+    /// The library is not fully loaded; nothing was written.
+    NotReady,
+    /// The dynamic section or one of its tables is malformed or not mapped.
+    Malformed,
+    /// The object has no PT_DYNAMIC segment.
+    NoDynamic,
+    /// Symbol, library or hook set not found.
+    NotFound,
+    /// A slot did not hold the expected value.
+    Changed,
+    /// `mprotect` failed.
+    Protect,
+    /// gothook's lock is already held by this thread.
+    Busy,
+    /// A fixed-capacity table is full.
+    Full,
+    /// Unsupported ELF class, encoding, machine or relocation format.
+    Unsupported,
+    /// An address lies outside the owner's mapped segments or is misaligned.
+    Range,
+}
+
+impl Error {
+    /// The fixed, human-readable message for this error, NUL-terminated for C callers.
+    pub const fn c_message(self) -> &'static core::ffi::CStr {
+        match self {
+            Error::Invalid => c"invalid argument (NULL pointer, unknown flag or empty value)",
+            Error::NotReady => c"library is not fully loaded yet; nothing was written",
+            Error::Malformed => c"malformed dynamic section or table outside the mapped segments",
+            Error::NoDynamic => c"object has no PT_DYNAMIC segment",
+            Error::NotFound => c"not found",
+            Error::Changed => c"slot changed concurrently; nothing was written",
+            Error::Protect => c"mprotect failed; the slot was not written",
+            Error::Busy => c"gothook is already running on this thread (re-entry)",
+            Error::Full => c"a fixed-capacity table is full",
+            Error::Unsupported => c"unsupported ELF class, encoding, machine or relocation format",
+            Error::Range => c"address outside the owner's mapped segments or misaligned",
+        }
+    }
+}
+
+impl Error {
+    /// The fixed, human-readable message for this error.
+    pub fn message(self) -> &'static str {
+        core::str::from_utf8(self.c_message().to_bytes()).unwrap_or("error")
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = core::result::Result<T, Error>;

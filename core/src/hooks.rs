@@ -1,0 +1,789 @@
+//! Hook sets: install, refresh, verify and uninstall across every READY library (design rule 4).
+//! Fixed-capacity tables only; never allocates; every slot write goes through `slot::swap`,
+//! and every library is read and patched inside the walk callback that reported it.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::dynamic::{Dynamic, ImportKind};
+use crate::error::{Error, Result};
+use crate::loader::{self, LibInfo, LibKind, Readiness};
+use crate::lock::OwnedLock;
+use crate::slot;
+
+/// Most hook sets installed at once.
+pub const MAX_SETS: usize = 8;
+/// Most hooks in one set.
+pub const MAX_HOOKS: usize = 16;
+/// Most libraries tracked for incremental refresh; beyond it refresh degrades to full passes.
+pub const MAX_LIBS: usize = 1024;
+/// Most symbol-table indices remembered per wanted name in one library.
+const MAX_INDICES: usize = 4;
+/// Refreshes that re-check a lazily bound library after it was patched (lazy binding can
+/// overwrite a slot when a thread was inside the PLT stub during the swap).
+const LAZY_RECHECKS: u8 = 2;
+
+/// Filter flag: also hook the object gothook is linked into (a statically linked profiler that
+/// must see its own malloc calls).  Default: excluded.
+pub const FILTER_INCLUDE_SELF: u32 = 1;
+/// Filter flag: leave the main program alone.  Default: included.
+pub const FILTER_EXCLUDE_MAIN: u32 = 2;
+/// Mask of valid filter flags.
+pub const FILTER_FLAGS: u32 = FILTER_INCLUDE_SELF | FILTER_EXCLUDE_MAIN;
+
+/// Refresh flag: re-scan every tracked library and repair every slot (a full verify).
+pub const REFRESH_FULL: u32 = 1;
+/// Mask of valid refresh flags.
+pub const REFRESH_FLAGS: u32 = REFRESH_FULL;
+
+/// One hook: the imported symbol, its replacement and where to publish the original.
+#[derive(Clone, Copy, Debug)]
+pub struct Hook {
+    /// Symbol name without NUL; must stay valid while the set is installed.
+    pub symbol: &'static [u8],
+    /// Address the slots are redirected to.
+    pub replacement: usize,
+    /// Where the original is published before the first swap (0: not published).
+    pub original: *mut usize,
+}
+
+/// A caller-supplied predicate: (library, arg0, arg1) -> keep.
+pub type AcceptFn = fn(&LibInfo<'_>, usize, usize) -> bool;
+
+/// Which libraries a set applies to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Filter {
+    /// `FILTER_*` flags.
+    pub flags: u32,
+    /// Only libraries whose path ends with this (None: any).
+    pub path_suffix: Option<&'static [u8]>,
+    /// Only the library containing this address (0: any).
+    pub contains: usize,
+    /// Originals are looked up after the library containing this address (RTLD_NEXT; 0: global).
+    pub next_after: usize,
+    /// An extra predicate with its two arguments.
+    pub accept: Option<(AcceptFn, usize, usize)>,
+}
+
+/// What one call did.  Counters add up across the libraries and slots it visited.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Libraries in which at least one slot was patched or verified by this call.
+    pub libs_patched: u32,
+    /// Libraries listed but not READY (left alone; retried by the next refresh).
+    pub libs_not_ready: u32,
+    /// Libraries the filter excluded (including the vDSO, the loader and, by default, gothook's own).
+    pub libs_filtered: u32,
+    /// Libraries whose dynamic section could not be decoded.
+    pub libs_failed: u32,
+    /// Slots redirected to a replacement for the first time.
+    pub slots_patched: u32,
+    /// Slots that already held the replacement.
+    pub slots_already: u32,
+    /// Slots found reverted (lazy binding, a reload) and redirected again.
+    pub slots_repaired: u32,
+    /// Slots whose compare-and-swap lost to a concurrent writer (left as they were).
+    pub slots_conflict: u32,
+    /// Slots restored to their original by uninstall.
+    pub slots_restored: u32,
+    /// Slots uninstall found holding something else (left alone).
+    pub slots_changed: u32,
+}
+
+impl Report {
+    fn add(&mut self, o: &Report) {
+        self.libs_patched += o.libs_patched;
+        self.libs_not_ready += o.libs_not_ready;
+        self.libs_filtered += o.libs_filtered;
+        self.libs_failed += o.libs_failed;
+        self.slots_patched += o.slots_patched;
+        self.slots_already += o.slots_already;
+        self.slots_repaired += o.slots_repaired;
+        self.slots_conflict += o.slots_conflict;
+        self.slots_restored += o.slots_restored;
+        self.slots_changed += o.slots_changed;
+    }
+}
+
+/// A handle to an installed set: never 0; stale handles answer `NotFound`.
+pub type SetId = u32;
+
+#[derive(Clone, Copy)]
+struct Set {
+    id: SetId,
+    order: u32,
+    hooks: [Hook; MAX_HOOKS],
+    nhooks: usize,
+    originals: [usize; MAX_HOOKS],
+    filter: Filter,
+}
+
+const EMPTY_HOOK: Hook = Hook { symbol: b"", replacement: 0, original: core::ptr::null_mut() };
+
+#[derive(Clone, Copy, Default)]
+struct LibRec {
+    /// 0 marks a free entry.
+    used: bool,
+    bias: usize,
+    phdr: usize,
+    name_ptr: usize,
+    seg_end: usize,
+    /// Walk epoch in which the library was last listed.
+    seen: u32,
+    /// Bit i: set in table position i has been applied.
+    applied: u32,
+    /// Not READY when last seen.
+    pending: bool,
+    /// Lazily bound: re-check this many more refreshes.
+    rechecks: u8,
+    /// One patched slot and the value written, to notice a library reloaded at the same place.
+    sentinel: (usize, usize),
+}
+
+struct State {
+    sets: [Option<Set>; MAX_SETS],
+    next_order: u32,
+    next_gen: u32,
+    libs: [LibRec; MAX_LIBS],
+    epoch: u32,
+    /// Libraries left LOADING/UNKNOWN or awaiting a lazy re-check: refresh may not shortcut.
+    unsettled: u32,
+    /// A library could not be tracked (table full): refresh may not shortcut.
+    overflow: bool,
+    counters: (u64, u64),
+}
+
+// SAFETY: the raw `original` pointers in hooks are caller-owned cells that gothook only writes
+// with atomic stores while holding the state lock.
+unsafe impl Send for State {}
+
+static STATE: OwnedLock<State> = OwnedLock::new(State {
+    sets: [None; MAX_SETS],
+    next_order: 1,
+    next_gen: 1,
+    libs: [LibRec {
+        used: false,
+        bias: 0,
+        phdr: 0,
+        name_ptr: 0,
+        seg_end: 0,
+        seen: 0,
+        applied: 0,
+        pending: false,
+        rechecks: 0,
+        sentinel: (0, 0),
+    }; MAX_LIBS],
+    epoch: 0,
+    unsettled: 0,
+    overflow: false,
+    counters: (u64::MAX, u64::MAX),
+});
+
+/// Bumped by gothook's own dlopen/dlclose hooks after every call: a lock-free change signal.
+pub static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The generation the last full refresh consumed.
+static SEEN_GENERATION: AtomicU64 = AtomicU64::new(0);
+/// Whether the dlopen/dlclose interception is installed (then GENERATION alone signals change).
+pub static DLOPEN_HOOKED: AtomicU32 = AtomicU32::new(0);
+/// Whether refresh may take the O(1) shortcut (no unsettled or untracked libraries).
+static SETTLED: AtomicU32 = AtomicU32::new(0);
+
+fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
+    name.len() >= suffix.len() && &name[name.len() - suffix.len()..] == suffix
+}
+
+impl Filter {
+    fn accepts(&self, lib: &LibInfo<'_>) -> bool {
+        match lib.kind {
+            LibKind::Vdso | LibKind::Loader => return false,
+            LibKind::SelfLib if self.flags & FILTER_INCLUDE_SELF == 0 => return false,
+            LibKind::Main if self.flags & FILTER_EXCLUDE_MAIN != 0 => return false,
+            _ => {}
+        }
+        if let Some(s) = self.path_suffix {
+            if !suffix_matches(lib.name, s) {
+                return false;
+            }
+        }
+        if self.contains != 0 && !lib.contains(self.contains) {
+            return false;
+        }
+        match self.accept {
+            Some((f, a, b)) => f(lib, a, b),
+            None => true,
+        }
+    }
+}
+
+impl State {
+    fn set_pos(&self, id: SetId) -> Option<usize> {
+        self.sets.iter().position(|s| s.as_ref().is_some_and(|s| s.id == id))
+    }
+
+    /// Active set positions in install order.
+    fn ordered(&self) -> ([usize; MAX_SETS], usize) {
+        let mut out = [0usize; MAX_SETS];
+        let mut n = 0;
+        for (i, s) in self.sets.iter().enumerate() {
+            if s.is_some() {
+                out[n] = i;
+                n += 1;
+            }
+        }
+        out[..n].sort_unstable_by_key(|&i| self.sets[i].as_ref().map_or(0, |s| s.order));
+        (out, n)
+    }
+
+    fn find_lib(&self, lib: &LibInfo<'_>) -> Option<usize> {
+        let h = home(lib.bias, lib.phdr);
+        (0..MAX_LIBS).map(|k| (h + k) % MAX_LIBS).take_while(|&i| self.libs[i].used).find(|&i| {
+            let r = &self.libs[i];
+            r.bias == lib.bias && r.phdr == lib.phdr && r.name_ptr == lib.name_ptr as usize && r.seg_end == seg_end(lib)
+        })
+    }
+
+    fn insert_lib(&mut self, lib: &LibInfo<'_>) -> Option<usize> {
+        let h = home(lib.bias, lib.phdr);
+        let i = (0..MAX_LIBS).map(|k| (h + k) % MAX_LIBS).find(|&i| !self.libs[i].used)?;
+        self.libs[i] = LibRec {
+            used: true,
+            bias: lib.bias,
+            phdr: lib.phdr,
+            name_ptr: lib.name_ptr as usize,
+            seg_end: seg_end(lib),
+            ..LibRec::default()
+        };
+        Some(i)
+    }
+
+    /// Drops records of libraries not listed in the current epoch (linear probing, backward shift).
+    fn sweep(&mut self) {
+        let mut i = 0;
+        while i < MAX_LIBS {
+            if self.libs[i].used && self.libs[i].seen != self.epoch {
+                self.remove_at(i);
+                // The shift may have moved another stale entry into `i`: look again.
+                continue;
+            }
+            i += 1;
+        }
+    }
+
+    fn remove_at(&mut self, mut hole: usize) {
+        self.libs[hole] = LibRec::default();
+        let mut j = hole;
+        loop {
+            j = (j + 1) % MAX_LIBS;
+            if !self.libs[j].used {
+                return;
+            }
+            let h = home(self.libs[j].bias, self.libs[j].phdr);
+            // Move j into the hole if its home is not cyclically in (hole, j].
+            let in_range = if hole <= j { h > hole && h <= j } else { h > hole || h <= j };
+            if !in_range {
+                self.libs[hole] = self.libs[j];
+                self.libs[j] = LibRec::default();
+                hole = j;
+            }
+        }
+    }
+}
+
+fn home(bias: usize, phdr: usize) -> usize {
+    let x = (bias ^ phdr.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as usize);
+    (x >> 7) % MAX_LIBS
+}
+
+fn seg_end(lib: &LibInfo<'_>) -> usize {
+    lib.segs.iter().next().map_or(0, |r| r.end)
+}
+
+/// One wanted name in one library: which (set position, hook index) want it, its symbol indices.
+#[derive(Clone, Copy)]
+struct Want {
+    name: &'static [u8],
+    indices: [u32; MAX_INDICES],
+    nindices: usize,
+}
+
+const MAX_WANTS: usize = 32;
+
+/// Applies the sets in `order` (install order) that accept `lib` to its import slots, in one
+/// pass over its relocation tables.  `was_applied` says which sets were applied before (then a
+/// reverted slot counts as repaired).  Returns the first slot patched, for the sentinel.
+fn apply(
+    st: &State,
+    lib: &LibInfo<'_>,
+    d: &Dynamic,
+    order: &[usize],
+    was_applied: u32,
+    rep: &mut Report,
+) -> Result<Option<(usize, usize)>> {
+    // Distinct names wanted by the accepting sets.
+    let mut wants = [Want { name: b"", indices: [0; MAX_INDICES], nindices: 0 }; MAX_WANTS];
+    let mut nwants = 0;
+    for &p in order {
+        let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
+        for h in &s.hooks[..s.nhooks] {
+            if !wants[..nwants].iter().any(|w| w.name == h.symbol) {
+                let w = wants.get_mut(nwants).ok_or(Error::Full)?;
+                w.name = h.symbol;
+                nwants += 1;
+            }
+        }
+    }
+    if nwants == 0 {
+        return Ok(None);
+    }
+    // Symbol indices of the wanted names: one linear pass below GNU symoffset (undefined
+    // symbols live there), hash lookups above it.
+    let linear_end = if d.gnu_hash != 0 { d.symoffset.min(d.nsyms) } else { d.nsyms };
+    let record = |w: &mut Want, i: u32| {
+        if w.nindices < MAX_INDICES && !w.indices[..w.nindices].contains(&i) {
+            w.indices[w.nindices] = i;
+            w.nindices += 1;
+        }
+    };
+    if d.gnu_hash != 0 || d.hash == 0 {
+        for i in 1..linear_end {
+            let s = d.symbol(i)?;
+            if let Some(w) = wants[..nwants].iter_mut().find(|w| w.name == s.name) {
+                record(w, i);
+            }
+        }
+    }
+    if d.gnu_hash != 0 || d.hash != 0 {
+        for w in wants[..nwants].iter_mut() {
+            let mut found = [0u32; MAX_INDICES];
+            let mut n = 0;
+            d.find_named(w.name, false, |s| {
+                if s.index >= linear_end || d.gnu_hash == 0 {
+                    found[n] = s.index;
+                    n += 1;
+                }
+                n < MAX_INDICES
+            })?;
+            for &i in &found[..n] {
+                record(w, i);
+            }
+        }
+    }
+    if wants[..nwants].iter().all(|w| w.nindices == 0) {
+        return Ok(None);
+    }
+    let mut sentinel = None;
+    let mut err = None;
+    d.for_each_reloc(|r| {
+        let Some(w) = wants[..nwants].iter().find(|w| w.indices[..w.nindices].contains(&r.sym)) else {
+            return true;
+        };
+        // A data slot with an addend holds symbol + addend: not a pointer we can redirect.
+        if r.kind == ImportKind::Abs && r.addend != 0 {
+            return true;
+        }
+        // The top-most set (last installed) that hooks this name decides the slot's value.
+        let mut top = None;
+        let mut lower_replacements = [0usize; MAX_SETS];
+        let mut nlower = 0;
+        for &p in order {
+            if let Some(s) = st.sets[p].as_ref() {
+                if let Some(h) = s.hooks[..s.nhooks].iter().find(|h| h.symbol == w.name) {
+                    if let Some((_, prev)) = top {
+                        lower_replacements[nlower] = prev;
+                        nlower += 1;
+                    }
+                    top = Some((p, h.replacement));
+                }
+            }
+        }
+        let Some((p, desired)) = top else { return true };
+        let current = match slot::load(d, r.slot) {
+            Ok(v) => v,
+            Err(e) => {
+                err = Some(e);
+                return false;
+            }
+        };
+        if current == desired {
+            rep.slots_already += 1;
+        } else {
+            match slot::swap(d, r.slot, current, desired) {
+                Ok(()) => {
+                    let before = was_applied & (1 << p) != 0 && !lower_replacements[..nlower].contains(&current);
+                    if before {
+                        rep.slots_repaired += 1;
+                    } else {
+                        rep.slots_patched += 1;
+                    }
+                }
+                Err(Error::Changed) => rep.slots_conflict += 1,
+                Err(e) => {
+                    err = Some(e);
+                    return false;
+                }
+            }
+        }
+        if sentinel.is_none() {
+            sentinel = Some((r.slot, desired));
+        }
+        true
+    })?;
+    let _ = lib;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(sentinel),
+    }
+}
+
+/// Positions (install order) of the sets whose filter accepts `lib`.
+fn accepting(st: &State, lib: &LibInfo<'_>) -> ([usize; MAX_SETS], usize, u32) {
+    let (order, n) = st.ordered();
+    let mut out = [0usize; MAX_SETS];
+    let mut m = 0;
+    let mut mask = 0u32;
+    for &p in &order[..n] {
+        if st.sets[p].as_ref().is_some_and(|s| s.filter.accepts(lib)) {
+            out[m] = p;
+            m += 1;
+            mask |= 1 << p;
+        }
+    }
+    (out, m, mask)
+}
+
+/// Processes every listed library: new, not-yet-READY, reloaded or due for re-check ones are
+/// patched; the rest cost a table lookup.  With `full`, every library is re-scanned.
+fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
+    st.epoch = st.epoch.wrapping_add(1);
+    let epoch = st.epoch;
+    let mut unsettled = 0u32;
+    let mut overflow = false;
+    let mut first_err = None;
+    let mut counters = (0, 0);
+    loader::each(loader::LIBS_ALL, |lib| {
+        counters = (lib.adds, lib.subs);
+        let (order, n, mask) = accepting(st, lib);
+        if n == 0 {
+            rep.libs_filtered += 1;
+            if let Some(i) = st.find_lib(lib) {
+                st.libs[i].seen = epoch;
+            }
+            return true;
+        }
+        let rec = match st.find_lib(lib) {
+            Some(i) => Some(i),
+            None => {
+                let i = st.insert_lib(lib);
+                overflow |= i.is_none();
+                i
+            }
+        };
+        if let Some(i) = rec {
+            st.libs[i].seen = epoch;
+        }
+        if lib.readiness != Readiness::Ready {
+            rep.libs_not_ready += 1;
+            unsettled += 1;
+            if let Some(i) = rec {
+                st.libs[i].pending = true;
+            }
+            return true;
+        }
+        let due = match rec {
+            None => true,
+            Some(i) => {
+                let r = &st.libs[i];
+                full || r.pending
+                    || r.rechecks > 0
+                    || r.applied & mask != mask
+                    // A library reloaded at the same place: its sentinel slot was reset.
+                    || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(r.sentinel))
+            }
+        };
+        if !due {
+            return true;
+        }
+        let d = match lib.decode() {
+            Ok(d) => d,
+            Err(e) => {
+                rep.libs_failed += 1;
+                first_err.get_or_insert(e);
+                if let Some(i) = rec {
+                    st.libs[i].applied |= mask;
+                    st.libs[i].pending = false;
+                }
+                return true;
+            }
+        };
+        let was = rec.map_or(0, |i| st.libs[i].applied);
+        let mut lib_rep = Report::default();
+        match apply(st, lib, &d, &order[..n], was, &mut lib_rep) {
+            Ok(sentinel) => {
+                if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
+                    lib_rep.libs_patched = 1;
+                }
+                if let Some(i) = rec {
+                    let r = &mut st.libs[i];
+                    let fresh = r.applied & mask != mask || r.pending;
+                    r.applied |= mask;
+                    r.pending = false;
+                    r.sentinel = sentinel.unwrap_or((0, 0));
+                    if d.bind_now == 0 && sentinel.is_some() {
+                        r.rechecks = if fresh || lib_rep.slots_patched + lib_rep.slots_repaired > 0 {
+                            LAZY_RECHECKS
+                        } else {
+                            r.rechecks.saturating_sub(1)
+                        };
+                    } else {
+                        r.rechecks = 0;
+                    }
+                    if r.rechecks > 0 {
+                        unsettled += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                lib_rep.libs_failed = 1;
+                first_err.get_or_insert(e);
+            }
+        }
+        rep.add(&lib_rep);
+        true
+    })?;
+    st.sweep();
+    st.unsettled = unsettled;
+    st.overflow = overflow;
+    st.counters = counters;
+    SETTLED.store((unsettled == 0 && !overflow) as u32, Ordering::Release);
+    if overflow {
+        return Err(Error::Full);
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+fn sentinel_moved((slot, value): (usize, usize)) -> bool {
+    // SAFETY-free: the slot lies in a listed library (checked by the caller) and is aligned.
+    crate::slot::peek(slot) != value
+}
+
+/// Looks up the originals of `hooks`: the replacement of the latest installed set hooking the
+/// same name (sets stack), else the global-scope definition (after `next_after` if set).
+fn originals(st: &State, hooks: &[Hook], next_after: usize, out: &mut [usize]) -> Result<()> {
+    let (order, n) = st.ordered();
+    for (h, o) in hooks.iter().zip(out.iter_mut()) {
+        let stacked = order[..n].iter().rev().find_map(|&p| {
+            st.sets[p].as_ref().and_then(|s| s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol)).map(|x| x.replacement)
+        });
+        *o = match stacked {
+            Some(r) => r,
+            None => loader::global_lookup(h.symbol, (next_after != 0).then_some(next_after))?,
+        };
+    }
+    Ok(())
+}
+
+/// Installs a hook set: publishes every original, then patches every import slot of the hooked
+/// symbols (PLT, GLOB_DAT, ABS data slots) in every READY library the filter accepts.
+/// Installing an identical set again returns the same handle and patches nothing new.
+///
+/// Context: malloc-safe.  Errors: `Invalid` (no hooks, too many, empty name, null replacement,
+/// unknown flags), `NotFound` (a symbol has no definition), `Full` (no free set), `Busy`.
+pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetId> {
+    if hooks.is_empty() || hooks.len() > MAX_HOOKS || filter.flags & !FILTER_FLAGS != 0 {
+        return Err(Error::Invalid);
+    }
+    for (i, h) in hooks.iter().enumerate() {
+        if h.symbol.is_empty() || h.replacement == 0 || hooks[..i].iter().any(|o| o.symbol == h.symbol) {
+            return Err(Error::Invalid);
+        }
+    }
+    let mut st = STATE.lock()?;
+    if let Some(s) = st.sets.iter().flatten().find(|s| same_set(s, hooks, filter)) {
+        return Ok(s.id);
+    }
+    let pos = st.sets.iter().position(|s| s.is_none()).ok_or(Error::Full)?;
+    let mut set = Set {
+        id: 0,
+        order: st.next_order,
+        hooks: [EMPTY_HOOK; MAX_HOOKS],
+        nhooks: hooks.len(),
+        originals: [0; MAX_HOOKS],
+        filter: *filter,
+    };
+    set.hooks[..hooks.len()].copy_from_slice(hooks);
+    originals(&st, hooks, filter.next_after, &mut set.originals)?;
+    for (h, &o) in hooks.iter().zip(set.originals.iter()) {
+        if !h.original.is_null() {
+            // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
+            unsafe { slot::publish(h.original, o) };
+        }
+    }
+    set.id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
+    st.next_gen = st.next_gen.wrapping_add(1).max(1);
+    st.next_order += 1;
+    st.sets[pos] = Some(set);
+    for r in st.libs.iter_mut() {
+        r.applied &= !(1 << pos);
+    }
+    match pass(&mut st, false, rep) {
+        Ok(()) | Err(Error::Full) | Err(Error::Malformed) | Err(Error::Unsupported) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(set.id)
+}
+
+fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
+    s.nhooks == hooks.len()
+        && s.hooks[..s.nhooks].iter().zip(hooks).all(|(a, b)| a.symbol == b.symbol && a.replacement == b.replacement && a.original == b.original)
+        && s.filter.flags == f.flags
+        && s.filter.path_suffix == f.path_suffix
+        && s.filter.contains == f.contains
+        && s.filter.next_after == f.next_after
+        && s.filter.accept.map(|(g, a, b)| (g as usize, a, b)) == f.accept.map(|(g, a, b)| (g as usize, a, b))
+}
+
+/// Catches up after libraries were loaded or unloaded.  O(1) without a walk when nothing can
+/// have changed (gothook's dlopen hooks saw no call, or the loader's counters are unchanged)
+/// and no library was left LOADING/UNKNOWN or awaits a lazy re-check; otherwise one walk that
+/// patches only new, not-yet-READY, reloaded and re-check-due libraries.
+/// `REFRESH_FULL` re-scans every library (verify and repair everything).
+///
+/// Context: malloc-safe.  Returns `Full` when the library table overflowed (it then did a full
+/// pass, so nothing was missed).
+pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
+    if flags & !REFRESH_FLAGS != 0 {
+        return Err(Error::Invalid);
+    }
+    let full = flags & REFRESH_FULL != 0;
+    if !full && SETTLED.load(Ordering::Acquire) != 0 && DLOPEN_HOOKED.load(Ordering::Acquire) != 0 {
+        let g = GENERATION.load(Ordering::Acquire);
+        if g == SEEN_GENERATION.load(Ordering::Acquire) {
+            return Ok(());
+        }
+    }
+    let mut st = STATE.lock()?;
+    if st.sets.iter().all(|s| s.is_none()) {
+        return Ok(());
+    }
+    let g = GENERATION.load(Ordering::Acquire);
+    if !full && st.unsettled == 0 && !st.overflow && loader::counters() == st.counters {
+        SEEN_GENERATION.store(g, Ordering::Release);
+        return Ok(());
+    }
+    let r = pass(&mut st, full, rep);
+    SEEN_GENERATION.store(g, Ordering::Release);
+    r
+}
+
+/// Uninstalls a set: restores each of its slots to what the set below it expects (the next
+/// lower set's replacement, else the original) by compare-and-swap, re-points the originals of
+/// sets stacked above it, and reports slots that changed meanwhile (left alone).
+///
+/// Context: malloc-safe.  Errors: `NotFound` (stale handle), `Busy`.
+pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
+    let mut st = STATE.lock()?;
+    let pos = st.set_pos(id).ok_or(Error::NotFound)?;
+    let set = st.sets[pos].ok_or(Error::NotFound)?;
+    let mut first_err = None;
+    loader::each(0, |lib| {
+        let (order, n, mask) = accepting(&st, lib);
+        if mask & (1 << pos) == 0 {
+            return true;
+        }
+        let Ok(d) = lib.decode() else {
+            rep.libs_failed += 1;
+            return true;
+        };
+        if let Err(e) = restore(&st, &set, pos, &d, &order[..n], rep) {
+            first_err.get_or_insert(e);
+        }
+        true
+    })?;
+    // Sets stacked above this one called its replacement as their original: hand them ours.
+    for s in st.sets.iter_mut().flatten() {
+        if s.order > set.order {
+            for (k, h) in s.hooks[..s.nhooks].iter().enumerate() {
+                if let Some(j) = set.hooks[..set.nhooks].iter().position(|x| x.symbol == h.symbol) {
+                    if s.originals[k] == set.hooks[j].replacement {
+                        s.originals[k] = set.originals[j];
+                        if !h.original.is_null() {
+                            // SAFETY: the set's owner keeps the cell valid while installed.
+                            unsafe { slot::publish(h.original, set.originals[j]) };
+                        }
+                    }
+                }
+            }
+        }
+    }
+    st.sets[pos] = None;
+    for r in st.libs.iter_mut() {
+        r.applied &= !(1 << pos);
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+fn restore(st: &State, set: &Set, pos: usize, d: &Dynamic, order: &[usize], rep: &mut Report) -> Result<()> {
+    let mut wanted_idx = [[0u32; MAX_INDICES]; MAX_HOOKS];
+    let mut nidx = [0usize; MAX_HOOKS];
+    for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
+        d.find_named(h.symbol, false, |s| {
+            if nidx[k] < MAX_INDICES {
+                wanted_idx[k][nidx[k]] = s.index;
+                nidx[k] += 1;
+            }
+            nidx[k] < MAX_INDICES
+        })?;
+    }
+    let mut err = None;
+    d.for_each_reloc(|r| {
+        let Some(k) = (0..set.nhooks).find(|&k| wanted_idx[k][..nidx[k]].contains(&r.sym)) else {
+            return true;
+        };
+        let h = &set.hooks[k];
+        let Ok(current) = slot::load(d, r.slot) else { return true };
+        if current != h.replacement {
+            // Held by a set stacked above us (it will restore to our original) or changed.
+            let above = order.iter().any(|&p| {
+                p != pos
+                    && st.sets[p].as_ref().is_some_and(|s| {
+                        s.order > set.order && s.hooks[..s.nhooks].iter().any(|x| x.symbol == h.symbol && x.replacement == current)
+                    })
+            });
+            if !above {
+                rep.slots_changed += 1;
+            }
+            return true;
+        }
+        // The set just below us in install order, if it hooks this name, else our original.
+        let below = order
+            .iter()
+            .rev()
+            .filter_map(|&p| st.sets[p].as_ref())
+            .filter(|s| s.order < set.order)
+            .find_map(|s| s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol).map(|x| x.replacement));
+        let target = below.unwrap_or(set.originals[k]);
+        match slot::swap(d, r.slot, current, target) {
+            Ok(()) => rep.slots_restored += 1,
+            Err(Error::Changed) => rep.slots_changed += 1,
+            Err(e) => {
+                err = Some(e);
+                return false;
+            }
+        }
+        true
+    })?;
+    if rep.slots_restored > 0 {
+        rep.libs_patched += 1;
+    }
+    err.map_or(Ok(()), Err)
+}
+
+/// The originals published for a set, in hook order (for callers that did not pass cells).
+pub fn set_originals(id: SetId, out: &mut [usize]) -> Result<usize> {
+    let st = STATE.lock()?;
+    let pos = st.set_pos(id).ok_or(Error::NotFound)?;
+    let s = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
+    let n = s.nhooks.min(out.len());
+    out[..n].copy_from_slice(&s.originals[..n]);
+    Ok(s.nhooks)
+}

@@ -1,0 +1,493 @@
+//! The walk over loaded libraries and the readiness rule (design rule 1).
+//! Never allocates, never takes a lock but the loader's own list lock, and never keeps a pointer
+//! into a library past the `dl_iterate_phdr` callback that reported it.
+
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use crate::dynamic::{self, Dynamic};
+use crate::elf;
+use crate::error::{Error, Result};
+use crate::mem::Segments;
+use crate::sys;
+
+/// Whether a listed library may be read and patched.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Not decided: no lock-free signal says the library is finished (e.g. no RELRO page on
+    /// glibc < 2.35).  Left alone; a later refresh retries.
+    Unknown = 0,
+    /// Listed but still being loaded (not yet relocated, or a failed dlopen about to vanish).
+    Loading = 1,
+    /// Fully relocated and RELRO-protected: safe to read and patch.
+    Ready = 2,
+}
+
+/// What a listed object is.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LibKind {
+    /// A shared library.
+    Other = 0,
+    /// The main program.
+    Main = 1,
+    /// The kernel's vDSO.
+    Vdso = 2,
+    /// The dynamic loader (on musl, this is also libc).
+    Loader = 3,
+    /// The object gothook itself is linked into.
+    SelfLib = 4,
+}
+
+/// How readiness is decided in this process.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Not yet detected.
+    Undetected = 0,
+    /// glibc >= 2.35: `_dl_find_object` succeeds and its link map has the listed bias.
+    FindObject = 1,
+    /// glibc < 2.35: a whole RELRO page exists and is no longer writable.
+    Relro = 2,
+    /// musl (and static programs): list membership; musl lists a library only once relocated.
+    Listed = 3,
+}
+
+/// Walk flag: report every listed library, whatever its readiness (default: READY only).
+pub const LIBS_ALL: u32 = 1;
+/// Mask of valid walk flags.
+pub const LIBS_FLAGS: u32 = LIBS_ALL;
+
+static RULE: AtomicU8 = AtomicU8::new(Rule::Undetected as u8);
+static FIND_OBJECT: AtomicUsize = AtomicUsize::new(0);
+
+/// One listed library, valid during the walk callback only.
+#[derive(Clone, Copy, Debug)]
+pub struct LibInfo<'a> {
+    /// Load bias.
+    pub bias: usize,
+    /// Path as the loader recorded it, without NUL ("" for the main program on glibc).
+    pub name: &'a [u8],
+    /// The NUL-terminated name as the loader owns it (never NULL).
+    pub name_ptr: *const u8,
+    /// Address of the program headers.
+    pub phdr: usize,
+    /// Number of program headers.
+    pub phnum: u16,
+    /// What the object is.
+    pub kind: LibKind,
+    /// Its readiness by the rule in force.
+    pub readiness: Readiness,
+    /// The loader's add counter at this callback (compare for change only).
+    pub adds: u64,
+    /// The loader's remove counter (compare for change only; it underflows on glibc with dlmopen).
+    pub subs: u64,
+    /// Position in this walk, from 0.
+    pub index: u32,
+    /// The PT_LOAD ranges.
+    pub segs: Segments,
+}
+
+impl LibInfo<'_> {
+    /// Decodes this library's dynamic section.
+    pub fn decode(&self) -> Result<Dynamic> {
+        // SAFETY: phdr/phnum come from the loader's dl_phdr_info for a listed object.
+        let raw = unsafe { dynamic::phdr_bytes(self.phdr, self.phnum as usize, cfg!(target_pointer_width = "64"))? };
+        Dynamic::decode(self.bias, raw, 0)
+    }
+
+    /// Whether `addr` lies in one of this library's segments.
+    pub fn contains(&self, addr: usize) -> bool {
+        self.segs.contains(addr, 1)
+    }
+}
+
+/// The readiness rule in force, detecting it on first use.
+pub fn rule() -> Rule {
+    match RULE.load(Ordering::Acquire) {
+        1 => Rule::FindObject,
+        2 => Rule::Relro,
+        3 => Rule::Listed,
+        _ => detect(),
+    }
+}
+
+/// Forces a readiness rule (tests of the older-glibc path on a newer glibc).  `Undetected`
+/// re-runs detection on next use.  Forcing `FindObject` fails when the function is absent.
+pub fn force_rule(r: Rule) -> Result<()> {
+    if r == Rule::FindObject && find_object_fn() == 0 {
+        return Err(Error::Unsupported);
+    }
+    RULE.store(r as u8, Ordering::Release);
+    Ok(())
+}
+
+/// The cached address of `_dl_find_object`, or 0 when this libc has none.
+pub fn find_object_fn() -> usize {
+    if RULE.load(Ordering::Acquire) == Rule::Undetected as u8 {
+        detect();
+    }
+    FIND_OBJECT.load(Ordering::Acquire)
+}
+
+/// Finds `_dl_find_object` (glibc >= 2.35) or `gnu_get_libc_version` (older glibc) in the
+/// dynamic symbols of the loaded objects with gothook's own decoder (never `dlsym`: it takes the
+/// loader lock and may allocate).  Neither means musl or a static program.
+fn detect() -> Rule {
+    struct Found {
+        find_object: usize,
+        glibc: bool,
+    }
+    let mut found = Found { find_object: 0, glibc: false };
+    let _ = raw_walk(|info| {
+        if let Ok(d) = info.decode() {
+            if let Ok(Some(s)) = d.lookup(b"_dl_find_object") {
+                found.find_object = d.bias.wrapping_add(s.value as usize);
+                return false;
+            }
+            if let Ok(Some(_)) = d.lookup(b"gnu_get_libc_version") {
+                found.glibc = true;
+            }
+        }
+        true
+    });
+    let rule = if found.find_object != 0 {
+        FIND_OBJECT.store(found.find_object, Ordering::Release);
+        Rule::FindObject
+    } else if found.glibc {
+        Rule::Relro
+    } else {
+        Rule::Listed
+    };
+    // Racing detections compute the same answer; the first store wins harmlessly.
+    let _ = RULE.compare_exchange(Rule::Undetected as u8, rule as u8, Ordering::AcqRel, Ordering::Acquire);
+    rule
+}
+
+/// The raw record of one `dl_iterate_phdr` callback, with segments and counters read.
+struct Raw<'a> {
+    bias: usize,
+    name: &'a [u8],
+    name_ptr: *const u8,
+    phdr: usize,
+    phnum: u16,
+    adds: u64,
+    subs: u64,
+    segs: Segments,
+    relro: (usize, usize),
+}
+
+impl Raw<'_> {
+    fn decode(&self) -> Result<Dynamic> {
+        // SAFETY: phdr/phnum come from the loader for a listed object.
+        let raw = unsafe { dynamic::phdr_bytes(self.phdr, self.phnum as usize, cfg!(target_pointer_width = "64"))? };
+        Dynamic::decode(self.bias, raw, 0)
+    }
+}
+
+fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
+    static EMPTY: [u8; 1] = [0];
+    if p.is_null() {
+        return (&EMPTY[..0], EMPTY.as_ptr());
+    }
+    // SAFETY: the loader's dlpi_name is a NUL-terminated string valid during the callback.
+    let s = unsafe { core::ffi::CStr::from_ptr(p) };
+    (s.to_bytes(), p as *const u8)
+}
+
+/// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
+fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
+    unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(info: *mut sys::PhdrInfo, size: usize, data: *mut c_void) -> c_int {
+        // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes; `data` is our closure.
+        let (info, f) = unsafe { (&*info, &mut *(data as *mut F)) };
+        let (adds, subs) =
+            if size >= sys::INFO_WITH_COUNTERS { (info.dlpi_adds as u64, info.dlpi_subs as u64) } else { (0, 0) };
+        let (name, name_ptr) = c_name(info.dlpi_name);
+        let is64 = cfg!(target_pointer_width = "64");
+        let mut raw = Raw {
+            bias: info.dlpi_addr as usize,
+            name,
+            name_ptr,
+            phdr: info.dlpi_phdr as usize,
+            phnum: info.dlpi_phnum,
+            adds,
+            subs,
+            segs: Segments::default(),
+            relro: (0, 0),
+        };
+        // SAFETY: dlpi_phdr/dlpi_phnum describe the object's program headers.
+        if let Ok(bytes) = unsafe { dynamic::phdr_bytes(raw.phdr, raw.phnum as usize, is64) } {
+            for p in dynamic::phdrs(bytes, is64) {
+                let start = raw.bias.wrapping_add(p.vaddr as usize);
+                if p.p_type == elf::PT_LOAD {
+                    let _ = raw.segs.push(start, p.memsz as usize, p.flags);
+                } else if p.p_type == elf::PT_GNU_RELRO {
+                    raw.relro = (start, start.wrapping_add(p.memsz as usize));
+                }
+            }
+        }
+        if f(&raw) {
+            0
+        } else {
+            1
+        }
+    }
+    // SAFETY: `cb::<F>` matches the callback ABI and only uses `data` as `&mut F`.
+    unsafe { sys::dl_iterate_phdr(cb::<F>, &mut f as *mut F as *mut c_void) }
+}
+
+fn self_marker() {}
+
+fn kind_of(raw: &Raw<'_>) -> LibKind {
+    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR as u64);
+    let base = sys::auxval(libc::AT_BASE as u64);
+    let at_phdr = sys::auxval(libc::AT_PHDR as u64);
+    if vdso != 0 && raw.segs.contains(vdso, 1) {
+        LibKind::Vdso
+    } else if raw.phdr == at_phdr {
+        LibKind::Main
+    } else if base != 0 && raw.segs.contains(base, 1) {
+        LibKind::Loader
+    } else if raw.segs.contains(self_marker as *const () as usize, 1) {
+        LibKind::SelfLib
+    } else {
+        LibKind::Other
+    }
+}
+
+/// Page-protection reader for the RELRO rule, opened lazily once per walk.
+struct Protections {
+    maps: Option<sys::Fd>,
+    opened: bool,
+    ioctl_works: bool,
+}
+
+/// `PROCMAP_QUERY` (Linux >= 6.11): `_IOWR('f', 17, struct procmap_query)`, 104-byte struct.
+const PROCMAP_QUERY: u64 = (3 << 30) | (104 << 16) | ((b'f' as u64) << 8) | 17;
+const PROCMAP_QUERY_VMA_WRITABLE: u64 = 2;
+
+impl Protections {
+    fn new() -> Self {
+        Protections { maps: None, opened: false, ioctl_works: true }
+    }
+
+    /// Whether the page at `addr` is writable: Some(true/false), None when unknown.
+    fn writable(&mut self, addr: usize) -> Option<bool> {
+        if !self.opened {
+            self.opened = true;
+            self.maps = sys::Fd::open(b"/proc/self/maps\0");
+        }
+        let fd = self.maps.as_ref()?;
+        if self.ioctl_works {
+            // struct procmap_query { u64 size, query_flags, query_addr, vma_start, vma_end,
+            //   vma_flags, vma_page_size, vma_offset, inode; u32 dev_major, dev_minor,
+            //   vma_name_size, build_id_size; u64 vma_name_addr, build_id_addr; }
+            let mut q = [0u64; 13];
+            q[0] = 104;
+            q[2] = addr as u64;
+            // SAFETY: `q` is a 104-byte procmap_query with no name/build-id buffers requested.
+            if unsafe { fd.ioctl(PROCMAP_QUERY, q.as_mut_ptr() as *mut c_void) } {
+                return Some(q[5] & PROCMAP_QUERY_VMA_WRITABLE != 0);
+            }
+            self.ioctl_works = false;
+        }
+        // Older kernels: parse /proc/self/maps line by line with a stack buffer.
+        let fd = sys::Fd::open(b"/proc/self/maps\0")?;
+        maps_writable(&fd, addr)
+    }
+}
+
+/// Scans /proc/self/maps for the mapping containing `addr`; returns its write permission.
+fn maps_writable(fd: &sys::Fd, addr: usize) -> Option<bool> {
+    let mut buf = [0u8; 4096];
+    let mut line = [0u8; 64];
+    let mut len = 0usize;
+    loop {
+        let n = fd.read(&mut buf)?;
+        if n == 0 {
+            return None;
+        }
+        for &c in &buf[..n] {
+            if c == b'\n' {
+                if let Some(w) = parse_maps_line(&line[..len], addr) {
+                    return Some(w);
+                }
+                len = 0;
+            } else if len < line.len() {
+                line[len] = c;
+                len += 1;
+            }
+        }
+    }
+}
+
+/// Parses "start-end perms ..." and returns the write bit if `addr` is inside.
+fn parse_maps_line(line: &[u8], addr: usize) -> Option<bool> {
+    let hex = |s: &[u8]| -> Option<usize> {
+        s.iter().try_fold(0usize, |acc, &c| {
+            let d = (c as char).to_digit(16)? as usize;
+            acc.checked_mul(16)?.checked_add(d)
+        })
+    };
+    let dash = line.iter().position(|&c| c == b'-')?;
+    let space = line.iter().position(|&c| c == b' ')?;
+    let start = hex(&line[..dash])?;
+    let end = hex(line.get(dash + 1..space)?)?;
+    if addr >= start && addr < end {
+        Some(*line.get(space + 2)? == b'w')
+    } else {
+        None
+    }
+}
+
+fn readiness(raw: &Raw<'_>, kind: LibKind, rule: Rule, prot: &mut Protections) -> Readiness {
+    readiness_parts(&raw.segs, raw.relro, raw.bias, kind, rule, prot)
+}
+
+/// The readiness of an already decoded image (for swaps on a captured `Dynamic`).  Signal-safe:
+/// `_dl_find_object` is lock-free, the RELRO rule uses raw syscalls only.
+pub fn readiness_of(d: &Dynamic) -> Readiness {
+    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR as u64);
+    let kind = if vdso != 0 && d.segs.contains(vdso, 1) { LibKind::Vdso } else { LibKind::Other };
+    readiness_parts(&d.segs, d.relro, d.bias, kind, rule(), &mut Protections::new())
+}
+
+fn readiness_parts(
+    segs: &Segments,
+    relro: (usize, usize),
+    bias: usize,
+    kind: LibKind,
+    rule: Rule,
+    prot: &mut Protections,
+) -> Readiness {
+    // The vDSO is never relocated; the dynamic loader relocates itself before anything runs.
+    if matches!(kind, LibKind::Vdso | LibKind::Loader) {
+        return Readiness::Ready;
+    }
+    let first = match segs.iter().next() {
+        Some(r) => r.start,
+        None => return Readiness::Unknown,
+    };
+    match rule {
+        Rule::Listed => Readiness::Ready,
+        Rule::FindObject => {
+            let f = FIND_OBJECT.load(Ordering::Acquire);
+            // SAFETY: `f` is glibc's _dl_find_object (found by detect()).
+            match unsafe { sys::dl_find_object(f, first) } {
+                // SAFETY: a link_map returned by _dl_find_object stays valid while the object is
+                // listed (we are inside its callback); l_addr is its first word.
+                Some(map) if map != 0 && unsafe { sys::read_word(map) } == bias => Readiness::Ready,
+                _ => Readiness::Loading,
+            }
+        }
+        Rule::Relro | Rule::Undetected => {
+            let page = sys::page_size();
+            let start = (relro.0 + page - 1) & !(page - 1);
+            let end = relro.1 & !(page - 1);
+            if relro.1 <= relro.0 || end <= start {
+                return Readiness::Unknown;
+            }
+            match prot.writable(start) {
+                Some(false) => Readiness::Ready,
+                Some(true) => Readiness::Loading,
+                None => Readiness::Unknown,
+            }
+        }
+    }
+}
+
+/// Walks the loaded libraries inside `dl_iterate_phdr`, classifying each.  With `LIBS_ALL` every
+/// listed object reaches `f`; otherwise only READY ones.  `f` returns false to stop.
+///
+/// Context: malloc-safe (no allocation, no lock but the loader's list lock); not signal-safe.
+pub fn each(flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
+    if flags & !LIBS_FLAGS != 0 {
+        return Err(Error::Invalid);
+    }
+    let rule = rule();
+    let mut prot = Protections::new();
+    let mut index = 0u32;
+    raw_walk(|raw| {
+        let kind = kind_of(raw);
+        let readiness = readiness(raw, kind, rule, &mut prot);
+        let i = index;
+        index += 1;
+        if readiness != Readiness::Ready && flags & LIBS_ALL == 0 {
+            return true;
+        }
+        f(&LibInfo {
+            bias: raw.bias,
+            name: raw.name,
+            name_ptr: raw.name_ptr,
+            phdr: raw.phdr,
+            phnum: raw.phnum,
+            kind,
+            readiness,
+            adds: raw.adds,
+            subs: raw.subs,
+            index: i,
+            segs: raw.segs,
+        })
+    });
+    Ok(())
+}
+
+/// The loader's (adds, subs) counters, read from the first listed object only: O(1), but it
+/// takes the loader's list lock for one callback.  Compare for change, never order.
+pub fn counters() -> (u64, u64) {
+    let mut c = (0, 0);
+    raw_walk(|raw| {
+        c = (raw.adds, raw.subs);
+        false
+    });
+    c
+}
+
+/// Looks `name` up in global-scope order (the order the loader lists objects), like an
+/// unversioned `dlsym(RTLD_DEFAULT)`, without locks beyond the list lock and without allocation.
+/// With `after` set, the search starts after the object containing that address (RTLD_NEXT).
+/// IFUNC definitions are resolved by calling their resolver.
+pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
+    let mut result = Err(Error::NotFound);
+    let mut skipping = after.is_some();
+    each(0, |lib| {
+        if skipping {
+            if lib.contains(after.unwrap_or(0)) {
+                skipping = false;
+            }
+            return true;
+        }
+        if lib.kind == LibKind::Vdso {
+            return true;
+        }
+        let Ok(d) = lib.decode() else { return true };
+        if let Ok(Some(s)) = d.lookup(name) {
+            let addr = d.bias.wrapping_add(s.value as usize);
+            result = Ok(if s.kind() == elf::STT_GNU_IFUNC {
+                // SAFETY: a defined IFUNC of a READY library; the loader would call it the same way.
+                unsafe { sys::call_ifunc(addr) }
+            } else {
+                addr
+            });
+            return false;
+        }
+        true
+    })?;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines_parse_by_range_and_permission() {
+        let l = b"7f0000001000-7f0000003000 r--p 00000000 08:01 123 /usr/lib/libc.so.6";
+        assert_eq!(parse_maps_line(l, 0x7f00_0000_1000), Some(false));
+        assert_eq!(parse_maps_line(l, 0x7f00_0000_3000), None);
+        let w = b"55d000-55e000 rw-p 00000000 00:00 0";
+        assert_eq!(parse_maps_line(w, 0x55d100), Some(true));
+        assert_eq!(parse_maps_line(b"garbage", 1), None);
+    }
+}
