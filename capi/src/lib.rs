@@ -815,3 +815,30 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: abort has no preconditions.
     unsafe { libc::abort() }
 }
+
+/// Installs the ready-made dlopen/dlclose interception set (idempotent): gothook's replacements
+/// call the real `dlopen`/`dlclose` and then run `gothook_refresh`, so a library loaded anywhere
+/// in the process (but gothook's own object) is hooked by every installed set before `dlopen`
+/// returns, and refresh's change probe becomes lock-free.  On glibc a bare library name is first
+/// resolved against the *calling* object's DT_RUNPATH (else DT_RPATH) with `$ORIGIN` expanded, so
+/// the real caller's search path keeps working (x86_64 and aarch64; elsewhere the name is passed
+/// through).  Remove it with `gothook_uninstall(*out_set, ...)`.
+///
+/// Context: malloc-safe.  Errors: as `gothook_install`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_intercept_dlopen(out_set: *mut gothook_set, report: *mut gothook_report) -> gothook_status {
+    if out_set.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    let mut rep = Report::default();
+    let r = gothook_core::intercept::install(&mut rep);
+    write_report(report, &rep);
+    match r {
+        Ok(id) => {
+            // SAFETY: non-NULL output.
+            unsafe { *out_set = id };
+            gothook_status::GOTHOOK_OK
+        }
+        Err(e) => status(e),
+    }
+}

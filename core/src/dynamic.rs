@@ -80,6 +80,10 @@ pub struct Dynamic {
     pub relcount: (usize, usize),
     /// DT_SONAME string address (0 if absent).
     pub soname: usize,
+    /// DT_RUNPATH string address (0 if absent).
+    pub runpath: usize,
+    /// DT_RPATH string address (0 if absent).
+    pub rpath: usize,
     /// Number of dynamic symbols (from DT_HASH or a DT_GNU_HASH walk; 0 if unknown).
     pub nsyms: u32,
     /// DT_GNU_HASH `symoffset`: symbols below it are not in the hash table (0 without GNU hash).
@@ -259,6 +263,8 @@ impl Dynamic {
             relr: (0, 0),
             relcount: (0, 0),
             soname: 0,
+            runpath: 0,
+            rpath: 0,
             nsyms: 0,
             symoffset: 0,
             machine: 0,
@@ -362,6 +368,7 @@ impl Dynamic {
         let is64 = self.is64();
         let (mut symtab, mut strtab, mut strsz, mut syment) = (None, None, None, None);
         let (mut hash, mut gnu_hash, mut versym, mut soname) = (None, None, None, None);
+        let (mut runpath, mut rpath) = (None, None);
         let (mut jmprel, mut pltrelsz, mut pltrel) = (None, 0u64, None);
         let (mut rela, mut relasz, mut relaent) = (None, 0u64, None);
         let (mut rel, mut relsz, mut relent) = (None, 0u64, None);
@@ -387,6 +394,8 @@ impl Dynamic {
                 dt::GNU_HASH => gnu_hash = Some(val),
                 dt::VERSYM => versym = Some(val),
                 dt::SONAME => soname = Some(val),
+                dt::RUNPATH => runpath = Some(val),
+                dt::RPATH => rpath = Some(val),
                 dt::JMPREL => jmprel = Some(val),
                 dt::PLTRELSZ => pltrelsz = val,
                 dt::PLTREL => pltrel = Some(val),
@@ -420,11 +429,13 @@ impl Dynamic {
         if syment.is_some_and(|s| s as usize != self.sym_size()) || self.symtab % 4 != 0 {
             return Err(Error::Malformed);
         }
-        if let Some(s) = soname {
-            if s as usize >= self.strsz {
-                return Err(Error::Malformed);
+        for (off, out) in [(soname, &mut self.soname), (runpath, &mut self.runpath), (rpath, &mut self.rpath)] {
+            if let Some(s) = off {
+                if s as usize >= self.strsz {
+                    return Err(Error::Malformed);
+                }
+                *out = self.strtab + s as usize;
             }
-            self.soname = self.strtab + s as usize;
         }
         if let Some(h) = hash {
             self.hash = self.pointer(h)?;
@@ -603,12 +614,22 @@ impl Dynamic {
         self.segs.cstr(self.strtab + off, self.strtab + self.strsz)
     }
 
-    /// DT_SONAME, if any.
-    pub fn soname(&self) -> Option<&[u8]> {
-        if self.soname == 0 {
+    fn dyn_string(&self, addr: usize) -> Option<&[u8]> {
+        if addr == 0 {
             return None;
         }
-        self.segs.cstr(self.soname, self.strtab + self.strsz).ok()
+        self.segs.cstr(addr, self.strtab + self.strsz).ok()
+    }
+
+    /// DT_SONAME, if any.
+    pub fn soname(&self) -> Option<&[u8]> {
+        self.dyn_string(self.soname)
+    }
+
+    /// The library search path the loader uses for this object's own dlopen calls and
+    /// dependencies: DT_RUNPATH, else DT_RPATH (unexpanded, colon-separated).
+    pub fn search_path(&self) -> Option<&[u8]> {
+        self.dyn_string(self.runpath).or_else(|| self.dyn_string(self.rpath))
     }
 
     /// Visits every dynamic symbol from index 1 in table order; `f` returns `false` to stop.

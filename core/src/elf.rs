@@ -30,6 +30,8 @@ pub mod dt {
     pub const STRSZ: i64 = 10;
     pub const SYMENT: i64 = 11;
     pub const SONAME: i64 = 14;
+    pub const RPATH: i64 = 15;
+    pub const RUNPATH: i64 = 29;
     pub const REL: i64 = 17;
     pub const RELSZ: i64 = 18;
     pub const RELENT: i64 = 19;

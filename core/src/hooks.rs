@@ -716,6 +716,9 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
         }
     }
     st.sets[pos] = None;
+    if crate::intercept::SET.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        DLOPEN_HOOKED.store(0, Ordering::Release);
+    }
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
     }

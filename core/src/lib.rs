@@ -22,6 +22,7 @@ pub mod dynamic;
 pub mod elf;
 pub mod error;
 pub mod hooks;
+pub mod intercept;
 pub mod loader;
 pub mod lock;
 pub mod mem;
