@@ -15,7 +15,8 @@ fn main() {
     let minor = env::var("CARGO_PKG_VERSION_MINOR").expect("version");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libgothook.so.{major}.{minor}");
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let bindings = cbindgen::Builder::new()
         .with_crate(&crate_dir)
         .with_config(config)

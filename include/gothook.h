@@ -9,7 +9,10 @@
  *   normal       may block on the loader lock.
  * No gothook function allocates memory, calls dlsym/dlerror/dladdr, stdio or getenv.
  * Every function returns a gothook_status and writes its outputs only on GOTHOOK_OK, unless
- * its comment says otherwise (reports are written whatever the status).
+ * its comment says otherwise (reports are written whatever the status).  NULL pointer arguments
+ * are answered with GOTHOOK_EINVAL; a non-NULL pointer must point to a valid object of the
+ * documented type (C strings NUL-terminated) for the duration of the call, or longer where a
+ * comment says so (hook symbol names and filter suffixes live as long as their set).
  */
 
 

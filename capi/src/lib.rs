@@ -3,6 +3,9 @@
 //! never keeps a pointer into a library past the call that produced it.
 #![no_std]
 #![allow(non_camel_case_types)]
+// Every entry point has the same C contract, stated once in the header preamble (non-NULL
+// pointers point to valid objects of the documented type); NULL is checked and answered EINVAL.
+#![allow(clippy::missing_safety_doc)]
 
 use core::ffi::{c_char, c_int, c_void, CStr};
 
@@ -95,7 +98,10 @@ pub const GOTHOOK_VERSION_MINOR: u32 = 1;
 pub const GOTHOOK_VERSION_PATCH: u32 = 0;
 /// `MAJOR * 10000 + MINOR * 100 + PATCH`, as `gothook_version_number()` returns it.
 pub const GOTHOOK_VERSION_NUMBER: u32 = 100;
-const_assert_eq!(GOTHOOK_VERSION_NUMBER, GOTHOOK_VERSION_MAJOR * 10000 + GOTHOOK_VERSION_MINOR * 100 + GOTHOOK_VERSION_PATCH);
+const_assert_eq!(
+    GOTHOOK_VERSION_NUMBER,
+    GOTHOOK_VERSION_MAJOR * 10000 + GOTHOOK_VERSION_MINOR * 100 + GOTHOOK_VERSION_PATCH
+);
 
 /// The library's version as "MAJOR.MINOR.PATCH".  Context: signal-safe.
 #[no_mangle]
@@ -189,7 +195,8 @@ pub struct gothook_lib {
 }
 
 /// Walk callback: return non-zero to stop the walk.
-pub type gothook_lib_cb = Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
+pub type gothook_lib_cb =
+    Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
 
 fn c_lib(l: &LibInfo<'_>) -> gothook_lib {
     gothook_lib {
@@ -213,8 +220,14 @@ fn c_lib(l: &LibInfo<'_>) -> gothook_lib {
 /// Context: malloc-safe; not signal-safe (takes the loader's list lock).
 /// Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag).
 #[no_mangle]
-pub unsafe extern "C" fn gothook_libs_each(cb: gothook_lib_cb, ctx: *mut c_void, flags: u32) -> gothook_status {
-    let Some(cb) = cb else { return gothook_status::GOTHOOK_EINVAL };
+pub unsafe extern "C" fn gothook_libs_each(
+    cb: gothook_lib_cb,
+    ctx: *mut c_void,
+    flags: u32,
+) -> gothook_status {
+    let Some(cb) = cb else {
+        return gothook_status::GOTHOOK_EINVAL;
+    };
     result(loader::each(flags, |l| {
         let c = c_lib(l);
         // SAFETY: the caller's callback, called with a record valid for the call.
@@ -320,13 +333,7 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
     if out.is_null() || phdr.is_null() || phnum == 0 {
         return gothook_status::GOTHOOK_EINVAL;
     }
-    let is64 = if flags & GOTHOOK_DECODE_ELF32 != 0 {
-        false
-    } else if flags & GOTHOOK_DECODE_ELF64 != 0 {
-        true
-    } else {
-        cfg!(target_pointer_width = "64")
-    };
+    let is64 = dynamic_mod::class_is64(flags);
     // SAFETY: the caller passes `phnum` readable program headers at `phdr` (API contract).
     let raw = match unsafe { dynamic_mod::phdr_bytes(phdr as usize, phnum as usize, is64) } {
         Ok(r) => r,
@@ -344,7 +351,10 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
 
 /// Decodes the library a walk callback reported.  Same contract as `gothook_dynamic_decode`.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_lib_decode(lib: *const gothook_lib, out: *mut gothook_dynamic) -> gothook_status {
+pub unsafe extern "C" fn gothook_lib_decode(
+    lib: *const gothook_lib,
+    out: *mut gothook_dynamic,
+) -> gothook_status {
     if lib.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }
@@ -378,7 +388,10 @@ pub struct gothook_dynamic_info {
 
 /// Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_dynamic_info_get(d: *const gothook_dynamic, out: *mut gothook_dynamic_info) -> gothook_status {
+pub unsafe extern "C" fn gothook_dynamic_info_get(
+    d: *const gothook_dynamic,
+    out: *mut gothook_dynamic_info,
+) -> gothook_status {
     if d.is_null() || out.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }
@@ -386,7 +399,11 @@ pub unsafe extern "C" fn gothook_dynamic_info_get(d: *const gothook_dynamic, out
     let (d, out) = unsafe { (dyn_ref(&*d), &mut *out) };
     *out = gothook_dynamic_info {
         bias: d.bias,
-        soname: if d.soname == 0 { core::ptr::null() } else { d.soname as *const c_char },
+        soname: if d.soname == 0 {
+            core::ptr::null()
+        } else {
+            d.soname as *const c_char
+        },
         nsyms: d.nsyms,
         machine: d.machine,
         elf_class: d.class,
@@ -424,12 +441,17 @@ pub struct gothook_symbol {
 }
 
 /// Symbol callback: return non-zero to stop.
-pub type gothook_symbol_cb = Option<unsafe extern "C" fn(sym: *const gothook_symbol, ctx: *mut c_void) -> c_int>;
+pub type gothook_symbol_cb =
+    Option<unsafe extern "C" fn(sym: *const gothook_symbol, ctx: *mut c_void) -> c_int>;
 
 fn c_symbol(d: &Dynamic, s: &gothook_core::Symbol<'_>) -> gothook_symbol {
     gothook_symbol {
         name: s.name.as_ptr() as *const c_char,
-        address: if s.is_defined() { d.bias.wrapping_add(s.value as usize) } else { 0 },
+        address: if s.is_defined() {
+            d.bias.wrapping_add(s.value as usize)
+        } else {
+            0
+        },
         value: s.value,
         size: s.size,
         index: s.index,
@@ -447,8 +469,14 @@ fn c_symbol(d: &Dynamic, s: &gothook_core::Symbol<'_>) -> gothook_symbol {
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED` (the walk stops at the
 /// first bad entry; entries already reported were in range).
 #[no_mangle]
-pub unsafe extern "C" fn gothook_dynamic_symbols(d: *const gothook_dynamic, cb: gothook_symbol_cb, ctx: *mut c_void) -> gothook_status {
-    let (Some(cb), false) = (cb, d.is_null()) else { return gothook_status::GOTHOOK_EINVAL };
+pub unsafe extern "C" fn gothook_dynamic_symbols(
+    d: *const gothook_dynamic,
+    cb: gothook_symbol_cb,
+    ctx: *mut c_void,
+) -> gothook_status {
+    let (Some(cb), false) = (cb, d.is_null()) else {
+        return gothook_status::GOTHOOK_EINVAL;
+    };
     // SAFETY: non-NULL decoded value.
     let d = dyn_ref(unsafe { &*d });
     result(d.for_each_symbol(|s| {
@@ -488,7 +516,8 @@ pub struct gothook_import {
 }
 
 /// Import callback: return non-zero to stop.
-pub type gothook_import_cb = Option<unsafe extern "C" fn(imp: *const gothook_import, ctx: *mut c_void) -> c_int>;
+pub type gothook_import_cb =
+    Option<unsafe extern "C" fn(imp: *const gothook_import, ctx: *mut c_void) -> c_int>;
 
 /// Calls `cb` for every import in table order: DT_JMPREL first, then DT_RELA/DT_REL (after their
 /// leading RELATIVE entries).  RELATIVE and IRELATIVE relocations are skipped; DT_RELR has no
@@ -496,8 +525,14 @@ pub type gothook_import_cb = Option<unsafe extern "C" fn(imp: *const gothook_imp
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_dynamic_imports(d: *const gothook_dynamic, cb: gothook_import_cb, ctx: *mut c_void) -> gothook_status {
-    let (Some(cb), false) = (cb, d.is_null()) else { return gothook_status::GOTHOOK_EINVAL };
+pub unsafe extern "C" fn gothook_dynamic_imports(
+    d: *const gothook_dynamic,
+    cb: gothook_import_cb,
+    ctx: *mut c_void,
+) -> gothook_status {
+    let (Some(cb), false) = (cb, d.is_null()) else {
+        return gothook_status::GOTHOOK_EINVAL;
+    };
     // SAFETY: non-NULL decoded value.
     let d = dyn_ref(unsafe { &*d });
     result(d.for_each_import(|i| {
@@ -521,7 +556,11 @@ pub unsafe extern "C" fn gothook_dynamic_imports(d: *const gothook_dynamic, cb: 
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`, `GOTHOOK_EMALFORMED`.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_dynamic_lookup(d: *const gothook_dynamic, name: *const c_char, addr: *mut *mut c_void) -> gothook_status {
+pub unsafe extern "C" fn gothook_dynamic_lookup(
+    d: *const gothook_dynamic,
+    name: *const c_char,
+    addr: *mut *mut c_void,
+) -> gothook_status {
     let mut sym = core::mem::MaybeUninit::<gothook_symbol>::uninit();
     // SAFETY: forwarded contract.
     let st = unsafe { gothook_dynamic_lookup_symbol(d, name, sym.as_mut_ptr()) };
@@ -537,12 +576,18 @@ pub unsafe extern "C" fn gothook_dynamic_lookup(d: *const gothook_dynamic, name:
 
 /// Like `gothook_dynamic_lookup`, but fills the whole symbol record.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(d: *const gothook_dynamic, name: *const c_char, out: *mut gothook_symbol) -> gothook_status {
+pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
+    d: *const gothook_dynamic,
+    name: *const c_char,
+    out: *mut gothook_symbol,
+) -> gothook_status {
     if d.is_null() || out.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }
     // SAFETY: caller passes a C string.
-    let Some(name) = (unsafe { c_str(name) }) else { return gothook_status::GOTHOOK_EINVAL };
+    let Some(name) = (unsafe { c_str(name) }) else {
+        return gothook_status::GOTHOOK_EINVAL;
+    };
     // SAFETY: non-NULL decoded value.
     let d = dyn_ref(unsafe { &*d });
     match d.lookup(name) {
@@ -582,7 +627,12 @@ pub unsafe extern "C" fn gothook_slot_swap(
     if loader::readiness_of(d) != loader::Readiness::Ready {
         return gothook_status::GOTHOOK_ENOTREADY;
     }
-    result(slot::swap(d, slot as usize, expected as usize, desired as usize))
+    result(slot::swap(
+        d,
+        slot as usize,
+        expected as usize,
+        desired as usize,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,7 +660,8 @@ const_assert_eq!(GOTHOOK_FILTER_INCLUDE_SELF, hooks::FILTER_INCLUDE_SELF);
 const_assert_eq!(GOTHOOK_FILTER_EXCLUDE_MAIN, hooks::FILTER_EXCLUDE_MAIN);
 
 /// Library predicate for a filter: return non-zero to include the library.
-pub type gothook_lib_filter_cb = Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
+pub type gothook_lib_filter_cb =
+    Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
 
 /// Which libraries a set applies to.  The vDSO and the dynamic loader are never hooked.
 #[repr(C)]
@@ -699,7 +750,8 @@ const_assert_eq!(GOTHOOK_MAX_HOOKS as usize, hooks::MAX_HOOKS);
 
 fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
     // SAFETY: `f` was a non-NULL gothook_lib_filter_cb handed to gothook_install.
-    let f: unsafe extern "C" fn(*const gothook_lib, *mut c_void) -> c_int = unsafe { core::mem::transmute(f) };
+    let f: unsafe extern "C" fn(*const gothook_lib, *mut c_void) -> c_int =
+        unsafe { core::mem::transmute(f) };
     let c = c_lib(lib);
     // SAFETY: the caller's predicate with a record valid for the call.
     unsafe { f(&c, ctx as *mut c_void) != 0 }
@@ -726,14 +778,24 @@ pub unsafe extern "C" fn gothook_install(
     if hooks_in.is_null() || out_set.is_null() || count == 0 || count > hooks::MAX_HOOKS {
         return gothook_status::GOTHOOK_EINVAL;
     }
-    let empty = Hook { symbol: b"", replacement: 0, original: core::ptr::null_mut() };
+    let empty = Hook {
+        symbol: b"",
+        replacement: 0,
+        original: core::ptr::null_mut(),
+    };
     let mut hs = [empty; hooks::MAX_HOOKS];
     for (i, h) in hs[..count].iter_mut().enumerate() {
         // SAFETY: `count` readable entries (API contract).
         let c = unsafe { &*hooks_in.add(i) };
         // SAFETY: the symbol string outlives the set (API contract).
-        let Some(sym) = (unsafe { c_str(c.symbol) }) else { return gothook_status::GOTHOOK_EINVAL };
-        *h = Hook { symbol: sym, replacement: c.replacement as usize, original: c.original as *mut usize };
+        let Some(sym) = (unsafe { c_str(c.symbol) }) else {
+            return gothook_status::GOTHOOK_EINVAL;
+        };
+        *h = Hook {
+            symbol: sym,
+            replacement: c.replacement as usize,
+            original: c.original as *mut usize,
+        };
     }
     let mut f = Filter::default();
     if !filter.is_null() {
@@ -744,7 +806,13 @@ pub unsafe extern "C" fn gothook_install(
         f.path_suffix = unsafe { c_str(c.path_suffix) };
         f.contains = c.contains as usize;
         f.next_after = c.next_after as usize;
-        f.accept = c.accept.map(|a| (accept_trampoline as hooks::AcceptFn, a as usize, c.accept_ctx as usize));
+        f.accept = c.accept.map(|a| {
+            (
+                accept_trampoline as hooks::AcceptFn,
+                a as usize,
+                c.accept_ctx as usize,
+            )
+        });
     }
     let mut rep = Report::default();
     let r = hooks::install(&hs[..count], &f, &mut rep);
@@ -768,7 +836,10 @@ pub unsafe extern "C" fn gothook_install(
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY`, `GOTHOOK_EFULL` (the
 /// library table overflowed; a full pass was done, nothing was missed).
 #[no_mangle]
-pub unsafe extern "C" fn gothook_refresh(flags: u32, report: *mut gothook_report) -> gothook_status {
+pub unsafe extern "C" fn gothook_refresh(
+    flags: u32,
+    report: *mut gothook_report,
+) -> gothook_status {
     let mut rep = Report::default();
     let r = hooks::refresh(flags, &mut rep);
     write_report(report, &rep);
@@ -782,7 +853,10 @@ pub unsafe extern "C" fn gothook_refresh(flags: u32, report: *mut gothook_report
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_uninstall(set: gothook_set, report: *mut gothook_report) -> gothook_status {
+pub unsafe extern "C" fn gothook_uninstall(
+    set: gothook_set,
+    report: *mut gothook_report,
+) -> gothook_status {
     let mut rep = Report::default();
     let r = hooks::uninstall(set, &mut rep);
     write_report(report, &rep);
@@ -795,9 +869,15 @@ pub unsafe extern "C" fn gothook_uninstall(set: gothook_set, report: *mut gothoo
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_global_lookup(name: *const c_char, next_after: *const c_void, addr: *mut *mut c_void) -> gothook_status {
+pub unsafe extern "C" fn gothook_global_lookup(
+    name: *const c_char,
+    next_after: *const c_void,
+    addr: *mut *mut c_void,
+) -> gothook_status {
     // SAFETY: caller passes a C string.
-    let (Some(name), false) = (unsafe { c_str(name) }, addr.is_null()) else { return gothook_status::GOTHOOK_EINVAL };
+    let (Some(name), false) = (unsafe { c_str(name) }, addr.is_null()) else {
+        return gothook_status::GOTHOOK_EINVAL;
+    };
     match loader::global_lookup(name, (!next_after.is_null()).then_some(next_after as usize)) {
         Ok(a) => {
             // SAFETY: non-NULL output.
@@ -826,7 +906,10 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 ///
 /// Context: malloc-safe.  Errors: as `gothook_install`.
 #[no_mangle]
-pub unsafe extern "C" fn gothook_intercept_dlopen(out_set: *mut gothook_set, report: *mut gothook_report) -> gothook_status {
+pub unsafe extern "C" fn gothook_intercept_dlopen(
+    out_set: *mut gothook_set,
+    report: *mut gothook_report,
+) -> gothook_status {
     if out_set.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }

@@ -196,7 +196,13 @@ pub fn phdrs(raw: &[u8], is64: bool) -> impl Iterator<Item = Phdr> + '_ {
             u64::from_le_bytes(w)
         };
         if is64 {
-            Phdr { p_type: u32at(0), flags: u32at(4), offset: u64at(8), vaddr: u64at(16), memsz: u64at(40) }
+            Phdr {
+                p_type: u32at(0),
+                flags: u32at(4),
+                offset: u64at(8),
+                vaddr: u64at(16),
+                memsz: u64at(40),
+            }
         } else {
             Phdr {
                 p_type: u32at(0),
@@ -207,6 +213,14 @@ pub fn phdrs(raw: &[u8], is64: bool) -> impl Iterator<Item = Phdr> + '_ {
             }
         }
     })
+}
+
+/// Whether decode `flags` select ELF64 (explicitly, or by default on a 64-bit host).
+pub fn class_is64(flags: u32) -> bool {
+    if flags & DECODE_ELF32 != 0 {
+        return false;
+    }
+    flags & DECODE_ELF64 != 0 || cfg!(target_pointer_width = "64")
 }
 
 /// Size of one program header entry for the class.
@@ -223,7 +237,7 @@ pub fn phent(is64: bool) -> usize {
 /// # Safety
 /// `phdr` must point to `phnum` readable program headers of the given class.
 pub unsafe fn phdr_bytes<'a>(phdr: usize, phnum: usize, is64: bool) -> Result<&'a [u8]> {
-    if phdr == 0 || phnum == 0 || phnum > MAX_PHNUM || phdr % 4 != 0 {
+    if phdr == 0 || phnum == 0 || phnum > MAX_PHNUM || !phdr.is_multiple_of(4) {
         return Err(Error::Invalid);
     }
     // SAFETY: forwarded from the caller's contract.
@@ -238,14 +252,12 @@ impl Dynamic {
         if flags & 0xffff & !DECODE_FLAGS != 0 || flags & DECODE_FLAGS == DECODE_FLAGS {
             return Err(Error::Invalid);
         }
-        let is64 = if flags & DECODE_ELF32 != 0 {
-            false
-        } else if flags & DECODE_ELF64 != 0 {
-            true
+        let is64 = class_is64(flags);
+        let class = if is64 {
+            elf::ELFCLASS64
         } else {
-            cfg!(target_pointer_width = "64")
+            elf::ELFCLASS32
         };
-        let class = if is64 { elf::ELFCLASS64 } else { elf::ELFCLASS32 };
         let mut d = Dynamic {
             bias,
             segs: Segments::default(),
@@ -279,7 +291,11 @@ impl Dynamic {
             let start = bias.wrapping_add(p.vaddr as usize);
             match p.p_type {
                 elf::PT_LOAD => {
-                    d.segs.push(start, usize::try_from(p.memsz).map_err(|_| Error::Malformed)?, p.flags)?;
+                    d.segs.push(
+                        start,
+                        usize::try_from(p.memsz).map_err(|_| Error::Malformed)?,
+                        p.flags,
+                    )?;
                     if p.offset == 0 {
                         header = header.or(Some(start));
                     }
@@ -379,7 +395,11 @@ impl Dynamic {
         for i in 0..count {
             let e = addr + i * ent;
             let tag = self.segs.word(e, is64)?;
-            let tag = if is64 { tag as i64 } else { tag as u32 as i32 as i64 };
+            let tag = if is64 {
+                tag as i64
+            } else {
+                tag as u32 as i32 as i64
+            };
             let val = self.segs.word(e + ws, is64)?;
             match tag {
                 dt::NULL => {
@@ -421,15 +441,20 @@ impl Dynamic {
         }
         // String and symbol tables are required: every import and symbol names through them.
         self.strtab = self.pointer(strtab.ok_or(Error::Malformed)?)?;
-        self.strsz = usize::try_from(strsz.ok_or(Error::Malformed)?).map_err(|_| Error::Malformed)?;
+        self.strsz =
+            usize::try_from(strsz.ok_or(Error::Malformed)?).map_err(|_| Error::Malformed)?;
         if self.strsz == 0 || !self.segs.contains(self.strtab, self.strsz) {
             return Err(Error::Malformed);
         }
         self.symtab = self.pointer(symtab.ok_or(Error::Malformed)?)?;
-        if syment.is_some_and(|s| s as usize != self.sym_size()) || self.symtab % 4 != 0 {
+        if syment.is_some_and(|s| s as usize != self.sym_size()) || !self.symtab.is_multiple_of(4) {
             return Err(Error::Malformed);
         }
-        for (off, out) in [(soname, &mut self.soname), (runpath, &mut self.runpath), (rpath, &mut self.rpath)] {
+        for (off, out) in [
+            (soname, &mut self.soname),
+            (runpath, &mut self.runpath),
+            (rpath, &mut self.rpath),
+        ] {
             if let Some(s) = off {
                 if s as usize >= self.strsz {
                     return Err(Error::Malformed);
@@ -446,12 +471,17 @@ impl Dynamic {
             self.check_gnu_hash()?;
         }
         self.nsyms = self.count_symbols()?;
-        if !self.segs.contains(self.symtab, self.nsyms as usize * self.sym_size()) {
+        if !self
+            .segs
+            .contains(self.symtab, self.nsyms as usize * self.sym_size())
+        {
             return Err(Error::Malformed);
         }
         if let Some(v) = versym {
             self.versym = self.pointer(v)?;
-            if self.versym % 2 != 0 || !self.segs.contains(self.versym, self.nsyms as usize * 2) {
+            if !self.versym.is_multiple_of(2)
+                || !self.segs.contains(self.versym, self.nsyms as usize * 2)
+            {
                 return Err(Error::Malformed);
             }
         }
@@ -510,8 +540,11 @@ impl Dynamic {
     fn check_sysv_hash(&self) -> Result<()> {
         let nbucket = self.segs.u32(self.hash)? as usize;
         let nchain = self.segs.u32(self.hash + 4)? as usize;
-        let len = nbucket.checked_add(nchain).and_then(|n| n.checked_mul(4)).ok_or(Error::Malformed)?;
-        if self.hash % 4 != 0 || nbucket == 0 || !self.segs.contains(self.hash + 8, len) {
+        let len = nbucket
+            .checked_add(nchain)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or(Error::Malformed)?;
+        if !self.hash.is_multiple_of(4) || nbucket == 0 || !self.segs.contains(self.hash + 8, len) {
             return Err(Error::Malformed);
         }
         Ok(())
@@ -529,11 +562,13 @@ impl Dynamic {
             .checked_mul(self.word_size())
             .and_then(|b| bloom.checked_add(b))
             .ok_or(Error::Malformed)?;
-        if h % 4 != 0 || nbuckets == 0 || nbloom == 0 || !nbloom.is_power_of_two() {
+        if !h.is_multiple_of(4) || nbuckets == 0 || nbloom == 0 || !nbloom.is_power_of_two() {
             return Err(Error::Malformed);
         }
         if !self.segs.contains(bloom, buckets - bloom)
-            || !self.segs.contains(buckets, nbuckets.checked_mul(4).ok_or(Error::Malformed)?)
+            || !self
+                .segs
+                .contains(buckets, nbuckets.checked_mul(4).ok_or(Error::Malformed)?)
         {
             return Err(Error::Malformed);
         }
@@ -576,9 +611,13 @@ impl Dynamic {
         }
         // No hash table: the symbol table conventionally ends where the string table starts.
         if self.strtab > self.symtab {
-            let r = self.segs.containing(self.symtab, 1).ok_or(Error::Malformed)?;
+            let r = self
+                .segs
+                .containing(self.symtab, 1)
+                .ok_or(Error::Malformed)?;
             let end = self.strtab.min(r.end);
-            return u32::try_from((end - self.symtab) / self.sym_size()).map_err(|_| Error::Malformed);
+            return u32::try_from((end - self.symtab) / self.sym_size())
+                .map_err(|_| Error::Malformed);
         }
         Ok(0)
     }
@@ -596,13 +635,40 @@ impl Dynamic {
             v.copy_from_slice(&b[8..16]);
             let mut s = [0u8; 8];
             s.copy_from_slice(&b[16..24]);
-            (u32at(0), u64::from_le_bytes(v), u64::from_le_bytes(s), b[4], b[5], u16::from_le_bytes([b[6], b[7]]))
+            (
+                u32at(0),
+                u64::from_le_bytes(v),
+                u64::from_le_bytes(s),
+                b[4],
+                b[5],
+                u16::from_le_bytes([b[6], b[7]]),
+            )
         } else {
-            (u32at(0), u32at(4) as u64, u32at(8) as u64, b[12], b[13], u16::from_le_bytes([b[14], b[15]]))
+            (
+                u32at(0),
+                u32at(4) as u64,
+                u32at(8) as u64,
+                b[12],
+                b[13],
+                u16::from_le_bytes([b[14], b[15]]),
+            )
         };
         let name = self.string(st_name)?;
-        let versym = if self.versym != 0 { self.segs.u16(self.versym + index as usize * 2)? } else { 1 };
-        Ok(Symbol { index, name, value, size, info, other, shndx, versym })
+        let versym = if self.versym != 0 {
+            self.segs.u16(self.versym + index as usize * 2)?
+        } else {
+            1
+        };
+        Ok(Symbol {
+            index,
+            name,
+            value,
+            size,
+            info,
+            other,
+            shndx,
+            versym,
+        })
     }
 
     /// The string at offset `off` of the string table.
@@ -629,7 +695,8 @@ impl Dynamic {
     /// The library search path the loader uses for this object's own dlopen calls and
     /// dependencies: DT_RUNPATH, else DT_RPATH (unexpanded, colon-separated).
     pub fn search_path(&self) -> Option<&[u8]> {
-        self.dyn_string(self.runpath).or_else(|| self.dyn_string(self.rpath))
+        self.dyn_string(self.runpath)
+            .or_else(|| self.dyn_string(self.rpath))
     }
 
     /// Visits every dynamic symbol from index 1 in table order; `f` returns `false` to stop.
@@ -657,8 +724,14 @@ impl Dynamic {
     /// definitions); `f` returns `false` to stop.  Uses the hash tables where they cover the
     /// symbols asked for: GNU hash covers indices from `symoffset` on, so undefined symbols below
     /// it are found by a linear scan when `definitions_only` is false.
-    pub fn find_named<'s>(&'s self, name: &[u8], definitions_only: bool, mut f: impl FnMut(&Symbol<'s>) -> bool) -> Result<()> {
-        let matches = |s: &Symbol<'_>| s.name == name && (!definitions_only || s.is_default_definition());
+    pub fn find_named<'s>(
+        &'s self,
+        name: &[u8],
+        definitions_only: bool,
+        mut f: impl FnMut(&Symbol<'s>) -> bool,
+    ) -> Result<()> {
+        let matches =
+            |s: &Symbol<'_>| s.name == name && (!definitions_only || s.is_default_definition());
         if self.gnu_hash != 0 {
             if !definitions_only {
                 for i in 1..self.symoffset.min(self.nsyms) {
@@ -671,7 +744,10 @@ impl Dynamic {
             let (nbuckets, symoffset, nbloom, shift, bloom, buckets) = self.gnu_parts()?;
             let h = elf::gnu_hash(name);
             let bits = (self.word_size() * 8) as u32;
-            let word = self.segs.word(bloom + ((h / bits) as usize & (nbloom - 1)) * self.word_size(), self.is64())?;
+            let word = self.segs.word(
+                bloom + ((h / bits) as usize & (nbloom - 1)) * self.word_size(),
+                self.is64(),
+            )?;
             let mask = (1u64 << (h % bits)) | (1u64 << ((h >> (shift % 32)) % bits));
             if word & mask != mask {
                 return Ok(());
@@ -730,7 +806,13 @@ impl Dynamic {
         Ok(())
     }
 
-    fn read_reloc(&self, addr: usize, rela: bool, table: Table, arch: &Arch) -> Result<Option<Reloc>> {
+    fn read_reloc(
+        &self,
+        addr: usize,
+        rela: bool,
+        table: Table,
+        arch: &Arch,
+    ) -> Result<Option<Reloc>> {
         let is64 = self.is64();
         let ws = self.word_size();
         let offset = self.segs.word(addr, is64)?;
@@ -745,7 +827,11 @@ impl Dynamic {
         } else {
             0
         };
-        let (sym, r_type) = if is64 { ((info >> 32) as u32, info as u32) } else { ((info >> 8) as u32, (info & 0xff) as u32) };
+        let (sym, r_type) = if is64 {
+            ((info >> 32) as u32, info as u32)
+        } else {
+            ((info >> 8) as u32, (info & 0xff) as u32)
+        };
         let kind = if r_type == arch.jump_slot {
             ImportKind::Plt
         } else if Some(r_type) == arch.glob_dat {
@@ -759,10 +845,17 @@ impl Dynamic {
             return Ok(None);
         }
         let slot = self.bias.wrapping_add(offset as usize);
-        if slot % ws != 0 || !self.segs.contains(slot, ws) {
+        if !slot.is_multiple_of(ws) || !self.segs.contains(slot, ws) {
             return Err(Error::Malformed);
         }
-        Ok(Some(Reloc { slot, sym, r_type, addend, kind, table }))
+        Ok(Some(Reloc {
+            slot,
+            sym,
+            r_type,
+            addend,
+            kind,
+            table,
+        }))
     }
 
     /// Visits every import relocation in table order: DT_JMPREL first, then DT_RELA (after its
@@ -773,29 +866,46 @@ impl Dynamic {
         let is64 = self.is64();
         let rela_ent = if is64 { 24 } else { 12 };
         let rel_ent = if is64 { 16 } else { 8 };
-        let plt_ent = if self.plt_rela != 0 { rela_ent } else { rel_ent };
+        let plt_ent = if self.plt_rela != 0 {
+            rela_ent
+        } else {
+            rel_ent
+        };
         let (j, jsz) = self.jmprel;
         let mut go = true;
-        let mut visit = |start: usize, end: usize, ent: usize, rela: bool, table: Table| -> Result<()> {
-            let mut a = start;
-            while go && a + ent <= end {
-                // Some linkers make DT_RELASZ cover .rela.plt too; JMPREL was already visited.
-                if jsz != 0 && table != Table::JmpRel && a >= j && a < j + jsz {
-                    a = j + jsz;
-                    continue;
+        let mut visit =
+            |start: usize, end: usize, ent: usize, rela: bool, table: Table| -> Result<()> {
+                let mut a = start;
+                while go && a + ent <= end {
+                    // Some linkers make DT_RELASZ cover .rela.plt too; JMPREL was already visited.
+                    if jsz != 0 && table != Table::JmpRel && a >= j && a < j + jsz {
+                        a = j + jsz;
+                        continue;
+                    }
+                    if let Some(r) = self.read_reloc(a, rela, table, arch)? {
+                        go = f(&r);
+                    }
+                    a += ent;
                 }
-                if let Some(r) = self.read_reloc(a, rela, table, arch)? {
-                    go = f(&r);
-                }
-                a += ent;
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         visit(j, j + jsz, plt_ent, self.plt_rela != 0, Table::JmpRel)?;
         let (r, rsz) = self.rela;
-        visit(r + self.relcount.0 * rela_ent, r + rsz, rela_ent, true, Table::Rela)?;
+        visit(
+            r + self.relcount.0 * rela_ent,
+            r + rsz,
+            rela_ent,
+            true,
+            Table::Rela,
+        )?;
         let (r, rsz) = self.rel;
-        visit(r + self.relcount.1 * rel_ent, r + rsz, rel_ent, false, Table::Rel)?;
+        visit(
+            r + self.relcount.1 * rel_ent,
+            r + rsz,
+            rel_ent,
+            false,
+            Table::Rel,
+        )?;
         Ok(())
     }
 
@@ -803,7 +913,10 @@ impl Dynamic {
     pub fn for_each_import(&self, mut f: impl FnMut(&Import<'_>) -> bool) -> Result<()> {
         let mut err = None;
         self.for_each_reloc(|r| match self.symbol(r.sym) {
-            Ok(s) => f(&Import { reloc: *r, name: s.name }),
+            Ok(s) => f(&Import {
+                reloc: *r,
+                name: s.name,
+            }),
             Err(e) => {
                 err = Some(e);
                 false

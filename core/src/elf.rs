@@ -107,23 +107,92 @@ pub struct Arch {
 
 /// The architectures gothook decodes.  Adding one is adding a row.
 pub const ARCHES: &[Arch] = &[
-    Arch { machine: em::X86_64, class: ELFCLASS64, rela: true, jump_slot: 7, glob_dat: Some(6), abs: 1, relative: 8, irelative: 37 },
-    Arch { machine: em::AARCH64, class: ELFCLASS64, rela: true, jump_slot: 1026, glob_dat: Some(1025), abs: 257, relative: 1027, irelative: 1032 },
-    Arch { machine: em::I386, class: ELFCLASS32, rela: false, jump_slot: 7, glob_dat: Some(6), abs: 1, relative: 8, irelative: 42 },
-    Arch { machine: em::ARM, class: ELFCLASS32, rela: false, jump_slot: 22, glob_dat: Some(21), abs: 2, relative: 23, irelative: 160 },
-    Arch { machine: em::RISCV, class: ELFCLASS64, rela: true, jump_slot: 5, glob_dat: None, abs: 2, relative: 3, irelative: 58 },
-    Arch { machine: em::PPC64, class: ELFCLASS64, rela: true, jump_slot: 21, glob_dat: Some(20), abs: 38, relative: 22, irelative: 248 },
-    Arch { machine: em::LOONGARCH, class: ELFCLASS64, rela: true, jump_slot: 5, glob_dat: None, abs: 2, relative: 3, irelative: 12 },
+    Arch {
+        machine: em::X86_64,
+        class: ELFCLASS64,
+        rela: true,
+        jump_slot: 7,
+        glob_dat: Some(6),
+        abs: 1,
+        relative: 8,
+        irelative: 37,
+    },
+    Arch {
+        machine: em::AARCH64,
+        class: ELFCLASS64,
+        rela: true,
+        jump_slot: 1026,
+        glob_dat: Some(1025),
+        abs: 257,
+        relative: 1027,
+        irelative: 1032,
+    },
+    Arch {
+        machine: em::I386,
+        class: ELFCLASS32,
+        rela: false,
+        jump_slot: 7,
+        glob_dat: Some(6),
+        abs: 1,
+        relative: 8,
+        irelative: 42,
+    },
+    Arch {
+        machine: em::ARM,
+        class: ELFCLASS32,
+        rela: false,
+        jump_slot: 22,
+        glob_dat: Some(21),
+        abs: 2,
+        relative: 23,
+        irelative: 160,
+    },
+    Arch {
+        machine: em::RISCV,
+        class: ELFCLASS64,
+        rela: true,
+        jump_slot: 5,
+        glob_dat: None,
+        abs: 2,
+        relative: 3,
+        irelative: 58,
+    },
+    Arch {
+        machine: em::PPC64,
+        class: ELFCLASS64,
+        rela: true,
+        jump_slot: 21,
+        glob_dat: Some(20),
+        abs: 38,
+        relative: 22,
+        irelative: 248,
+    },
+    Arch {
+        machine: em::LOONGARCH,
+        class: ELFCLASS64,
+        rela: true,
+        jump_slot: 5,
+        glob_dat: None,
+        abs: 2,
+        relative: 3,
+        irelative: 12,
+    },
 ];
 
 /// The row for `machine` in `class`, or `None` when gothook does not support it.
 pub fn arch(machine: u16, class: u8) -> Option<&'static Arch> {
-    ARCHES.iter().find(|a| a.machine == machine && a.class == class)
+    ARCHES
+        .iter()
+        .find(|a| a.machine == machine && a.class == class)
 }
 
 /// The architecture of the running process.
 pub fn host_arch() -> Option<&'static Arch> {
-    let class = if cfg!(target_pointer_width = "64") { ELFCLASS64 } else { ELFCLASS32 };
+    let class = if cfg!(target_pointer_width = "64") {
+        ELFCLASS64
+    } else {
+        ELFCLASS32
+    };
     let machine = if cfg!(target_arch = "x86_64") {
         em::X86_64
     } else if cfg!(target_arch = "aarch64") {
@@ -146,7 +215,8 @@ pub fn host_arch() -> Option<&'static Arch> {
 
 /// The GNU hash function (`dl_new_hash`).
 pub fn gnu_hash(name: &[u8]) -> u32 {
-    name.iter().fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(c as u32))
+    name.iter()
+        .fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(c as u32))
 }
 
 /// The System V ELF hash function.

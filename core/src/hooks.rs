@@ -118,7 +118,11 @@ struct Set {
     filter: Filter,
 }
 
-const EMPTY_HOOK: Hook = Hook { symbol: b"", replacement: 0, original: core::ptr::null_mut() };
+const EMPTY_HOOK: Hook = Hook {
+    symbol: b"",
+    replacement: 0,
+    original: core::ptr::null_mut(),
+};
 
 #[derive(Clone, Copy, Default)]
 struct LibRec {
@@ -217,7 +221,9 @@ impl Filter {
 
 impl State {
     fn set_pos(&self, id: SetId) -> Option<usize> {
-        self.sets.iter().position(|s| s.as_ref().is_some_and(|s| s.id == id))
+        self.sets
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.id == id))
     }
 
     /// Active set positions in install order.
@@ -236,15 +242,23 @@ impl State {
 
     fn find_lib(&self, lib: &LibInfo<'_>) -> Option<usize> {
         let h = home(lib.bias, lib.phdr);
-        (0..MAX_LIBS).map(|k| (h + k) % MAX_LIBS).take_while(|&i| self.libs[i].used).find(|&i| {
-            let r = &self.libs[i];
-            r.bias == lib.bias && r.phdr == lib.phdr && r.name_ptr == lib.name_ptr as usize && r.seg_end == seg_end(lib)
-        })
+        (0..MAX_LIBS)
+            .map(|k| (h + k) % MAX_LIBS)
+            .take_while(|&i| self.libs[i].used)
+            .find(|&i| {
+                let r = &self.libs[i];
+                r.bias == lib.bias
+                    && r.phdr == lib.phdr
+                    && r.name_ptr == lib.name_ptr as usize
+                    && r.seg_end == seg_end(lib)
+            })
     }
 
     fn insert_lib(&mut self, lib: &LibInfo<'_>) -> Option<usize> {
         let h = home(lib.bias, lib.phdr);
-        let i = (0..MAX_LIBS).map(|k| (h + k) % MAX_LIBS).find(|&i| !self.libs[i].used)?;
+        let i = (0..MAX_LIBS)
+            .map(|k| (h + k) % MAX_LIBS)
+            .find(|&i| !self.libs[i].used)?;
         self.libs[i] = LibRec {
             used: true,
             bias: lib.bias,
@@ -279,7 +293,11 @@ impl State {
             }
             let h = home(self.libs[j].bias, self.libs[j].phdr);
             // Move j into the hole if its home is not cyclically in (hole, j].
-            let in_range = if hole <= j { h > hole && h <= j } else { h > hole || h <= j };
+            let in_range = if hole <= j {
+                h > hole && h <= j
+            } else {
+                h > hole || h <= j
+            };
             if !in_range {
                 self.libs[hole] = self.libs[j];
                 self.libs[j] = LibRec::default();
@@ -320,7 +338,11 @@ fn apply(
     rep: &mut Report,
 ) -> Result<Option<(usize, usize)>> {
     // Distinct names wanted by the accepting sets.
-    let mut wants = [Want { name: b"", indices: [0; MAX_INDICES], nindices: 0 }; MAX_WANTS];
+    let mut wants = [Want {
+        name: b"",
+        indices: [0; MAX_INDICES],
+        nindices: 0,
+    }; MAX_WANTS];
     let mut nwants = 0;
     for &p in order {
         let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
@@ -337,7 +359,11 @@ fn apply(
     }
     // Symbol indices of the wanted names: one linear pass below GNU symoffset (undefined
     // symbols live there), hash lookups above it.
-    let linear_end = if d.gnu_hash != 0 { d.symoffset.min(d.nsyms) } else { d.nsyms };
+    let linear_end = if d.gnu_hash != 0 {
+        d.symoffset.min(d.nsyms)
+    } else {
+        d.nsyms
+    };
     let record = |w: &mut Want, i: u32| {
         if w.nindices < MAX_INDICES && !w.indices[..w.nindices].contains(&i) {
             w.indices[w.nindices] = i;
@@ -374,7 +400,10 @@ fn apply(
     let mut sentinel = None;
     let mut err = None;
     d.for_each_reloc(|r| {
-        let Some(w) = wants[..nwants].iter().find(|w| w.indices[..w.nindices].contains(&r.sym)) else {
+        let Some(w) = wants[..nwants]
+            .iter()
+            .find(|w| w.indices[..w.nindices].contains(&r.sym))
+        else {
             return true;
         };
         // A data slot with an addend holds symbol + addend: not a pointer we can redirect.
@@ -409,7 +438,8 @@ fn apply(
         } else {
             match slot::swap(d, r.slot, current, desired) {
                 Ok(()) => {
-                    let before = was_applied & (1 << p) != 0 && !lower_replacements[..nlower].contains(&current);
+                    let before = was_applied & (1 << p) != 0
+                        && !lower_replacements[..nlower].contains(&current);
                     if before {
                         rep.slots_repaired += 1;
                     } else {
@@ -529,7 +559,8 @@ fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
                     r.pending = false;
                     r.sentinel = sentinel.unwrap_or((0, 0));
                     if d.bind_now == 0 && sentinel.is_some() {
-                        r.rechecks = if fresh || lib_rep.slots_patched + lib_rep.slots_repaired > 0 {
+                        r.rechecks = if fresh || lib_rep.slots_patched + lib_rep.slots_repaired > 0
+                        {
                             LAZY_RECHECKS
                         } else {
                             r.rechecks.saturating_sub(1)
@@ -572,7 +603,10 @@ fn originals(st: &State, hooks: &[Hook], next_after: usize, out: &mut [usize]) -
     let (order, n) = st.ordered();
     for (h, o) in hooks.iter().zip(out.iter_mut()) {
         let stacked = order[..n].iter().rev().find_map(|&p| {
-            st.sets[p].as_ref().and_then(|s| s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol)).map(|x| x.replacement)
+            st.sets[p]
+                .as_ref()
+                .and_then(|s| s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol))
+                .map(|x| x.replacement)
         });
         *o = match stacked {
             Some(r) => r,
@@ -593,15 +627,27 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         return Err(Error::Invalid);
     }
     for (i, h) in hooks.iter().enumerate() {
-        if h.symbol.is_empty() || h.replacement == 0 || hooks[..i].iter().any(|o| o.symbol == h.symbol) {
+        if h.symbol.is_empty()
+            || h.replacement == 0
+            || hooks[..i].iter().any(|o| o.symbol == h.symbol)
+        {
             return Err(Error::Invalid);
         }
     }
     let mut st = STATE.lock()?;
-    if let Some(s) = st.sets.iter().flatten().find(|s| same_set(s, hooks, filter)) {
+    if let Some(s) = st
+        .sets
+        .iter()
+        .flatten()
+        .find(|s| same_set(s, hooks, filter))
+    {
         return Ok(s.id);
     }
-    let pos = st.sets.iter().position(|s| s.is_none()).ok_or(Error::Full)?;
+    let pos = st
+        .sets
+        .iter()
+        .position(|s| s.is_none())
+        .ok_or(Error::Full)?;
     let mut set = Set {
         id: 0,
         order: st.next_order,
@@ -634,12 +680,15 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
 
 fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
     s.nhooks == hooks.len()
-        && s.hooks[..s.nhooks].iter().zip(hooks).all(|(a, b)| a.symbol == b.symbol && a.replacement == b.replacement && a.original == b.original)
+        && s.hooks[..s.nhooks].iter().zip(hooks).all(|(a, b)| {
+            a.symbol == b.symbol && a.replacement == b.replacement && a.original == b.original
+        })
         && s.filter.flags == f.flags
         && s.filter.path_suffix == f.path_suffix
         && s.filter.contains == f.contains
         && s.filter.next_after == f.next_after
-        && s.filter.accept.map(|(g, a, b)| (g as usize, a, b)) == f.accept.map(|(g, a, b)| (g as usize, a, b))
+        && s.filter.accept.map(|(g, a, b)| (g as usize, a, b))
+            == f.accept.map(|(g, a, b)| (g as usize, a, b))
 }
 
 /// Catches up after libraries were loaded or unloaded.  O(1) without a walk when nothing can
@@ -703,7 +752,10 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     for s in st.sets.iter_mut().flatten() {
         if s.order > set.order {
             for (k, h) in s.hooks[..s.nhooks].iter().enumerate() {
-                if let Some(j) = set.hooks[..set.nhooks].iter().position(|x| x.symbol == h.symbol) {
+                if let Some(j) = set.hooks[..set.nhooks]
+                    .iter()
+                    .position(|x| x.symbol == h.symbol)
+                {
                     if s.originals[k] == set.hooks[j].replacement {
                         s.originals[k] = set.originals[j];
                         if !h.original.is_null() {
@@ -716,7 +768,10 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
         }
     }
     st.sets[pos] = None;
-    if crate::intercept::SET.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+    if crate::intercept::SET
+        .compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
         DLOPEN_HOOKED.store(0, Ordering::Release);
     }
     for r in st.libs.iter_mut() {
@@ -725,7 +780,14 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     first_err.map_or(Ok(()), Err)
 }
 
-fn restore(st: &State, set: &Set, pos: usize, d: &Dynamic, order: &[usize], rep: &mut Report) -> Result<()> {
+fn restore(
+    st: &State,
+    set: &Set,
+    pos: usize,
+    d: &Dynamic,
+    order: &[usize],
+    rep: &mut Report,
+) -> Result<()> {
     let mut wanted_idx = [[0u32; MAX_INDICES]; MAX_HOOKS];
     let mut nidx = [0usize; MAX_HOOKS];
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
@@ -743,13 +805,18 @@ fn restore(st: &State, set: &Set, pos: usize, d: &Dynamic, order: &[usize], rep:
             return true;
         };
         let h = &set.hooks[k];
-        let Ok(current) = slot::load(d, r.slot) else { return true };
+        let Ok(current) = slot::load(d, r.slot) else {
+            return true;
+        };
         if current != h.replacement {
             // Held by a set stacked above us (it will restore to our original) or changed.
             let above = order.iter().any(|&p| {
                 p != pos
                     && st.sets[p].as_ref().is_some_and(|s| {
-                        s.order > set.order && s.hooks[..s.nhooks].iter().any(|x| x.symbol == h.symbol && x.replacement == current)
+                        s.order > set.order
+                            && s.hooks[..s.nhooks]
+                                .iter()
+                                .any(|x| x.symbol == h.symbol && x.replacement == current)
                     })
             });
             if !above {
@@ -763,7 +830,12 @@ fn restore(st: &State, set: &Set, pos: usize, d: &Dynamic, order: &[usize], rep:
             .rev()
             .filter_map(|&p| st.sets[p].as_ref())
             .filter(|s| s.order < set.order)
-            .find_map(|s| s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol).map(|x| x.replacement));
+            .find_map(|s| {
+                s.hooks[..s.nhooks]
+                    .iter()
+                    .find(|x| x.symbol == h.symbol)
+                    .map(|x| x.replacement)
+            });
         let target = below.unwrap_or(set.originals[k]);
         match slot::swap(d, r.slot, current, target) {
             Ok(()) => rep.slots_restored += 1,

@@ -41,21 +41,34 @@ unsafe extern "C" fn dlopen_entry(file: *const c_char, flags: c_int) -> *mut c_v
     unsafe { dlopen_with_caller(file, flags, 0) }
 }
 
-unsafe extern "C" fn dlopen_with_caller(file: *const c_char, flags: c_int, caller: usize) -> *mut c_void {
+unsafe extern "C" fn dlopen_with_caller(
+    file: *const c_char,
+    flags: c_int,
+    caller: usize,
+) -> *mut c_void {
     let real = REAL_DLOPEN.load(Ordering::Acquire);
     let mut path = [0u8; PATH_MAX];
     // SAFETY: `file` is dlopen's argument: NULL or a C string.
-    let name = if file.is_null() { None } else { Some(unsafe { core::ffi::CStr::from_ptr(file) }.to_bytes()) };
+    let name = if file.is_null() {
+        None
+    } else {
+        Some(unsafe { core::ffi::CStr::from_ptr(file) }.to_bytes())
+    };
     let resolved = match name {
         Some(n) if caller != 0 && !n.contains(&b'/') && loader::rule() != Rule::Listed => {
             resolve_with_caller(n, caller, &mut path)
         }
         _ => None,
     };
-    let arg = if resolved.is_some() { path.as_ptr() as *const c_char } else { file };
+    let arg = if resolved.is_some() {
+        path.as_ptr() as *const c_char
+    } else {
+        file
+    };
     // SAFETY: `real` is the original dlopen published when the set was installed.
     let handle = unsafe {
-        let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void = core::mem::transmute(real);
+        let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void =
+            core::mem::transmute(real);
         f(arg, flags)
     };
     after_loader_change();
@@ -83,7 +96,11 @@ fn after_loader_change() {
 
 /// Finds `name` in the search path (DT_RUNPATH, else DT_RPATH) of the object containing
 /// `caller`, expanding `$ORIGIN`; writes the NUL-terminated path of the first existing file.
-fn resolve_with_caller<'p>(name: &[u8], caller: usize, out: &'p mut [u8; PATH_MAX]) -> Option<&'p [u8]> {
+fn resolve_with_caller<'p>(
+    name: &[u8],
+    caller: usize,
+    out: &'p mut [u8; PATH_MAX],
+) -> Option<&'p [u8]> {
     let mut found = false;
     let _ = loader::each(0, |lib| {
         if !lib.contains(caller) {
@@ -125,7 +142,10 @@ fn build_path(dir: &[u8], origin: &[u8], name: &[u8], out: &mut [u8]) -> Option<
     };
     let mut rest = dir;
     while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix(b"${ORIGIN}").or_else(|| rest.strip_prefix(b"$ORIGIN")) {
+        if let Some(r) = rest
+            .strip_prefix(b"${ORIGIN}")
+            .or_else(|| rest.strip_prefix(b"$ORIGIN"))
+        {
             if origin.is_empty() {
                 return None; // the main program's directory is not known without allocation here
             }
@@ -149,8 +169,16 @@ fn build_path(dir: &[u8], origin: &[u8], name: &[u8], out: &mut [u8]) -> Option<
 /// Context: malloc-safe.
 pub fn install(rep: &mut Report) -> Result<SetId> {
     let hooks = [
-        Hook { symbol: b"dlopen", replacement: dlopen_entry as *const () as usize, original: REAL_DLOPEN.as_ptr() },
-        Hook { symbol: b"dlclose", replacement: dlclose_hook as *const () as usize, original: REAL_DLCLOSE.as_ptr() },
+        Hook {
+            symbol: b"dlopen",
+            replacement: dlopen_entry as *const () as usize,
+            original: REAL_DLOPEN.as_ptr(),
+        },
+        Hook {
+            symbol: b"dlclose",
+            replacement: dlclose_hook as *const () as usize,
+            original: REAL_DLCLOSE.as_ptr(),
+        },
     ];
     let id = hooks::install(&hooks, &Filter::default(), rep)?;
     if REAL_DLOPEN.load(Ordering::Acquire) == 0 || REAL_DLCLOSE.load(Ordering::Acquire) == 0 {

@@ -93,7 +93,13 @@ impl LibInfo<'_> {
     /// Decodes this library's dynamic section.
     pub fn decode(&self) -> Result<Dynamic> {
         // SAFETY: phdr/phnum come from the loader's dl_phdr_info for a listed object.
-        let raw = unsafe { dynamic::phdr_bytes(self.phdr, self.phnum as usize, cfg!(target_pointer_width = "64"))? };
+        let raw = unsafe {
+            dynamic::phdr_bytes(
+                self.phdr,
+                self.phnum as usize,
+                cfg!(target_pointer_width = "64"),
+            )?
+        };
         Dynamic::decode(self.bias, raw, 0)
     }
 
@@ -139,7 +145,10 @@ fn detect() -> Rule {
         find_object: usize,
         glibc: bool,
     }
-    let mut found = Found { find_object: 0, glibc: false };
+    let mut found = Found {
+        find_object: 0,
+        glibc: false,
+    };
     let _ = raw_walk(|info| {
         if let Ok(d) = info.decode() {
             if let Ok(Some(s)) = d.lookup(b"_dl_find_object") {
@@ -161,7 +170,12 @@ fn detect() -> Rule {
         Rule::Listed
     };
     // Racing detections compute the same answer; the first store wins harmlessly.
-    let _ = RULE.compare_exchange(Rule::Undetected as u8, rule as u8, Ordering::AcqRel, Ordering::Acquire);
+    let _ = RULE.compare_exchange(
+        Rule::Undetected as u8,
+        rule as u8,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
     rule
 }
 
@@ -181,7 +195,13 @@ struct Raw<'a> {
 impl Raw<'_> {
     fn decode(&self) -> Result<Dynamic> {
         // SAFETY: phdr/phnum come from the loader for a listed object.
-        let raw = unsafe { dynamic::phdr_bytes(self.phdr, self.phnum as usize, cfg!(target_pointer_width = "64"))? };
+        let raw = unsafe {
+            dynamic::phdr_bytes(
+                self.phdr,
+                self.phnum as usize,
+                cfg!(target_pointer_width = "64"),
+            )?
+        };
         Dynamic::decode(self.bias, raw, 0)
     }
 }
@@ -198,11 +218,18 @@ fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
 
 /// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
 fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
-    unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(info: *mut sys::PhdrInfo, size: usize, data: *mut c_void) -> c_int {
+    unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(
+        info: *mut sys::PhdrInfo,
+        size: usize,
+        data: *mut c_void,
+    ) -> c_int {
         // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes; `data` is our closure.
         let (info, f) = unsafe { (&*info, &mut *(data as *mut F)) };
-        let (adds, subs) =
-            if size >= sys::INFO_WITH_COUNTERS { (info.dlpi_adds as u64, info.dlpi_subs as u64) } else { (0, 0) };
+        let (adds, subs) = if size >= sys::INFO_WITH_COUNTERS {
+            (info.dlpi_adds, info.dlpi_subs)
+        } else {
+            (0, 0)
+        };
         let (name, name_ptr) = c_name(info.dlpi_name);
         let is64 = cfg!(target_pointer_width = "64");
         let mut raw = Raw {
@@ -240,9 +267,9 @@ fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
 fn self_marker() {}
 
 fn kind_of(raw: &Raw<'_>) -> LibKind {
-    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR as u64);
-    let base = sys::auxval(libc::AT_BASE as u64);
-    let at_phdr = sys::auxval(libc::AT_PHDR as u64);
+    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR);
+    let base = sys::auxval(libc::AT_BASE);
+    let at_phdr = sys::auxval(libc::AT_PHDR);
     if vdso != 0 && raw.segs.contains(vdso, 1) {
         LibKind::Vdso
     } else if raw.phdr == at_phdr {
@@ -269,7 +296,11 @@ const PROCMAP_QUERY_VMA_WRITABLE: u64 = 2;
 
 impl Protections {
     fn new() -> Self {
-        Protections { maps: None, opened: false, ioctl_works: true }
+        Protections {
+            maps: None,
+            opened: false,
+            ioctl_works: true,
+        }
     }
 
     /// Whether the page at `addr` is writable: Some(true/false), None when unknown.
@@ -348,9 +379,20 @@ fn readiness(raw: &Raw<'_>, kind: LibKind, rule: Rule, prot: &mut Protections) -
 /// The readiness of an already decoded image (for swaps on a captured `Dynamic`).  Signal-safe:
 /// `_dl_find_object` is lock-free, the RELRO rule uses raw syscalls only.
 pub fn readiness_of(d: &Dynamic) -> Readiness {
-    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR as u64);
-    let kind = if vdso != 0 && d.segs.contains(vdso, 1) { LibKind::Vdso } else { LibKind::Other };
-    readiness_parts(&d.segs, d.relro, d.bias, kind, rule(), &mut Protections::new())
+    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR);
+    let kind = if vdso != 0 && d.segs.contains(vdso, 1) {
+        LibKind::Vdso
+    } else {
+        LibKind::Other
+    };
+    readiness_parts(
+        &d.segs,
+        d.relro,
+        d.bias,
+        kind,
+        rule(),
+        &mut Protections::new(),
+    )
 }
 
 fn readiness_parts(
@@ -383,7 +425,10 @@ fn readiness_parts(
         }
         Rule::Relro | Rule::Undetected => {
             let page = sys::page_size();
-            let start = (relro.0 + page - 1) & !(page - 1);
+            // The pages glibc's _dl_protect_relro makes read-only: start and end both rounded
+            // down (rounding the start up would leave every library whose RELRO is shorter
+            // than a page, i.e. most small ones, UNKNOWN forever).
+            let start = relro.0 & !(page - 1);
             let end = relro.1 & !(page - 1);
             if relro.1 <= relro.0 || end <= start {
                 return Readiness::Unknown;

@@ -22,7 +22,10 @@ pub struct Guard<'a, T> {
 impl<T> OwnedLock<T> {
     /// A new, unlocked lock.
     pub const fn new(value: T) -> Self {
-        OwnedLock { inner: spin::Mutex::new(value), owner: AtomicU32::new(0) }
+        OwnedLock {
+            inner: spin::Mutex::new(value),
+            owner: AtomicU32::new(0),
+        }
     }
 
     /// Takes the lock, spinning while another thread holds it; `Error::Busy` if this thread
@@ -35,7 +38,7 @@ impl<T> OwnedLock<T> {
                 return Ok(g);
             }
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 sys::yield_now();
             } else {
                 core::hint::spin_loop();
@@ -55,7 +58,10 @@ impl<T> OwnedLock<T> {
         match self.inner.try_lock() {
             Some(guard) => {
                 self.owner.store(me, Ordering::Release);
-                Ok(Some(Guard { guard, owner: &self.owner }))
+                Ok(Some(Guard {
+                    guard,
+                    owner: &self.owner,
+                }))
             }
             None => Ok(None),
         }

@@ -34,7 +34,11 @@ pub struct Segments {
 
 impl Default for Segments {
     fn default() -> Self {
-        Segments { ranges: [Range::default(); MAX_LOADS], count: 0, reserved: 0 }
+        Segments {
+            ranges: [Range::default(); MAX_LOADS],
+            count: 0,
+            reserved: 0,
+        }
     }
 }
 
@@ -45,8 +49,16 @@ impl Segments {
             return Ok(());
         }
         let end = start.checked_add(len).ok_or(Error::Malformed)?;
-        let slot = self.ranges.get_mut(self.count as usize).ok_or(Error::Unsupported)?;
-        *slot = Range { start, end, flags, reserved: 0 };
+        let slot = self
+            .ranges
+            .get_mut(self.count as usize)
+            .ok_or(Error::Unsupported)?;
+        *slot = Range {
+            start,
+            end,
+            flags,
+            reserved: 0,
+        };
         self.count += 1;
         Ok(())
     }
@@ -147,11 +159,27 @@ mod tests {
         s.push(base, 4, 4).unwrap();
         s.push(base + 4, 6, 4).unwrap();
         assert_eq!(s.u32(base).unwrap(), 0x0403_0201);
-        assert_eq!(s.u16(base + 3), Err(Error::Malformed), "straddles two ranges");
+        assert_eq!(
+            s.u16(base + 3),
+            Err(Error::Malformed),
+            "straddles two ranges"
+        );
         assert_eq!(s.u32(base + 8), Err(Error::Malformed), "runs past the end");
-        assert_eq!(s.u32(usize::MAX - 1), Err(Error::Malformed), "address overflow");
+        assert_eq!(
+            s.u32(usize::MAX - 1),
+            Err(Error::Malformed),
+            "address overflow"
+        );
         assert_eq!(s.cstr(base + 4, usize::MAX).unwrap(), &[5, 6, 7, 8]);
-        assert_eq!(s.cstr(base + 9, usize::MAX), Err(Error::Malformed), "no NUL");
-        assert_eq!(s.cstr(base + 4, base + 6), Err(Error::Malformed), "NUL beyond limit");
+        assert_eq!(
+            s.cstr(base + 9, usize::MAX),
+            Err(Error::Malformed),
+            "no NUL"
+        );
+        assert_eq!(
+            s.cstr(base + 4, base + 6),
+            Err(Error::Malformed),
+            "NUL beyond limit"
+        );
     }
 }

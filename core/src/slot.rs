@@ -26,10 +26,16 @@ pub fn load(owner: &Dynamic, slot: usize) -> Result<usize> {
 
 fn check(owner: &Dynamic, slot: usize) -> Result<()> {
     let ws = core::mem::size_of::<usize>();
-    if owner.class != if ws == 8 { elf::ELFCLASS64 } else { elf::ELFCLASS32 } {
+    if owner.class
+        != if ws == 8 {
+            elf::ELFCLASS64
+        } else {
+            elf::ELFCLASS32
+        }
+    {
         return Err(Error::Unsupported);
     }
-    if slot == 0 || slot % ws != 0 || !owner.segs.contains(slot, ws) {
+    if slot == 0 || !slot.is_multiple_of(ws) || !owner.segs.contains(slot, ws) {
         return Err(Error::Range);
     }
     Ok(())
@@ -52,9 +58,14 @@ pub fn swap(owner: &Dynamic, slot: usize, expected: usize, desired: usize) -> Re
     // other writers (the loader's lazy binder, other tools) also write it as one aligned word.
     let cell = unsafe { AtomicPtr::<u8>::from_ptr(slot as *mut *mut u8) };
     let cas = || {
-        cell.compare_exchange(expected as *mut u8, desired as *mut u8, Ordering::AcqRel, Ordering::Acquire)
-            .map(|_| ())
-            .map_err(|_| Error::Changed)
+        cell.compare_exchange(
+            expected as *mut u8,
+            desired as *mut u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .map(|_| ())
+        .map_err(|_| Error::Changed)
     };
     let _guard = SWAP_LOCK.lock()?;
     if prot & elf::PF_W != 0 {
@@ -87,7 +98,7 @@ pub unsafe fn publish(cell: *mut usize, value: usize) {
 /// Reads a word the caller knows to lie in a listed library (a sentinel slot recorded earlier,
 /// checked against the library's segments by the caller).
 pub fn peek(addr: usize) -> usize {
-    if addr == 0 || addr % core::mem::size_of::<usize>() != 0 {
+    if addr == 0 || !addr.is_multiple_of(core::mem::size_of::<usize>()) {
         return 0;
     }
     // SAFETY: the caller checked `addr` lies inside a mapped segment of a listed library, inside

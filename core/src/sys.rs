@@ -30,7 +30,7 @@ pub fn auxval(kind: u64) -> usize {
 
 /// The system page size (AT_PAGESZ), never 0.
 pub fn page_size() -> usize {
-    let p = auxval(libc::AT_PAGESZ as u64);
+    let p = auxval(libc::AT_PAGESZ);
     if p.is_power_of_two() {
         p
     } else {
@@ -83,7 +83,12 @@ impl Fd {
         }
         // SAFETY: `path` is NUL-terminated; flags are valid.
         let fd = unsafe {
-            libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
         };
         if fd < 0 {
             None
@@ -132,7 +137,15 @@ pub fn file_exists(path: &[u8]) -> bool {
         return false;
     }
     // SAFETY: `path` contains a NUL within its bounds.
-    unsafe { libc::syscall(libc::SYS_faccessat, libc::AT_FDCWD, path.as_ptr(), libc::F_OK, 0) == 0 }
+    unsafe {
+        libc::syscall(
+            libc::SYS_faccessat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::F_OK,
+            0,
+        ) == 0
+    }
 }
 
 /// Reads one pointer-sized word at `addr` of loader-owned memory (a `link_map` field).
@@ -174,7 +187,7 @@ pub unsafe fn dl_find_object(f: usize, addr: usize) -> Option<usize> {
 /// # Safety
 /// `resolver` must be the resolver of a defined STT_GNU_IFUNC symbol of a relocated library.
 pub unsafe fn call_ifunc(resolver: usize) -> usize {
-    let hwcap = auxval(libc::AT_HWCAP as u64);
+    let hwcap = auxval(libc::AT_HWCAP);
     // SAFETY: resolvers take (hwcap, ...) on aarch64 and ignore arguments elsewhere.
     unsafe {
         let f: unsafe extern "C" fn(usize, usize) -> usize = core::mem::transmute(resolver);

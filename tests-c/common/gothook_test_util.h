@@ -37,19 +37,22 @@ typedef struct gothook_test_sym {
   uint8_t other;   /* visibility (STV_*) */
   uint16_t shndx;  /* 0 for UND, 0xfff1 ABS, 0xfff2 COMMON, else the number readelf prints */
   char name[256];  /* without the @version suffix readelf appends */
-  char version[64];/* the version readelf appends ("" when none); hidden ones start with '@'?
-                      no: `hidden` is set instead */
-  int hidden;      /* readelf printed "name@VER" (non-default) rather than "name@@VER" */
+  char version[64];/* the version readelf appends ("" when none) */
+  int hidden;      /* 1: readelf printed "name@VER" (hidden or needed version), 0: "name@@VER" */
+  int verindex;    /* the "(n)" readelf prints after needed versions, else -1 */
 } gothook_test_sym;
 
-/* One relocation of `readelf -W -r`. */
+/* One relocation of `readelf -W -D -r` (tables found through the dynamic section). */
 typedef struct gothook_test_rel {
   uint64_t offset;   /* r_offset (unbiased) */
-  uint32_t type;     /* numeric r_type (resolved from readelf's name, see below) */
+  uint64_t info;     /* raw r_info as readelf prints it */
+  uint32_t type;     /* r_type decoded from r_info (ELF64: low 32 bits, ELF32: low 8 bits) */
+  uint32_t sym;      /* symbol index decoded from r_info */
   char type_name[48];/* e.g. "R_X86_64_JUMP_SLOT" */
-  char section[64];  /* the section readelf listed it under: ".rela.plt", ".rela.dyn" ... */
+  char table[8];     /* the dynamic tag readelf found the table by: "PLT", "RELA", "REL" */
   int64_t addend;    /* 0 for REL */
   char name[256];    /* symbol name without version, "" when the relocation has no symbol */
+  int has_addend;    /* readelf printed "+ addend" (RELA) */
 } gothook_test_rel;
 
 typedef struct gothook_test_elf {
@@ -57,17 +60,26 @@ typedef struct gothook_test_elf {
   size_t nsyms;
   gothook_test_rel *rels; /* in readelf's order: sections in file order, entries in table order */
   size_t nrels;
-  int has_relr;           /* readelf showed a .relr.dyn section */
+  int has_relr;           /* readelf showed a DT_RELR table */
+  size_t nrelr;           /* offsets it lists */
+  int elf_class;          /* 1 ELFCLASS32, 2 ELFCLASS64 (read from the file header) */
+  unsigned machine;       /* e_machine (read from the file header) */
+  int has_dynamic;        /* readelf printed a dynamic section */
+  char soname[256];       /* DT_SONAME, "" when absent */
+  int bind_now;           /* DT_BIND_NOW, DF_BIND_NOW in DT_FLAGS or DF_1_NOW in DT_FLAGS_1 */
 } gothook_test_elf;
 
-/* Runs `readelf -W --dyn-syms -r path` (readelf: $READELF or "readelf") and parses it.
+/* Runs `readelf -W -D -d --dyn-syms -r path` (readelf: $GOTHOOK_READELF or "readelf") and
+ * parses it.
  * Returns 0, or -1 with a message on stderr. */
 int gothook_test_readelf(const char *path, gothook_test_elf *out);
 void gothook_test_readelf_free(gothook_test_elf *elf);
 
-/* Numeric value of a relocation type name readelf prints ("R_X86_64_GLOB_DAT" ...), for
- * x86_64, aarch64, i386, arm, riscv64, ppc64 and loongarch; -1 when unknown. */
-long gothook_test_reloc_type(const char *name);
+/* The gothook import kind (GOTHOOK_IMPORT_PLT 0, _GLOB_DAT 1, _ABS 2) a relocation type name
+ * stands for, by its name alone: *_JUMP_SLOT (R_PPC64_JMP_SLOT), *_GLOB_DAT, and the
+ * word-sized absolute type of each architecture (R_X86_64_64, R_AARCH64_ABS64, R_386_32,
+ * R_ARM_ABS32, R_RISCV_64, R_PPC64_ADDR64, R_LARCH_64); -1 for every other type. */
+int gothook_test_import_kind(const char *type_name);
 
 /* Writes `len` bytes at `addr` to a new file `path` (e.g. to readelf the vDSO). 0 or -1. */
 int gothook_test_dump_memory(const char *path, const void *addr, size_t len);
