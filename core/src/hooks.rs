@@ -466,12 +466,11 @@ fn apply(
 }
 
 /// Positions (install order) of the sets whose filter accepts `lib`.
-fn accepting(st: &State, lib: &LibInfo<'_>) -> ([usize; MAX_SETS], usize, u32) {
-    let (order, n) = st.ordered();
+fn accepting(st: &State, all: &[usize], lib: &LibInfo<'_>) -> ([usize; MAX_SETS], usize, u32) {
     let mut out = [0usize; MAX_SETS];
     let mut m = 0;
     let mut mask = 0u32;
-    for &p in &order[..n] {
+    for &p in all {
         if st.sets[p].as_ref().is_some_and(|s| s.filter.accepts(lib)) {
             out[m] = p;
             m += 1;
@@ -490,9 +489,10 @@ fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
     let mut overflow = false;
     let mut first_err = None;
     let mut counters = (0, 0);
+    let (all, nall) = st.ordered();
     loader::each(loader::LIBS_ALL, |lib| {
         counters = (lib.adds, lib.subs);
-        let (order, n, mask) = accepting(st, lib);
+        let (order, n, mask) = accepting(st, &all[..nall], lib);
         if n == 0 {
             rep.libs_filtered += 1;
             if let Some(i) = st.find_lib(lib) {
@@ -734,8 +734,9 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     let pos = st.set_pos(id).ok_or(Error::NotFound)?;
     let set = st.sets[pos].ok_or(Error::NotFound)?;
     let mut first_err = None;
+    let (all, nall) = st.ordered();
     loader::each(0, |lib| {
-        let (order, n, mask) = accepting(&st, lib);
+        let (order, n, mask) = accepting(&st, &all[..nall], lib);
         if mask & (1 << pos) == 0 {
             return true;
         }

@@ -266,10 +266,26 @@ fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
 
 fn self_marker() {}
 
-fn kind_of(raw: &Raw<'_>) -> LibKind {
-    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR);
-    let base = sys::auxval(libc::AT_BASE);
-    let at_phdr = sys::auxval(libc::AT_PHDR);
+/// The auxiliary-vector values that identify the special objects, read once per walk.
+#[derive(Clone, Copy)]
+struct Aux {
+    vdso: usize,
+    base: usize,
+    at_phdr: usize,
+}
+
+impl Aux {
+    fn read() -> Aux {
+        Aux {
+            vdso: sys::auxval(libc::AT_SYSINFO_EHDR),
+            base: sys::auxval(libc::AT_BASE),
+            at_phdr: sys::auxval(libc::AT_PHDR),
+        }
+    }
+}
+
+fn kind_of(raw: &Raw<'_>, aux: &Aux) -> LibKind {
+    let Aux { vdso, base, at_phdr } = *aux;
     if vdso != 0 && raw.segs.contains(vdso, 1) {
         LibKind::Vdso
     } else if raw.phdr == at_phdr {
@@ -451,10 +467,11 @@ pub fn each(flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
         return Err(Error::Invalid);
     }
     let rule = rule();
+    let aux = Aux::read();
     let mut prot = Protections::new();
     let mut index = 0u32;
     raw_walk(|raw| {
-        let kind = kind_of(raw);
+        let kind = kind_of(raw, &aux);
         let readiness = readiness(raw, kind, rule, &mut prot);
         let i = index;
         index += 1;

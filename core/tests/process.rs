@@ -75,7 +75,7 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     let _g = SERIAL.lock().unwrap();
     let real = unsafe { libc::getppid() };
     let mut original: usize = 0;
-    let hooks = [Hook { symbol: b"getppid", replacement: fake_getppid as usize, original: &mut original }];
+    let hooks = [Hook { symbol: b"getppid", replacement: fake_getppid as *const () as usize, original: &mut original }];
     let mut rep = Report::default();
     let id = hooks::install(&hooks, &Filter::default(), &mut rep).unwrap();
     assert!(rep.slots_patched >= 1, "{rep:?}");
