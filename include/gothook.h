@@ -145,6 +145,11 @@
 #define GOTHOOK_REFRESH_FULL 1
 
 /*
+ Shortest time, in nanoseconds, between the starts of two refreshes that take the loader lock.
+ */
+#define GOTHOOK_MIN_LOCKED_INTERVAL_NS 50000
+
+/*
  Most hook sets installed at once.
  */
 #define GOTHOOK_MAX_SETS 8
@@ -676,6 +681,9 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  left LOADING/UNKNOWN or awaits a lazy-binding re-check; otherwise one walk that processes
  only new, not-yet-READY, reloaded and re-check-due libraries, repairing slots lazy binding
  overwrote.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+ Refreshes that take the loader's list lock (which every dlopen/dlclose also needs, and which
+ is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS` apart: a caller looping refreshes
+ waits out the rest of the interval instead of starving other threads' dlopen calls.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY`, `GOTHOOK_EFULL` (the
  library table overflowed; a full pass was done, nothing was missed).

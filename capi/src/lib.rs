@@ -741,6 +741,13 @@ pub type gothook_set = u32;
 pub const GOTHOOK_REFRESH_FULL: u32 = 1;
 const_assert_eq!(GOTHOOK_REFRESH_FULL, hooks::REFRESH_FULL);
 
+/// Shortest time, in nanoseconds, between the starts of two refreshes that take the loader lock.
+pub const GOTHOOK_MIN_LOCKED_INTERVAL_NS: u64 = 50000;
+const_assert_eq!(
+    GOTHOOK_MIN_LOCKED_INTERVAL_NS,
+    hooks::MIN_LOCKED_INTERVAL_NS
+);
+
 /// Most hook sets installed at once.
 pub const GOTHOOK_MAX_SETS: u32 = 8;
 const_assert_eq!(GOTHOOK_MAX_SETS as usize, hooks::MAX_SETS);
@@ -832,6 +839,9 @@ pub unsafe extern "C" fn gothook_install(
 /// left LOADING/UNKNOWN or awaits a lazy-binding re-check; otherwise one walk that processes
 /// only new, not-yet-READY, reloaded and re-check-due libraries, repairing slots lazy binding
 /// overwrote.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+/// Refreshes that take the loader's list lock (which every dlopen/dlclose also needs, and which
+/// is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS` apart: a caller looping refreshes
+/// waits out the rest of the interval instead of starving other threads' dlopen calls.
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY`, `GOTHOOK_EFULL` (the
 /// library table overflowed; a full pass was done, nothing was missed).

@@ -191,6 +191,25 @@ static SEEN_GENERATION: AtomicU64 = AtomicU64::new(0);
 pub static DLOPEN_HOOKED: AtomicU32 = AtomicU32::new(0);
 /// Whether refresh may take the O(1) shortcut (no unsettled or untracked libraries).
 static SETTLED: AtomicU32 = AtomicU32::new(0);
+/// Shortest time between the starts of two refreshes that take the loader's list lock.
+///
+/// Every `dl_iterate_phdr` callback runs under glibc's `dl_load_write_lock`, which every dlopen
+/// and dlclose in other threads also needs, and that lock is not fair: a thread looping refreshes
+/// can starve them.  A refresh closer than this to the previous locked one waits out the rest of
+/// the interval first (it never skips the probe, so it never answers from stale data).
+pub const MIN_LOCKED_INTERVAL_NS: u64 = 50_000;
+static LAST_LOCKED_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Waits until `MIN_LOCKED_INTERVAL_NS` has passed since the previous locked refresh began.
+fn pace() {
+    let now = crate::sys::monotonic_ns();
+    let last = LAST_LOCKED_NS.load(Ordering::Acquire);
+    let due = last.saturating_add(MIN_LOCKED_INTERVAL_NS);
+    if now < due {
+        crate::sys::sleep_ns(due - now);
+    }
+    LAST_LOCKED_NS.store(crate::sys::monotonic_ns(), Ordering::Release);
+}
 
 fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
     name.len() >= suffix.len() && &name[name.len() - suffix.len()..] == suffix
@@ -697,6 +716,9 @@ fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
 /// patches only new, not-yet-READY, reloaded and re-check-due libraries.
 /// `REFRESH_FULL` re-scans every library (verify and repair everything).
 ///
+/// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`] apart
+/// (a caller in a hot loop waits; the lock-free shortcut is never delayed).
+///
 /// Context: malloc-safe.  Returns `Full` when the library table overflowed (it then did a full
 /// pass, so nothing was missed).
 pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
@@ -715,6 +737,9 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
         return Ok(());
     }
     let g = GENERATION.load(Ordering::Acquire);
+    if !full {
+        pace();
+    }
     if !full && st.unsettled == 0 && !st.overflow && loader::counters() == st.counters {
         SEEN_GENERATION.store(g, Ordering::Release);
         return Ok(());

@@ -285,7 +285,11 @@ impl Aux {
 }
 
 fn kind_of(raw: &Raw<'_>, aux: &Aux) -> LibKind {
-    let Aux { vdso, base, at_phdr } = *aux;
+    let Aux {
+        vdso,
+        base,
+        at_phdr,
+    } = *aux;
     if vdso != 0 && raw.segs.contains(vdso, 1) {
         LibKind::Vdso
     } else if raw.phdr == at_phdr {

@@ -52,6 +52,35 @@ pub fn yield_now() {
     }
 }
 
+/// CLOCK_MONOTONIC in nanoseconds (`clock_gettime`: vDSO, async-signal-safe, no allocation).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// Sleeps for `ns` nanoseconds (raw `nanosleep`; an interrupted sleep simply ends early).
+pub fn sleep_ns(ns: u64) {
+    let ts = libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
+    };
+    // SAFETY: `ts` is a valid timespec; a NULL remainder is allowed.
+    unsafe {
+        libc::syscall(
+            libc::SYS_nanosleep,
+            &ts as *const libc::timespec,
+            core::ptr::null_mut::<libc::timespec>(),
+        );
+    }
+}
+
 /// `mprotect(2)` on whole pages.  Returns false when the kernel refuses.
 ///
 /// # Safety

@@ -17,11 +17,20 @@ fn dlsym(name: &str) -> usize {
 
 #[test]
 fn walk_reports_main_vdso_and_libc_ready_with_find_object_rule() {
-    assert_eq!(loader::rule(), Rule::FindObject, "glibc 2.36 here has _dl_find_object");
+    assert_eq!(
+        loader::rule(),
+        Rule::FindObject,
+        "glibc 2.36 here has _dl_find_object"
+    );
     let (mut main, mut vdso, mut libc_seen, mut total) = (0, 0, 0, 0);
     loader::each(loader::LIBS_ALL, |lib| {
         total += 1;
-        assert_eq!(lib.readiness, Readiness::Ready, "{:?} is loaded and relocated", lib.name);
+        assert_eq!(
+            lib.readiness,
+            Readiness::Ready,
+            "{:?} is loaded and relocated",
+            lib.name
+        );
         match lib.kind {
             LibKind::Main => main += 1,
             LibKind::Vdso => vdso += 1,
@@ -62,8 +71,14 @@ fn lookups_agree_with_dlsym_for_every_defined_libc_symbol() {
     })
     .unwrap();
     assert!(checked > 1000, "only {checked} libc symbols compared");
-    assert_eq!(loader::global_lookup(b"malloc", None).unwrap(), dlsym("malloc"));
-    assert_eq!(loader::global_lookup(b"no_such_symbol_anywhere", None), Err(gothook_core::Error::NotFound));
+    assert_eq!(
+        loader::global_lookup(b"malloc", None).unwrap(),
+        dlsym("malloc")
+    );
+    assert_eq!(
+        loader::global_lookup(b"no_such_symbol_anywhere", None),
+        Err(gothook_core::Error::NotFound)
+    );
 }
 
 extern "C" fn fake_getppid() -> libc::pid_t {
@@ -75,18 +90,42 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     let _g = SERIAL.lock().unwrap();
     let real = unsafe { libc::getppid() };
     let mut original: usize = 0;
-    let hooks = [Hook { symbol: b"getppid", replacement: fake_getppid as *const () as usize, original: &mut original }];
+    let hooks = [Hook {
+        symbol: b"getppid",
+        replacement: fake_getppid as *const () as usize,
+        original: &mut original,
+    }];
     let mut rep = Report::default();
     let id = hooks::install(&hooks, &Filter::default(), &mut rep).unwrap();
     assert!(rep.slots_patched >= 1, "{rep:?}");
-    assert_eq!(original, dlsym("getppid"), "the original is the real function");
-    assert_eq!(unsafe { libc::getppid() }, -42, "calls from this binary reach the hook");
+    assert_eq!(
+        original,
+        dlsym("getppid"),
+        "the original is the real function"
+    );
+    assert_eq!(
+        unsafe { libc::getppid() },
+        -42,
+        "calls from this binary reach the hook"
+    );
     let mut again = Report::default();
-    assert_eq!(hooks::install(&hooks, &Filter::default(), &mut again), Ok(id), "same set, same handle");
+    assert_eq!(
+        hooks::install(&hooks, &Filter::default(), &mut again),
+        Ok(id),
+        "same set, same handle"
+    );
     assert_eq!(again.slots_patched, 0);
     let mut un = Report::default();
     hooks::uninstall(id, &mut un).unwrap();
-    assert_eq!(un.slots_restored, rep.slots_patched + rep.slots_already, "{un:?}");
+    assert_eq!(
+        un.slots_restored,
+        rep.slots_patched + rep.slots_already,
+        "{un:?}"
+    );
     assert_eq!(unsafe { libc::getppid() }, real);
-    assert_eq!(hooks::uninstall(id, &mut un), Err(gothook_core::Error::NotFound), "stale handle");
+    assert_eq!(
+        hooks::uninstall(id, &mut un),
+        Err(gothook_core::Error::NotFound),
+        "stale handle"
+    );
 }

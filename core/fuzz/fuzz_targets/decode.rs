@@ -173,13 +173,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = d.soname().map(|s| assert!(bounds.inside(s.as_ptr(), s.len() + 1)));
 
     // Symbols: every name lies inside the string table, which lies inside the buffer.
-    let mut names: Vec<&[u8]> = Vec::new();
+    let mut defined: Vec<u32> = Vec::new();
     let mut nsym = 0u32;
     let _ = d.for_each_symbol(|s| {
         assert!(bounds.inside(s.name.as_ptr(), s.name.len() + 1), "symbol name outside the image");
         assert!(s.name.as_ptr() as usize >= d.strtab && (s.name.as_ptr() as usize) + s.name.len() < d.strtab + d.strsz);
-        if s.is_default_definition() && names.len() < 64 {
-            names.push(s.name);
+        if s.is_default_definition() && defined.len() < 64 {
+            defined.push(s.index);
         }
         nsym += 1;
         nsym < 100_000
@@ -211,6 +211,7 @@ fuzz_target!(|data: &[u8]| {
         Some(n) => &tail[..n],
         None => tail,
     };
+    let names: Vec<&[u8]> = defined.iter().filter_map(|&i| d.symbol(i).ok().map(|s| s.name)).collect();
     for name in names.iter().copied().chain(core::iter::once(extra)) {
         if let Ok(Some(s)) = d.lookup(name) {
             assert_eq!(s.name, name, "lookup returned another name");
