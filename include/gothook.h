@@ -520,6 +520,11 @@ typedef struct gothook_report {
    Slots uninstall found changed by someone else (left alone).
    */
   uint32_t slots_changed;
+  /*
+   Libraries not tracked because gothook's library table is full (re-scanned by every
+   refresh; the call then returns GOTHOOK_EFULL).
+   */
+  uint32_t libs_untracked;
 } gothook_report;
 
 #ifdef __cplusplus
@@ -667,7 +672,10 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
  `gothook_refresh`.  Installing an identical set again is a no-op returning the same handle.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
- definition; nothing installed), `GOTHOOK_EFULL` (no free set), `GOTHOOK_EBUSY` (re-entry).
+ definition; nothing installed), `GOTHOOK_EFULL` (no free set: nothing installed; or the
+ library table is full: the set IS installed, `*out_set` is written and
+ `report->libs_untracked` says how many libraries every refresh will re-scan),
+ `GOTHOOK_EBUSY` (re-entry).
  */
 gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                size_t count,

@@ -707,6 +707,9 @@ pub struct gothook_report {
     pub slots_restored: u32,
     /// Slots uninstall found changed by someone else (left alone).
     pub slots_changed: u32,
+    /// Libraries not tracked because gothook's library table is full (re-scanned by every
+    /// refresh; the call then returns GOTHOOK_EFULL).
+    pub libs_untracked: u32,
 }
 
 assert_eq_size!(gothook_report, Report);
@@ -724,6 +727,7 @@ fn c_report(r: &Report) -> gothook_report {
         slots_conflict: r.slots_conflict,
         slots_restored: r.slots_restored,
         slots_changed: r.slots_changed,
+        libs_untracked: r.libs_untracked,
     }
 }
 
@@ -773,7 +777,10 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
 /// `gothook_refresh`.  Installing an identical set again is a no-op returning the same handle.
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
-/// definition; nothing installed), `GOTHOOK_EFULL` (no free set), `GOTHOOK_EBUSY` (re-entry).
+/// definition; nothing installed), `GOTHOOK_EFULL` (no free set: nothing installed; or the
+/// library table is full: the set IS installed, `*out_set` is written and
+/// `report->libs_untracked` says how many libraries every refresh will re-scan),
+/// `GOTHOOK_EBUSY` (re-entry).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_install(
     hooks_in: *const gothook_hook,
@@ -828,7 +835,11 @@ pub unsafe extern "C" fn gothook_install(
         Ok(id) => {
             // SAFETY: non-NULL output.
             unsafe { *out_set = id };
-            gothook_status::GOTHOOK_OK
+            if rep.libs_untracked > 0 {
+                gothook_status::GOTHOOK_EFULL
+            } else {
+                gothook_status::GOTHOOK_OK
+            }
         }
         Err(e) => status(e),
     }

@@ -88,6 +88,9 @@ pub struct Report {
     pub slots_restored: u32,
     /// Slots uninstall found holding something else (left alone).
     pub slots_changed: u32,
+    /// Libraries processed but not tracked because the library table is full: every refresh
+    /// re-scans them (nothing is missed, but refresh is no longer incremental for them).
+    pub libs_untracked: u32,
 }
 
 impl Report {
@@ -102,6 +105,7 @@ impl Report {
         self.slots_conflict += o.slots_conflict;
         self.slots_restored += o.slots_restored;
         self.slots_changed += o.slots_changed;
+        self.libs_untracked += o.libs_untracked;
     }
 }
 
@@ -523,7 +527,10 @@ fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
             Some(i) => Some(i),
             None => {
                 let i = st.insert_lib(lib);
-                overflow |= i.is_none();
+                if i.is_none() {
+                    overflow = true;
+                    rep.libs_untracked += 1;
+                }
                 i
             }
         };

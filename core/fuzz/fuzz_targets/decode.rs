@@ -79,6 +79,12 @@ impl Bounds {
     }
 }
 
+/// `GOTHOOK_FUZZ_DEBUG=1` prints what each input decoded to (for checking seeds).
+fn debug() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("GOTHOOK_FUZZ_DEBUG").is_some())
+}
+
 fuzz_target!(|data: &[u8]| {
     let c = Cursor(data);
     let mode = c.get(0, 1) as u8;
@@ -162,7 +168,11 @@ fuzz_target!(|data: &[u8]| {
     let flags = class_flag | ((machine as u32) << 16);
     let bounds = Bounds { lo: base, hi: base + IMAGE };
 
-    let d = match Dynamic::decode(bias, raw, flags) {
+    let decoded = Dynamic::decode(bias, raw, flags);
+    if debug() {
+        eprintln!("decode: {:?}", decoded.as_ref().map(|d| (d.nsyms, d.machine, d.jmprel.1, d.rela.1, d.rel.1)));
+    }
+    let d = match decoded {
         Ok(d) => d,
         Err(_) => return,
     };
