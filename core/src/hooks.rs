@@ -133,9 +133,8 @@ struct LibRec {
     /// 0 marks a free entry.
     used: bool,
     bias: usize,
-    phdr: usize,
-    name_ptr: usize,
-    seg_end: usize,
+    /// Hash of what else identifies a listed object: program headers, name string, first segment.
+    key: u32,
     /// Walk epoch in which the library was last listed.
     seen: u32,
     /// Bit i: set in table position i has been applied.
@@ -172,9 +171,7 @@ static STATE: OwnedLock<State> = OwnedLock::new(State {
     libs: [LibRec {
         used: false,
         bias: 0,
-        phdr: 0,
-        name_ptr: 0,
-        seg_end: 0,
+        key: 0,
         seen: 0,
         applied: 0,
         pending: false,
@@ -264,30 +261,24 @@ impl State {
     }
 
     fn find_lib(&self, lib: &LibInfo<'_>) -> Option<usize> {
-        let h = home(lib.bias, lib.phdr);
+        let key = key_of(lib);
+        let h = home(lib.bias, key);
         (0..MAX_LIBS)
             .map(|k| (h + k) % MAX_LIBS)
             .take_while(|&i| self.libs[i].used)
-            .find(|&i| {
-                let r = &self.libs[i];
-                r.bias == lib.bias
-                    && r.phdr == lib.phdr
-                    && r.name_ptr == lib.name_ptr as usize
-                    && r.seg_end == seg_end(lib)
-            })
+            .find(|&i| self.libs[i].bias == lib.bias && self.libs[i].key == key)
     }
 
     fn insert_lib(&mut self, lib: &LibInfo<'_>) -> Option<usize> {
-        let h = home(lib.bias, lib.phdr);
+        let key = key_of(lib);
+        let h = home(lib.bias, key);
         let i = (0..MAX_LIBS)
             .map(|k| (h + k) % MAX_LIBS)
             .find(|&i| !self.libs[i].used)?;
         self.libs[i] = LibRec {
             used: true,
             bias: lib.bias,
-            phdr: lib.phdr,
-            name_ptr: lib.name_ptr as usize,
-            seg_end: seg_end(lib),
+            key,
             ..LibRec::default()
         };
         Some(i)
@@ -314,7 +305,7 @@ impl State {
             if !self.libs[j].used {
                 return;
             }
-            let h = home(self.libs[j].bias, self.libs[j].phdr);
+            let h = home(self.libs[j].bias, self.libs[j].key);
             // Move j into the hole if its home is not cyclically in (hole, j].
             let in_range = if hole <= j {
                 h > hole && h <= j
@@ -330,13 +321,20 @@ impl State {
     }
 }
 
-fn home(bias: usize, phdr: usize) -> usize {
-    let x = (bias ^ phdr.rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as usize);
-    (x >> 7) % MAX_LIBS
+fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^ (x >> 29)
 }
 
-fn seg_end(lib: &LibInfo<'_>) -> usize {
-    lib.segs.iter().next().map_or(0, |r| r.end)
+fn home(bias: usize, key: u32) -> usize {
+    (mix(bias as u64 ^ ((key as u64) << 32)) % MAX_LIBS as u64) as usize
+}
+
+/// What identifies a listed object besides its bias: a library unloaded and replaced by another
+/// at the same address differs in at least one of these (or, if not, its sentinel slot reverted).
+fn key_of(lib: &LibInfo<'_>) -> u32 {
+    let seg_end = lib.segs.iter().next().map_or(0, |r| r.end);
+    mix(mix(lib.phdr as u64) ^ mix(lib.name_ptr as u64).rotate_left(21) ^ seg_end as u64) as u32
 }
 
 /// One wanted name in one library: which (set position, hook index) want it, its symbol indices.

@@ -98,7 +98,8 @@ fuzz_target!(|data: &[u8]| {
         _ => DECODE_ELF32 | DECODE_ELF64,
     };
     let vbase = c.get(66, 8);
-    let vbase = if is64 { vbase } else { vbase & 0xffff_ffff };
+    // ELF32 vaddrs are 32-bit: keep the whole image below 4 GiB of vaddr so they never wrap.
+    let vbase = if is64 { vbase } else { vbase % (0x1_0000_0000 - IMAGE as u64) };
 
     let mut buf = vec![0u64; IMAGE / 8];
     let base = buf.as_mut_ptr() as usize;
