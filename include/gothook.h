@@ -328,7 +328,8 @@ typedef struct gothook_symbol {
    */
   const char *name;
   /*
-   `bias + st_value` for defined symbols, else 0.
+   Run-time address: `bias + st_value` for defined symbols (SHN_ABS: `st_value` itself, as
+   glibc's dlsym does), 0 for undefined ones.
    */
   size_t address;
   /*
@@ -631,7 +632,9 @@ gothook_status gothook_dynamic_imports(const struct gothook_dynamic *d,
 
 /*
  Looks `name` up among the object's default-version definitions through DT_GNU_HASH (bloom
- filter first) or DT_HASH, and writes `bias + st_value` to `*addr` (IFUNCs: the resolver).
+ filter first) or DT_HASH, and writes the symbol's address to `*addr` (IFUNCs: the resolver;
+ SHN_ABS symbols: their value).  Undefined, local, hidden-version and TLS symbols are not
+ definitions a lookup binds to: they answer `GOTHOOK_ENOTFOUND`.
 
  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`, `GOTHOOK_EMALFORMED`.
  */

@@ -194,6 +194,22 @@ pub struct gothook_lib {
     pub subs: u64,
 }
 
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_lib, [u8; 48]);
+    assert_eq_align!(gothook_lib, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, bias), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, name), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, phdr), 16);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, phnum), 24);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, kind), 26);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, readiness), 27);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, index), 28);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, adds), 32);
+    const_assert_eq!(core::mem::offset_of!(gothook_lib, subs), 40);
+};
+
 /// Walk callback: return non-zero to stop the walk.
 pub type gothook_lib_cb =
     Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
@@ -288,6 +304,14 @@ pub struct gothook_dynamic {
     /// Opaque storage.
     pub opaque: [u64; 80],
 }
+
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_dynamic, [u8; 640]);
+    assert_eq_align!(gothook_dynamic, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic, opaque), 0);
+};
 
 assert_eq_align!(gothook_dynamic, u64);
 const_assert!(core::mem::size_of::<Dynamic>() <= core::mem::size_of::<gothook_dynamic>());
@@ -386,6 +410,21 @@ pub struct gothook_dynamic_info {
     pub relro_end: usize,
 }
 
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_dynamic_info, [u8; 40]);
+    assert_eq_align!(gothook_dynamic_info, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, bias), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, soname), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, nsyms), 16);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, machine), 20);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, elf_class), 22);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, bind_now), 23);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, relro_start), 24);
+    const_assert_eq!(core::mem::offset_of!(gothook_dynamic_info, relro_end), 32);
+};
+
 /// Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_info_get(
@@ -420,7 +459,8 @@ pub unsafe extern "C" fn gothook_dynamic_info_get(
 pub struct gothook_symbol {
     /// NUL-terminated name (may be "").
     pub name: *const c_char,
-    /// `bias + st_value` for defined symbols, else 0.
+    /// Run-time address: `bias + st_value` for defined symbols (SHN_ABS: `st_value` itself, as
+    /// glibc's dlsym does), 0 for undefined ones.
     pub address: usize,
     /// Raw `st_value` (0 vs non-0 tells a host whether to keep it).
     pub value: u64,
@@ -440,6 +480,23 @@ pub struct gothook_symbol {
     pub reserved: [u8; 6],
 }
 
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_symbol, [u8; 48]);
+    assert_eq_align!(gothook_symbol, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, name), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, address), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, value), 16);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, size), 24);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, index), 32);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, shndx), 36);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, versym), 38);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, info), 40);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, other), 41);
+    const_assert_eq!(core::mem::offset_of!(gothook_symbol, reserved), 42);
+};
+
 /// Symbol callback: return non-zero to stop.
 pub type gothook_symbol_cb =
     Option<unsafe extern "C" fn(sym: *const gothook_symbol, ctx: *mut c_void) -> c_int>;
@@ -447,11 +504,7 @@ pub type gothook_symbol_cb =
 fn c_symbol(d: &Dynamic, s: &gothook_core::Symbol<'_>) -> gothook_symbol {
     gothook_symbol {
         name: s.name.as_ptr() as *const c_char,
-        address: if s.is_defined() {
-            d.bias.wrapping_add(s.value as usize)
-        } else {
-            0
-        },
+        address: s.address(d.bias),
         value: s.value,
         size: s.size,
         index: s.index,
@@ -515,6 +568,21 @@ pub struct gothook_import {
     pub reserved: [u8; 6],
 }
 
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_import, [u8; 40]);
+    assert_eq_align!(gothook_import, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, name), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, slot), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, addend), 16);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, sym_index), 24);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, r_type), 28);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, kind), 32);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, table), 33);
+    const_assert_eq!(core::mem::offset_of!(gothook_import, reserved), 34);
+};
+
 /// Import callback: return non-zero to stop.
 pub type gothook_import_cb =
     Option<unsafe extern "C" fn(imp: *const gothook_import, ctx: *mut c_void) -> c_int>;
@@ -552,7 +620,9 @@ pub unsafe extern "C" fn gothook_dynamic_imports(
 }
 
 /// Looks `name` up among the object's default-version definitions through DT_GNU_HASH (bloom
-/// filter first) or DT_HASH, and writes `bias + st_value` to `*addr` (IFUNCs: the resolver).
+/// filter first) or DT_HASH, and writes the symbol's address to `*addr` (IFUNCs: the resolver;
+/// SHN_ABS symbols: their value).  Undefined, local, hidden-version and TLS symbols are not
+/// definitions a lookup binds to: they answer `GOTHOOK_ENOTFOUND`.
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`, `GOTHOOK_EMALFORMED`.
 #[no_mangle]
@@ -561,13 +631,14 @@ pub unsafe extern "C" fn gothook_dynamic_lookup(
     name: *const c_char,
     addr: *mut *mut c_void,
 ) -> gothook_status {
+    // A NULL output is invalid whether or not the name exists.
+    if addr.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
     let mut sym = core::mem::MaybeUninit::<gothook_symbol>::uninit();
     // SAFETY: forwarded contract.
     let st = unsafe { gothook_dynamic_lookup_symbol(d, name, sym.as_mut_ptr()) };
     if st == gothook_status::GOTHOOK_OK {
-        if addr.is_null() {
-            return gothook_status::GOTHOOK_EINVAL;
-        }
         // SAFETY: initialised on OK; `addr` non-NULL.
         unsafe { *addr = sym.assume_init().address as *mut c_void };
     }
@@ -652,6 +723,16 @@ pub struct gothook_hook {
     pub original: *mut *mut c_void,
 }
 
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_hook, [u8; 24]);
+    assert_eq_align!(gothook_hook, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_hook, symbol), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_hook, replacement), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_hook, original), 16);
+};
+
 /// Filter flag: also hook the object gothook is linked into (default: excluded).
 pub const GOTHOOK_FILTER_INCLUDE_SELF: u32 = 1;
 /// Filter flag: leave the main program alone (default: included).
@@ -683,6 +764,20 @@ pub struct gothook_filter {
     pub accept_ctx: *mut c_void,
 }
 
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_filter, [u8; 48]);
+    assert_eq_align!(gothook_filter, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, flags), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, reserved), 4);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, path_suffix), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, contains), 16);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, next_after), 24);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, accept), 32);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, accept_ctx), 40);
+};
+
 /// What a hook-set call did.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -711,6 +806,24 @@ pub struct gothook_report {
     /// refresh; the call then returns GOTHOOK_EFULL).
     pub libs_untracked: u32,
 }
+
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_report, [u8; 44]);
+    assert_eq_align!(gothook_report, u32);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, libs_patched), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, libs_not_ready), 4);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, libs_filtered), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, libs_failed), 12);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, slots_patched), 16);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, slots_already), 20);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, slots_repaired), 24);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, slots_conflict), 28);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, slots_restored), 32);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, slots_changed), 36);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, libs_untracked), 40);
+};
 
 assert_eq_size!(gothook_report, Report);
 assert_eq_align!(gothook_report, Report);

@@ -134,6 +134,16 @@ impl Symbol<'_> {
     pub fn is_defined(&self) -> bool {
         self.shndx != elf::SHN_UNDEF
     }
+    /// The run-time address of a defined symbol: `bias + st_value`, except for SHN_ABS symbols,
+    /// whose value is absolute (glibc >= 2.28 does not relocate them either); 0 when undefined.
+    pub fn address(&self, bias: usize) -> usize {
+        match self.shndx {
+            elf::SHN_UNDEF => 0,
+            elf::SHN_ABS => self.value as usize,
+            _ => bias.wrapping_add(self.value as usize),
+        }
+    }
+
     /// A definition an unversioned lookup may bind to: defined, not local, default version.
     pub fn is_default_definition(&self) -> bool {
         self.is_defined()

@@ -69,6 +69,8 @@ pub const STT_GNU_IFUNC: u8 = 10;
 pub const STB_LOCAL: u8 = 0;
 /// Undefined section index.
 pub const SHN_UNDEF: u16 = 0;
+/// Absolute section index: the value is not relocated.
+pub const SHN_ABS: u16 = 0xfff1;
 /// `versym` bit marking a non-default (hidden) version.
 pub const VERSYM_HIDDEN: u16 = 0x8000;
 

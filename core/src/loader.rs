@@ -529,7 +529,7 @@ pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
         }
         let Ok(d) = lib.decode() else { return true };
         if let Ok(Some(s)) = d.lookup(name) {
-            let addr = d.bias.wrapping_add(s.value as usize);
+            let addr = s.address(d.bias);
             result = Ok(if s.kind() == elf::STT_GNU_IFUNC {
                 // SAFETY: a defined IFUNC of a READY library; the loader would call it the same way.
                 unsafe { sys::call_ifunc(addr) }

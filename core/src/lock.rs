@@ -2,6 +2,7 @@
 //! (a signal handler, a malloc hook) answers `Error::Busy` at once instead of deadlocking.
 //! Never allocates; never blocks in the kernel.
 
+use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
@@ -15,7 +16,8 @@ pub struct OwnedLock<T> {
 
 /// Access to the locked value; releases on drop.
 pub struct Guard<'a, T> {
-    guard: spin::MutexGuard<'a, T>,
+    // Released by hand in `drop`, before the owner is cleared (see there).
+    guard: ManuallyDrop<spin::MutexGuard<'a, T>>,
     owner: &'a AtomicU32,
 }
 
@@ -52,18 +54,28 @@ impl<T> OwnedLock<T> {
     }
 
     fn try_lock_as(&self, me: u32) -> Result<Option<Guard<'_, T>>> {
-        if self.owner.load(Ordering::Acquire) == me {
-            return Err(Error::Busy);
+        // The owner word is the lock: it is claimed before the inner mutex is taken and cleared
+        // only after the inner mutex is released, so a signal handler interrupting this thread
+        // anywhere inside lock/unlock sees its own id and answers Busy instead of spinning on a
+        // mutex its own thread holds (a self-deadlock).
+        match self
+            .owner
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => {}
+            Err(cur) if cur == me => return Err(Error::Busy),
+            Err(_) => return Ok(None),
         }
         match self.inner.try_lock() {
-            Some(guard) => {
-                self.owner.store(me, Ordering::Release);
-                Ok(Some(Guard {
-                    guard,
-                    owner: &self.owner,
-                }))
+            Some(guard) => Ok(Some(Guard {
+                guard: ManuallyDrop::new(guard),
+                owner: &self.owner,
+            })),
+            None => {
+                // Unreachable: only the owner-word holder touches the inner mutex.
+                self.owner.store(0, Ordering::Release);
+                Ok(None)
             }
-            None => Ok(None),
         }
     }
 }
@@ -83,7 +95,10 @@ impl<T> core::ops::DerefMut for Guard<'_, T> {
 
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
-        // Cleared before the inner guard releases, so no other thread sees a stale owner.
+        // The inner mutex is released first and the owner word last: until then every other
+        // thread keeps spinning and this thread's signal handlers answer Busy.
+        // SAFETY: `guard` is dropped exactly once, here, and never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
         self.owner.store(0, Ordering::Release);
     }
 }

@@ -67,6 +67,8 @@ typedef struct gothook_test_elf {
   int has_dynamic;        /* readelf printed a dynamic section */
   char soname[256];       /* DT_SONAME, "" when absent */
   int bind_now;           /* DT_BIND_NOW, DF_BIND_NOW in DT_FLAGS or DF_1_NOW in DT_FLAGS_1 */
+  int has_hash;           /* DT_HASH present */
+  int has_gnu_hash;       /* DT_GNU_HASH present */
 } gothook_test_elf;
 
 /* Runs `readelf -W -D -d --dyn-syms -r path` (readelf: $GOTHOOK_READELF or "readelf") and

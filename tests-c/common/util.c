@@ -374,6 +374,10 @@ int gothook_test_readelf(const char *path, gothook_test_elf *out) {
           memcpy(out->soname, open_br + 1, n);
           out->soname[n] = 0;
         }
+      } else if (!strncmp(tag, "(HASH)", 6)) {
+        out->has_hash = 1;
+      } else if (!strncmp(tag, "(GNU_HASH)", 10)) {
+        out->has_gnu_hash = 1;
       } else if (!strncmp(tag, "(BIND_NOW)", 10)) {
         out->bind_now = 1;
       } else if (!strncmp(tag, "(FLAGS)", 7) && strstr(tag, " BIND_NOW")) {

@@ -164,7 +164,9 @@ static int relro_ready_by_maps(const gothook_lib *lib) {
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
   for (unsigned i = 0; i < lib->phnum; i++) {
     if (ph[i].p_type != PT_GNU_RELRO) continue;
-    uintptr_t start = (lib->bias + ph[i].p_vaddr + page - 1) & ~(page - 1);
+    /* The loader protects from the page holding the start (rounded down) to the end rounded
+     * down (glibc _dl_protect_relro). */
+    uintptr_t start = (lib->bias + ph[i].p_vaddr) & ~(page - 1);
     uintptr_t end = (lib->bias + ph[i].p_vaddr + ph[i].p_memsz) & ~(page - 1);
     if (start >= end) return 0;
     int prot = gothook_test_maps_prot((void *)start);
@@ -180,18 +182,25 @@ static const char *kind_name(int kind) {
 
 /* ---------------- comparison with readelf ---------------- */
 
+/* Stands for RTLD_DEFAULT (which is NULL) as a "handle". */
+static char global_scope;
+
 struct lib_summary {
   size_t syms, defined, imports, lookups_ok, lookups_notfound, dlsym_equal, dlsym_skipped;
 };
 
 /* The readelf symbols a default-version lookup of `name` may return: defined, not local, not
- * hidden.  Returns how many there are and the first in *found. */
+ * hidden, not TLS (a TLS st_value is an offset in the TLS block, not an address: gothook's
+ * lookup leaves those out, as dlsym's answer for them depends on the calling thread).
+ * Returns how many there are and the first in *found. */
 static int default_definitions(const gothook_test_elf *elf, const char *name,
                                const gothook_test_sym **found) {
   int n = 0;
   for (size_t i = 1; i < elf->nsyms; i++) {
     const gothook_test_sym *s = &elf->syms[i];
-    if (s->shndx == 0 || (s->info >> 4) == STB_LOCAL || s->hidden) continue;
+    if (s->shndx == 0 || (s->info >> 4) == STB_LOCAL || (s->hidden && s->verindex < 0) ||
+        (s->info & 0xf) == STT_TLS)
+      continue;
     if (strcmp(s->name, name) != 0) continue;
     if (!n) *found = s;
     n++;
@@ -222,21 +231,22 @@ static void compare_symbols(const struct lib_rec *r, const gothook_test_elf *elf
           (unsigned long long)s->size, s->info, s->other, s->shndx, e->index, e->name,
           (unsigned long long)e->value, (unsigned long long)e->size, e->info, e->other,
           e->shndx);
-    /* Versions: readelf prints name@@V (default), name@V (hidden or needed) or nothing. */
-    if (e->version[0]) {
-      if (e->shndx != 0)
-        CHECK(((s->versym & 0x8000) != 0) == e->hidden && (s->versym & 0x7fff) >= 1,
-              "%s: %s versym %#x, readelf %s%s", label, e->name, s->versym,
-              e->hidden ? "@" : "@@", e->version);
-      else if (e->verindex >= 0)
-        CHECK((s->versym & 0x7fff) == e->verindex, "%s: %s versym %#x, readelf (%d)", label,
-              e->name, s->versym, e->verindex);
-    } else {
+    /* Versions: readelf prints name@@V (default definition), name@V (hidden definition),
+     * name@V (n) (a needed version; for a defined symbol: a copy-relocated definition), or
+     * nothing.  It prints no version for the ABS symbols that name a version definition. */
+    if (e->verindex >= 0) {
+      CHECK((s->versym & 0x7fff) == e->verindex, "%s: %s versym %#x, readelf (%d)", label,
+            e->name, s->versym, e->verindex);
+    } else if (e->version[0]) {
+      CHECK(e->shndx != 0 && ((s->versym & 0x8000) != 0) == e->hidden && (s->versym & 0x7fff) >= 2,
+            "%s: %s versym %#x, readelf %s%s", label, e->name, s->versym,
+            e->hidden ? "@" : "@@", e->version);
+    } else if (e->shndx != SHN_ABS) {
       CHECK((s->versym & 0x7fff) <= 1, "%s: %s has versym %#x but readelf shows no version",
             label, e->name, s->versym);
     }
     int defined = e->shndx != 0;
-    if (defined && e->shndx != SHN_ABS)
+    if (defined)
       CHECK(s->address == r->lib.bias + e->value, "%s: %s address %#zx, bias+value %#llx", label,
             e->name, s->address, (unsigned long long)(r->lib.bias + e->value));
     if (!defined) CHECK(s->address == 0, "%s: undefined %s has address %#zx", label, e->name,
@@ -254,7 +264,8 @@ static void compare_symbols(const struct lib_rec *r, const gothook_test_elf *elf
       sum->lookups_notfound++;
       continue;
     }
-    uintptr_t expect = (want->shndx == SHN_ABS ? 0 : r->lib.bias) + want->value;
+    /* gothook documents bias + st_value for every definition, SHN_ABS included. */
+    uintptr_t expect = r->lib.bias + want->value;
     CHECK(ndef == 1, "%s: %d default definitions of %s", label, ndef, e->name);
     CHECK(g->lookup_status == GOTHOOK_OK && (uintptr_t)g->lookup_addr == expect,
           "%s: lookup %s: %s %p, readelf definition %#zx (index %u)", label, e->name,
@@ -266,14 +277,21 @@ static void compare_symbols(const struct lib_rec *r, const gothook_test_elf *elf
     if (want != e) continue; /* dlsym once per definition */
     sum->lookups_ok++;
     int type = want->info & 0xf, bind = want->info >> 4;
-    /* dlsym resolves IFUNCs, gives TLS addresses of this thread and the process-wide unique
-     * definition: those are checked against readelf above only. */
-    if (!handle || type == STT_GNU_IFUNC || type == STT_TLS || bind == STB_GNU_UNIQUE) {
+    /* dlsym resolves IFUNCs and gives the process-wide unique definition, and glibc >= 2.28
+     * does not add the bias to SHN_ABS values (musl does): those are checked against readelf
+     * above only. */
+    if (!handle || type == STT_GNU_IFUNC || bind == STB_GNU_UNIQUE || want->shndx == SHN_ABS) {
       sum->dlsym_skipped++;
       continue;
     }
     dlerror();
-    void *real = dlsym(handle, e->name);
+    void *real = dlsym(handle == &global_scope ? RTLD_DEFAULT : handle, e->name);
+    /* The loader's own handle has no search list: its names are looked up globally, and a
+     * definition found in another object first does not say anything about this one. */
+    if (handle == &global_scope && !segment_contains(&r->lib, (uintptr_t)real)) {
+      sum->dlsym_skipped++;
+      continue;
+    }
     CHECK(real == g->lookup_addr, "%s: lookup %s = %p, dlsym = %p (%s)", label, e->name,
           g->lookup_addr, real, real ? "" : dlerror());
     sum->dlsym_equal += real == g->lookup_addr;
@@ -338,9 +356,15 @@ static int library_file(const struct lib_rec *r, char *path, size_t len, void **
       *handle = dlopen(r->lib.name, RTLD_LAZY | RTLD_NOLOAD); /* glibc knows it by its soname */
       return 0;
     }
+    case GOTHOOK_KIND_LOADER:
+      snprintf(path, len, "%s", r->lib.name);
+      *handle = &global_scope; /* dlsym(ld.so's handle) searches an empty scope */
+      return 0;
     default:
       snprintf(path, len, "%s", r->lib.name);
       *handle = dlopen(r->lib.name, RTLD_LAZY | RTLD_NOLOAD);
+      /* The loader is known by its soname rather than the path it was run by. */
+      if (!*handle && r->info.soname) *handle = dlopen(r->info.soname, RTLD_LAZY | RTLD_NOLOAD);
       return 0;
   }
 }
@@ -467,6 +491,34 @@ int main(int argc, char **argv) {
     CHECK((r->info.soname ? !strcmp(r->info.soname, elf.soname) : !elf.soname[0]),
           "%s: soname '%s', readelf '%s'", label, r->info.soname ? r->info.soname : "(null)",
           elf.soname);
+    /* The fixture has the shape its name promises (so each decoder path really ran). */
+    const char *shape = strstr(r->lib.name, "decode_shape_");
+    if (shape) {
+      size_t plt = 0;
+      for (size_t k = 0; k < r->imp_count; k++) plt += imports[r->imp_first + k].kind == GOTHOOK_IMPORT_PLT;
+      if (strstr(shape, "_relr.")) CHECK(elf.has_relr && elf.nrelr > 0, "%s: no DT_RELR", label);
+      if (strstr(shape, "lazy")) CHECK(!elf.bind_now, "%s: BIND_NOW set", label);
+      if (strstr(shape, "now")) CHECK(elf.bind_now, "%s: BIND_NOW missing", label);
+      if (strstr(shape, "noplt")) CHECK(plt == 0, "%s: %zu PLT imports", label, plt);
+      else CHECK(plt > 0, "%s: no PLT imports", label);
+      if (strstr(shape, "gnuhash")) CHECK(elf.has_gnu_hash && !elf.has_hash, "%s: hash tables", label);
+      if (strstr(shape, "sysv")) CHECK(!elf.has_gnu_hash && elf.has_hash, "%s: hash tables", label);
+      if (strstr(shape, "bothhash")) CHECK(elf.has_gnu_hash && elf.has_hash, "%s: hash tables", label);
+      int has_relro = r->info.relro_end > r->info.relro_start;
+      if (strstr(shape, "norelro")) CHECK(!has_relro, "%s: has RELRO", label);
+      else CHECK(has_relro, "%s: no RELRO", label);
+      /* A name defined only in a hidden version is not found by a default-version lookup. */
+      int seen_old = 0;
+      for (size_t k = 0; k < r->sym_count; k++) {
+        const struct sym_rec *sr = &syms[r->sym_first + k];
+        if (!strcmp(sr->sym.name, "shape_old")) {
+          seen_old = 1;
+          CHECK(sr->lookup_status == GOTHOOK_ENOTFOUND && (sr->sym.versym & 0x8000),
+                "%s: hidden-only shape_old: %s", label, gothook_status_str(sr->lookup_status));
+        }
+      }
+      CHECK(seen_old, "%s: fixture lacks shape_old", label);
+    }
     struct lib_summary sum = {0};
     compare_symbols(r, &elf, handle, label, &sum);
     compare_imports(r, &elf, label, &sum);
