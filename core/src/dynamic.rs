@@ -816,63 +816,15 @@ impl Dynamic {
         Ok(())
     }
 
-    fn read_reloc(
+    /// Visits the raw entries of the relocation tables that can hold imports, in table order:
+    /// DT_JMPREL first, then DT_RELA (after its DT_RELACOUNT leading RELATIVE entries) and DT_REL.
+    /// Each table's range was checked at decode time and is read as one slice, so an entry costs
+    /// a few loads.  `f` gets (r_offset, symbol index, type, addend, table) and returns `false`
+    /// to stop.
+    pub fn for_each_raw_reloc(
         &self,
-        addr: usize,
-        rela: bool,
-        table: Table,
-        arch: &Arch,
-    ) -> Result<Option<Reloc>> {
-        let is64 = self.is64();
-        let ws = self.word_size();
-        let offset = self.segs.word(addr, is64)?;
-        let info = self.segs.word(addr + ws, is64)?;
-        let addend = if rela {
-            let a = self.segs.word(addr + 2 * ws, is64)?;
-            if is64 {
-                a as i64
-            } else {
-                a as u32 as i32 as i64
-            }
-        } else {
-            0
-        };
-        let (sym, r_type) = if is64 {
-            ((info >> 32) as u32, info as u32)
-        } else {
-            ((info >> 8) as u32, (info & 0xff) as u32)
-        };
-        let kind = if r_type == arch.jump_slot {
-            ImportKind::Plt
-        } else if Some(r_type) == arch.glob_dat {
-            ImportKind::GlobDat
-        } else if r_type == arch.abs {
-            ImportKind::Abs
-        } else {
-            return Ok(None);
-        };
-        if sym == 0 {
-            return Ok(None);
-        }
-        let slot = self.bias.wrapping_add(offset as usize);
-        if !slot.is_multiple_of(ws) || !self.segs.contains(slot, ws) {
-            return Err(Error::Malformed);
-        }
-        Ok(Some(Reloc {
-            slot,
-            sym,
-            r_type,
-            addend,
-            kind,
-            table,
-        }))
-    }
-
-    /// Visits every import relocation in table order: DT_JMPREL first, then DT_RELA (after its
-    /// DT_RELACOUNT leading RELATIVE entries) and DT_REL.  RELATIVE, IRELATIVE and every other
-    /// relocation type are skipped; DT_RELR carries no imports.  `f` returns `false` to stop.
-    pub fn for_each_reloc(&self, mut f: impl FnMut(&Reloc) -> bool) -> Result<()> {
-        let arch = self.arch()?;
+        mut f: impl FnMut(u64, u32, u32, i64, Table) -> bool,
+    ) -> Result<()> {
         let is64 = self.is64();
         let rela_ent = if is64 { 24 } else { 12 };
         let rel_ent = if is64 { 16 } else { 8 };
@@ -885,17 +837,51 @@ impl Dynamic {
         let mut go = true;
         let mut visit =
             |start: usize, end: usize, ent: usize, rela: bool, table: Table| -> Result<()> {
-                let mut a = start;
-                while go && a + ent <= end {
-                    // Some linkers make DT_RELASZ cover .rela.plt too; JMPREL was already visited.
-                    if jsz != 0 && table != Table::JmpRel && a >= j && a < j + jsz {
-                        a = j + jsz;
+                // Some linkers make DT_RELASZ cover .rela.plt too; JMPREL is visited on its own.
+                let ranges = if table != Table::JmpRel && jsz != 0 && j < end && j + jsz > start {
+                    [(start, j.max(start)), ((j + jsz).min(end), end)]
+                } else {
+                    [(start, end), (end, end)]
+                };
+                for (a, b) in ranges {
+                    if !go || b <= a {
                         continue;
                     }
-                    if let Some(r) = self.read_reloc(a, rela, table, arch)? {
-                        go = f(&r);
+                    let bytes = self.segs.bytes(a, (b - a) / ent * ent)?;
+                    for e in bytes.chunks_exact(ent) {
+                        let (offset, info, addend) = if is64 {
+                            let w = |o: usize| {
+                                u64::from_le_bytes([
+                                    e[o],
+                                    e[o + 1],
+                                    e[o + 2],
+                                    e[o + 3],
+                                    e[o + 4],
+                                    e[o + 5],
+                                    e[o + 6],
+                                    e[o + 7],
+                                ])
+                            };
+                            (w(0), w(8), if rela { w(16) as i64 } else { 0 })
+                        } else {
+                            let w =
+                                |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
+                            (
+                                w(0) as u64,
+                                w(4) as u64,
+                                if rela { w(8) as i32 as i64 } else { 0 },
+                            )
+                        };
+                        let (sym, r_type) = if is64 {
+                            ((info >> 32) as u32, info as u32)
+                        } else {
+                            ((info >> 8) as u32, (info & 0xff) as u32)
+                        };
+                        if !f(offset, sym, r_type, addend, table) {
+                            go = false;
+                            break;
+                        }
                     }
-                    a += ent;
                 }
                 Ok(())
             };
@@ -916,6 +902,99 @@ impl Dynamic {
             false,
             Table::Rel,
         )?;
+        Ok(())
+    }
+
+    /// Classifies a raw relocation as an import, checking its slot lies in the image and is
+    /// aligned.  `Ok(None)` for relocations that are not imports (RELATIVE, IRELATIVE, TLS, ...).
+    pub fn import_reloc(
+        &self,
+        arch: &Arch,
+        offset: u64,
+        sym: u32,
+        r_type: u32,
+        addend: i64,
+        table: Table,
+    ) -> Result<Option<Reloc>> {
+        let kind = if r_type == arch.jump_slot {
+            ImportKind::Plt
+        } else if Some(r_type) == arch.glob_dat {
+            ImportKind::GlobDat
+        } else if r_type == arch.abs {
+            ImportKind::Abs
+        } else {
+            return Ok(None);
+        };
+        if sym == 0 {
+            return Ok(None);
+        }
+        let ws = self.word_size();
+        let slot = self.bias.wrapping_add(offset as usize);
+        if !slot.is_multiple_of(ws) || !self.segs.contains(slot, ws) {
+            return Err(Error::Malformed);
+        }
+        Ok(Some(Reloc {
+            slot,
+            sym,
+            r_type,
+            addend,
+            kind,
+            table,
+        }))
+    }
+
+    /// Visits every import relocation in table order: DT_JMPREL first, then DT_RELA (after its
+    /// DT_RELACOUNT leading RELATIVE entries) and DT_REL.  RELATIVE, IRELATIVE and every other
+    /// relocation type are skipped; DT_RELR carries no imports.  `f` returns `false` to stop.
+    pub fn for_each_reloc(&self, mut f: impl FnMut(&Reloc) -> bool) -> Result<()> {
+        let arch = self.arch()?;
+        let mut err = None;
+        self.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+            match self.import_reloc(arch, offset, sym, r_type, addend, table) {
+                Ok(Some(r)) => f(&r),
+                Ok(None) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            }
+        })?;
+        err.map_or(Ok(()), Err)
+    }
+
+    /// Calls `f(k, index)` for each symbol index below `end` whose name equals `names[k]`: one
+    /// pass over the symbol and string tables read as slices (no per-symbol string scan).
+    pub fn find_names_below(
+        &self,
+        end: u32,
+        names: &[&[u8]],
+        mut f: impl FnMut(usize, u32),
+    ) -> Result<()> {
+        let end = end.min(self.nsyms);
+        if end <= 1 {
+            return Ok(());
+        }
+        let ent = self.sym_size();
+        let syms = self.segs.bytes(self.symtab, end as usize * ent)?;
+        let strtab = self.segs.bytes(self.strtab, self.strsz)?;
+        let mut first = [false; 256];
+        for n in names {
+            if let Some(&c) = n.first() {
+                first[c as usize] = true;
+            }
+        }
+        for (i, e) in syms.chunks_exact(ent).enumerate().skip(1) {
+            let off = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as usize;
+            let tail = strtab.get(off..).ok_or(Error::Malformed)?;
+            if !tail.first().is_some_and(|&c| first[c as usize]) {
+                continue;
+            }
+            for (k, n) in names.iter().enumerate() {
+                if tail.len() > n.len() && tail[n.len()] == 0 && tail[..n.len()] == **n {
+                    f(k, i as u32);
+                }
+            }
+        }
         Ok(())
     }
 

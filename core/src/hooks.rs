@@ -337,131 +337,149 @@ fn key_of(lib: &LibInfo<'_>) -> u32 {
     mix(mix(lib.phdr as u64) ^ mix(lib.name_ptr as u64).rotate_left(21) ^ seg_end as u64) as u32
 }
 
-/// One wanted name in one library: which (set position, hook index) want it, its symbol indices.
+/// One wanted name in one library: the symbol-table indices that carry it and the value its
+/// slots must hold (the replacement of the last-installed set that hooks it).
 #[derive(Clone, Copy)]
 struct Want {
     name: &'static [u8],
+    desired: usize,
+    top: u8,
+    nindices: u8,
     indices: [u32; MAX_INDICES],
-    nindices: usize,
 }
 
-const MAX_WANTS: usize = 32;
+/// Most distinct hooked names that apply to one library.
+const MAX_WANTS: usize = 24;
+
+const EMPTY_WANT: Want = Want {
+    name: b"",
+    desired: 0,
+    top: 0,
+    nindices: 0,
+    indices: [0; MAX_INDICES],
+};
+
+/// Whether `value` is the replacement of a set below `want.top` hooking the same name (then a
+/// slot holding it is being stacked on, not repaired).
+fn is_lower_replacement(st: &State, order: &[usize], want: &Want, value: usize) -> bool {
+    order
+        .iter()
+        .filter(|&&p| p != want.top as usize)
+        .filter_map(|&p| st.sets[p].as_ref())
+        .any(|s| {
+            s.hooks[..s.nhooks]
+                .iter()
+                .any(|h| h.symbol == want.name && h.replacement == value)
+        })
+}
+
+/// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
+/// table covers (below GNU `symoffset` live the undefined symbols), hash lookups for the rest.
+fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> Result<()> {
+    fn record(w: &mut Want, i: u32) {
+        let m = w.nindices as usize;
+        if m < MAX_INDICES && !w.indices[..m].contains(&i) {
+            w.indices[m] = i;
+            w.nindices += 1;
+        }
+    }
+    let linear_end = if d.gnu_hash != 0 {
+        d.symoffset
+    } else if d.hash == 0 {
+        d.nsyms
+    } else {
+        0
+    };
+    d.find_names_below(linear_end, names, |k, i| record(&mut wants[k], i))?;
+    if d.gnu_hash != 0 || d.hash != 0 {
+        for w in wants.iter_mut() {
+            let mut found = [0u32; MAX_INDICES];
+            let mut m = 0;
+            d.find_named(w.name, false, |s| {
+                if s.index >= linear_end {
+                    found[m] = s.index;
+                    m += 1;
+                }
+                m < MAX_INDICES
+            })?;
+            for &i in &found[..m] {
+                record(w, i);
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Applies the sets in `order` (install order) that accept `lib` to its import slots, in one
 /// pass over its relocation tables.  `was_applied` says which sets were applied before (then a
 /// reverted slot counts as repaired).  Returns the first slot patched, for the sentinel.
 fn apply(
     st: &State,
-    lib: &LibInfo<'_>,
     d: &Dynamic,
     order: &[usize],
     was_applied: u32,
     rep: &mut Report,
 ) -> Result<Option<(usize, usize)>> {
-    // Distinct names wanted by the accepting sets.
-    let mut wants = [Want {
-        name: b"",
-        indices: [0; MAX_INDICES],
-        nindices: 0,
-    }; MAX_WANTS];
-    let mut nwants = 0;
+    let mut wants = [EMPTY_WANT; MAX_WANTS];
+    let mut names: [&[u8]; MAX_WANTS] = [b""; MAX_WANTS];
+    let mut n = 0;
     for &p in order {
         let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
         for h in &s.hooks[..s.nhooks] {
-            if !wants[..nwants].iter().any(|w| w.name == h.symbol) {
-                let w = wants.get_mut(nwants).ok_or(Error::Full)?;
-                w.name = h.symbol;
-                nwants += 1;
-            }
-        }
-    }
-    if nwants == 0 {
-        return Ok(None);
-    }
-    // Symbol indices of the wanted names: one linear pass below GNU symoffset (undefined
-    // symbols live there), hash lookups above it.
-    let linear_end = if d.gnu_hash != 0 {
-        d.symoffset.min(d.nsyms)
-    } else {
-        d.nsyms
-    };
-    let record = |w: &mut Want, i: u32| {
-        if w.nindices < MAX_INDICES && !w.indices[..w.nindices].contains(&i) {
-            w.indices[w.nindices] = i;
-            w.nindices += 1;
-        }
-    };
-    if d.gnu_hash != 0 || d.hash == 0 {
-        for i in 1..linear_end {
-            let s = d.symbol(i)?;
-            if let Some(w) = wants[..nwants].iter_mut().find(|w| w.name == s.name) {
-                record(w, i);
-            }
-        }
-    }
-    if d.gnu_hash != 0 || d.hash != 0 {
-        for w in wants[..nwants].iter_mut() {
-            let mut found = [0u32; MAX_INDICES];
-            let mut n = 0;
-            d.find_named(w.name, false, |s| {
-                if s.index >= linear_end || d.gnu_hash == 0 {
-                    found[n] = s.index;
+            // `order` is install order, so the last set to name a symbol ends on top.
+            let k = match names[..n].iter().position(|&x| x == h.symbol) {
+                Some(k) => k,
+                None if n < MAX_WANTS => {
                     n += 1;
+                    n - 1
                 }
-                n < MAX_INDICES
-            })?;
-            for &i in &found[..n] {
-                record(w, i);
-            }
+                None => return Err(Error::Full),
+            };
+            names[k] = h.symbol;
+            wants[k].name = h.symbol;
+            wants[k].desired = h.replacement;
+            wants[k].top = p as u8;
         }
     }
-    if wants[..nwants].iter().all(|w| w.nindices == 0) {
+    if n == 0 {
         return Ok(None);
     }
+    find_indices(d, &names[..n], &mut wants[..n])?;
+    if wants[..n].iter().all(|w| w.nindices == 0) {
+        return Ok(None);
+    }
+    let arch = d.arch()?;
+    let mut batch = slot::Batch::begin()?;
     let mut sentinel = None;
     let mut err = None;
-    d.for_each_reloc(|r| {
-        let Some(w) = wants[..nwants]
+    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+        let Some(w) = wants[..n]
             .iter()
-            .find(|w| w.indices[..w.nindices].contains(&r.sym))
+            .find(|w| w.indices[..w.nindices as usize].contains(&sym))
         else {
             return true;
         };
-        // A data slot with an addend holds symbol + addend: not a pointer we can redirect.
-        if r.kind == ImportKind::Abs && r.addend != 0 {
-            return true;
-        }
-        // The top-most set (last installed) that hooks this name decides the slot's value.
-        let mut top = None;
-        let mut lower_replacements = [0usize; MAX_SETS];
-        let mut nlower = 0;
-        for &p in order {
-            if let Some(s) = st.sets[p].as_ref() {
-                if let Some(h) = s.hooks[..s.nhooks].iter().find(|h| h.symbol == w.name) {
-                    if let Some((_, prev)) = top {
-                        lower_replacements[nlower] = prev;
-                        nlower += 1;
-                    }
-                    top = Some((p, h.replacement));
-                }
-            }
-        }
-        let Some((p, desired)) = top else { return true };
-        let current = match slot::load(d, r.slot) {
-            Ok(v) => v,
+        let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
+            Ok(Some(r)) => r,
+            Ok(None) => return true,
             Err(e) => {
                 err = Some(e);
                 return false;
             }
         };
-        if current == desired {
+        // A data slot with an addend holds symbol + addend: not a pointer we can redirect.
+        if r.kind == ImportKind::Abs && r.addend != 0 {
+            return true;
+        }
+        let current = slot::peek(r.slot);
+        if current == w.desired {
             rep.slots_already += 1;
         } else {
-            match slot::swap(d, r.slot, current, desired) {
+            match batch.swap(d, r.slot, current, w.desired) {
                 Ok(()) => {
-                    let before = was_applied & (1 << p) != 0
-                        && !lower_replacements[..nlower].contains(&current);
-                    if before {
+                    if was_applied & (1 << w.top) != 0
+                        && !is_lower_replacement(st, order, w, current)
+                    {
                         rep.slots_repaired += 1;
                     } else {
                         rep.slots_patched += 1;
@@ -475,11 +493,11 @@ fn apply(
             }
         }
         if sentinel.is_none() {
-            sentinel = Some((r.slot, desired));
+            sentinel = Some((r.slot, w.desired));
         }
         true
     })?;
-    let _ = lib;
+    batch.finish()?;
     match err {
         Some(e) => Err(e),
         None => Ok(sentinel),
@@ -571,7 +589,7 @@ fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
         };
         let was = rec.map_or(0, |i| st.libs[i].applied);
         let mut lib_rep = Report::default();
-        match apply(st, lib, &d, &order[..n], was, &mut lib_rep) {
+        match apply(st, &d, &order[..n], was, &mut lib_rep) {
             Ok(sentinel) => {
                 if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
                     lib_rep.libs_patched = 1;
@@ -819,26 +837,24 @@ fn restore(
     order: &[usize],
     rep: &mut Report,
 ) -> Result<()> {
-    let mut wanted_idx = [[0u32; MAX_INDICES]; MAX_HOOKS];
-    let mut nidx = [0usize; MAX_HOOKS];
+    let mut wants = [EMPTY_WANT; MAX_HOOKS];
+    let mut names: [&[u8]; MAX_HOOKS] = [b""; MAX_HOOKS];
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
-        d.find_named(h.symbol, false, |s| {
-            if nidx[k] < MAX_INDICES {
-                wanted_idx[k][nidx[k]] = s.index;
-                nidx[k] += 1;
-            }
-            nidx[k] < MAX_INDICES
-        })?;
+        names[k] = h.symbol;
+        wants[k].name = h.symbol;
     }
+    find_indices(d, &names[..set.nhooks], &mut wants[..set.nhooks])?;
+    let mut batch = slot::Batch::begin()?;
+    let mut restored = 0;
     let mut err = None;
     d.for_each_reloc(|r| {
-        let Some(k) = (0..set.nhooks).find(|&k| wanted_idx[k][..nidx[k]].contains(&r.sym)) else {
+        let Some(k) = (0..set.nhooks)
+            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&r.sym))
+        else {
             return true;
         };
         let h = &set.hooks[k];
-        let Ok(current) = slot::load(d, r.slot) else {
-            return true;
-        };
+        let current = slot::peek(r.slot);
         if current != h.replacement {
             // Held by a set stacked above us (it will restore to our original) or changed.
             let above = order.iter().any(|&p| {
@@ -868,8 +884,8 @@ fn restore(
                     .map(|x| x.replacement)
             });
         let target = below.unwrap_or(set.originals[k]);
-        match slot::swap(d, r.slot, current, target) {
-            Ok(()) => rep.slots_restored += 1,
+        match batch.swap(d, r.slot, current, target) {
+            Ok(()) => restored += 1,
             Err(Error::Changed) => rep.slots_changed += 1,
             Err(e) => {
                 err = Some(e);
@@ -878,7 +894,9 @@ fn restore(
         }
         true
     })?;
-    if rep.slots_restored > 0 {
+    batch.finish()?;
+    rep.slots_restored += restored;
+    if restored > 0 {
         rep.libs_patched += 1;
     }
     err.map_or(Ok(()), Err)

@@ -50,14 +50,69 @@ fn check(owner: &Dynamic, slot: usize) -> Result<()> {
 /// Context: signal-safe (a try-lock that reports same-thread re-entry, raw syscalls only).
 /// The caller guarantees `owner` is READY and stays mapped for the call.
 pub fn swap(owner: &Dynamic, slot: usize, expected: usize, desired: usize) -> Result<()> {
-    check(owner, slot)?;
-    let page_size = sys::page_size();
-    let page = slot & !(page_size - 1);
-    let prot = owner.page_protection(page, page_size).ok_or(Error::Range)?;
-    // SAFETY: `slot` is an aligned, mapped, pointer-sized word inside `owner` (checked above);
-    // other writers (the loader's lazy binder, other tools) also write it as one aligned word.
-    let cell = unsafe { AtomicPtr::<u8>::from_ptr(slot as *mut *mut u8) };
-    let cas = || {
+    let mut batch = Batch::begin()?;
+    let r = batch.swap(owner, slot, expected, desired);
+    let closed = batch.finish();
+    r.and(closed)
+}
+
+/// Most pages a batch keeps writable at once (GOT slots of one library share one or two pages).
+const BATCH_PAGES: usize = 4;
+
+/// A run of swaps in one library under one hold of the swap lock: a read-only page is made
+/// writable once for all the slots on it and restored when the batch finishes (or is dropped),
+/// instead of two `mprotect` calls per slot.
+pub struct Batch {
+    _guard: crate::lock::Guard<'static, ()>,
+    open: [(usize, u32); BATCH_PAGES],
+    nopen: usize,
+    page_size: usize,
+    failed: bool,
+}
+
+impl Batch {
+    /// Takes the swap lock (`Busy` on same-thread re-entry).
+    pub fn begin() -> Result<Batch> {
+        Ok(Batch {
+            _guard: SWAP_LOCK.lock()?,
+            open: [(0, 0); BATCH_PAGES],
+            nopen: 0,
+            page_size: sys::page_size(),
+            failed: false,
+        })
+    }
+
+    /// Compare-and-swap of `slot` in the READY library `owner` (see [`swap`]).
+    pub fn swap(
+        &mut self,
+        owner: &Dynamic,
+        slot: usize,
+        expected: usize,
+        desired: usize,
+    ) -> Result<()> {
+        check(owner, slot)?;
+        let page = slot & !(self.page_size - 1);
+        let prot = owner
+            .page_protection(page, self.page_size)
+            .ok_or(Error::Range)?;
+        // Writable pages (lazy .got.plt, .data) are never re-protected by gothook.
+        if prot & elf::PF_W == 0 && !self.open[..self.nopen].iter().any(|&(p, _)| p == page) {
+            if self.nopen == BATCH_PAGES {
+                self.close_first()?;
+            }
+            MPROTECT_CALLS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: one page of a READY library; write is added now and the derived
+            // protection is restored by close_first/finish/drop.
+            if !unsafe { sys::mprotect(page, self.page_size, prot | elf::PF_W | elf::PF_R) } {
+                return Err(Error::Protect);
+            }
+            self.open[self.nopen] = (page, prot);
+            self.nopen += 1;
+        }
+        // SAFETY: `slot` is an aligned, mapped, pointer-sized word inside `owner` (checked
+        // above); other writers (the loader's lazy binder, other tools) also write it as one
+        // aligned word.
+        let cell = unsafe { AtomicPtr::<u8>::from_ptr(slot as *mut *mut u8) };
         cell.compare_exchange(
             expected as *mut u8,
             desired as *mut u8,
@@ -66,23 +121,43 @@ pub fn swap(owner: &Dynamic, slot: usize, expected: usize, desired: usize) -> Re
         )
         .map(|_| ())
         .map_err(|_| Error::Changed)
-    };
-    let _guard = SWAP_LOCK.lock()?;
-    if prot & elf::PF_W != 0 {
-        // Writable pages (lazy .got.plt, .data) are never re-protected by gothook: no mprotect.
-        return cas();
     }
-    MPROTECT_CALLS.fetch_add(2, Ordering::Relaxed);
-    // SAFETY: one page of a READY library; write is added and the derived protection restored.
-    if !unsafe { sys::mprotect(page, page_size, prot | elf::PF_W | elf::PF_R) } {
-        return Err(Error::Protect);
+
+    fn close_first(&mut self) -> Result<()> {
+        let (page, prot) = self.open[0];
+        self.open.copy_within(1..self.nopen, 0);
+        self.nopen -= 1;
+        MPROTECT_CALLS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: restores exactly the protection derived from the owner's program headers.
+        if unsafe { sys::mprotect(page, self.page_size, prot) } {
+            Ok(())
+        } else {
+            self.failed = true;
+            Err(Error::Protect)
+        }
     }
-    let r = cas();
-    // SAFETY: as above; restores exactly the protection derived from the program headers.
-    if !unsafe { sys::mprotect(page, page_size, prot) } {
-        return Err(Error::Protect);
+
+    /// Restores every page the batch made writable; `Protect` if one could not be restored.
+    pub fn finish(mut self) -> Result<()> {
+        let mut r = Ok(());
+        while self.nopen > 0 {
+            if let Err(e) = self.close_first() {
+                r = Err(e);
+            }
+        }
+        if self.failed {
+            return Err(Error::Protect);
+        }
+        r
     }
-    r
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        while self.nopen > 0 {
+            let _ = self.close_first();
+        }
+    }
 }
 
 /// Publishes `value` into a caller-owned pointer cell (a hook's "original" variable) with a

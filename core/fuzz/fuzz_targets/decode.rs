@@ -10,7 +10,7 @@
 //! back lies inside the buffer, and lets ASan and debug assertions catch the rest.
 //!
 //! Header (little-endian, missing bytes read as 0):
-//!   0      u8   mode: bit0 ELF64 program headers; bits1-3 machine (index into MACHINES, passed
+//!   0      u8   mode: bit0 ELF64 program headers (only with the invalid flag pair); bits1-3 machine (index into MACHINES, passed
 //!               as the e_machine hint); bit4 glibc-style rewrite of d_ptr values;
 //!               bits6-7 decode class flag (0 default, 1 ELF32, 2 ELF64, 3 both = invalid)
 //!   1      u8   number of PT_LOAD headers (low 3 bits; at most 4 used)
@@ -88,7 +88,14 @@ fn debug() -> bool {
 fuzz_target!(|data: &[u8]| {
     let c = Cursor(data);
     let mode = c.get(0, 1) as u8;
-    let is64 = mode & 1 != 0;
+    // Program headers are written in the class the decoder is told to read (the caller's
+    // contract: they must describe mapped memory); bit 0 only matters for the invalid flag pair.
+    let is64 = match mode >> 6 {
+        1 => false,
+        2 => true,
+        0 => cfg!(target_pointer_width = "64"),
+        _ => mode & 1 != 0,
+    };
     let machine = MACHINES[((mode >> 1) & 7) as usize];
     let rewrite = mode & 0x10 != 0;
     let class_flag = match mode >> 6 {
