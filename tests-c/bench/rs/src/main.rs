@@ -96,12 +96,12 @@ const NAMES: [&CStr; 6] = [c"malloc", c"calloc", c"realloc", c"free", c"posix_me
 
 fn replacements() -> [usize; 6] {
     [
-        bench_hook_malloc as usize,
-        bench_hook_calloc as usize,
-        bench_hook_realloc as usize,
-        bench_hook_free as usize,
-        bench_hook_posix_memalign as usize,
-        bench_hook_aligned_alloc as usize,
+        bench_hook_malloc as *const () as usize,
+        bench_hook_calloc as *const () as usize,
+        bench_hook_realloc as *const () as usize,
+        bench_hook_free as *const () as usize,
+        bench_hook_posix_memalign as *const () as usize,
+        bench_hook_aligned_alloc as *const () as usize,
     ]
 }
 
