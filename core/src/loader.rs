@@ -86,7 +86,7 @@ pub struct LibInfo<'a> {
     /// Position in this walk, from 0.
     pub index: u32,
     /// The PT_LOAD ranges.
-    pub segs: Segments,
+    pub segs: &'a Segments,
 }
 
 impl LibInfo<'_> {
@@ -493,7 +493,7 @@ pub fn each(flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
             adds: raw.adds,
             subs: raw.subs,
             index: i,
-            segs: raw.segs,
+            segs: &raw.segs,
         })
     });
     Ok(())

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 
-/// Most PT_LOAD segments an image may have (real libraries have 2 to 5).
-pub const MAX_LOADS: usize = 16;
+/// Most PT_LOAD segments an image may have (real libraries have 2 to 5); more answer Unsupported.
+pub const MAX_LOADS: usize = 8;
 
 /// One mapped range `[start, end)` in this process, with its PT_LOAD flags.
 #[repr(C)]
