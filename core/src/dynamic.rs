@@ -254,6 +254,50 @@ pub unsafe fn phdr_bytes<'a>(phdr: usize, phnum: usize, is64: bool) -> Result<&'
     Ok(unsafe { mem::raw_bytes(phdr, phnum * phent(is64)) })
 }
 
+/// Decodes every `N`-byte relocation entry of `bytes` (N fixes class and RELA/REL, so the
+/// compiler drops the bounds checks); returns false when `f` asked to stop.
+#[inline(always)]
+fn entries<const N: usize>(
+    bytes: &[u8],
+    is64: bool,
+    rela: bool,
+    table: Table,
+    f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
+) -> bool {
+    for e in bytes.chunks_exact(N) {
+        let Ok(e) = <&[u8; N]>::try_from(e) else {
+            return false;
+        };
+        let w64 = |o: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&e[o..o + 8]);
+            u64::from_le_bytes(w)
+        };
+        let w32 = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
+        let (offset, sym, r_type, addend) = if is64 {
+            let info = w64(8);
+            (
+                w64(0),
+                (info >> 32) as u32,
+                info as u32,
+                if rela { w64(16) as i64 } else { 0 },
+            )
+        } else {
+            let info = w32(4);
+            (
+                w32(0) as u64,
+                info >> 8,
+                info & 0xff,
+                if rela { w32(8) as i32 as i64 } else { 0 },
+            )
+        };
+        if !f(offset, sym, r_type, addend, table) {
+            return false;
+        }
+    }
+    true
+}
+
 impl Dynamic {
     /// Decodes the image at `bias` from its program headers (`raw_phdrs`, as returned by
     /// [`phdr_bytes`]).  `flags` are `DECODE_*`, with an optional `e_machine` hint in the high
@@ -738,12 +782,35 @@ impl Dynamic {
         &'s self,
         name: &[u8],
         definitions_only: bool,
+        f: impl FnMut(&Symbol<'s>) -> bool,
+    ) -> Result<()> {
+        self.find_named_in(name, definitions_only, !definitions_only, f)
+    }
+
+    /// Visits the symbols named `name` that the hash tables cover (DT_HASH: all of them;
+    /// DT_GNU_HASH: indices from `symoffset` on; neither: none), defined or not.
+    pub fn find_hashed<'s>(
+        &'s self,
+        name: &[u8],
+        f: impl FnMut(&Symbol<'s>) -> bool,
+    ) -> Result<()> {
+        if self.gnu_hash == 0 && self.hash == 0 {
+            return Ok(());
+        }
+        self.find_named_in(name, false, false, f)
+    }
+
+    fn find_named_in<'s>(
+        &'s self,
+        name: &[u8],
+        definitions_only: bool,
+        linear: bool,
         mut f: impl FnMut(&Symbol<'s>) -> bool,
     ) -> Result<()> {
         let matches =
             |s: &Symbol<'_>| s.name == name && (!definitions_only || s.is_default_definition());
         if self.gnu_hash != 0 {
-            if !definitions_only {
+            if linear {
                 for i in 1..self.symoffset.min(self.nsyms) {
                     let s = self.symbol(i)?;
                     if s.name == name && !f(&s) {
@@ -848,40 +915,12 @@ impl Dynamic {
                         continue;
                     }
                     let bytes = self.segs.bytes(a, (b - a) / ent * ent)?;
-                    for e in bytes.chunks_exact(ent) {
-                        let (offset, info, addend) = if is64 {
-                            let w = |o: usize| {
-                                u64::from_le_bytes([
-                                    e[o],
-                                    e[o + 1],
-                                    e[o + 2],
-                                    e[o + 3],
-                                    e[o + 4],
-                                    e[o + 5],
-                                    e[o + 6],
-                                    e[o + 7],
-                                ])
-                            };
-                            (w(0), w(8), if rela { w(16) as i64 } else { 0 })
-                        } else {
-                            let w =
-                                |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
-                            (
-                                w(0) as u64,
-                                w(4) as u64,
-                                if rela { w(8) as i32 as i64 } else { 0 },
-                            )
-                        };
-                        let (sym, r_type) = if is64 {
-                            ((info >> 32) as u32, info as u32)
-                        } else {
-                            ((info >> 8) as u32, (info & 0xff) as u32)
-                        };
-                        if !f(offset, sym, r_type, addend, table) {
-                            go = false;
-                            break;
-                        }
-                    }
+                    go = match (is64, rela) {
+                        (true, true) => entries::<24>(bytes, true, true, table, &mut f),
+                        (true, false) => entries::<16>(bytes, true, false, table, &mut f),
+                        (false, true) => entries::<12>(bytes, false, true, table, &mut f),
+                        (false, false) => entries::<8>(bytes, false, false, table, &mut f),
+                    };
                 }
                 Ok(())
             };

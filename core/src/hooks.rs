@@ -341,7 +341,6 @@ fn key_of(lib: &LibInfo<'_>) -> u32 {
 /// slots must hold (the replacement of the last-installed set that hooks it).
 #[derive(Clone, Copy)]
 struct Want {
-    name: &'static [u8],
     desired: usize,
     top: u8,
     nindices: u8,
@@ -349,10 +348,9 @@ struct Want {
 }
 
 /// Most distinct hooked names that apply to one library.
-const MAX_WANTS: usize = 24;
+const MAX_WANTS: usize = 16;
 
 const EMPTY_WANT: Want = Want {
-    name: b"",
     desired: 0,
     top: 0,
     nindices: 0,
@@ -361,7 +359,13 @@ const EMPTY_WANT: Want = Want {
 
 /// Whether `value` is the replacement of a set below `want.top` hooking the same name (then a
 /// slot holding it is being stacked on, not repaired).
-fn is_lower_replacement(st: &State, order: &[usize], want: &Want, value: usize) -> bool {
+fn is_lower_replacement(
+    st: &State,
+    order: &[usize],
+    name: &[u8],
+    want: &Want,
+    value: usize,
+) -> bool {
     order
         .iter()
         .filter(|&&p| p != want.top as usize)
@@ -369,7 +373,7 @@ fn is_lower_replacement(st: &State, order: &[usize], want: &Want, value: usize) 
         .any(|s| {
             s.hooks[..s.nhooks]
                 .iter()
-                .any(|h| h.symbol == want.name && h.replacement == value)
+                .any(|h| h.symbol == name && h.replacement == value)
         })
 }
 
@@ -392,10 +396,10 @@ fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> Result<()> 
     };
     d.find_names_below(linear_end, names, |k, i| record(&mut wants[k], i))?;
     if d.gnu_hash != 0 || d.hash != 0 {
-        for w in wants.iter_mut() {
+        for (w, name) in wants.iter_mut().zip(names) {
             let mut found = [0u32; MAX_INDICES];
             let mut m = 0;
-            d.find_named(w.name, false, |s| {
+            d.find_hashed(name, |s| {
                 if s.index >= linear_end {
                     found[m] = s.index;
                     m += 1;
@@ -436,7 +440,6 @@ fn apply(
                 None => return Err(Error::Full),
             };
             names[k] = h.symbol;
-            wants[k].name = h.symbol;
             wants[k].desired = h.replacement;
             wants[k].top = p as u8;
         }
@@ -453,12 +456,13 @@ fn apply(
     let mut sentinel = None;
     let mut err = None;
     d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
-        let Some(w) = wants[..n]
+        let Some(k) = wants[..n]
             .iter()
-            .find(|w| w.indices[..w.nindices as usize].contains(&sym))
+            .position(|w| w.indices[..w.nindices as usize].contains(&sym))
         else {
             return true;
         };
+        let w = &wants[k];
         let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
             Ok(Some(r)) => r,
             Ok(None) => return true,
@@ -478,7 +482,7 @@ fn apply(
             match batch.swap(d, r.slot, current, w.desired) {
                 Ok(()) => {
                     if was_applied & (1 << w.top) != 0
-                        && !is_lower_replacement(st, order, w, current)
+                        && !is_lower_replacement(st, order, names[k], w, current)
                     {
                         rep.slots_repaired += 1;
                     } else {
@@ -690,26 +694,28 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         .iter()
         .position(|s| s.is_none())
         .ok_or(Error::Full)?;
-    let mut set = Set {
-        id: 0,
-        order: st.next_order,
-        hooks: [EMPTY_HOOK; MAX_HOOKS],
-        nhooks: hooks.len(),
-        originals: [0; MAX_HOOKS],
-        filter: *filter,
-    };
-    set.hooks[..hooks.len()].copy_from_slice(hooks);
-    originals(&st, hooks, filter.next_after, &mut set.originals)?;
-    for (h, &o) in hooks.iter().zip(set.originals.iter()) {
+    let mut found = [0usize; MAX_HOOKS];
+    originals(&st, hooks, filter.next_after, &mut found)?;
+    for (h, &o) in hooks.iter().zip(found.iter()) {
         if !h.original.is_null() {
             // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
             unsafe { slot::publish(h.original, o) };
         }
     }
-    set.id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
+    let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
+    let order = st.next_order;
     st.next_gen = st.next_gen.wrapping_add(1).max(1);
     st.next_order += 1;
-    st.sets[pos] = Some(set);
+    // Built in place: a Set is most of a kilobyte and this runs inside malloc hooks.
+    let set = st.sets[pos].insert(Set {
+        id,
+        order,
+        hooks: [EMPTY_HOOK; MAX_HOOKS],
+        nhooks: hooks.len(),
+        originals: found,
+        filter: *filter,
+    });
+    set.hooks[..hooks.len()].copy_from_slice(hooks);
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
     }
@@ -717,7 +723,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         Ok(()) | Err(Error::Full) | Err(Error::Malformed) | Err(Error::Unsupported) => {}
         Err(e) => return Err(e),
     }
-    Ok(set.id)
+    Ok(id)
 }
 
 fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
@@ -780,7 +786,6 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
 pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     let mut st = STATE.lock()?;
     let pos = st.set_pos(id).ok_or(Error::NotFound)?;
-    let set = st.sets[pos].ok_or(Error::NotFound)?;
     let mut first_err = None;
     let (all, nall) = st.ordered();
     loader::each(0, |lib| {
@@ -792,26 +797,37 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
             rep.libs_failed += 1;
             return true;
         };
-        if let Err(e) = restore(&st, &set, pos, &d, &order[..n], rep) {
+        if let Err(e) = restore(&st, pos, &d, &order[..n], rep) {
             first_err.get_or_insert(e);
         }
         true
     })?;
     // Sets stacked above this one called its replacement as their original: hand them ours.
-    for s in st.sets.iter_mut().flatten() {
-        if s.order > set.order {
-            for (k, h) in s.hooks[..s.nhooks].iter().enumerate() {
-                if let Some(j) = set.hooks[..set.nhooks]
+    let gone_order = st.sets[pos].as_ref().map_or(0, |s| s.order);
+    for q in 0..MAX_SETS {
+        let Some(nq) = st.sets[q]
+            .as_ref()
+            .filter(|s| s.order > gone_order)
+            .map(|s| s.nhooks)
+        else {
+            continue;
+        };
+        for k in 0..nq {
+            let (symbol, current) = match st.sets[q].as_ref() {
+                Some(s) => (s.hooks[k].symbol, s.originals[k]),
+                None => break,
+            };
+            let handover = st.sets[pos].as_ref().and_then(|g| {
+                g.hooks[..g.nhooks]
                     .iter()
-                    .position(|x| x.symbol == h.symbol)
-                {
-                    if s.originals[k] == set.hooks[j].replacement {
-                        s.originals[k] = set.originals[j];
-                        if !h.original.is_null() {
-                            // SAFETY: the set's owner keeps the cell valid while installed.
-                            unsafe { slot::publish(h.original, set.originals[j]) };
-                        }
-                    }
+                    .position(|x| x.symbol == symbol && x.replacement == current)
+                    .map(|j| g.originals[j])
+            });
+            if let (Some(original), Some(s)) = (handover, st.sets[q].as_mut()) {
+                s.originals[k] = original;
+                if !s.hooks[k].original.is_null() {
+                    // SAFETY: the set's owner keeps the cell valid while installed.
+                    unsafe { slot::publish(s.hooks[k].original, original) };
                 }
             }
         }
@@ -829,19 +845,12 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     first_err.map_or(Ok(()), Err)
 }
 
-fn restore(
-    st: &State,
-    set: &Set,
-    pos: usize,
-    d: &Dynamic,
-    order: &[usize],
-    rep: &mut Report,
-) -> Result<()> {
+fn restore(st: &State, pos: usize, d: &Dynamic, order: &[usize], rep: &mut Report) -> Result<()> {
+    let set = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
     let mut wants = [EMPTY_WANT; MAX_HOOKS];
     let mut names: [&[u8]; MAX_HOOKS] = [b""; MAX_HOOKS];
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
         names[k] = h.symbol;
-        wants[k].name = h.symbol;
     }
     find_indices(d, &names[..set.nhooks], &mut wants[..set.nhooks])?;
     let mut batch = slot::Batch::begin()?;

@@ -350,8 +350,10 @@ impl Protections {
 }
 
 /// Scans /proc/self/maps for the mapping containing `addr`; returns its write permission.
+/// Kept out of line with a small buffer: only kernels without PROCMAP_QUERY pay its stack.
+#[inline(never)]
 fn maps_writable(fd: &sys::Fd, addr: usize) -> Option<bool> {
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; 512];
     let mut line = [0u8; 64];
     let mut len = 0usize;
     loop {
