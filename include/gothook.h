@@ -80,7 +80,8 @@
 #define GOTHOOK_KIND_LOADER 3
 
 /*
- Kind: the object libgothook is linked into (libgothook.so, or the host that embeds the .a).
+ Kind: the shared object libgothook is linked into (libgothook.so, or a shared library that
+ embeds libgothook.a).  A main program that embeds the archive is reported as MAIN.
  */
 #define GOTHOOK_KIND_SELF 4
 
@@ -95,7 +96,8 @@
 #define GOTHOOK_RULE_FIND_OBJECT 1
 
 /*
- Readiness rule: glibc < 2.35, a whole RELRO page is no longer writable.
+ Readiness rule: glibc < 2.35, the RELRO pages glibc protects (start and end rounded down to
+ pages) exist and are no longer writable.
  */
 #define GOTHOOK_RULE_RELRO 2
 

@@ -157,7 +157,8 @@ pub const GOTHOOK_KIND_MAIN: u8 = 1;
 pub const GOTHOOK_KIND_VDSO: u8 = 2;
 /// Kind: the dynamic loader (on musl, also libc).
 pub const GOTHOOK_KIND_LOADER: u8 = 3;
-/// Kind: the object libgothook is linked into (libgothook.so, or the host that embeds the .a).
+/// Kind: the shared object libgothook is linked into (libgothook.so, or a shared library that
+/// embeds libgothook.a).  A main program that embeds the archive is reported as MAIN.
 pub const GOTHOOK_KIND_SELF: u8 = 4;
 
 /// `gothook_libs_each` flag: report every listed library with its readiness, not only READY ones.
@@ -165,7 +166,8 @@ pub const GOTHOOK_LIBS_ALL: u32 = 1;
 
 /// Readiness rule: glibc >= 2.35, `_dl_find_object` succeeds with the listed bias.
 pub const GOTHOOK_RULE_FIND_OBJECT: u32 = 1;
-/// Readiness rule: glibc < 2.35, a whole RELRO page is no longer writable.
+/// Readiness rule: glibc < 2.35, the RELRO pages glibc protects (start and end rounded down to
+/// pages) exist and are no longer writable.
 pub const GOTHOOK_RULE_RELRO: u32 = 2;
 /// Readiness rule: musl or a static program; a listed library is relocated.
 pub const GOTHOOK_RULE_LISTED: u32 = 3;

@@ -48,7 +48,8 @@ pub enum Rule {
     Undetected = 0,
     /// glibc >= 2.35: `_dl_find_object` succeeds and its link map has the listed bias.
     FindObject = 1,
-    /// glibc < 2.35: a whole RELRO page exists and is no longer writable.
+    /// glibc < 2.35: the RELRO pages glibc protects (start and end rounded down to pages) exist
+    /// and are no longer writable.
     Relro = 2,
     /// musl (and static programs): list membership; musl lists a library only once relocated.
     Listed = 3,
