@@ -322,6 +322,28 @@ fn gotter_install() -> usize {
     n
 }
 
+/// Median cost of `gothook_refresh` when nothing changed (settled first; a few counted
+/// refreshes afterwards feed the allocation check).
+fn time_probe() -> f64 {
+    for _ in 0..4 {
+        refresh(0);
+    }
+    let batch = 2000;
+    let mut tp = Vec::new();
+    let mut probe_rep = GReport::default();
+    for _ in 0..21 {
+        let t = Instant::now();
+        for _ in 0..batch {
+            unsafe { gothook_refresh(0, &mut probe_rep) };
+        }
+        tp.push(t.elapsed().as_secs_f64() * 1e6 / batch as f64);
+    }
+    for _ in 0..10 {
+        refresh(0);
+    }
+    median(&mut tp)
+}
+
 // ---------------------------------------------------------------- interference
 fn dl_storm(dir: &str, ks: [usize; 2], dur: Duration, refresher: Option<bool>) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -537,24 +559,7 @@ fn main() {
         row.put("gothook refresh-one", median(&mut tr));
 
         // ---- probe: nothing changed
-        for _ in 0..4 {
-            refresh(0);
-        }
-        let batch = 2000;
-        let mut tp = Vec::new();
-        let mut probe_rep = GReport::default();
-        for _ in 0..21 {
-            let t = Instant::now();
-            for _ in 0..batch {
-                unsafe { gothook_refresh(0, &mut probe_rep) };
-            }
-            tp.push(t.elapsed().as_secs_f64() * 1e6 / batch as f64);
-        }
-        // allocation check on a few probes
-        for _ in 0..10 {
-            refresh(0);
-        }
-        row.put("gothook probe", median(&mut tp));
+        row.put("gothook probe", time_probe());
         if l == lmax {
             let d = stack_of(|| {
                 refresh(0);
@@ -579,21 +584,7 @@ fn main() {
         let mut dl_rep = GReport::default();
         let s = counted(|| unsafe { gothook_intercept_dlopen(&mut dl_set, &mut dl_rep) });
         assert!(s == 0, "gothook_intercept_dlopen: {}", st(s));
-        for _ in 0..4 {
-            refresh(0);
-        }
-        let mut tq = Vec::new();
-        for _ in 0..21 {
-            let t = Instant::now();
-            for _ in 0..batch {
-                unsafe { gothook_refresh(0, &mut probe_rep) };
-            }
-            tq.push(t.elapsed().as_secs_f64() * 1e6 / batch as f64);
-        }
-        for _ in 0..10 {
-            refresh(0);
-        }
-        row.put("gothook probe (dlopen intercepted)", median(&mut tq));
+        row.put("gothook probe (dlopen intercepted)", time_probe());
         uninstall(dl_set);
         uninstall(id);
 
