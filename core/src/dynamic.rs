@@ -969,7 +969,7 @@ impl Dynamic {
         }
         let ws = self.word_size();
         let slot = self.bias.wrapping_add(offset as usize);
-        if !slot.is_multiple_of(ws) || !self.segs.contains(slot, ws) {
+        if slot & (ws - 1) != 0 || !self.segs.contains(slot, ws) {
             return Err(Error::Malformed);
         }
         Ok(Some(Reloc {
@@ -987,8 +987,39 @@ impl Dynamic {
     /// relocation type are skipped; DT_RELR carries no imports.  `f` returns `false` to stop.
     pub fn for_each_reloc(&self, mut f: impl FnMut(&Reloc) -> bool) -> Result<()> {
         let arch = self.arch()?;
+        let ws = self.word_size();
+        // Import slots cluster in one segment: check against the last one that held a slot
+        // before searching them all.
+        let (mut lo, mut hi) = (1usize, 0usize);
         let mut err = None;
         self.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+            let slot = self.bias.wrapping_add(offset as usize);
+            if sym != 0 && (slot < lo || slot.wrapping_add(ws) > hi) && slot & (ws - 1) == 0 {
+                if let Some(r) = self.segs.containing(slot, ws) {
+                    (lo, hi) = (r.start, r.end);
+                }
+            }
+            let in_hot_range = slot >= lo && slot.wrapping_add(ws) <= hi && slot & (ws - 1) == 0;
+            if in_hot_range && sym != 0 {
+                let kind = if r_type == arch.jump_slot {
+                    ImportKind::Plt
+                } else if Some(r_type) == arch.glob_dat {
+                    ImportKind::GlobDat
+                } else if r_type == arch.abs {
+                    ImportKind::Abs
+                } else {
+                    return true;
+                };
+                return f(&Reloc {
+                    slot,
+                    sym,
+                    r_type,
+                    addend,
+                    kind,
+                    table,
+                });
+            }
+            // Not an import, or a bad slot: the general path decides which.
             match self.import_reloc(arch, offset, sym, r_type, addend, table) {
                 Ok(Some(r)) => f(&r),
                 Ok(None) => true,

@@ -199,17 +199,35 @@ static SETTLED: AtomicU32 = AtomicU32::new(0);
 /// can starve them.  A refresh closer than this to the previous locked one waits out the rest of
 /// the interval first (it never skips the probe, so it never answers from stale data).
 pub const MIN_LOCKED_INTERVAL_NS: u64 = 50_000;
+/// The interval is also at least this many times the previous locked refresh's duration, so
+/// refreshes hold the loader lock at most 1/LOCK_SHARE_INVERSE of the time (a full pass over a
+/// thousand libraries takes a few hundred microseconds).
+pub const LOCK_SHARE_INVERSE: u64 = 4;
 static LAST_LOCKED_NS: AtomicU64 = AtomicU64::new(0);
+static LAST_LOCKED_COST_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Waits until `MIN_LOCKED_INTERVAL_NS` has passed since the previous locked refresh began.
-fn pace() {
+/// Waits until the pacing interval has passed since the previous locked refresh began; returns
+/// the start time of this one.
+fn pace() -> u64 {
     let now = crate::sys::monotonic_ns();
     let last = LAST_LOCKED_NS.load(Ordering::Acquire);
-    let due = last.saturating_add(MIN_LOCKED_INTERVAL_NS);
+    let cost = LAST_LOCKED_COST_NS.load(Ordering::Acquire);
+    let due =
+        last.saturating_add(MIN_LOCKED_INTERVAL_NS.max(cost.saturating_mul(LOCK_SHARE_INVERSE)));
     if now < due {
         crate::sys::sleep_ns(due - now);
     }
-    LAST_LOCKED_NS.store(crate::sys::monotonic_ns(), Ordering::Release);
+    let start = crate::sys::monotonic_ns();
+    LAST_LOCKED_NS.store(start, Ordering::Release);
+    start
+}
+
+/// Records how long the locked part of a refresh that began at `start` took.
+fn paced_done(start: u64) {
+    LAST_LOCKED_COST_NS.store(
+        crate::sys::monotonic_ns().saturating_sub(start),
+        Ordering::Release,
+    );
 }
 
 fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
@@ -745,8 +763,9 @@ fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
 /// patches only new, not-yet-READY, reloaded and re-check-due libraries.
 /// `REFRESH_FULL` re-scans every library (verify and repair everything).
 ///
-/// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`] apart
-/// (a caller in a hot loop waits; the lock-free shortcut is never delayed).
+/// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`], and at
+/// least [`LOCK_SHARE_INVERSE`] times the previous one's duration, apart (a caller in a hot loop
+/// waits; the lock-free shortcut is never delayed).
 ///
 /// Context: malloc-safe.  Returns `Full` when the library table overflowed (it then did a full
 /// pass, so nothing was missed).
@@ -766,14 +785,18 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
         return Ok(());
     }
     let g = GENERATION.load(Ordering::Acquire);
-    if !full {
-        pace();
-    }
+    let start = if full {
+        crate::sys::monotonic_ns()
+    } else {
+        pace()
+    };
     if !full && st.unsettled == 0 && !st.overflow && loader::counters() == st.counters {
+        paced_done(start);
         SEEN_GENERATION.store(g, Ordering::Release);
         return Ok(());
     }
     let r = pass(&mut st, full, rep);
+    paced_done(start);
     SEEN_GENERATION.store(g, Ordering::Release);
     r
 }

@@ -35,7 +35,7 @@ fn check(owner: &Dynamic, slot: usize) -> Result<()> {
     {
         return Err(Error::Unsupported);
     }
-    if slot == 0 || !slot.is_multiple_of(ws) || !owner.segs.contains(slot, ws) {
+    if slot == 0 || slot & (ws - 1) != 0 || !owner.segs.contains(slot, ws) {
         return Err(Error::Range);
     }
     Ok(())
