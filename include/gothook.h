@@ -695,10 +695,11 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  only new, not-yet-READY, reloaded and re-check-due libraries, repairing slots lazy binding
  overwrote.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
  Refreshes that take the loader's list lock (which every dlopen/dlclose also needs, and which
- is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS`, and at least
- `GOTHOOK_LOCK_SHARE_INVERSE` times the previous locked refresh's duration, apart: a caller
- looping refreshes waits out the rest of the interval instead of starving other threads'
- dlopen calls.  `GOTHOOK_REFRESH_FULL` is not paced.
+ is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS` apart and hold it at most
+ 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (a budget that allows bursts of up to
+ `GOTHOOK_LOCK_BURST_NS`): an occasional refresh starts at once, a caller looping refreshes
+ waits instead of starving other threads' dlopen calls.  `GOTHOOK_REFRESH_FULL` never waits
+ (its time is still charged).
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY`, `GOTHOOK_EFULL` (the
  library table overflowed; a full pass was done, nothing was missed).

@@ -199,35 +199,65 @@ static SETTLED: AtomicU32 = AtomicU32::new(0);
 /// can starve them.  A refresh closer than this to the previous locked one waits out the rest of
 /// the interval first (it never skips the probe, so it never answers from stale data).
 pub const MIN_LOCKED_INTERVAL_NS: u64 = 50_000;
-/// The interval is also at least this many times the previous locked refresh's duration, so
-/// refreshes hold the loader lock at most 1/LOCK_SHARE_INVERSE of the time (a full pass over a
-/// thousand libraries takes a few hundred microseconds).
+/// Refreshes hold the loader lock at most 1/LOCK_SHARE_INVERSE of the time on average: each
+/// locked refresh spends LOCK_SHARE_INVERSE times its duration from a budget that refills at one
+/// nanosecond per nanosecond, up to [`LOCK_BURST_NS`]; a refresh that finds the budget spent
+/// waits until it is positive again.  So an occasional refresh (after a dlopen) starts at once,
+/// and a hot loop of full passes over a thousand libraries is held to a quarter of the time.
 pub const LOCK_SHARE_INVERSE: u64 = 4;
+/// How much budget (nanoseconds of wall time) can be saved up for a burst of refreshes.
+pub const LOCK_BURST_NS: u64 = 8_000_000;
 static LAST_LOCKED_NS: AtomicU64 = AtomicU64::new(0);
-static LAST_LOCKED_COST_NS: AtomicU64 = AtomicU64::new(0);
+/// Budget in nanoseconds, biased by `LOCK_BURST_NS` so it fits an unsigned atomic (a value
+/// below the bias means overdrawn); together with the time it was last brought up to date.
+static BUDGET_BIASED_NS: AtomicU64 = AtomicU64::new(2 * LOCK_BURST_NS);
+static BUDGET_AT_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Waits until the pacing interval has passed since the previous locked refresh began; returns
-/// the start time of this one.
+/// Waits as the pacing rules require (called with the state lock held, so the statics are only
+/// updated by one thread at a time); returns the start time of this locked refresh.
 fn pace() -> u64 {
     let now = crate::sys::monotonic_ns();
-    let last = LAST_LOCKED_NS.load(Ordering::Acquire);
-    let cost = LAST_LOCKED_COST_NS.load(Ordering::Acquire);
-    let due =
-        last.saturating_add(MIN_LOCKED_INTERVAL_NS.max(cost.saturating_mul(LOCK_SHARE_INVERSE)));
-    if now < due {
-        crate::sys::sleep_ns(due - now);
+    let at = BUDGET_AT_NS.load(Ordering::Acquire);
+    let earned = if at == 0 {
+        LOCK_BURST_NS
+    } else {
+        now.saturating_sub(at)
+    };
+    let budget = BUDGET_BIASED_NS
+        .load(Ordering::Acquire)
+        .saturating_add(earned)
+        .min(2 * LOCK_BURST_NS);
+    let wait_budget = LOCK_BURST_NS.saturating_sub(budget);
+    let wait_min = LAST_LOCKED_NS
+        .load(Ordering::Acquire)
+        .saturating_add(MIN_LOCKED_INTERVAL_NS)
+        .saturating_sub(now);
+    let wait = wait_budget.max(wait_min);
+    if wait > 0 {
+        crate::sys::sleep_ns(wait);
     }
     let start = crate::sys::monotonic_ns();
+    BUDGET_BIASED_NS.store(
+        budget.saturating_add(start - now).min(2 * LOCK_BURST_NS),
+        Ordering::Release,
+    );
+    BUDGET_AT_NS.store(start, Ordering::Release);
     LAST_LOCKED_NS.store(start, Ordering::Release);
     start
 }
 
-/// Records how long the locked part of a refresh that began at `start` took.
+/// Charges the locked part of a refresh that began at `start` to the pacing budget.
 fn paced_done(start: u64) {
-    LAST_LOCKED_COST_NS.store(
-        crate::sys::monotonic_ns().saturating_sub(start),
+    let now = crate::sys::monotonic_ns();
+    let cost = now.saturating_sub(start).saturating_mul(LOCK_SHARE_INVERSE);
+    let budget = BUDGET_BIASED_NS
+        .load(Ordering::Acquire)
+        .saturating_add(now.saturating_sub(BUDGET_AT_NS.load(Ordering::Acquire)));
+    BUDGET_BIASED_NS.store(
+        budget.min(2 * LOCK_BURST_NS).saturating_sub(cost),
         Ordering::Release,
     );
+    BUDGET_AT_NS.store(now, Ordering::Release);
 }
 
 fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
@@ -763,9 +793,9 @@ fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
 /// patches only new, not-yet-READY, reloaded and re-check-due libraries.
 /// `REFRESH_FULL` re-scans every library (verify and repair everything).
 ///
-/// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`], and at
-/// least [`LOCK_SHARE_INVERSE`] times the previous one's duration, apart (a caller in a hot loop
-/// waits; the lock-free shortcut is never delayed).
+/// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`] apart
+/// and hold the lock at most 1/[`LOCK_SHARE_INVERSE`] of the time on average (a caller in a hot
+/// loop waits; the lock-free shortcut is never delayed).
 ///
 /// Context: malloc-safe.  Returns `Full` when the library table overflowed (it then did a full
 /// pass, so nothing was missed).
