@@ -152,6 +152,16 @@
 #define GOTHOOK_MIN_LOCKED_INTERVAL_NS 50000
 
 /*
+ Refreshes hold the loader lock at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average.
+ */
+#define GOTHOOK_LOCK_SHARE_INVERSE 4
+
+/*
+ Budget, in nanoseconds of wall time, that refreshes may save up for a burst.
+ */
+#define GOTHOOK_LOCK_BURST_NS 50000000
+
+/*
  Most hook sets installed at once.
  */
 #define GOTHOOK_MAX_SETS 8

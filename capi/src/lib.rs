@@ -866,6 +866,12 @@ const_assert_eq!(
     GOTHOOK_MIN_LOCKED_INTERVAL_NS,
     hooks::MIN_LOCKED_INTERVAL_NS
 );
+/// Refreshes hold the loader lock at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average.
+pub const GOTHOOK_LOCK_SHARE_INVERSE: u64 = 4;
+const_assert_eq!(GOTHOOK_LOCK_SHARE_INVERSE, hooks::LOCK_SHARE_INVERSE);
+/// Budget, in nanoseconds of wall time, that refreshes may save up for a burst.
+pub const GOTHOOK_LOCK_BURST_NS: u64 = 50000000;
+const_assert_eq!(GOTHOOK_LOCK_BURST_NS, hooks::LOCK_BURST_NS);
 
 /// Most hook sets installed at once.
 pub const GOTHOOK_MAX_SETS: u32 = 8;

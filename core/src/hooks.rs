@@ -206,7 +206,7 @@ pub const MIN_LOCKED_INTERVAL_NS: u64 = 50_000;
 /// and a hot loop of full passes over a thousand libraries is held to a quarter of the time.
 pub const LOCK_SHARE_INVERSE: u64 = 4;
 /// How much budget (nanoseconds of wall time) can be saved up for a burst of refreshes.
-pub const LOCK_BURST_NS: u64 = 8_000_000;
+pub const LOCK_BURST_NS: u64 = 50_000_000;
 static LAST_LOCKED_NS: AtomicU64 = AtomicU64::new(0);
 /// Budget in nanoseconds, biased by `LOCK_BURST_NS` so it fits an unsigned atomic (a value
 /// below the bias means overdrawn); together with the time it was last brought up to date.
