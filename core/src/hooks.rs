@@ -15,7 +15,11 @@ pub const MAX_SETS: usize = 8;
 /// Most hooks in one set.
 pub const MAX_HOOKS: usize = 16;
 /// Most libraries tracked for incremental refresh; beyond it refresh degrades to full passes.
+#[cfg(not(test))]
 pub const MAX_LIBS: usize = 1024;
+/// Unit tests shrink the table so that this small test process overflows it.
+#[cfg(test)]
+pub const MAX_LIBS: usize = 2;
 /// Most symbol-table indices remembered per wanted name in one library.
 const MAX_INDICES: usize = 4;
 /// Refreshes that re-check a lazily bound library after it was patched (lazy binding can
@@ -972,4 +976,72 @@ pub fn set_originals(id: SetId, out: &mut [usize]) -> Result<usize> {
     let n = s.nhooks.min(out.len());
     out[..n].copy_from_slice(&s.originals[..n]);
     Ok(s.nhooks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::AtomicUsize;
+
+    static REAL_CALLOC: AtomicUsize = AtomicUsize::new(0);
+
+    /// Forwards to the real calloc: the test harness's own threads keep allocating meanwhile.
+    extern "C" fn forward_calloc(n: usize, size: usize) -> *mut core::ffi::c_void {
+        let f: extern "C" fn(usize, usize) -> *mut core::ffi::c_void =
+            unsafe { core::mem::transmute(REAL_CALLOC.load(Ordering::Acquire)) };
+        f(n, size)
+    }
+
+    /// The value of libc's own calloc import slot (libc calls calloc through its PLT).
+    fn libc_calloc_slot() -> usize {
+        let mut value = 0;
+        loader::each(0, |lib| {
+            if lib.name.ends_with(b"/libc.so.6") {
+                let d = lib.decode().unwrap();
+                d.for_each_import(|imp| {
+                    if imp.name == b"calloc" {
+                        value = slot::peek(imp.reloc.slot);
+                    }
+                    true
+                })
+                .unwrap();
+                return false;
+            }
+            true
+        })
+        .unwrap();
+        value
+    }
+
+    #[test]
+    fn a_full_library_table_degrades_to_full_passes_without_missing_a_library() {
+        // With 2 entries, the main program and libgcc_s are tracked and libc is not.
+        let before = libc_calloc_slot();
+        let hooks = [Hook {
+            symbol: b"calloc",
+            replacement: forward_calloc as *const () as usize,
+            original: REAL_CALLOC.as_ptr(),
+        }];
+        let mut rep = Report::default();
+        let id = install(&hooks, &Filter::default(), &mut rep).unwrap();
+        assert!(
+            rep.libs_untracked > 0,
+            "more than {MAX_LIBS} libraries to track: {rep:?}"
+        );
+        assert_eq!(
+            libc_calloc_slot(),
+            forward_calloc as *const () as usize,
+            "untracked libc hooked: {rep:?}"
+        );
+        // Every refresh now says the table is full and re-scans the untracked libraries.
+        let mut again = Report::default();
+        assert_eq!(refresh(0, &mut again), Err(Error::Full));
+        assert!(
+            again.libs_untracked > 0 && again.slots_already >= 1,
+            "{again:?}"
+        );
+        let mut un = Report::default();
+        uninstall(id, &mut un).unwrap();
+        assert_eq!(libc_calloc_slot(), before, "{un:?}");
+    }
 }
