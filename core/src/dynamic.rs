@@ -254,6 +254,21 @@ pub unsafe fn phdr_bytes<'a>(phdr: usize, phnum: usize, is64: bool) -> Result<&'
     Ok(unsafe { mem::raw_bytes(phdr, phnum * phent(is64)) })
 }
 
+/// The kind of import slot a relocation type fills on `arch`, or None for every other type
+/// (RELATIVE, IRELATIVE, TLS, COPY, ...).
+#[inline(always)]
+fn import_kind(arch: &Arch, r_type: u32) -> Option<ImportKind> {
+    if r_type == arch.jump_slot {
+        Some(ImportKind::Plt)
+    } else if Some(r_type) == arch.glob_dat {
+        Some(ImportKind::GlobDat)
+    } else if r_type == arch.abs {
+        Some(ImportKind::Abs)
+    } else {
+        None
+    }
+}
+
 /// Decodes every `N`-byte relocation entry of `bytes` (N fixes class and RELA/REL, so the
 /// compiler drops the bounds checks); returns false when `f` asked to stop.
 #[inline(always)]
@@ -955,13 +970,7 @@ impl Dynamic {
         addend: i64,
         table: Table,
     ) -> Result<Option<Reloc>> {
-        let kind = if r_type == arch.jump_slot {
-            ImportKind::Plt
-        } else if Some(r_type) == arch.glob_dat {
-            ImportKind::GlobDat
-        } else if r_type == arch.abs {
-            ImportKind::Abs
-        } else {
+        let Some(kind) = import_kind(arch, r_type) else {
             return Ok(None);
         };
         if sym == 0 {
@@ -1001,13 +1010,7 @@ impl Dynamic {
             }
             let in_hot_range = slot >= lo && slot.wrapping_add(ws) <= hi && slot & (ws - 1) == 0;
             if in_hot_range && sym != 0 {
-                let kind = if r_type == arch.jump_slot {
-                    ImportKind::Plt
-                } else if Some(r_type) == arch.glob_dat {
-                    ImportKind::GlobDat
-                } else if r_type == arch.abs {
-                    ImportKind::Abs
-                } else {
+                let Some(kind) = import_kind(arch, r_type) else {
                     return true;
                 };
                 return f(&Reloc {
