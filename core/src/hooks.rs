@@ -968,16 +968,6 @@ fn restore(st: &State, pos: usize, d: &Dynamic, order: &[usize], rep: &mut Repor
     err.map_or(Ok(()), Err)
 }
 
-/// The originals published for a set, in hook order (for callers that did not pass cells).
-pub fn set_originals(id: SetId, out: &mut [usize]) -> Result<usize> {
-    let st = STATE.lock()?;
-    let pos = st.set_pos(id).ok_or(Error::NotFound)?;
-    let s = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
-    let n = s.nhooks.min(out.len());
-    out[..n].copy_from_slice(&s.originals[..n]);
-    Ok(s.nhooks)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,11 +48,6 @@ impl<T> OwnedLock<T> {
         }
     }
 
-    /// Takes the lock only if it is free: `Ok(None)` when another thread holds it.
-    pub fn try_lock(&self) -> Result<Option<Guard<'_, T>>> {
-        self.try_lock_as(sys::gettid())
-    }
-
     fn try_lock_as(&self, me: u32) -> Result<Option<Guard<'_, T>>> {
         // The owner word is the lock: it is claimed before the inner mutex is taken and cleared
         // only after the inner mutex is released, so a signal handler interrupting this thread

@@ -13,17 +13,6 @@ use crate::sys;
 /// Serialises every protect / compare-and-swap / restore sequence in the process.
 static SWAP_LOCK: OwnedLock<()> = OwnedLock::new(());
 
-/// Number of `mprotect` calls made (for tests and benchmarks).
-pub static MPROTECT_CALLS: AtomicUsize = AtomicUsize::new(0);
-
-/// Reads the current value of `slot` atomically.  `slot` must be a checked slot of `owner`.
-pub fn load(owner: &Dynamic, slot: usize) -> Result<usize> {
-    check(owner, slot)?;
-    // SAFETY: `slot` is an aligned, mapped, pointer-sized word of `owner` (checked above).
-    let p = unsafe { AtomicPtr::<u8>::from_ptr(slot as *mut *mut u8) };
-    Ok(p.load(Ordering::Acquire) as usize)
-}
-
 fn check(owner: &Dynamic, slot: usize) -> Result<()> {
     let ws = core::mem::size_of::<usize>();
     if owner.class
@@ -100,7 +89,6 @@ impl Batch {
             if self.nopen == BATCH_PAGES {
                 self.close_first()?;
             }
-            MPROTECT_CALLS.fetch_add(1, Ordering::Relaxed);
             // SAFETY: one page of a READY library; write is added now and the derived
             // protection is restored by close_first/finish/drop.
             if !unsafe { sys::mprotect(page, self.page_size, prot | elf::PF_W | elf::PF_R) } {
@@ -127,7 +115,6 @@ impl Batch {
         let (page, prot) = self.open[0];
         self.open.copy_within(1..self.nopen, 0);
         self.nopen -= 1;
-        MPROTECT_CALLS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: restores exactly the protection derived from the owner's program headers.
         if unsafe { sys::mprotect(page, self.page_size, prot) } {
             Ok(())

@@ -223,15 +223,3 @@ pub unsafe fn call_ifunc(resolver: usize) -> usize {
         f(hwcap, 0)
     }
 }
-
-/// Calls a plain `void *(*)(const void *)`-shaped function pointer owned by the caller.
-///
-/// # Safety
-/// `f` must be a valid function of that signature.
-pub unsafe fn call_ptr_fn(f: usize, arg: *const c_void) -> *mut c_void {
-    // SAFETY: forwarded contract.
-    unsafe {
-        let f: unsafe extern "C" fn(*const c_void) -> *mut c_void = core::mem::transmute(f);
-        f(arg)
-    }
-}
