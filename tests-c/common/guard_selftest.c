@@ -22,16 +22,7 @@
 void *pvalloc(size_t); /* musl does not declare it; the guard defines it */
 #endif
 
-static int failures;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      failures++;                                          \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-    }                                                      \
-  } while (0)
+#include "gothook_test_check.h"
 
 /* Calls through volatile pointers so the compiler cannot elide or merge them. */
 static void *(*volatile p_malloc)(size_t) = malloc;
@@ -194,6 +185,6 @@ int main(void) {
   }
 
   printf("guard_selftest (%s backend): %d checks, %d failures; %llu allocator calls seen\n",
-         gothook_guard_backend(), checks, failures, (unsigned long long)gothook_guard_calls());
-  return failures ? 1 : 0;
+         gothook_guard_backend(), checks, gt_failures, (unsigned long long)gothook_guard_calls());
+  return gt_failures ? 1 : 0;
 }

@@ -13,28 +13,18 @@
 #include <unistd.h>
 
 #include "gothook.h"
+#include "gothook_test_check.h"
 #include "gothook_test_guard.h"
 
-static int failures, checks;
 #define EXPECT(call, want)                                                                   \
   do {                                                                                       \
-    checks++;                                                                                \
+    gt_checks++;                                                                             \
     gothook_status got_ = GUARDED(call);                                                     \
     if (got_ != (want)) {                                                                    \
-      failures++;                                                                            \
+      gt_failures++;                                                                         \
       fprintf(stderr, "FAIL %s:%d: %s returned %u (%s), want %s\n", __FILE__, __LINE__, #call, \
               (unsigned)got_, gothook_status_str(got_), #want);                              \
     }                                                                                        \
-  } while (0)
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    checks++;                                              \
-    if (!(cond)) {                                         \
-      failures++;                                          \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-    }                                                      \
   } while (0)
 
 static int count_cb(const gothook_lib *lib, void *ctx) {
@@ -203,8 +193,8 @@ int main(void) {
         gothook_version_number(), GOTHOOK_VERSION_NUMBER);
   CHECK(gothook_guard_violations() == 0, "allocations inside gothook");
 
-  printf("c_api_bad_args: %d checks (NULL/invalid arguments at 18 entry points, 12 status "
+  printf("c_api_bad_args: %ld checks (NULL/invalid arguments at 18 entry points, 12 status "
          "strings + 5 unknown), %d failures; %llu allocations inside gothook\n",
-         checks, failures, (unsigned long long)gothook_guard_violations());
-  return failures ? 1 : 0;
+         gt_checks, gt_failures, (unsigned long long)gothook_guard_violations());
+  return gt_failures ? 1 : 0;
 }

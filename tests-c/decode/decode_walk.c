@@ -28,19 +28,7 @@
 #include "gothook_test_guard.h"
 #include "gothook_test_util.h"
 
-static int failures;
-static long checks;
-#define CHECK(cond, ...)                                         \
-  do {                                                           \
-    checks++;                                                    \
-    if (!(cond)) {                                               \
-      if (++failures <= 60) {                                    \
-        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);     \
-        fprintf(stderr, __VA_ARGS__);                            \
-        fputc('\n', stderr);                                     \
-      }                                                          \
-    }                                                            \
-  } while (0)
+#include "gothook_test_check.h"
 
 /* ---------------- what the guarded walk records (static storage: no allocation) ------------- */
 
@@ -548,6 +536,6 @@ int main(int argc, char **argv) {
          "%llu allocations inside gothook; %ld checks, %d failures\n",
          expect_nopie ? " (non-PIE)" : " (PIE)", rule_relro ? " [RELRO rule]" : "", nlibs,
          nfixtures, ready, total_syms, total_imports, total_lookups, total_dlsym,
-         total_dlsym_skipped, total_notfound, (unsigned long long)violations, checks, failures);
-  return failures ? 1 : 0;
+         total_dlsym_skipped, total_notfound, (unsigned long long)violations, gt_checks, gt_failures);
+  return gt_failures ? 1 : 0;
 }

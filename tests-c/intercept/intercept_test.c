@@ -13,16 +13,7 @@
 #include "alloc_fixture.h"
 #include "gothook.h"
 
-static int failures;
-#define CHECK(c, ...)                                  \
-  do {                                                 \
-    if (!(c)) {                                        \
-      failures++;                                      \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);      \
-      printf(__VA_ARGS__);                             \
-      printf("\n");                                    \
-    }                                                  \
-  } while (0)
+#include "gothook_test_check.h"
 
 struct find_slot {
   const char *suffix;
@@ -132,6 +123,6 @@ int main(int argc, char **argv) {
   printf("intercept: runpath kept (naive control lost it: %s), %u/%u loads hooked before dlopen "
          "returned, %u dlopen/dlclose slots restored\n",
          naive_found ? "no" : "yes", hooked_rounds, rounds, r.slots_restored);
-  printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
-  return failures ? 1 : 0;
+  printf("%d passed, %d failed\n", gt_failures ? 0 : 1, gt_failures ? 1 : 0);
+  return gt_failures ? 1 : 0;
 }
