@@ -25,7 +25,7 @@ endforeach()
 set(GOTHOOK_REALNAME "libgothook.so.${PROJECT_VERSION}")
 set(GOTHOOK_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/gothook")
 set(GOTHOOK_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
-set(GOTHOOK_STAGE "${CMAKE_BINARY_DIR}/package")
+set(GOTHOOK_STAGE "${PROJECT_BINARY_DIR}/package")
 
 # System libraries a static consumer must link besides libgothook.a.  Every symbol the archive
 # leaves undefined (`nm -u`: dl_iterate_phdr, getauxval, mprotect, syscall, abort, mem*/str*,
@@ -34,7 +34,7 @@ set(GOTHOOK_STAGE "${CMAKE_BINARY_DIR}/package")
 set(GOTHOOK_STATIC_LINK_DEPS "")
 
 # --- libraries and header -------------------------------------------------------------------
-install(FILES "${CMAKE_SOURCE_DIR}/include/gothook.h"
+install(FILES "${PROJECT_SOURCE_DIR}/include/gothook.h"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(FILES "${GOTHOOK_STATIC}"
         DESTINATION "${CMAKE_INSTALL_LIBDIR}")

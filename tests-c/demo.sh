@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GOTHOOK_MINIMAL_DEPS=1 bash tests-c/install-deps.sh >/dev/null
 BUILD=${GOTHOOK_BUILD_DIR:-build}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target gothook_demo >/dev/null
 mapfile -t plugins < "$BUILD/demo-plugins.txt"
 exec "$BUILD/tests-c/demo/gothook_demo" "${1:-10}" "${plugins[@]}"

@@ -14,7 +14,7 @@ cargo test --workspace
 
 echo "== cmake build"
 BUILD=${GOTHOOK_BUILD_DIR:-build}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON
 cmake --build "$BUILD" -j"$(nproc)"
 
 echo "== ctest"
