@@ -52,13 +52,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-    # Only cmake has a fallback (PyPI's wheel), for mirrors without Debian's package.
-    have cmake || { echo "install-deps: apt-get failed; trying cmake from PyPI"; python3 -m pip install -q cmake; }
-    for p in "${missing[@]}"; do
-      [ "$p" = cmake ] && continue
-      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
-        die "apt-get could not install $p"
-    done
+    # apt installs all or nothing: retry without cmake, the one package with a fallback (PyPI's
+    # wheel, for mirrors without Debian's cmake); any other failure stops here.
+    rest=()
+    for p in "${missing[@]}"; do [ "$p" = cmake ] || rest+=("$p"); done
+    if [ ${#rest[@]} -gt 0 ]; then
+      $SUDO apt-get install -y -qq --no-install-recommends "${rest[@]}" >/dev/null ||
+        die "apt-get could not install: ${rest[*]}"
+    fi
+    if ! have cmake; then
+      echo "install-deps: Debian's cmake could not be installed; installing cmake from PyPI"
+      python3 -m pip install -q cmake || die "neither apt-get nor pip could install cmake"
+    fi
   fi
 fi
 have cmake || die "cmake not found (Debian package cmake, or: python3 -m pip install cmake)"
