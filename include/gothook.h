@@ -741,6 +741,7 @@ gothook_status gothook_uninstall(gothook_set set, struct gothook_report *report)
    a new dependency of a dlopen'ed library, it is that dlopen'ed library's breadth-first
    DT_NEEDED closure (which includes libc).  The root is derived from the list order and each
    object's DT_NEEDED/DT_SONAME (glibc's `l_loader` is private).
+
  On musl and static programs, and in a process listing more than 256 objects, the search is the
  list order (after the object containing `next_after`).
 
