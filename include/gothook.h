@@ -80,8 +80,9 @@
 #define GOTHOOK_KIND_LOADER 3
 
 /*
- Kind: the shared object libgothook is linked into (libgothook.so, or a shared library that
- embeds libgothook.a).  A main program that embeds the archive is reported as MAIN.
+ Kind: the object containing gothook's code: libgothook.so, a shared library that embeds
+ libgothook.a, or the main program when the archive is linked into it (SELF wins over MAIN;
+ compare `phdr` with `getauxval(AT_PHDR)` to recognise the main program in every case).
  */
 #define GOTHOOK_KIND_SELF 4
 
@@ -132,7 +133,8 @@
 #define GOTHOOK_IMPORT_ABS 2
 
 /*
- Filter flag: also hook the object gothook is linked into (default: excluded).
+ Filter flag: also hook the object containing gothook's code, `GOTHOOK_KIND_SELF` (default:
+ excluded, also when that object is the main program).
  */
 #define GOTHOOK_FILTER_INCLUDE_SELF 1
 
@@ -610,9 +612,32 @@ gothook_status gothook_dynamic_decode(size_t bias,
                                       struct gothook_dynamic *out);
 
 /*
- Decodes the library a walk callback reported.  Same contract as `gothook_dynamic_decode`.
+ Decodes the library a walk callback reported, and records the readiness the walk saw (a swap
+ on a library seen READY then needs no further check).  Same contract as
+ `gothook_dynamic_decode`.
+
+ Context: signal-safe (reads memory only).
  */
 gothook_status gothook_lib_decode(const struct gothook_lib *lib, struct gothook_dynamic *out);
+
+/*
+ Whether the library `lib` (a record from a walk callback) maps `addr` in one of its PT_LOAD
+ segments: 1 if it does, 0 if not or if `lib` is NULL.
+
+ Context: signal-safe (reads the program headers only); use it during the callback.
+ */
+int gothook_lib_contains(const struct gothook_lib *lib, const void *addr);
+
+/*
+ Decodes, in one call, the READY library that maps `addr` (e.g. the address of a function of
+ libjvm.so), inside the walk that reports it: the owner to hand to `gothook_slot_swap`.  Keep
+ `*out` only while that library stays loaded.  `*out` is written only on success.
+
+ Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL `out`), `GOTHOOK_ENOTFOUND` (no listed
+ library maps `addr`), `GOTHOOK_ENOTREADY` (it is not READY yet; retry later),
+ `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+ */
+gothook_status gothook_decode_containing(const void *addr, struct gothook_dynamic *out);
 
 /*
  Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
@@ -668,9 +693,16 @@ gothook_status gothook_dynamic_lookup_symbol(const struct gothook_dynamic *d,
  flags) lacks write, and is restored exactly afterwards.  All swaps in the process are
  serialised by one spin lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
 
- Context: signal-safe (if `owner` was decoded earlier from a library that stays loaded).
- Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or misaligned),
- `GOTHOOK_ENOTREADY`, `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`, `GOTHOOK_EBUSY`.
+ Readiness: an `owner` from `gothook_lib_decode` of a library the walk reported READY, or from
+ `gothook_decode_containing`, is READY (that was decided in the walk).  Otherwise it is decided
+ now without walking (`_dl_find_object`, or the RELRO page's protection by raw syscalls); the
+ readiness rule this needs is detected when libgothook is loaded (a constructor), so no swap
+ ever takes the loader's lock.  A library that is not READY is left untouched.
+
+ Context: signal-safe from the first call (if `owner` was decoded earlier from a library that
+ stays loaded).  Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or
+ misaligned), `GOTHOOK_ENOTREADY` (slot unchanged), `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`,
+ `GOTHOOK_EBUSY`.
  */
 gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
                                  void **slot,
@@ -727,11 +759,25 @@ gothook_status gothook_refresh(uint32_t flags, struct gothook_report *report);
 gothook_status gothook_uninstall(gothook_set set, struct gothook_report *report);
 
 /*
- Resolves `name` like an unversioned `dlsym(RTLD_DEFAULT)` (or `RTLD_NEXT` after the library
- containing `next_after`, if non-NULL) without locks beyond the loader's list lock and
- without allocation; IFUNCs are resolved to their implementation.
+ Resolves `name` as an unversioned `dlsym` would, without locks beyond the loader's list lock
+ and without allocation (about 7 KiB of stack); IFUNCs are resolved to their implementation and
+ only READY objects are searched.
+ - `next_after == NULL` (`RTLD_DEFAULT`): the global scope: the main program, the LD_PRELOAD
+   objects and their DT_NEEDED closure, breadth first.  Libraries dlopen'ed with RTLD_LOCAL are
+   not searched, and neither are those dlopen'ed with RTLD_GLOBAL (glibc would search them).
+ - otherwise `RTLD_NEXT` as called from the object containing `next_after`: the scope of that
+   object's root loader object, after the object itself.  For the main program, its DT_NEEDED
+   closure and LD_PRELOAD objects that is the global scope; for a library dlopen'ed, or mapped as
+   a new dependency of a dlopen'ed library, it is that dlopen'ed library's breadth-first
+   DT_NEEDED closure (which includes libc).  The root is derived from the list order and each
+   object's DT_NEEDED/DT_SONAME (glibc's `l_loader` is private).
 
- Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`.
+ On musl and static programs, and in a process listing more than 256 objects, the search is the
+ list order (after the object containing `next_after`).
+
+ Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (also when `next_after`
+ lies in no listed object), `GOTHOOK_EBUSY` (libraries were unloaded during every one of 8
+ tries).
  */
 gothook_status gothook_global_lookup(const char *name, const void *next_after, void **addr);
 

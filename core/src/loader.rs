@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::mem::Segments;
 use crate::sys;
 
+mod scope;
+
 /// Whether a listed library may be read and patched.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +38,8 @@ pub enum LibKind {
     Vdso = 2,
     /// The dynamic loader (on musl, this is also libc).
     Loader = 3,
-    /// The object gothook itself is linked into.
+    /// The object containing gothook's code: libgothook.so, a shared library embedding the
+    /// archive, or the main program when the archive is linked into it (SELF wins over MAIN).
     SelfLib = 4,
 }
 
@@ -117,6 +120,17 @@ pub fn rule() -> Rule {
         2 => Rule::Relro,
         3 => Rule::Listed,
         _ => detect(),
+    }
+}
+
+/// The readiness rule in force if it is already detected; never detects it (detection walks
+/// the loaded objects, which is not signal-safe).
+pub fn rule_if_detected() -> Option<Rule> {
+    match RULE.load(Ordering::Acquire) {
+        1 => Some(Rule::FindObject),
+        2 => Some(Rule::Relro),
+        3 => Some(Rule::Listed),
+        _ => None,
     }
 }
 
@@ -285,6 +299,10 @@ impl Aux {
     }
 }
 
+/// What a listed object is.  The object containing gothook's own code is `SelfLib` whatever
+/// else it is: a shared library embedding the archive, libgothook.so, or the main program when
+/// the archive is linked into it (so the default filter never patches gothook's own imports, whose
+/// hooks would re-enter gothook).
 fn kind_of(raw: &Raw<'_>, aux: &Aux) -> LibKind {
     let Aux {
         vdso,
@@ -293,12 +311,12 @@ fn kind_of(raw: &Raw<'_>, aux: &Aux) -> LibKind {
     } = *aux;
     if vdso != 0 && raw.segs.contains(vdso, 1) {
         LibKind::Vdso
-    } else if raw.phdr == at_phdr {
-        LibKind::Main
-    } else if base != 0 && raw.segs.contains(base, 1) {
+    } else if base != 0 && raw.segs.contains(base, 1) && raw.phdr != at_phdr {
         LibKind::Loader
     } else if raw.segs.contains(self_marker as *const () as usize, 1) {
         LibKind::SelfLib
+    } else if raw.phdr == at_phdr {
+        LibKind::Main
     } else {
         LibKind::Other
     }
@@ -418,6 +436,80 @@ pub fn readiness_of(d: &Dynamic) -> Readiness {
     )
 }
 
+/// The readiness of an already decoded image now, without walking: `None` while the rule is not
+/// yet detected.  Signal-safe (`_dl_find_object` is lock-free; the RELRO rule uses raw syscalls).
+pub fn readiness_now(d: &Dynamic) -> Option<Readiness> {
+    let rule = rule_if_detected()?;
+    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR);
+    let kind = if vdso != 0 && d.segs.contains(vdso, 1) {
+        LibKind::Vdso
+    } else {
+        LibKind::Other
+    };
+    Some(readiness_parts(
+        &d.segs,
+        d.relro,
+        d.bias,
+        kind,
+        rule,
+        &mut Protections::new(),
+    ))
+}
+
+/// Whether the image with load bias `bias` and program headers `phdr[0..phnum)` maps `addr` in
+/// one of its PT_LOAD segments.
+///
+/// # Safety
+/// `phdr` points to `phnum` readable program headers of this process's class (a listed object's,
+/// e.g. from a walk callback).
+pub unsafe fn maps(bias: usize, phdr: usize, phnum: u16, addr: usize) -> bool {
+    let is64 = cfg!(target_pointer_width = "64");
+    // SAFETY: forwarded contract.
+    let Ok(raw) = (unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) }) else {
+        return false;
+    };
+    dynamic::phdrs(raw, is64).any(|p| {
+        let start = bias.wrapping_add(p.vaddr as usize);
+        p.p_type == elf::PT_LOAD
+            && addr >= start
+            && (addr - start) < usize::try_from(p.memsz).unwrap_or(usize::MAX)
+    })
+}
+
+/// Decodes the listed object that maps `addr`, inside the walk that reports it, and says how
+/// ready it was.  Errors: `NotFound` (no listed object maps `addr`), `NotReady` (it is not
+/// READY: nothing decoded), decode errors.
+///
+/// Context: malloc-safe.
+pub fn decode_containing(addr: usize) -> Result<Dynamic> {
+    let mut out = Err(Error::NotFound);
+    each(LIBS_ALL, |lib| {
+        if !lib.contains(addr) {
+            return true;
+        }
+        out = if lib.readiness == Readiness::Ready {
+            lib.decode()
+        } else {
+            Err(Error::NotReady)
+        };
+        false
+    })?;
+    out
+}
+
+/// The `_dl_find_object` rule (glibc >= 2.35) as a decision over the loader's answer for the
+/// library's first PT_LOAD address: its return code `rc` and the returned link map's `l_addr`
+/// (`None` for a NULL link map).  READY exactly when `rc` is 0 and `l_addr` is the listed `bias`:
+/// glibc enters an object into this table only once it is relocated and its RELRO protected, and
+/// an entry with another bias is another object (one being unloaded from, or loaded into, the
+/// same address range).  Anything else is LOADING.
+pub fn find_object_decision(rc: c_int, l_addr: Option<usize>, bias: usize) -> Readiness {
+    match (rc, l_addr) {
+        (0, Some(a)) if a == bias => Readiness::Ready,
+        _ => Readiness::Loading,
+    }
+}
+
 fn readiness_parts(
     segs: &Segments,
     relro: (usize, usize),
@@ -439,12 +531,14 @@ fn readiness_parts(
         Rule::FindObject => {
             let f = FIND_OBJECT.load(Ordering::Acquire);
             // SAFETY: `f` is glibc's _dl_find_object (found by detect()).
-            match unsafe { sys::dl_find_object(f, first) } {
+            let (rc, l_addr) = match unsafe { sys::dl_find_object(f, first) } {
                 // SAFETY: a link_map returned by _dl_find_object stays valid while the object is
                 // listed (we are inside its callback); l_addr is its first word.
-                Some(map) if map != 0 && unsafe { sys::read_word(map) } == bias => Readiness::Ready,
-                _ => Readiness::Loading,
-            }
+                Some(map) if map != 0 => (0, Some(unsafe { sys::read_word(map) })),
+                Some(_) => (0, None),
+                None => (-1, None),
+            };
+            find_object_decision(rc, l_addr, bias)
         }
         Rule::Relro | Rule::Undetected => {
             let page = sys::page_size();
@@ -513,11 +607,154 @@ pub fn counters() -> (u64, u64) {
     c
 }
 
-/// Looks `name` up in global-scope order (the order the loader lists objects), like an
-/// unversioned `dlsym(RTLD_DEFAULT)`, without locks beyond the list lock and without allocation.
-/// With `after` set, the search starts after the object containing that address (RTLD_NEXT).
-/// IFUNC definitions are resolved by calling their resolver.
+/// Calls `f` with each DT_NEEDED name of `d`, in order.  Reads are bounds-checked against the
+/// image's segments; a bad entry ends the list.
+fn needed_names(d: &Dynamic, mut f: impl FnMut(&[u8])) {
+    let is64 = d.class == elf::ELFCLASS64;
+    let ws = if is64 { 8 } else { 4 };
+    // No real object has thousands of dynamic entries; the bound keeps a corrupt one finite.
+    for i in 0..4096usize {
+        let e = d.dynamic.wrapping_add(i * 2 * ws);
+        let Ok(tag) = d.segs.word(e, is64) else {
+            return;
+        };
+        let tag = if is64 {
+            tag as i64
+        } else {
+            tag as u32 as i32 as i64
+        };
+        if tag == elf::dt::NULL {
+            return;
+        }
+        if tag == elf::dt::NEEDED {
+            if let Ok(off) = d.segs.word(e + ws, is64) {
+                if let Some(name) = u32::try_from(off).ok().and_then(|o| d.string(o).ok()) {
+                    f(name);
+                }
+            }
+        }
+    }
+}
+
+/// Records every listed object's names and DT_NEEDED entries for the scope computation.
+/// Returns the index of the object containing `addr` (if `addr` is non-zero and mapped).
+fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
+    let aux = Aux::read();
+    let mut host = None;
+    raw_walk(|raw| {
+        let d = raw.decode().ok();
+        let soname = d.as_ref().and_then(|d| d.soname());
+        let Some(i) = objs.push(raw.bias, soname, raw.name) else {
+            return false;
+        };
+        if raw.phdr == aux.at_phdr {
+            objs.main = i as u16;
+        } else if aux.vdso != 0 && raw.segs.contains(aux.vdso, 1) {
+            objs.vdso = i as u16;
+        }
+        if addr != 0 && host.is_none() && raw.segs.contains(addr, 1) {
+            host = Some(i);
+        }
+        if let Some(d) = &d {
+            needed_names(d, |n| objs.push_needed(n));
+        }
+        true
+    });
+    host
+}
+
+/// The address `lib` defines `name` at (IFUNCs resolved), if it does.
+fn defined_in(lib: &LibInfo<'_>, name: &[u8]) -> Option<usize> {
+    if lib.kind == LibKind::Vdso {
+        return None;
+    }
+    let d = lib.decode().ok()?;
+    let s = d.lookup(name).ok()??;
+    let addr = s.address(d.bias);
+    Some(if s.kind() == elf::STT_GNU_IFUNC {
+        // SAFETY: a defined IFUNC of a READY library; the loader would call it the same way.
+        unsafe { sys::call_ifunc(addr) }
+    } else {
+        addr
+    })
+}
+
+/// How often a lookup recomputes its scope when a library was unloaded between its two walks.
+const LOOKUP_TRIES: usize = 8;
+
+/// Looks `name` up the way `dlsym` would, without locks beyond the loader's list lock and
+/// without allocation (about 7 KiB of stack).  IFUNC definitions are resolved by calling their
+/// resolver; only READY objects are searched.
+///
+/// - `after == None` (`RTLD_DEFAULT`): the global scope, i.e. the main program, the LD_PRELOAD
+///   objects and their DT_NEEDED closure in breadth-first order.  RTLD_LOCAL libraries are not
+///   searched; neither are libraries dlopen'ed with RTLD_GLOBAL (glibc would search those).
+/// - `after == Some(addr)` (`RTLD_NEXT` from the object containing `addr`): the scope of that
+///   object's root loader object, after the object itself: the global scope for the main
+///   program, its DT_NEEDED closure and LD_PRELOAD objects; for an object dlopen'ed (or
+///   mapped as a new dependency of a dlopen'ed object) the dlopen'ed object's breadth-first
+///   DT_NEEDED closure.  See the `scope` module for how the root is derived from public data.
+///
+/// On musl and static programs (rule `Listed`), and in processes listing more objects than the
+/// scope tables hold, the search is the list order (after the object containing `addr`).
+///
+/// Errors: `NotFound`; `Busy` when libraries kept being unloaded during every try.
 pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
+    if rule() == Rule::Listed {
+        return list_lookup(name, after);
+    }
+    for _ in 0..LOOKUP_TRIES {
+        let mut objs = scope::Objects::new();
+        let host = record(&mut objs, after.unwrap_or(0));
+        if objs.overflow {
+            return list_lookup(name, after);
+        }
+        let mut order = [scope::NONE; scope::OBJ_MAX];
+        let (len, start) = match (after, host) {
+            (None, _) => (objs.global(&mut order), 0),
+            (Some(_), None) => return Err(Error::NotFound),
+            (Some(_), Some(h)) => {
+                let len = objs.next_scope(h, &mut order);
+                let at = order[..len].iter().position(|&x| x as usize == h);
+                (len, at.map_or(len, |p| p + 1))
+            }
+        };
+        // Position of each object in the part of the scope that is searched.
+        let mut pos = [scope::NONE; scope::OBJ_MAX];
+        for (k, &i) in order[start..len].iter().enumerate() {
+            pos[i as usize] = k as u16;
+        }
+        let mut best: Option<(u16, usize)> = None;
+        let mut stale = false;
+        each(0, |lib| {
+            let i = lib.index as usize;
+            if i >= objs.n {
+                // Listed after the record: in no scope computed from it.
+                return true;
+            }
+            if lib.bias != objs.bias[i] {
+                stale = true;
+                return false;
+            }
+            let p = pos[i];
+            if p == scope::NONE || best.is_some_and(|(b, _)| b <= p) {
+                return true;
+            }
+            if let Some(addr) = defined_in(lib, name) {
+                best = Some((p, addr));
+            }
+            true
+        })?;
+        if !stale {
+            return best.map(|(_, a)| a).ok_or(Error::NotFound);
+        }
+    }
+    Err(Error::Busy)
+}
+
+/// The list-order search: every READY object in `dl_iterate_phdr` order, after the object
+/// containing `after` if given.
+fn list_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
     let mut result = Err(Error::NotFound);
     let mut skipping = after.is_some();
     each(0, |lib| {
@@ -527,21 +764,13 @@ pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
             }
             return true;
         }
-        if lib.kind == LibKind::Vdso {
-            return true;
+        match defined_in(lib, name) {
+            Some(a) => {
+                result = Ok(a);
+                false
+            }
+            None => true,
         }
-        let Ok(d) = lib.decode() else { return true };
-        if let Ok(Some(s)) = d.lookup(name) {
-            let addr = s.address(d.bias);
-            result = Ok(if s.kind() == elf::STT_GNU_IFUNC {
-                // SAFETY: a defined IFUNC of a READY library; the loader would call it the same way.
-                unsafe { sys::call_ifunc(addr) }
-            } else {
-                addr
-            });
-            return false;
-        }
-        true
     })?;
     result
 }
@@ -549,6 +778,27 @@ pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_object_makes_ready_only_a_zero_return_with_the_listed_bias() {
+        let bias = 0x7f00_0000_0000;
+        assert_eq!(find_object_decision(0, Some(bias), bias), Readiness::Ready);
+        // Another object's link map at this address (a reload, or one being unloaded).
+        assert_eq!(
+            find_object_decision(0, Some(bias + 0x1000), bias),
+            Readiness::Loading
+        );
+        assert_eq!(find_object_decision(0, Some(0), bias), Readiness::Loading);
+        // Only 0 is success: any other return code leaves the library alone, whatever l_addr.
+        for rc in [-1, 1, 2] {
+            assert_eq!(
+                find_object_decision(rc, Some(bias), bias),
+                Readiness::Loading
+            );
+        }
+        // A NULL link map.
+        assert_eq!(find_object_decision(0, None, bias), Readiness::Loading);
+    }
 
     #[test]
     fn maps_lines_parse_by_range_and_permission() {
