@@ -71,9 +71,11 @@ pub mod intercept;
 pub mod loader;
 pub mod lock;
 pub mod mem;
+pub mod read;
 pub mod slot;
 pub mod sys;
 
 pub use dynamic::{Dynamic, Import, ImportKind, Symbol};
 pub use error::Error;
 pub use loader::{LibInfo, LibKind, Readiness};
+pub use read::{FileImage, Memory, ProcessImage};

@@ -2,11 +2,12 @@
 //! last thing in the only PT_LOAD, so that "ends exactly at the segment end" (accepted) and
 //! "ends one byte or one entry past it" (EMALFORMED) differ by a single byte.  The images live in
 //! an ordinary buffer of this process, larger than the segment, so a decoder that read past the
-//! segment would not fault: only the status tells whether the check held.
+//! segment would not fault: only the status tells whether the check held.  Each image is
+//! decoded twice: as mapped memory of this process and as a file in a byte slice.
 
 use gothook_core::dynamic::{Dynamic, Table, DECODE_ELF32, DECODE_ELF64};
 use gothook_core::elf::{self, dt};
-use gothook_core::{Error, ImportKind};
+use gothook_core::{Error, FileImage, ImportKind, Memory};
 
 /// Where the image's first byte is linked (vaddr of file offset 0).
 const VBASE: u64 = 0x10000;
@@ -75,6 +76,7 @@ struct Spec {
 /// A built image: the buffer holding it, its program headers, and what to pass to `decode`.
 struct Image {
     buf: Vec<u64>,
+    bytes: Vec<u8>,
     phdrs: Vec<u8>,
     flags: u32,
     /// File offset of each part, for the tests that look at what was decoded.
@@ -87,7 +89,23 @@ impl Image {
     }
 
     fn decode(&self) -> Result<Dynamic, Error> {
-        Dynamic::decode(self.bias(), &self.phdrs, self.flags)
+        // SAFETY: the segment lies inside `buf`, which outlives every use of the result.
+        unsafe { Dynamic::decode(self.bias(), &self.phdrs, self.flags) }
+    }
+
+    fn decode_file(&self) -> Result<Dynamic<FileImage<'_>>, Error> {
+        Dynamic::from_image(&self.bytes, &self.phdrs, self.flags)
+    }
+
+    /// The check that refused the image, the same from both readers.
+    fn refusal(&self) -> Option<&'static str> {
+        let mapped = self.decode().err();
+        let file = self.decode_file().err();
+        assert_eq!(mapped, file, "both readers agree");
+        match mapped {
+            Some(Error::Malformed(check)) => Some(check),
+            other => panic!("expected Malformed, got {other:?}"),
+        }
     }
 }
 
@@ -169,6 +187,7 @@ fn entry_size(part: Part, is64: bool) -> usize {
 }
 
 /// Relocation numbers of the machine the class stands for (x86_64 or i386: the same here).
+const R_NONE: u32 = 0;
 const R_GLOB_DAT: u32 = 6;
 const R_JUMP_SLOT: u32 = 7;
 const R_RELATIVE: u32 = 8;
@@ -250,9 +269,20 @@ fn part_bytes(part: Part, is64: bool, style: HashStyle) -> Vec<u8> {
             reloc(&mut w, slot(0), 0, R_RELATIVE, Some(0x40));
             reloc(&mut w, slot(1), 1, R_GLOB_DAT, Some(0));
         }
-        Part::JmpRel => reloc(&mut w, slot(2), 2, R_JUMP_SLOT, Some(0)),
-        Part::Rel => reloc(&mut w, slot(3), 1, R_GLOB_DAT, None),
-        Part::Relr => w.word(VBASE + GOT as u64),
+        // Each table has two entries, so that cutting one off leaves its start inside the
+        // segment; R_NONE entries are never imports.
+        Part::JmpRel => {
+            reloc(&mut w, slot(2), 0, R_NONE, Some(0));
+            reloc(&mut w, slot(2), 2, R_JUMP_SLOT, Some(0));
+        }
+        Part::Rel => {
+            reloc(&mut w, slot(3), 0, R_NONE, None);
+            reloc(&mut w, slot(3), 1, R_GLOB_DAT, None);
+        }
+        Part::Relr => {
+            w.word(VBASE + GOT as u64);
+            w.word(1); // an empty bitmap word
+        }
     }
     w.out
 }
@@ -408,9 +438,26 @@ fn build(spec: Spec) -> Image {
     }
     Image {
         buf,
+        bytes: image,
         phdrs: ph.out,
         flags: if is64 { DECODE_ELF64 } else { DECODE_ELF32 },
         got: GOT,
+    }
+}
+
+/// The check that must refuse an image whose last part runs past the segment.
+fn bounds_check(spec: Spec) -> &'static str {
+    match spec.last {
+        Part::Dynamic => "read outside the mapped segments",
+        Part::Strtab => "string table ends outside its segment",
+        Part::Symtab => "symbol table ends outside its segment",
+        Part::SysvHash => "DT_HASH buckets or chains end outside the segment",
+        Part::GnuHash if spec.style == HashStyle::Gnu => "GNU hash chain ends outside the segment",
+        Part::GnuHash => "GNU hash buckets end outside the segment",
+        Part::Versym => "DT_VERSYM misaligned or ending outside its segment",
+        Part::Rela | Part::JmpRel | Part::Rel | Part::Relr => {
+            "relocation table ends outside its segment"
+        }
     }
 }
 
@@ -441,39 +488,48 @@ fn specs() -> Vec<Spec> {
     v
 }
 
+/// What a decoded test image must show: its symbols, soname, lookup and imports.
+fn check_decoded<M: Memory>(d: &Dynamic<M>, spec: Spec, got: usize) {
+    assert_eq!(d.nsyms, 4, "{spec:?}");
+    assert_eq!(d.soname(), Some(&b"libbounds.so"[..]), "{spec:?}");
+    // A GNU hash table without chains covers no symbol, so lookups find nothing.
+    let expected = (spec.style != HashStyle::GnuNoChains).then_some(3);
+    let getpid = d.lookup(b"getpid").unwrap().map(|s| s.index);
+    assert_eq!(getpid, expected, "{spec:?}");
+    let mut imports = Vec::new();
+    d.for_each_import(|i| {
+        imports.push((i.name.to_vec(), i.reloc.kind, i.reloc.table, i.reloc.slot));
+        true
+    })
+    .unwrap();
+    let slot = |i: usize| got + i * ws(spec.is64);
+    assert_eq!(
+        imports,
+        vec![
+            (b"free".to_vec(), ImportKind::Plt, Table::JmpRel, slot(2)),
+            (
+                b"malloc".to_vec(),
+                ImportKind::GlobDat,
+                Table::Rela,
+                slot(1)
+            ),
+            (b"malloc".to_vec(), ImportKind::GlobDat, Table::Rel, slot(3)),
+        ],
+        "{spec:?}"
+    );
+}
+
 #[test]
 fn image_whose_last_table_ends_exactly_at_the_segment_end_decodes_fully() {
     let mut n = 0;
     for spec in specs() {
         let img = build(spec);
         let d = img.decode().unwrap_or_else(|e| panic!("{spec:?}: {e:?}"));
-        assert_eq!(d.nsyms, 4, "{spec:?}");
-        assert_eq!(d.soname(), Some(&b"libbounds.so"[..]), "{spec:?}");
-        // A GNU hash table without chains covers no symbol, so lookups find nothing.
-        let expected = (spec.style != HashStyle::GnuNoChains).then_some(3);
-        let getpid = d.lookup(b"getpid").unwrap().map(|s| s.index);
-        assert_eq!(getpid, expected, "{spec:?}");
-        let mut imports = Vec::new();
-        d.for_each_import(|i| {
-            imports.push((i.name.to_vec(), i.reloc.kind, i.reloc.table, i.reloc.slot));
-            true
-        })
-        .unwrap();
-        let slot = |i: usize| img.buf.as_ptr() as usize + img.got + i * ws(spec.is64);
-        assert_eq!(
-            imports,
-            vec![
-                (b"free".to_vec(), ImportKind::Plt, Table::JmpRel, slot(2)),
-                (
-                    b"malloc".to_vec(),
-                    ImportKind::GlobDat,
-                    Table::Rela,
-                    slot(1)
-                ),
-                (b"malloc".to_vec(), ImportKind::GlobDat, Table::Rel, slot(3)),
-            ],
-            "{spec:?}"
-        );
+        check_decoded(&d, spec, img.buf.as_ptr() as usize + img.got);
+        let f = img
+            .decode_file()
+            .unwrap_or_else(|e| panic!("{spec:?}: {e:?}"));
+        check_decoded(&f, spec, VBASE as usize + img.got);
         n += 1;
     }
     assert_eq!(n, 38);
@@ -483,11 +539,7 @@ fn image_whose_last_table_ends_exactly_at_the_segment_end_decodes_fully() {
 fn table_ending_one_byte_past_its_segment_is_malformed() {
     for spec in specs() {
         let spec = Spec { shrink: 1, ..spec };
-        assert_eq!(
-            build(spec).decode().err(),
-            Some(Error::Malformed),
-            "{spec:?}"
-        );
+        assert_eq!(build(spec).refusal(), Some(bounds_check(spec)), "{spec:?}");
     }
 }
 
@@ -498,11 +550,7 @@ fn table_ending_one_entry_past_its_segment_is_malformed() {
             shrink: entry_size(spec.last, spec.is64),
             ..spec
         };
-        assert_eq!(
-            build(spec).decode().err(),
-            Some(Error::Malformed),
-            "{spec:?}"
-        );
+        assert_eq!(build(spec).refusal(), Some(bounds_check(spec)), "{spec:?}");
     }
 }
 
@@ -524,11 +572,7 @@ fn size_tag_claiming_one_entry_more_than_the_segment_holds_is_malformed() {
             grow: Some((tag, entry_size(spec.last, spec.is64) as u64)),
             ..spec
         };
-        assert_eq!(
-            build(spec).decode().err(),
-            Some(Error::Malformed),
-            "{spec:?}"
-        );
+        assert_eq!(build(spec).refusal(), Some(bounds_check(spec)), "{spec:?}");
         n += 1;
     }
     assert_eq!(n, 20);
