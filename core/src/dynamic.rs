@@ -9,6 +9,7 @@ use core::mem::size_of;
 use crate::elf::{self, dt, Arch, Class, Elf32, Elf64, RelocEntry};
 use crate::error::{Error, Result};
 use crate::mem::Segments;
+pub use crate::read::phdr_bytes;
 use crate::read::{self, FileImage, Memory, Pod, ProcessImage};
 
 /// Decode flag: the program headers and the image are ELF32 (default: the host's class).
@@ -19,7 +20,7 @@ pub const DECODE_ELF64: u32 = 2;
 pub const DECODE_FLAGS: u32 = DECODE_ELF32 | DECODE_ELF64;
 
 /// Most program headers accepted (the kernel's own limit is 64 KiB of headers).
-const MAX_PHNUM: usize = 4096;
+pub(crate) const MAX_PHNUM: usize = 4096;
 /// Most dynamic entries read before giving up on a missing DT_NULL.
 const MAX_DYN: usize = 4096;
 
@@ -256,21 +257,8 @@ pub fn phent(is64: bool) -> usize {
     }
 }
 
-/// Reads `phnum` program headers at `phdr`.
-///
-/// # Safety
-/// `phdr` must point to `phnum` readable program headers of the given class that stay valid
-/// for `'a`.
-pub unsafe fn phdr_bytes<'a>(phdr: usize, phnum: usize, is64: bool) -> Result<&'a [u8]> {
-    if phdr == 0 || phnum == 0 || phnum > MAX_PHNUM || !phdr.is_multiple_of(4) {
-        return Err(Error::Invalid);
-    }
-    // SAFETY: forwarded from the caller's contract.
-    Ok(unsafe { read::raw_bytes(phdr, phnum * phent(is64)) })
-}
-
 /// Checks decode `flags` and answers whether they select ELF64.
-fn decode_class(flags: u32) -> Result<bool> {
+pub(crate) fn decode_class(flags: u32) -> Result<bool> {
     if flags & 0xffff & !DECODE_FLAGS != 0 || flags & DECODE_FLAGS == DECODE_FLAGS {
         return Err(Error::Invalid);
     }
@@ -364,23 +352,6 @@ impl Tags {
     }
 }
 
-impl Dynamic<ProcessImage> {
-    /// Decodes the image loaded in this process at `bias` from its program headers
-    /// (`raw_phdrs`, as returned by [`phdr_bytes`]).  `flags` are `DECODE_*`, with an optional
-    /// `e_machine` hint in the high 16 bits for images whose ELF header is not mapped.
-    ///
-    /// # Safety
-    /// Every PT_LOAD range the program headers describe at `bias` is mapped readable in this
-    /// process and stays mapped while the returned value or any copy of it is used (see
-    /// [`ProcessImage::new`]).  [`crate::LibInfo::decode`] is the safe way inside a walk.
-    pub unsafe fn decode(bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Dynamic> {
-        let segs = load_segments(bias, raw_phdrs, decode_class(flags)?)?;
-        // SAFETY: the caller vouches these ranges are mapped while the result lives.
-        let mem = unsafe { ProcessImage::new(segs) };
-        Dynamic::decode_in(mem, bias, raw_phdrs, flags)
-    }
-}
-
 impl<'a> Dynamic<FileImage<'a>> {
     /// Decodes an ELF file held in `data`, as if loaded at bias 0 (addresses are vaddrs).
     pub fn from_file(data: &'a [u8]) -> Result<Self> {
@@ -436,7 +407,7 @@ impl<M: Memory> Dynamic<M> {
 
     /// Decodes the image in `mem`, loaded at `bias`: program headers, then the dynamic tags,
     /// then each table.
-    fn decode_in(mem: M, bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Self> {
+    pub(crate) fn decode_in(mem: M, bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Self> {
         let is64 = decode_class(flags)?;
         let class = if is64 {
             elf::ELFCLASS64

@@ -6,6 +6,7 @@
 
 use core::mem::size_of;
 
+use crate::dynamic::{self, Dynamic};
 use crate::elf::{self, Class, ProgramHeader};
 use crate::error::{Error, Result};
 use crate::mem::{Segments, MAX_LOADS};
@@ -293,6 +294,38 @@ impl Memory for FileImage<'_> {
 pub unsafe fn raw_bytes<'a>(addr: usize, len: usize) -> &'a [u8] {
     // SAFETY: guaranteed by the caller, as documented above.
     unsafe { core::slice::from_raw_parts(addr as *const u8, len) }
+}
+
+/// Reads `phnum` program headers at `phdr`.
+///
+/// # Safety
+/// `phdr` must point to `phnum` readable program headers of the given class that stay valid
+/// for `'a`.
+pub unsafe fn phdr_bytes<'a>(phdr: usize, phnum: usize, is64: bool) -> Result<&'a [u8]> {
+    if phdr == 0 || phnum == 0 || phnum > dynamic::MAX_PHNUM || !phdr.is_multiple_of(4) {
+        return Err(Error::Invalid);
+    }
+    // SAFETY: forwarded from the caller's contract.
+    Ok(unsafe { raw_bytes(phdr, phnum * dynamic::phent(is64)) })
+}
+
+// The constructor from raw addresses lives here, beside `ProcessImage::new`, so that the
+// decoder itself needs no `unsafe`.
+impl Dynamic<ProcessImage> {
+    /// Decodes the image loaded in this process at `bias` from its program headers
+    /// (`raw_phdrs`, as returned by [`phdr_bytes`]).  `flags` are `DECODE_*`, with an optional
+    /// `e_machine` hint in the high 16 bits for images whose ELF header is not mapped.
+    ///
+    /// # Safety
+    /// Every PT_LOAD range the program headers describe at `bias` is mapped readable in this
+    /// process and stays mapped while the returned value or any copy of it is used (see
+    /// [`ProcessImage::new`]).  [`crate::LibInfo::decode`] is the safe way inside a walk.
+    pub unsafe fn decode(bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Dynamic> {
+        let segs = dynamic::load_segments(bias, raw_phdrs, dynamic::decode_class(flags)?)?;
+        // SAFETY: the caller vouches these ranges are mapped while the result lives.
+        let mem = unsafe { ProcessImage::new(segs) };
+        Dynamic::decode_in(mem, bias, raw_phdrs, flags)
+    }
 }
 
 #[cfg(test)]
