@@ -55,7 +55,7 @@ fn status(e: Error) -> gothook_status {
     match e {
         Error::Invalid => GOTHOOK_EINVAL,
         Error::NotReady => GOTHOOK_ENOTREADY,
-        Error::Malformed => GOTHOOK_EMALFORMED,
+        Error::Malformed(_) => GOTHOOK_EMALFORMED,
         Error::NoDynamic => GOTHOOK_ENODYNAMIC,
         Error::NotFound => GOTHOOK_ENOTFOUND,
         Error::Changed => GOTHOOK_ECHANGED,
@@ -124,7 +124,7 @@ pub extern "C" fn gothook_status_str(status: u32) -> *const c_char {
         0 => return c"success".as_ptr(),
         1 => Error::Invalid,
         2 => Error::NotReady,
-        3 => Error::Malformed,
+        3 => Error::Malformed(""),
         4 => Error::NoDynamic,
         5 => Error::NotFound,
         6 => Error::Changed,
@@ -383,7 +383,8 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
         Ok(r) => r,
         Err(e) => return status(e),
     };
-    match Dynamic::decode(bias, raw, flags) {
+    // SAFETY: the caller vouches the image is mapped while the result is used (API contract).
+    match unsafe { Dynamic::decode(bias, raw, flags) } {
         Ok(d) => {
             // SAFETY: non-NULL caller-owned output.
             dyn_store(unsafe { &mut *out }, &d);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the seed corpus of the `decode` fuzz target: tests-c/cross/fixture.c compiled by every
-# installed cross compiler in four shapes, each turned into a seed with and without a
-# glibc-style rewrite of .dynamic (see mkseed.py).  usage: ./make-seeds.sh [CORPUS_DIR]
+# installed cross compiler in four shapes, each turned into a seed (see mkseed.py).
+# usage: ./make-seeds.sh [CORPUS_DIR]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/corpus/decode}
@@ -17,7 +17,6 @@ for t in x86_64-linux-gnu aarch64-linux-gnu i686-linux-gnu arm-linux-gnueabihf r
     "$t-gcc" -shared -fPIC -O1 -Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code $v \
       -o "$tmp/s$i.so" "$here/../../tests-c/cross/fixture.c"
     python3 "$here/mkseed.py" "$tmp/s$i.so" "$out/seed-$t-$i"
-    python3 "$here/mkseed.py" "$tmp/s$i.so" "$out/seed-$t-$i-rewritten" --rewrite
   done
 done
 echo "$(ls "$out" | wc -l) files in $out"

@@ -2,7 +2,7 @@
 """Turns a small ELF shared object into a seed for the `decode` fuzz target (see the header
 format in fuzz_targets/decode.rs): its PT_LOADs, PT_DYNAMIC and PT_GNU_RELRO become the header,
 its pages laid out by virtual address become the image bytes.
-usage: mkseed.py FILE.so OUT [--rewrite]"""
+usage: mkseed.py FILE.so OUT"""
 import struct, sys
 
 MACHINES = [62, 183, 3, 40, 243, 21, 258]
@@ -10,7 +10,6 @@ IMAGE = 64 * 1024
 
 def main():
     path, out = sys.argv[1], sys.argv[2]
-    rewrite = '--rewrite' in sys.argv[3:]
     f = open(path, 'rb').read()
     is64 = f[4] == 2
     machine = struct.unpack_from('<H', f, 18)[0]
@@ -39,7 +38,7 @@ def main():
         chunk = f[start:off + fs]
         at = (va & ~0xfff) - vbase
         img[at:at + len(chunk)] = chunk
-    mode = (1 if is64 else 0) | (MACHINES.index(machine) << 1) | (0x10 if rewrite else 0) | ((2 if is64 else 1) << 6)
+    mode = (1 if is64 else 0) | (MACHINES.index(machine) << 1) | ((2 if is64 else 1) << 6)
     hdr = struct.pack('<BB', mode, len(loads))
     for i in range(4):
         if i < len(loads):

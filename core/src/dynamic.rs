@@ -1,10 +1,16 @@
-//! PT_DYNAMIC decoding: symbols, imports and hash lookup of an image mapped in this process.
-//! Every table and every entry is checked against the mapped segments before it is read;
-//! malformed input gives `Error::Malformed`, never a fault, an out-of-bounds read or a loop.
+//! PT_DYNAMIC decoding of one image: collect the tags, validate each table once, then answer
+//! symbols, imports and hash lookups, over any [`Memory`] (a library mapped in this process or
+//! an ELF file in a byte slice).  Never reads outside the segments: every table is checked at
+//! decode time and every read again by the reader; malformed input gives
+//! `Error::Malformed(check)`, never a fault, an out-of-bounds read or an endless loop.
 
-use crate::elf::{self, dt, Arch};
+use core::mem::size_of;
+
+use crate::elf::{self, dt, Arch, Class, Elf32, Elf64, RelocEntry};
 use crate::error::{Error, Result};
-use crate::mem::{self, Segments};
+use crate::mem::Segments;
+pub use crate::read::phdr_bytes;
+use crate::read::{self, FileImage, Memory, Pod, ProcessImage};
 
 /// Decode flag: the program headers and the image are ELF32 (default: the host's class).
 pub const DECODE_ELF32: u32 = 1;
@@ -14,9 +20,14 @@ pub const DECODE_ELF64: u32 = 2;
 pub const DECODE_FLAGS: u32 = DECODE_ELF32 | DECODE_ELF64;
 
 /// Most program headers accepted (the kernel's own limit is 64 KiB of headers).
-const MAX_PHNUM: usize = 4096;
+pub(crate) const MAX_PHNUM: usize = 4096;
 /// Most dynamic entries read before giving up on a missing DT_NULL.
 const MAX_DYN: usize = 4096;
+
+/// Shorthand for the error of a failed check.
+const fn bad(check: &'static str) -> Error {
+    Error::Malformed(check)
+}
 
 /// Which relocation table an import came from.
 #[repr(u8)]
@@ -42,16 +53,52 @@ pub enum ImportKind {
     Abs = 2,
 }
 
-/// A decoded dynamic section: a plain, copyable value.  All addresses are absolute in this
-/// process.  It holds addresses into the image, so it is meaningful only while the image stays
-/// mapped (inside the walk callback, or for an image that is never unloaded).
+/// DT_GNU_HASH, parsed once at decode time (absolute addresses of its parts).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GnuHash {
+    /// Number of bucket words.
+    pub nbuckets: u32,
+    /// First symbol index the table covers.
+    pub symoffset: u32,
+    /// Number of bloom words (a power of two).
+    pub bloom_words: u32,
+    /// Bloom filter's second shift.
+    pub bloom_shift: u32,
+    /// The bloom words.
+    pub bloom: usize,
+    /// The bucket words.
+    pub buckets: usize,
+    /// The chain words (one per symbol from `symoffset`).
+    pub chains: usize,
+}
+
+/// DT_HASH, parsed once at decode time (absolute addresses of its parts).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SysvHash {
+    /// Number of bucket words.
+    pub nbucket: u32,
+    /// Number of chain words: the number of symbols.
+    pub nchain: u32,
+    /// The bucket words.
+    pub buckets: usize,
+    /// The chain words.
+    pub chains: usize,
+}
+
+/// A decoded dynamic section: a plain, copyable value over the image's memory `M`.  All
+/// addresses are as the image is addressed (absolute in this process for a [`ProcessImage`],
+/// virtual addresses for a [`FileImage`]).  A `Dynamic<ProcessImage>` reads the library's
+/// memory, so it is meaningful only while the library stays mapped: inside the walk callback,
+/// or for an image that is never unloaded (see [`ProcessImage::new`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-pub struct Dynamic {
+pub struct Dynamic<M = ProcessImage> {
     /// Load bias (`dlpi_addr`, `l_addr`).
     pub bias: usize,
-    /// The mapped PT_LOAD ranges.
-    pub segs: Segments,
+    /// The memory of the image: its mapped PT_LOAD ranges and the reader over them.
+    pub segs: M,
     /// PT_GNU_RELRO range, absolute, unrounded (0, 0 when absent).
     pub relro: (usize, usize),
     /// Address of the dynamic array.
@@ -98,6 +145,10 @@ pub struct Dynamic {
     pub bind_now: u8,
     /// Reserved, zero.
     pub reserved: [u8; 7],
+    /// DT_GNU_HASH's parts (all zero without it).
+    pub gnu: GnuHash,
+    /// DT_HASH's parts (all zero without it).
+    pub sysv: SysvHash,
 }
 
 /// A dynamic symbol.
@@ -181,48 +232,12 @@ pub struct Import<'a> {
 }
 
 /// Program header fields gothook uses, read for either ELF class.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Phdr {
-    /// p_type.
-    pub p_type: u32,
-    /// p_flags.
-    pub flags: u32,
-    /// p_offset.
-    pub offset: u64,
-    /// p_vaddr.
-    pub vaddr: u64,
-    /// p_memsz.
-    pub memsz: u64,
-}
+pub use elf::ProgramHeader as Phdr;
 
 /// Iterates program headers given as raw bytes of `phnum` entries.
 pub fn phdrs(raw: &[u8], is64: bool) -> impl Iterator<Item = Phdr> + '_ {
-    let ent = if is64 { 56 } else { 32 };
-    raw.chunks_exact(ent).map(move |p| {
-        let u32at = |o: usize| u32::from_le_bytes([p[o], p[o + 1], p[o + 2], p[o + 3]]);
-        let u64at = |o: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&p[o..o + 8]);
-            u64::from_le_bytes(w)
-        };
-        if is64 {
-            Phdr {
-                p_type: u32at(0),
-                flags: u32at(4),
-                offset: u64at(8),
-                vaddr: u64at(16),
-                memsz: u64at(40),
-            }
-        } else {
-            Phdr {
-                p_type: u32at(0),
-                offset: u32at(4) as u64,
-                vaddr: u32at(8) as u64,
-                memsz: u32at(20) as u64,
-                flags: u32at(24),
-            }
-        }
-    })
+    let (wide, narrow): (&[u8], &[u8]) = if is64 { (raw, &[]) } else { (&[], raw) };
+    read::program_headers::<Elf64>(wide).chain(read::program_headers::<Elf32>(narrow))
 }
 
 /// Whether decode `flags` select ELF64 (explicitly, or by default on a 64-bit host).
@@ -236,22 +251,29 @@ pub fn class_is64(flags: u32) -> bool {
 /// Size of one program header entry for the class.
 pub fn phent(is64: bool) -> usize {
     if is64 {
-        56
+        size_of::<elf::Phdr64>()
     } else {
-        32
+        size_of::<elf::Phdr32>()
     }
 }
 
-/// Reads `phnum` program headers at `phdr`.
-///
-/// # Safety
-/// `phdr` must point to `phnum` readable program headers of the given class.
-pub unsafe fn phdr_bytes<'a>(phdr: usize, phnum: usize, is64: bool) -> Result<&'a [u8]> {
-    if phdr == 0 || phnum == 0 || phnum > MAX_PHNUM || !phdr.is_multiple_of(4) {
+/// Checks decode `flags` and answers whether they select ELF64.
+pub(crate) fn decode_class(flags: u32) -> Result<bool> {
+    if flags & 0xffff & !DECODE_FLAGS != 0 || flags & DECODE_FLAGS == DECODE_FLAGS {
         return Err(Error::Invalid);
     }
-    // SAFETY: forwarded from the caller's contract.
-    Ok(unsafe { mem::raw_bytes(phdr, phnum * phent(is64)) })
+    Ok(class_is64(flags))
+}
+
+/// The PT_LOAD ranges of an image loaded at `bias`.
+pub fn load_segments(bias: usize, raw_phdrs: &[u8], is64: bool) -> Result<Segments> {
+    let mut segs = Segments::default();
+    for p in phdrs(raw_phdrs, is64).filter(|p| p.p_type == elf::PT_LOAD) {
+        let len =
+            usize::try_from(p.memsz).map_err(|_| bad("PT_LOAD larger than the address space"))?;
+        segs.push(bias.wrapping_add(p.vaddr as usize), len, p.flags)?;
+    }
+    Ok(segs)
 }
 
 /// The kind of import slot a relocation type fills on `arch`, or None for every other type
@@ -269,67 +291,92 @@ fn import_kind(arch: &Arch, r_type: u32) -> Option<ImportKind> {
     }
 }
 
-/// Decodes every `N`-byte relocation entry of `bytes` (N fixes class and RELA/REL, so the
-/// compiler drops the bounds checks); returns false when `f` asked to stop.
-#[inline(always)]
-fn entries<const N: usize>(
-    bytes: &[u8],
-    is64: bool,
-    rela: bool,
-    table: Table,
-    f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
-) -> bool {
-    for e in bytes.chunks_exact(N) {
-        let Ok(e) = <&[u8; N]>::try_from(e) else {
-            return false;
-        };
-        let w64 = |o: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&e[o..o + 8]);
-            u64::from_le_bytes(w)
-        };
-        let w32 = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
-        let (offset, sym, r_type, addend) = if is64 {
-            let info = w64(8);
-            (
-                w64(0),
-                (info >> 32) as u32,
-                info as u32,
-                if rela { w64(16) as i64 } else { 0 },
-            )
-        } else {
-            let info = w32(4);
-            (
-                w32(0) as u64,
-                info >> 8,
-                info & 0xff,
-                if rela { w32(8) as i32 as i64 } else { 0 },
-            )
-        };
-        if !f(offset, sym, r_type, addend, table) {
-            return false;
-        }
+/// Index under which a dynamic tag is collected: the gABI tags up to DT_RELRENT index
+/// themselves (as in musl's `decode_vec`), the few OS-specific tags gothook needs follow.
+fn tag_slot(tag: i64) -> Option<usize> {
+    match tag {
+        0..=37 => Some(tag as usize),
+        dt::GNU_HASH => Some(38),
+        dt::VERSYM => Some(39),
+        dt::RELACOUNT => Some(40),
+        dt::RELCOUNT => Some(41),
+        dt::FLAGS_1 => Some(42),
+        _ => None,
     }
-    true
 }
 
-impl Dynamic {
-    /// Decodes the image at `bias` from its program headers (`raw_phdrs`, as returned by
-    /// [`phdr_bytes`]).  `flags` are `DECODE_*`, with an optional `e_machine` hint in the high
-    /// 16 bits for images whose ELF header is not mapped.
-    pub fn decode(bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Dynamic> {
-        if flags & 0xffff & !DECODE_FLAGS != 0 || flags & DECODE_FLAGS == DECODE_FLAGS {
-            return Err(Error::Invalid);
-        }
-        let is64 = class_is64(flags);
-        let class = if is64 {
-            elf::ELFCLASS64
-        } else {
-            elf::ELFCLASS32
+/// The values of the tags gothook reads, collected in one pass over the dynamic array (the
+/// last entry of a repeated tag wins, as in glibc and musl).
+struct Tags {
+    val: [u64; 43],
+    seen: u64,
+}
+
+impl Tags {
+    fn collect<C: Class, M: Memory>(mem: &M, addr: usize, size: usize) -> Result<Tags> {
+        let mut t = Tags {
+            val: [0; 43],
+            seen: 0,
         };
-        let mut d = Dynamic {
+        let ent = size_of::<C::Dyn>();
+        for i in 0..(size / ent).min(MAX_DYN) {
+            let at = addr
+                .checked_add(i * ent)
+                .ok_or(bad("dynamic array wraps around"))?;
+            let (tag, val) = C::dyn_entry(mem.read::<C::Dyn>(at)?);
+            if tag == dt::NULL {
+                return Ok(t);
+            }
+            if let Some(s) = tag_slot(tag) {
+                t.val[s] = val;
+                t.seen |= 1 << s;
+            }
+        }
+        Err(bad("dynamic array without DT_NULL"))
+    }
+
+    fn get(&self, tag: i64) -> Option<u64> {
+        let s = tag_slot(tag)?;
+        (self.seen & (1 << s) != 0).then_some(self.val[s])
+    }
+
+    /// A size tag's value, 0 when absent.
+    fn size(&self, tag: i64) -> Result<usize> {
+        usize::try_from(self.get(tag).unwrap_or(0)).map_err(|_| bad("table size too large"))
+    }
+
+    fn bind_now(&self) -> bool {
+        self.get(dt::BIND_NOW).is_some()
+            || self.get(dt::FLAGS).unwrap_or(0) & elf::DF_BIND_NOW != 0
+            || self.get(dt::FLAGS_1).unwrap_or(0) & elf::DF_1_NOW != 0
+    }
+}
+
+impl<'a> Dynamic<FileImage<'a>> {
+    /// Decodes an ELF file held in `data`, as if loaded at bias 0 (addresses are vaddrs).
+    pub fn from_file(data: &'a [u8]) -> Result<Self> {
+        let (img, class) = FileImage::parse(data)?;
+        let (raw, flags) = if class == elf::ELFCLASS64 {
+            (read::phdr_table::<Elf64>(data)?, DECODE_ELF64)
+        } else {
+            (read::phdr_table::<Elf32>(data)?, DECODE_ELF32)
+        };
+        Dynamic::decode_in(img, 0, raw, flags)
+    }
+
+    /// Decodes an image held in `data` at the file offsets of the program headers `raw_phdrs`
+    /// (bias 0), with decode `flags` as for [`Dynamic::decode`]: a fuzz input or a test image.
+    pub fn from_image(data: &'a [u8], raw_phdrs: &[u8], flags: u32) -> Result<Self> {
+        let img = FileImage::new(data, phdrs(raw_phdrs, decode_class(flags)?))?;
+        Dynamic::decode_in(img, 0, raw_phdrs, flags)
+    }
+}
+
+impl<M: Memory> Dynamic<M> {
+    fn empty(segs: M, bias: usize, class: u8) -> Self {
+        Dynamic {
             bias,
-            segs: Segments::default(),
+            segs,
             relro: (0, 0),
             dynamic: 0,
             symtab: 0,
@@ -353,50 +400,61 @@ impl Dynamic {
             plt_rela: 0,
             bind_now: 0,
             reserved: [0; 7],
+            gnu: GnuHash::default(),
+            sysv: SysvHash::default(),
+        }
+    }
+
+    /// Decodes the image in `mem`, loaded at `bias`: program headers, then the dynamic tags,
+    /// then each table.
+    pub(crate) fn decode_in(mem: M, bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Self> {
+        let is64 = decode_class(flags)?;
+        let class = if is64 {
+            elf::ELFCLASS64
+        } else {
+            elf::ELFCLASS32
         };
-        let mut dyn_seg: Option<(usize, usize)> = None;
-        let mut header: Option<usize> = None;
+        if mem.segments().iter().next().is_none() {
+            return Err(bad("no PT_LOAD segment"));
+        }
+        let mut d = Dynamic::empty(mem, bias, class);
+        let (mut dyn_seg, mut header) = (None, None);
         for p in phdrs(raw_phdrs, is64) {
             let start = bias.wrapping_add(p.vaddr as usize);
             match p.p_type {
-                elf::PT_LOAD => {
-                    d.segs.push(
-                        start,
-                        usize::try_from(p.memsz).map_err(|_| Error::Malformed)?,
-                        p.flags,
-                    )?;
-                    if p.offset == 0 {
-                        header = header.or(Some(start));
-                    }
-                }
+                elf::PT_LOAD if p.offset == 0 => header = header.or(Some(start)),
                 elf::PT_DYNAMIC => dyn_seg = Some((start, p.memsz as usize)),
                 elf::PT_GNU_RELRO => d.relro = (start, start.wrapping_add(p.memsz as usize)),
                 _ => {}
             }
         }
-        if d.segs.count == 0 {
-            return Err(Error::Malformed);
-        }
         let (dyn_addr, dyn_size) = dyn_seg.ok_or(Error::NoDynamic)?;
-        d.machine = Self::machine_of(&d.segs, header, class, flags)?;
+        d.machine = d.machine_of(header, flags)?;
         let arch = elf::arch(d.machine, class).ok_or(Error::Unsupported)?;
         d.dynamic = dyn_addr;
-        d.read_dynamic(dyn_addr, dyn_size, arch)?;
+        let tags = if is64 {
+            Tags::collect::<Elf64, M>(&d.segs, dyn_addr, dyn_size)?
+        } else {
+            Tags::collect::<Elf32, M>(&d.segs, dyn_addr, dyn_size)?
+        };
+        d.bind_now = tags.bind_now() as u8;
+        d.strings(&tags)?;
+        d.symbols(&tags)?;
+        d.relocations(&tags, arch)?;
         Ok(d)
     }
 
-    fn machine_of(segs: &Segments, header: Option<usize>, class: u8, flags: u32) -> Result<u16> {
-        if let Some(h) = header {
-            if let Ok(id) = segs.bytes(h, 20) {
-                if id[..4] == *b"\x7fELF" {
-                    if id[4] != class {
-                        return Err(Error::Malformed);
-                    }
-                    if id[5] != elf::ELFDATA2LSB {
-                        return Err(Error::Unsupported);
-                    }
-                    return Ok(u16::from_le_bytes([id[18], id[19]]));
+    /// `e_machine` from the mapped ELF header, else the caller's hint, else the host's.
+    fn machine_of(&self, header: Option<usize>, flags: u32) -> Result<u16> {
+        if let Some(id) = header.and_then(|h| self.segs.read::<elf::Ident>(h).ok()) {
+            if id.magic == elf::ELFMAG {
+                if id.class != self.class {
+                    return Err(bad("ELF header class differs from the decode class"));
                 }
+                if id.data != elf::ELFDATA2LSB {
+                    return Err(Error::Unsupported);
+                }
+                return Ok(id.e_machine.get());
             }
         }
         let hint = (flags >> 16) as u16;
@@ -404,7 +462,7 @@ impl Dynamic {
             return Ok(hint);
         }
         match elf::host_arch() {
-            Some(a) if a.class == class => Ok(a.machine),
+            Some(a) if a.class == self.class => Ok(a.machine),
             _ => Err(Error::Unsupported),
         }
     }
@@ -423,9 +481,25 @@ impl Dynamic {
 
     fn sym_size(&self) -> usize {
         if self.is64() {
-            24
+            size_of::<elf::Sym64>()
         } else {
-            16
+            size_of::<elf::Sym32>()
+        }
+    }
+
+    fn rela_size(&self) -> usize {
+        if self.is64() {
+            size_of::<elf::Rela64>()
+        } else {
+            size_of::<elf::Rela32>()
+        }
+    }
+
+    fn rel_size(&self) -> usize {
+        if self.is64() {
+            size_of::<elf::Rel64>()
+        } else {
+            size_of::<elf::Rel32>()
         }
     }
 
@@ -443,286 +517,243 @@ impl Dynamic {
         } else if self.segs.contains(v.wrapping_add(self.bias), 1) {
             Ok(v.wrapping_add(self.bias))
         } else {
-            Err(Error::Malformed)
+            Err(bad("dynamic pointer outside the mapped segments"))
         }
     }
 
-    fn read_dynamic(&mut self, addr: usize, size: usize, arch: &Arch) -> Result<()> {
-        let ws = self.word_size();
-        let ent = 2 * ws;
-        let is64 = self.is64();
-        let (mut symtab, mut strtab, mut strsz, mut syment) = (None, None, None, None);
-        let (mut hash, mut gnu_hash, mut versym, mut soname) = (None, None, None, None);
-        let (mut runpath, mut rpath) = (None, None);
-        let (mut jmprel, mut pltrelsz, mut pltrel) = (None, 0u64, None);
-        let (mut rela, mut relasz, mut relaent) = (None, 0u64, None);
-        let (mut rel, mut relsz, mut relent) = (None, 0u64, None);
-        let (mut relr, mut relrsz, mut relrent) = (None, 0u64, None);
-        let (mut relacount, mut relcount) = (0u64, 0u64);
-        let mut found_null = false;
-        let count = (size / ent).min(MAX_DYN);
-        for i in 0..count {
-            let e = addr + i * ent;
-            let tag = self.segs.word(e, is64)?;
-            let tag = if is64 {
-                tag as i64
-            } else {
-                tag as u32 as i32 as i64
-            };
-            let val = self.segs.word(e + ws, is64)?;
-            match tag {
-                dt::NULL => {
-                    found_null = true;
-                    break;
-                }
-                dt::SYMTAB => symtab = Some(val),
-                dt::STRTAB => strtab = Some(val),
-                dt::STRSZ => strsz = Some(val),
-                dt::SYMENT => syment = Some(val),
-                dt::HASH => hash = Some(val),
-                dt::GNU_HASH => gnu_hash = Some(val),
-                dt::VERSYM => versym = Some(val),
-                dt::SONAME => soname = Some(val),
-                dt::RUNPATH => runpath = Some(val),
-                dt::RPATH => rpath = Some(val),
-                dt::JMPREL => jmprel = Some(val),
-                dt::PLTRELSZ => pltrelsz = val,
-                dt::PLTREL => pltrel = Some(val),
-                dt::RELA => rela = Some(val),
-                dt::RELASZ => relasz = val,
-                dt::RELAENT => relaent = Some(val),
-                dt::REL => rel = Some(val),
-                dt::RELSZ => relsz = val,
-                dt::RELENT => relent = Some(val),
-                dt::RELR => relr = Some(val),
-                dt::RELRSZ => relrsz = val,
-                dt::RELRENT => relrent = Some(val),
-                dt::RELACOUNT => relacount = val,
-                dt::RELCOUNT => relcount = val,
-                dt::BIND_NOW => self.bind_now = 1,
-                dt::FLAGS if val & elf::DF_BIND_NOW != 0 => self.bind_now = 1,
-                dt::FLAGS_1 if val & elf::DF_1_NOW != 0 => self.bind_now = 1,
-                _ => {}
-            }
-        }
-        if !found_null {
-            return Err(Error::Malformed);
-        }
-        // String and symbol tables are required: every import and symbol names through them.
-        self.strtab = self.pointer(strtab.ok_or(Error::Malformed)?)?;
-        self.strsz =
-            usize::try_from(strsz.ok_or(Error::Malformed)?).map_err(|_| Error::Malformed)?;
+    /// DT_STRTAB / DT_STRSZ (required: every name goes through them) and the names in them.
+    fn strings(&mut self, t: &Tags) -> Result<()> {
+        self.strtab = self.pointer(t.get(dt::STRTAB).ok_or(bad("no DT_STRTAB"))?)?;
+        self.strsz = usize::try_from(t.get(dt::STRSZ).ok_or(bad("no DT_STRSZ"))?)
+            .map_err(|_| bad("DT_STRSZ too large"))?;
         if self.strsz == 0 || !self.segs.contains(self.strtab, self.strsz) {
-            return Err(Error::Malformed);
+            return Err(bad("string table ends outside its segment"));
         }
-        self.symtab = self.pointer(symtab.ok_or(Error::Malformed)?)?;
-        if syment.is_some_and(|s| s as usize != self.sym_size()) || !self.symtab.is_multiple_of(4) {
-            return Err(Error::Malformed);
+        let name = |tag: i64| match t.get(tag) {
+            None => Ok(0),
+            Some(off) if (off as usize) < self.strsz => Ok(self.strtab + off as usize),
+            Some(_) => Err(bad("DT_SONAME, DT_RUNPATH or DT_RPATH past DT_STRSZ")),
+        };
+        (self.soname, self.runpath, self.rpath) =
+            (name(dt::SONAME)?, name(dt::RUNPATH)?, name(dt::RPATH)?);
+        Ok(())
+    }
+
+    /// DT_SYMTAB, the hash tables, the symbol count they imply, and DT_VERSYM.
+    fn symbols(&mut self, t: &Tags) -> Result<()> {
+        self.symtab = self.pointer(t.get(dt::SYMTAB).ok_or(bad("no DT_SYMTAB"))?)?;
+        if t.get(dt::SYMENT)
+            .is_some_and(|s| s as usize != self.sym_size())
+        {
+            return Err(bad("DT_SYMENT is not the class's symbol size"));
         }
-        for (off, out) in [
-            (soname, &mut self.soname),
-            (runpath, &mut self.runpath),
-            (rpath, &mut self.rpath),
-        ] {
-            if let Some(s) = off {
-                if s as usize >= self.strsz {
-                    return Err(Error::Malformed);
-                }
-                *out = self.strtab + s as usize;
-            }
+        if !self.symtab.is_multiple_of(4) {
+            return Err(bad("misaligned DT_SYMTAB"));
         }
-        if let Some(h) = hash {
+        if let Some(h) = t.get(dt::HASH) {
             self.hash = self.pointer(h)?;
-            self.check_sysv_hash()?;
+            self.sysv = self.parse_sysv_hash()?;
         }
-        if let Some(g) = gnu_hash {
+        if let Some(g) = t.get(dt::GNU_HASH) {
             self.gnu_hash = self.pointer(g)?;
-            self.check_gnu_hash()?;
+            self.gnu = self.parse_gnu_hash()?;
+            self.symoffset = self.gnu.symoffset;
         }
         self.nsyms = self.count_symbols()?;
         if !self
             .segs
             .contains(self.symtab, self.nsyms as usize * self.sym_size())
         {
-            return Err(Error::Malformed);
+            return Err(bad("symbol table ends outside its segment"));
         }
-        if let Some(v) = versym {
+        if let Some(v) = t.get(dt::VERSYM) {
             self.versym = self.pointer(v)?;
             if !self.versym.is_multiple_of(2)
                 || !self.segs.contains(self.versym, self.nsyms as usize * 2)
             {
-                return Err(Error::Malformed);
+                return Err(bad("DT_VERSYM misaligned or ending outside its segment"));
             }
         }
-        let rela_ent = if is64 { 24 } else { 12 };
-        let rel_ent = if is64 { 16 } else { 8 };
-        if let Some(j) = jmprel {
-            let ent = match pltrel {
-                Some(v) if v as i64 == dt::RELA => rela_ent,
-                Some(v) if v as i64 == dt::REL => rel_ent,
-                None if arch.rela => rela_ent,
-                None => rel_ent,
-                Some(_) => return Err(Error::Malformed),
+        Ok(())
+    }
+
+    fn parse_sysv_hash(&self) -> Result<SysvHash> {
+        if !self.hash.is_multiple_of(4) {
+            return Err(bad("misaligned DT_HASH"));
+        }
+        let h = self.segs.read::<elf::SysvHashHeader>(self.hash)?;
+        let (nbucket, nchain) = (h.nbucket.get(), h.nchain.get());
+        if nbucket == 0 {
+            return Err(bad("DT_HASH without buckets"));
+        }
+        let buckets = self.hash + size_of::<elf::SysvHashHeader>();
+        let len = (nbucket as usize)
+            .checked_add(nchain as usize)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or(bad("DT_HASH sizes overflow"))?;
+        if !self.segs.contains(buckets, len) {
+            return Err(bad("DT_HASH buckets or chains end outside the segment"));
+        }
+        Ok(SysvHash {
+            nbucket,
+            nchain,
+            buckets,
+            chains: buckets + nbucket as usize * 4,
+        })
+    }
+
+    fn parse_gnu_hash(&self) -> Result<GnuHash> {
+        if !self.gnu_hash.is_multiple_of(4) {
+            return Err(bad("misaligned DT_GNU_HASH"));
+        }
+        let h = self.segs.read::<elf::GnuHashHeader>(self.gnu_hash)?;
+        let (nbuckets, bloom_words) = (h.nbuckets.get(), h.bloom_size.get());
+        if nbuckets == 0 || !bloom_words.is_power_of_two() {
+            return Err(bad(
+                "GNU hash without buckets or with a bloom size not a power of 2",
+            ));
+        }
+        let bloom = self.gnu_hash + size_of::<elf::GnuHashHeader>();
+        let bloom_len = bloom_words as usize * self.word_size();
+        let buckets_len = nbuckets as usize * 4;
+        if !self.segs.contains(bloom, bloom_len) {
+            return Err(bad("GNU hash bloom filter ends outside the segment"));
+        }
+        if !self.segs.contains(bloom + bloom_len, buckets_len) {
+            return Err(bad("GNU hash buckets end outside the segment"));
+        }
+        Ok(GnuHash {
+            nbuckets,
+            symoffset: h.symoffset.get(),
+            bloom_words,
+            bloom_shift: h.bloom_shift.get(),
+            bloom,
+            buckets: bloom + bloom_len,
+            chains: bloom + bloom_len + buckets_len,
+        })
+    }
+
+    /// The number of dynamic symbols: DT_HASH's `nchain`, else the end of the GNU hash chain
+    /// that starts highest, else (no hash table) up to the string table that conventionally
+    /// follows the symbol table.
+    fn count_symbols(&self) -> Result<u32> {
+        if self.hash != 0 {
+            return Ok(self.sysv.nchain);
+        }
+        if self.gnu_hash != 0 {
+            let g = &self.gnu;
+            let buckets = self
+                .segs
+                .slice::<elf::U32>(g.buckets, g.nbuckets as usize)?;
+            let last = buckets.iter().map(|b| b.get()).max().unwrap_or(0);
+            if last == 0 {
+                return Ok(g.symoffset);
+            }
+            if last < g.symoffset {
+                return Err(bad("GNU hash bucket below symoffset"));
+            }
+            // Walk the last chain to its terminator; each read is bounds-checked, so a chain
+            // without a terminator ends at the end of its segment.
+            let mut i = last;
+            loop {
+                let c = self
+                    .segs
+                    .u32(g.chains + (i - g.symoffset) as usize * 4)
+                    .map_err(|_| bad("GNU hash chain ends outside the segment"))?;
+                i = i.checked_add(1).ok_or(bad("GNU hash chain too long"))?;
+                if c & 1 != 0 {
+                    return Ok(i);
+                }
+            }
+        }
+        if self.strtab > self.symtab {
+            let r = self
+                .segs
+                .segments()
+                .containing(self.symtab, 1)
+                .ok_or(bad("DT_SYMTAB outside the mapped segments"))?;
+            let end = self.strtab.min(r.end);
+            return u32::try_from((end - self.symtab) / self.sym_size())
+                .map_err(|_| bad("symbol table too large"));
+        }
+        Ok(0)
+    }
+
+    /// JMPREL, RELA, REL and RELR: entry sizes, alignment, extent, leading RELATIVE counts.
+    fn relocations(&mut self, t: &Tags, arch: &Arch) -> Result<()> {
+        let (rela_ent, rel_ent, ws) = (self.rela_size(), self.rel_size(), self.word_size());
+        if let Some(j) = t.get(dt::JMPREL) {
+            let rela = match t.get(dt::PLTREL) {
+                Some(v) if v == dt::RELA as u64 => true,
+                Some(v) if v == dt::REL as u64 => false,
+                None => arch.rela,
+                Some(_) => return Err(bad("DT_PLTREL is neither DT_RELA nor DT_REL")),
             };
-            self.plt_rela = (ent == rela_ent) as u8;
-            self.jmprel = self.table(j, pltrelsz, ent)?;
+            self.plt_rela = rela as u8;
+            let ent = if rela { rela_ent } else { rel_ent };
+            self.jmprel = self.table(j, t.size(dt::PLTRELSZ)?, ent)?;
         }
-        if let Some(r) = rela {
-            if relaent.is_some_and(|e| e as usize != rela_ent) {
-                return Err(Error::Malformed);
-            }
-            self.rela = self.table(r, relasz, rela_ent)?;
+        let entry_sizes = [
+            (dt::RELAENT, rela_ent),
+            (dt::RELENT, rel_ent),
+            (dt::RELRENT, ws),
+        ];
+        if entry_sizes
+            .iter()
+            .any(|&(tag, ent)| t.get(tag).is_some_and(|e| e as usize != ent))
+        {
+            return Err(bad(
+                "DT_RELAENT, DT_RELENT or DT_RELRENT is not the class's",
+            ));
         }
-        if let Some(r) = rel {
-            if relent.is_some_and(|e| e as usize != rel_ent) {
-                return Err(Error::Malformed);
-            }
-            self.rel = self.table(r, relsz, rel_ent)?;
+        if let Some(r) = t.get(dt::RELA) {
+            self.rela = self.table(r, t.size(dt::RELASZ)?, rela_ent)?;
         }
-        if let Some(r) = relr {
-            if relrent.is_some_and(|e| e as usize != ws) {
-                return Err(Error::Malformed);
-            }
-            self.relr = self.table(r, relrsz, ws)?;
+        if let Some(r) = t.get(dt::REL) {
+            self.rel = self.table(r, t.size(dt::RELSZ)?, rel_ent)?;
         }
-        let relacount = relacount as usize;
-        let relcount = relcount as usize;
+        if let Some(r) = t.get(dt::RELR) {
+            self.relr = self.table(r, t.size(dt::RELRSZ)?, ws)?;
+        }
+        let relacount = t.get(dt::RELACOUNT).unwrap_or(0) as usize;
+        let relcount = t.get(dt::RELCOUNT).unwrap_or(0) as usize;
         if relacount > self.rela.1 / rela_ent || relcount > self.rel.1 / rel_ent {
-            return Err(Error::Malformed);
+            return Err(bad("DT_RELACOUNT or DT_RELCOUNT larger than its table"));
         }
         self.relcount = (relacount, relcount);
         Ok(())
     }
 
-    fn table(&self, addr: u64, size: u64, ent: usize) -> Result<(usize, usize)> {
-        let size = usize::try_from(size).map_err(|_| Error::Malformed)?;
+    /// A relocation table of `size` bytes of `ent`-byte entries at the `d_ptr` `addr`.
+    fn table(&self, addr: u64, size: usize, ent: usize) -> Result<(usize, usize)> {
         if size == 0 {
             return Ok((0, 0));
         }
         let addr = self.pointer(addr)?;
-        if size % ent != 0 || addr % 4 != 0 || !self.segs.contains(addr, size) {
-            return Err(Error::Malformed);
+        if !size.is_multiple_of(ent) {
+            return Err(bad(
+                "relocation table size not a multiple of its entry size",
+            ));
+        }
+        if !addr.is_multiple_of(4) {
+            return Err(bad("misaligned relocation table"));
+        }
+        if !self.segs.contains(addr, size) {
+            return Err(bad("relocation table ends outside its segment"));
         }
         Ok((addr, size))
-    }
-
-    fn check_sysv_hash(&self) -> Result<()> {
-        let nbucket = self.segs.u32(self.hash)? as usize;
-        let nchain = self.segs.u32(self.hash + 4)? as usize;
-        let len = nbucket
-            .checked_add(nchain)
-            .and_then(|n| n.checked_mul(4))
-            .ok_or(Error::Malformed)?;
-        if !self.hash.is_multiple_of(4) || nbucket == 0 || !self.segs.contains(self.hash + 8, len) {
-            return Err(Error::Malformed);
-        }
-        Ok(())
-    }
-
-    /// GNU hash layout: (nbuckets, symoffset, bloom words, bloom shift, bloom, buckets, chains).
-    fn gnu_parts(&self) -> Result<(usize, u32, usize, u32, usize, usize)> {
-        let h = self.gnu_hash;
-        let nbuckets = self.segs.u32(h)? as usize;
-        let symoffset = self.segs.u32(h + 4)?;
-        let nbloom = self.segs.u32(h + 8)? as usize;
-        let shift = self.segs.u32(h + 12)?;
-        let bloom = h + 16;
-        let buckets = nbloom
-            .checked_mul(self.word_size())
-            .and_then(|b| bloom.checked_add(b))
-            .ok_or(Error::Malformed)?;
-        if !h.is_multiple_of(4) || nbuckets == 0 || nbloom == 0 || !nbloom.is_power_of_two() {
-            return Err(Error::Malformed);
-        }
-        if !self.segs.contains(bloom, buckets - bloom)
-            || !self
-                .segs
-                .contains(buckets, nbuckets.checked_mul(4).ok_or(Error::Malformed)?)
-        {
-            return Err(Error::Malformed);
-        }
-        Ok((nbuckets, symoffset, nbloom, shift, bloom, buckets))
-    }
-
-    fn check_gnu_hash(&mut self) -> Result<()> {
-        let (_, symoffset, ..) = self.gnu_parts()?;
-        self.symoffset = symoffset;
-        Ok(())
-    }
-
-    fn count_symbols(&self) -> Result<u32> {
-        if self.hash != 0 {
-            return self.segs.u32(self.hash + 4);
-        }
-        if self.gnu_hash != 0 {
-            let (nbuckets, symoffset, _, _, _, buckets) = self.gnu_parts()?;
-            let chains = buckets + nbuckets * 4;
-            let mut last = 0u32;
-            for b in 0..nbuckets {
-                last = last.max(self.segs.u32(buckets + b * 4)?);
-            }
-            if last == 0 {
-                return Ok(symoffset);
-            }
-            if last < symoffset {
-                return Err(Error::Malformed);
-            }
-            // Walk the last chain to its terminator; each read is bounds-checked, so a chain
-            // without a terminator ends at the end of its segment with Malformed.
-            let mut i = last;
-            loop {
-                let c = self.segs.u32(chains + (i - symoffset) as usize * 4)?;
-                if c & 1 != 0 {
-                    return i.checked_add(1).ok_or(Error::Malformed);
-                }
-                i = i.checked_add(1).ok_or(Error::Malformed)?;
-            }
-        }
-        // No hash table: the symbol table conventionally ends where the string table starts.
-        if self.strtab > self.symtab {
-            let r = self
-                .segs
-                .containing(self.symtab, 1)
-                .ok_or(Error::Malformed)?;
-            let end = self.strtab.min(r.end);
-            return u32::try_from((end - self.symtab) / self.sym_size())
-                .map_err(|_| Error::Malformed);
-        }
-        Ok(0)
     }
 
     /// The symbol at `index`.
     pub fn symbol(&self, index: u32) -> Result<Symbol<'_>> {
         if index >= self.nsyms {
-            return Err(Error::Malformed);
+            return Err(bad("symbol index past the symbol table"));
         }
-        let a = self.symtab + index as usize * self.sym_size();
-        let b = self.segs.bytes(a, self.sym_size())?;
-        let u32at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        let (st_name, value, size, info, other, shndx) = if self.is64() {
-            let mut v = [0u8; 8];
-            v.copy_from_slice(&b[8..16]);
-            let mut s = [0u8; 8];
-            s.copy_from_slice(&b[16..24]);
-            (
-                u32at(0),
-                u64::from_le_bytes(v),
-                u64::from_le_bytes(s),
-                b[4],
-                b[5],
-                u16::from_le_bytes([b[6], b[7]]),
-            )
+        let s = if self.is64() {
+            self.symbol_fields::<Elf64>(index)?
         } else {
-            (
-                u32at(0),
-                u32at(4) as u64,
-                u32at(8) as u64,
-                b[12],
-                b[13],
-                u16::from_le_bytes([b[14], b[15]]),
-            )
+            self.symbol_fields::<Elf32>(index)?
         };
-        let name = self.string(st_name)?;
         let versym = if self.versym != 0 {
             self.segs.u16(self.versym + index as usize * 2)?
         } else {
@@ -730,21 +761,26 @@ impl Dynamic {
         };
         Ok(Symbol {
             index,
-            name,
-            value,
-            size,
-            info,
-            other,
-            shndx,
+            name: self.string(s.name)?,
+            value: s.value,
+            size: s.size,
+            info: s.info,
+            other: s.other,
+            shndx: s.shndx,
             versym,
         })
+    }
+
+    fn symbol_fields<C: Class>(&self, index: u32) -> Result<elf::SymbolFields> {
+        let at = self.symtab + index as usize * size_of::<C::Sym>();
+        self.segs.read::<C::Sym>(at).map(C::sym)
     }
 
     /// The string at offset `off` of the string table.
     pub fn string(&self, off: u32) -> Result<&[u8]> {
         let off = off as usize;
         if off >= self.strsz {
-            return Err(Error::Malformed);
+            return Err(bad("string offset past DT_STRSZ"));
         }
         self.segs.cstr(self.strtab + off, self.strtab + self.strsz)
     }
@@ -822,141 +858,165 @@ impl Dynamic {
         linear: bool,
         mut f: impl FnMut(&Symbol<'s>) -> bool,
     ) -> Result<()> {
-        let matches =
-            |s: &Symbol<'_>| s.name == name && (!definitions_only || s.is_default_definition());
+        // `visit` answers whether to go on: a symbol that does not match never stops the walk.
+        let mut visit = |s: &Symbol<'s>| {
+            s.name != name || (definitions_only && !s.is_default_definition()) || f(s)
+        };
         if self.gnu_hash != 0 {
-            if linear {
-                for i in 1..self.symoffset.min(self.nsyms) {
-                    let s = self.symbol(i)?;
-                    if s.name == name && !f(&s) {
-                        return Ok(());
-                    }
-                }
+            let below = if linear { self.symoffset } else { 1 };
+            if self.scan(1..below.min(self.nsyms), &mut visit)? {
+                self.gnu_chain(name, &mut visit)?;
             }
-            let (nbuckets, symoffset, nbloom, shift, bloom, buckets) = self.gnu_parts()?;
-            let h = elf::gnu_hash(name);
-            let bits = (self.word_size() * 8) as u32;
-            let word = self.segs.word(
-                bloom + ((h / bits) as usize & (nbloom - 1)) * self.word_size(),
-                self.is64(),
-            )?;
-            let mask = (1u64 << (h % bits)) | (1u64 << ((h >> (shift % 32)) % bits));
-            if word & mask != mask {
+            return Ok(());
+        }
+        if self.hash != 0 {
+            return self.sysv_chain(name, &mut visit);
+        }
+        self.scan(1..self.nsyms, &mut visit).map(|_| ())
+    }
+
+    /// Visits the symbols with indices in `range`; false when `visit` asked to stop.
+    fn scan<'s>(
+        &'s self,
+        range: core::ops::Range<u32>,
+        visit: &mut impl FnMut(&Symbol<'s>) -> bool,
+    ) -> Result<bool> {
+        for i in range {
+            if !visit(&self.symbol(i)?) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Visits the symbols of `name`'s GNU hash chain (after the bloom filter lets it pass).
+    fn gnu_chain<'s>(
+        &'s self,
+        name: &[u8],
+        visit: &mut impl FnMut(&Symbol<'s>) -> bool,
+    ) -> Result<()> {
+        let g = &self.gnu;
+        let h = elf::gnu_hash(name);
+        let ws = self.word_size();
+        let bits = (ws * 8) as u32;
+        let word_at = g.bloom + ((h / bits) as usize & (g.bloom_words as usize - 1)) * ws;
+        let word = self.segs.word(word_at, self.is64())?;
+        let mask = (1u64 << (h % bits)) | (1u64 << ((h >> (g.bloom_shift % 32)) % bits));
+        if word & mask != mask {
+            return Ok(());
+        }
+        let mut i = self
+            .segs
+            .u32(g.buckets + (h as usize % g.nbuckets as usize) * 4)?;
+        if i == 0 {
+            return Ok(());
+        }
+        if i < g.symoffset {
+            return Err(bad("GNU hash bucket below symoffset"));
+        }
+        while i < self.nsyms {
+            let c = self.segs.u32(g.chains + (i - g.symoffset) as usize * 4)?;
+            if c | 1 == h | 1 && !visit(&self.symbol(i)?) {
                 return Ok(());
             }
-            let chains = buckets + nbuckets * 4;
-            let mut i = self.segs.u32(buckets + (h as usize % nbuckets) * 4)?;
+            if c & 1 != 0 {
+                return Ok(());
+            }
+            i += 1;
+        }
+        Err(bad("GNU hash chain runs past the symbol table"))
+    }
+
+    /// Visits the symbols of `name`'s DT_HASH chain.
+    fn sysv_chain<'s>(
+        &'s self,
+        name: &[u8],
+        visit: &mut impl FnMut(&Symbol<'s>) -> bool,
+    ) -> Result<()> {
+        let s = &self.sysv;
+        let h = elf::sysv_hash(name) as usize;
+        let mut i = self.segs.u32(s.buckets + (h % s.nbucket as usize) * 4)?;
+        // A chain visits each index at most once; more steps than entries means a cycle.
+        for _ in 0..=s.nchain {
             if i == 0 {
                 return Ok(());
             }
-            if i < symoffset {
-                return Err(Error::Malformed);
+            if i >= s.nchain {
+                return Err(bad("DT_HASH chain index past nchain"));
             }
-            while i < self.nsyms {
-                let c = self.segs.u32(chains + (i - symoffset) as usize * 4)?;
-                if c | 1 == h | 1 {
-                    let s = self.symbol(i)?;
-                    if matches(&s) && !f(&s) {
-                        return Ok(());
-                    }
-                }
-                if c & 1 != 0 {
-                    return Ok(());
-                }
-                i += 1;
-            }
-            return Err(Error::Malformed);
-        }
-        if self.hash != 0 {
-            let nbucket = self.segs.u32(self.hash)? as usize;
-            let nchain = self.segs.u32(self.hash + 4)?;
-            let h = elf::sysv_hash(name) as usize;
-            let mut i = self.segs.u32(self.hash + 8 + (h % nbucket) * 4)?;
-            let chains = self.hash + 8 + nbucket * 4;
-            // A chain visits each index at most once; more steps than entries means a cycle.
-            for _ in 0..=nchain {
-                if i == 0 {
-                    return Ok(());
-                }
-                if i >= nchain {
-                    return Err(Error::Malformed);
-                }
-                let s = self.symbol(i)?;
-                if matches(&s) && !f(&s) {
-                    return Ok(());
-                }
-                i = self.segs.u32(chains + i as usize * 4)?;
-            }
-            return Err(Error::Malformed);
-        }
-        for i in 1..self.nsyms {
-            let s = self.symbol(i)?;
-            if matches(&s) && !f(&s) {
+            if !visit(&self.symbol(i)?) {
                 return Ok(());
             }
+            i = self.segs.u32(s.chains + i as usize * 4)?;
         }
-        Ok(())
+        Err(bad("DT_HASH chain has a cycle"))
     }
 
     /// Visits the raw entries of the relocation tables that can hold imports, in table order:
     /// DT_JMPREL first, then DT_RELA (after its DT_RELACOUNT leading RELATIVE entries) and DT_REL.
-    /// Each table's range was checked at decode time and is read as one slice, so an entry costs
-    /// a few loads.  `f` gets (r_offset, symbol index, type, addend, table) and returns `false`
-    /// to stop.
+    /// Each table's range was checked at decode time and is read as one slice of typed entries,
+    /// so an entry costs a few loads.  `f` gets (r_offset, symbol index, type, addend, table) and
+    /// returns `false` to stop.
     pub fn for_each_raw_reloc(
         &self,
         mut f: impl FnMut(u64, u32, u32, i64, Table) -> bool,
     ) -> Result<()> {
-        let is64 = self.is64();
-        let rela_ent = if is64 { 24 } else { 12 };
-        let rel_ent = if is64 { 16 } else { 8 };
-        let plt_ent = if self.plt_rela != 0 {
-            rela_ent
+        if self.is64() {
+            self.raw_relocs::<Elf64>(&mut f)
         } else {
-            rel_ent
-        };
+            self.raw_relocs::<Elf32>(&mut f)
+        }
+    }
+
+    fn raw_relocs<C: Class>(
+        &self,
+        f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
+    ) -> Result<()> {
         let (j, jsz) = self.jmprel;
-        let mut go = true;
-        let mut visit =
-            |start: usize, end: usize, ent: usize, rela: bool, table: Table| -> Result<()> {
-                // Some linkers make DT_RELASZ cover .rela.plt too; JMPREL is visited on its own.
-                let ranges = if table != Table::JmpRel && jsz != 0 && j < end && j + jsz > start {
-                    [(start, j.max(start)), ((j + jsz).min(end), end)]
-                } else {
-                    [(start, end), (end, end)]
-                };
-                for (a, b) in ranges {
-                    if !go || b <= a {
-                        continue;
-                    }
-                    let bytes = self.segs.bytes(a, (b - a) / ent * ent)?;
-                    go = match (is64, rela) {
-                        (true, true) => entries::<24>(bytes, true, true, table, &mut f),
-                        (true, false) => entries::<16>(bytes, true, false, table, &mut f),
-                        (false, true) => entries::<12>(bytes, false, true, table, &mut f),
-                        (false, false) => entries::<8>(bytes, false, false, table, &mut f),
-                    };
-                }
-                Ok(())
-            };
-        visit(j, j + jsz, plt_ent, self.plt_rela != 0, Table::JmpRel)?;
+        let go = if self.plt_rela != 0 {
+            self.entries::<C::Rela>(j, j + jsz, Table::JmpRel, f)?
+        } else {
+            self.entries::<C::Rel>(j, j + jsz, Table::JmpRel, f)?
+        };
         let (r, rsz) = self.rela;
-        visit(
-            r + self.relcount.0 * rela_ent,
-            r + rsz,
-            rela_ent,
-            true,
-            Table::Rela,
-        )?;
+        let skip = self.relcount.0 * size_of::<C::Rela>();
+        if !go || !self.entries::<C::Rela>(r + skip, r + rsz, Table::Rela, f)? {
+            return Ok(());
+        }
         let (r, rsz) = self.rel;
-        visit(
-            r + self.relcount.1 * rel_ent,
-            r + rsz,
-            rel_ent,
-            false,
-            Table::Rel,
-        )?;
+        let skip = self.relcount.1 * size_of::<C::Rel>();
+        self.entries::<C::Rel>(r + skip, r + rsz, Table::Rel, f)?;
         Ok(())
+    }
+
+    /// Visits the entries of type `R` in `[start, end)` of `table`; false when `f` asked to
+    /// stop.  Some linkers make DT_RELASZ cover .rela.plt too: JMPREL is visited on its own, so
+    /// its part of another table is left out.
+    fn entries<R: RelocEntry + Pod>(
+        &self,
+        start: usize,
+        end: usize,
+        table: Table,
+        f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
+    ) -> Result<bool> {
+        let (j, jsz) = self.jmprel;
+        let ranges = if table != Table::JmpRel && jsz != 0 && j < end && j + jsz > start {
+            [(start, j.max(start)), ((j + jsz).min(end), end)]
+        } else {
+            [(start, end), (end, end)]
+        };
+        for (a, b) in ranges {
+            if b <= a {
+                continue;
+            }
+            for e in self.segs.slice::<R>(a, (b - a) / size_of::<R>())? {
+                let r = e.fields();
+                if !f(r.offset, r.sym, r.r_type, r.addend, table) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Classifies a raw relocation as an import, checking its slot lies in the image and is
@@ -979,7 +1039,7 @@ impl Dynamic {
         let ws = self.word_size();
         let slot = self.bias.wrapping_add(offset as usize);
         if slot & (ws - 1) != 0 || !self.segs.contains(slot, ws) {
-            return Err(Error::Malformed);
+            return Err(bad("import slot misaligned or outside the mapped segments"));
         }
         Ok(Some(Reloc {
             slot,
@@ -1004,7 +1064,7 @@ impl Dynamic {
         self.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
             let slot = self.bias.wrapping_add(offset as usize);
             if sym != 0 && (slot < lo || slot.wrapping_add(ws) > hi) && slot & (ws - 1) == 0 {
-                if let Some(r) = self.segs.containing(slot, ws) {
+                if let Some(r) = self.segs.segments().containing(slot, ws) {
                     (lo, hi) = (r.start, r.end);
                 }
             }
@@ -1043,12 +1103,24 @@ impl Dynamic {
         names: &[&[u8]],
         mut f: impl FnMut(usize, u32),
     ) -> Result<()> {
+        if self.is64() {
+            self.names_below::<Elf64>(end, names, &mut f)
+        } else {
+            self.names_below::<Elf32>(end, names, &mut f)
+        }
+    }
+
+    fn names_below<C: Class>(
+        &self,
+        end: u32,
+        names: &[&[u8]],
+        f: &mut impl FnMut(usize, u32),
+    ) -> Result<()> {
         let end = end.min(self.nsyms);
         if end <= 1 {
             return Ok(());
         }
-        let ent = self.sym_size();
-        let syms = self.segs.bytes(self.symtab, end as usize * ent)?;
+        let syms = self.segs.slice::<C::Sym>(self.symtab, end as usize)?;
         let strtab = self.segs.bytes(self.strtab, self.strsz)?;
         let mut first = [false; 256];
         for n in names {
@@ -1056,9 +1128,10 @@ impl Dynamic {
                 first[c as usize] = true;
             }
         }
-        for (i, e) in syms.chunks_exact(ent).enumerate().skip(1) {
-            let off = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as usize;
-            let tail = strtab.get(off..).ok_or(Error::Malformed)?;
+        for (i, s) in syms.iter().enumerate().skip(1) {
+            let tail = strtab
+                .get(C::sym_name(s) as usize..)
+                .ok_or(bad("symbol name offset past DT_STRSZ"))?;
             if !tail.first().is_some_and(|&c| first[c as usize]) {
                 continue;
             }
@@ -1097,6 +1170,7 @@ impl Dynamic {
         }
         let up = |a: usize| a.checked_add(page_size - 1).map(|x| x & !(page_size - 1));
         self.segs
+            .segments()
             .iter()
             .filter(|r| page >= down(r.start) && up(r.end).is_some_and(|e| page < e))
             .last()

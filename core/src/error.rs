@@ -7,8 +7,9 @@ pub enum Error {
     Invalid,
     /// The library is not fully loaded; nothing was written.
     NotReady,
-    /// The dynamic section or one of its tables is malformed or not mapped.
-    Malformed,
+    /// The dynamic section or one of its tables is malformed or not mapped; the value names the
+    /// check that failed (for people; the C status is the same for every check).
+    Malformed(&'static str),
     /// The object has no PT_DYNAMIC segment.
     NoDynamic,
     /// Symbol, library or hook set not found.
@@ -33,7 +34,9 @@ impl Error {
         match self {
             Error::Invalid => c"invalid argument (NULL pointer, unknown flag or empty value)",
             Error::NotReady => c"library is not fully loaded yet; nothing was written",
-            Error::Malformed => c"malformed dynamic section or table outside the mapped segments",
+            Error::Malformed(_) => {
+                c"malformed dynamic section or table outside the mapped segments"
+            }
             Error::NoDynamic => c"object has no PT_DYNAMIC segment",
             Error::NotFound => c"not found",
             Error::Changed => c"slot changed concurrently; nothing was written",
@@ -53,11 +56,24 @@ impl Error {
     }
 }
 
-impl core::fmt::Display for Error {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.message())
+impl Error {
+    /// Whether this is a `Malformed` error, whichever check failed.
+    pub const fn is_malformed(self) -> bool {
+        matches!(self, Error::Malformed(_))
     }
 }
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())?;
+        if let Error::Malformed(check) = self {
+            write!(f, " ({check})")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for Error {}
 
 /// Result alias used throughout the crate.
 pub type Result<T> = core::result::Result<T, Error>;

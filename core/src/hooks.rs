@@ -772,7 +772,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         r.applied &= !(1 << pos);
     }
     match pass(&mut st, false, rep) {
-        Ok(()) | Err(Error::Full) | Err(Error::Malformed) | Err(Error::Unsupported) => {}
+        Ok(()) | Err(Error::Full) | Err(Error::Malformed(_)) | Err(Error::Unsupported) => {}
         Err(e) => return Err(e),
     }
     Ok(id)

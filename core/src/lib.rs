@@ -1,15 +1,17 @@
 //! gothook-core: heap-free, loader-safe GOT hooking.
 //!
 //! Everything here is `#![no_std]` without `alloc`: no call in this crate allocates, takes a lock
-//! that a malloc hook could hold, or calls into stdio, `dlsym` or `dlerror`.  The `unsafe` surface
-//! is confined to three small modules: [`mem`] (the one bounds-checked reader), [`slot`] (the
-//! protection-correct compare-and-swap) and [`sys`] (the raw libc calls).  Everything above them
-//! is safe Rust.
+//! that a malloc hook could hold, or calls into stdio, `dlsym` or `dlerror`.  `unsafe` is a
+//! compile error (`deny(unsafe_code)`) except in the modules whose `mod` line allows it:
+//! [`read`] (the one bounds-checked reader), [`slot`] (the protection-correct compare-and-swap),
+//! [`sys`] (the raw libc calls) and, until they shrink, [`loader`], [`intercept`], [`hooks`] and
+//! [`lock`].  The decoder ([`dynamic`], [`elf`], [`mem`]) contains none.
 //!
 //! The layers, bottom up:
 //! - [`elf`]: ELF constants and per-architecture relocation numbers, as data;
-//! - [`mem`]: a loaded image's mapped segments and the only function that turns an address into
-//!   a slice, after checking it lies inside one of them;
+//! - [`mem`]: an image's PT_LOAD ranges, as plain numbers;
+//! - [`read`]: the only code that turns addresses into bytes and bytes into ELF structures: the
+//!   [`Memory`] trait over a mapped library ([`ProcessImage`]) or a file in a slice ([`FileImage`]);
 //! - [`dynamic`]: the PT_DYNAMIC decoder (symbols, imports, hash lookup);
 //! - [`loader`]: the walk over loaded libraries and the readiness rule;
 //! - [`slot`]: one atomic, protection-correct slot swap;
@@ -41,6 +43,54 @@
 //! assert!(malloc_importers > 0, "libc itself imports malloc through its PLT");
 //! ```
 //!
+//! # Soundness of the decoder API
+//!
+//! Safe code cannot make the decoder read memory nobody vouched for.  Building an image from
+//! raw addresses is `unsafe`:
+//!
+//! ```compile_fail,E0133
+//! #![forbid(unsafe_code)]
+//! // Program headers that claim an unmapped PT_LOAD at 0x1000 (and a PT_DYNAMIC inside it).
+//! let mut ph = [0u8; 112];
+//! ph[0] = 1; // PT_LOAD
+//! ph[16..24].copy_from_slice(&0x1000u64.to_le_bytes());
+//! ph[40..48].copy_from_slice(&0x40u64.to_le_bytes());
+//! ph[56] = 2; // PT_DYNAMIC
+//! ph[72..80].copy_from_slice(&0x1000u64.to_le_bytes());
+//! ph[96..104].copy_from_slice(&0x40u64.to_le_bytes());
+//! let _ = gothook_core::Dynamic::decode(0, &ph, 0);
+//! ```
+//!
+//! and segment ranges are plain numbers that nothing reads through:
+//!
+//! ```compile_fail,E0599
+//! #![forbid(unsafe_code)]
+//! let mut s = gothook_core::mem::Segments::default();
+//! s.push(0x1000, 64, 4).unwrap();
+//! let _ = s.u32(0x1000);
+//! ```
+//!
+//! The same forged headers through the safe reader, over bytes that exist, give a status:
+//!
+//! ```
+//! #![forbid(unsafe_code)]
+//! use gothook_core::{Dynamic, Error, FileImage};
+//! let mut ph = [0u8; 112];
+//! ph[0] = 1; // PT_LOAD at 0x1000, 0x40 bytes, file offset 0
+//! ph[16..24].copy_from_slice(&0x1000u64.to_le_bytes());
+//! ph[40..48].copy_from_slice(&0x40u64.to_le_bytes());
+//! ph[56] = 2; // PT_DYNAMIC at 0x1000
+//! ph[72..80].copy_from_slice(&0x1000u64.to_le_bytes());
+//! ph[96..104].copy_from_slice(&0x40u64.to_le_bytes());
+//! let no_bytes: [u8; 0] = [];
+//! let r: Result<Dynamic<FileImage<'_>>, Error> =
+//!     Dynamic::from_image(&no_bytes, &ph, gothook_core::dynamic::DECODE_ELF64 | (62 << 16));
+//! assert!(r.unwrap_err().is_malformed());
+//! let mut s = gothook_core::mem::Segments::default();
+//! s.push(0x1000, 64, 4).unwrap();
+//! assert!(s.contains(0x1000, 4));
+//! ```
+//!
 //! # Hooking
 //!
 //! ```
@@ -60,20 +110,30 @@
 //! hooks::uninstall(set, &mut report).unwrap();
 //! ```
 #![no_std]
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod dynamic;
 pub mod elf;
 pub mod error;
+#[allow(unsafe_code)]
 pub mod hooks;
+#[allow(unsafe_code)]
 pub mod intercept;
+#[allow(unsafe_code)]
 pub mod loader;
+#[allow(unsafe_code)]
 pub mod lock;
 pub mod mem;
+#[allow(unsafe_code)]
+pub mod read;
+#[allow(unsafe_code)]
 pub mod slot;
+#[allow(unsafe_code)]
 pub mod sys;
 
 pub use dynamic::{Dynamic, Import, ImportKind, Symbol};
 pub use error::Error;
 pub use loader::{LibInfo, LibKind, Readiness};
+pub use read::{FileImage, Memory, ProcessImage};

@@ -104,7 +104,9 @@ impl LibInfo<'_> {
                 cfg!(target_pointer_width = "64"),
             )?
         };
-        Dynamic::decode(self.bias, raw, 0)
+        // SAFETY: this library was listed by the loader in the walk callback that handed out
+        // `self`, whose borrow the caller holds, so its PT_LOAD ranges are mapped now.
+        unsafe { Dynamic::decode(self.bias, raw, 0) }
     }
 
     /// Whether `addr` lies in one of this library's segments.
@@ -217,7 +219,8 @@ impl Raw<'_> {
                 cfg!(target_pointer_width = "64"),
             )?
         };
-        Dynamic::decode(self.bias, raw, 0)
+        // SAFETY: a listed object, decoded inside the walk callback that reported it.
+        unsafe { Dynamic::decode(self.bias, raw, 0) }
     }
 }
 

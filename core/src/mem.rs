@@ -1,5 +1,5 @@
-//! The mapped segments of one loaded image, and the only code that turns an address into bytes.
-//! Every read of library memory in gothook goes through [`Segments::bytes`]; it never writes.
+//! The PT_LOAD ranges of one image: plain numbers, with containment checks.
+//! Reads nothing: turning an address into bytes is [`crate::read`]'s job.
 
 use crate::error::{Error, Result};
 
@@ -20,7 +20,8 @@ pub struct Range {
     pub reserved: u32,
 }
 
-/// The PT_LOAD ranges of an image: the only memory the decoder may read.
+/// The PT_LOAD ranges of an image: the only memory the decoder may read.  Holding a value of
+/// this type proves nothing about what is mapped; [`crate::read::ProcessImage`] does.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Segments {
@@ -48,7 +49,9 @@ impl Segments {
         if len == 0 {
             return Ok(());
         }
-        let end = start.checked_add(len).ok_or(Error::Malformed)?;
+        let end = start
+            .checked_add(len)
+            .ok_or(Error::Malformed("segment end overflows"))?;
         let slot = self
             .ranges
             .get_mut(self.count as usize)
@@ -78,73 +81,6 @@ impl Segments {
     pub fn contains(&self, addr: usize, len: usize) -> bool {
         self.containing(addr, len).is_some()
     }
-
-    /// `len` bytes at `addr`, after checking they lie inside one mapped range.
-    ///
-    /// The returned slice borrows memory of a loaded library.  It is valid while that library
-    /// stays mapped: gothook only calls this inside the `dl_iterate_phdr` callback that reported
-    /// the library (the loader cannot unmap it meanwhile), or on images the caller vouches for
-    /// (the C API documents this).  Nothing in gothook writes through it.
-    pub fn bytes(&self, addr: usize, len: usize) -> Result<&[u8]> {
-        if !self.contains(addr, len) {
-            return Err(Error::Malformed);
-        }
-        // SAFETY: `[addr, addr + len)` lies inside one PT_LOAD range of an image that is mapped
-        // for the lifetime described above; every byte of a PT_LOAD range (p_memsz included) is
-        // mapped readable by the loader.  u8 has no alignment or validity requirements.
-        Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, len) })
-    }
-
-    /// A little-endian u16 at `addr`.
-    pub fn u16(&self, addr: usize) -> Result<u16> {
-        let b = self.bytes(addr, 2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    /// A little-endian u32 at `addr`.
-    pub fn u32(&self, addr: usize) -> Result<u32> {
-        let b = self.bytes(addr, 4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// A little-endian u64 at `addr`.
-    pub fn u64(&self, addr: usize) -> Result<u64> {
-        let b = self.bytes(addr, 8)?;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(b);
-        Ok(u64::from_le_bytes(w))
-    }
-
-    /// An ELF word (4 bytes in ELF32, 8 in ELF64) at `addr`, widened to u64.
-    pub fn word(&self, addr: usize, is64: bool) -> Result<u64> {
-        if is64 {
-            self.u64(addr)
-        } else {
-            self.u32(addr).map(u64::from)
-        }
-    }
-
-    /// The NUL-terminated string starting at `addr` and ending before `limit`, without its NUL.
-    pub fn cstr(&self, addr: usize, limit: usize) -> Result<&[u8]> {
-        let r = self.containing(addr, 1).ok_or(Error::Malformed)?;
-        let end = limit.min(r.end);
-        if end <= addr {
-            return Err(Error::Malformed);
-        }
-        let b = self.bytes(addr, end - addr)?;
-        let n = b.iter().position(|&c| c == 0).ok_or(Error::Malformed)?;
-        Ok(&b[..n])
-    }
-}
-
-/// Reads program headers handed over by the loader or by a caller.
-///
-/// # Safety
-/// `phdr` must point to `phnum` readable entries of `entsize` bytes (the loader's
-/// `dlpi_phdr`/`dlpi_phnum`, or a caller's equivalent).
-pub unsafe fn raw_bytes<'a>(phdr: usize, len: usize) -> &'a [u8] {
-    // SAFETY: guaranteed by the caller, as documented above.
-    unsafe { core::slice::from_raw_parts(phdr as *const u8, len) }
 }
 
 #[cfg(test)]
@@ -152,34 +88,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_inside_and_refuses_outside_and_across_ranges() {
-        let buf = [1u8, 2, 3, 4, 5, 6, 7, 8, 0, 9];
-        let base = buf.as_ptr() as usize;
+    fn containment_is_inside_one_range_only() {
         let mut s = Segments::default();
-        s.push(base, 4, 4).unwrap();
-        s.push(base + 4, 6, 4).unwrap();
-        assert_eq!(s.u32(base).unwrap(), 0x0403_0201);
+        s.push(0x1000, 4, 4).unwrap();
+        s.push(0x1004, 6, 4).unwrap();
+        assert!(s.contains(0x1000, 4));
+        assert!(s.contains(0x1004, 6), "exactly to the end");
+        assert!(!s.contains(0x1003, 2), "straddles two ranges");
+        assert!(!s.contains(0x1008, 4), "runs past the end");
+        assert!(!s.contains(usize::MAX - 1, 4), "address overflow");
         assert_eq!(
-            s.u16(base + 3),
-            Err(Error::Malformed),
-            "straddles two ranges"
+            s.push(usize::MAX, 2, 4),
+            Err(Error::Malformed("segment end overflows"))
         );
-        assert_eq!(s.u32(base + 8), Err(Error::Malformed), "runs past the end");
-        assert_eq!(
-            s.u32(usize::MAX - 1),
-            Err(Error::Malformed),
-            "address overflow"
-        );
-        assert_eq!(s.cstr(base + 4, usize::MAX).unwrap(), &[5, 6, 7, 8]);
-        assert_eq!(
-            s.cstr(base + 9, usize::MAX),
-            Err(Error::Malformed),
-            "no NUL"
-        );
-        assert_eq!(
-            s.cstr(base + 4, base + 6),
-            Err(Error::Malformed),
-            "NUL beyond limit"
-        );
+    }
+
+    #[test]
+    fn a_ninth_segment_is_unsupported() {
+        let mut s = Segments::default();
+        for i in 0..MAX_LOADS {
+            s.push(0x1000 * (i + 1), 16, 4).unwrap();
+        }
+        assert_eq!(s.push(0x100_000, 16, 4), Err(Error::Unsupported));
+        assert_eq!(s.iter().count(), MAX_LOADS);
     }
 }

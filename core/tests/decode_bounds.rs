@@ -1,0 +1,103 @@
+//! Table bounds of the decoder: images built byte by byte in which the table under test is the
+//! last thing in the only PT_LOAD, so that "ends exactly at the segment end" (accepted) and
+//! "ends one byte or one entry past it" (EMALFORMED) differ by a single byte.  The images live in
+//! an ordinary buffer of this process, larger than the segment, so a decoder that read past the
+//! segment would not fault: only the status tells whether the check held.  Each image is
+//! decoded twice: as mapped memory of this process and as a file in a byte slice.
+
+mod image;
+
+use gothook_core::dynamic::{Dynamic, Table};
+use gothook_core::elf::dt;
+use gothook_core::{ImportKind, Memory};
+use image::*;
+
+/// What a decoded test image must show: its symbols, soname, lookup and imports.
+fn check_decoded<M: Memory>(d: &Dynamic<M>, spec: Spec, got: usize) {
+    assert_eq!(d.nsyms, 4, "{spec:?}");
+    assert_eq!(d.soname(), Some(&b"libbounds.so"[..]), "{spec:?}");
+    // A GNU hash table without chains covers no symbol, so lookups find nothing.
+    let expected = (spec.style != HashStyle::GnuNoChains).then_some(3);
+    let getpid = d.lookup(b"getpid").unwrap().map(|s| s.index);
+    assert_eq!(getpid, expected, "{spec:?}");
+    let mut imports = Vec::new();
+    d.for_each_import(|i| {
+        imports.push((i.name.to_vec(), i.reloc.kind, i.reloc.table, i.reloc.slot));
+        true
+    })
+    .unwrap();
+    let slot = |i: usize| got + i * ws(spec.is64);
+    assert_eq!(
+        imports,
+        vec![
+            (b"free".to_vec(), ImportKind::Plt, Table::JmpRel, slot(2)),
+            (
+                b"malloc".to_vec(),
+                ImportKind::GlobDat,
+                Table::Rela,
+                slot(1)
+            ),
+            (b"malloc".to_vec(), ImportKind::GlobDat, Table::Rel, slot(3)),
+        ],
+        "{spec:?}"
+    );
+}
+
+#[test]
+fn image_whose_last_table_ends_exactly_at_the_segment_end_decodes_fully() {
+    let mut n = 0;
+    for spec in specs() {
+        let img = build(spec);
+        let d = img.decode().unwrap_or_else(|e| panic!("{spec:?}: {e:?}"));
+        check_decoded(&d, spec, img.buf.as_ptr() as usize + img.got);
+        let f = img
+            .decode_file()
+            .unwrap_or_else(|e| panic!("{spec:?}: {e:?}"));
+        check_decoded(&f, spec, VBASE as usize + img.got);
+        n += 1;
+    }
+    assert_eq!(n, 38);
+}
+
+#[test]
+fn table_ending_one_byte_past_its_segment_is_malformed() {
+    for spec in specs() {
+        let spec = Spec { shrink: 1, ..spec };
+        assert_eq!(build(spec).refusal(), Some(bounds_check(spec)), "{spec:?}");
+    }
+}
+
+#[test]
+fn table_ending_one_entry_past_its_segment_is_malformed() {
+    for spec in specs() {
+        let spec = Spec {
+            shrink: entry_size(spec.last, spec.is64),
+            ..spec
+        };
+        assert_eq!(build(spec).refusal(), Some(bounds_check(spec)), "{spec:?}");
+    }
+}
+
+#[test]
+fn size_tag_claiming_one_entry_more_than_the_segment_holds_is_malformed() {
+    let sized = [
+        (Part::Strtab, dt::STRSZ),
+        (Part::Rela, dt::RELASZ),
+        (Part::JmpRel, dt::PLTRELSZ),
+        (Part::Rel, dt::RELSZ),
+        (Part::Relr, dt::RELRSZ),
+    ];
+    let mut n = 0;
+    for spec in specs() {
+        let Some(&(_, tag)) = sized.iter().find(|s| s.0 == spec.last) else {
+            continue;
+        };
+        let spec = Spec {
+            grow: Some((tag, entry_size(spec.last, spec.is64) as u64)),
+            ..spec
+        };
+        assert_eq!(build(spec).refusal(), Some(bounds_check(spec)), "{spec:?}");
+        n += 1;
+    }
+    assert_eq!(n, 20);
+}

@@ -1,0 +1,211 @@
+//! The decoder over ELF files read from disk: this process's libc decoded from its file agrees
+//! with the same libc decoded from memory, and the cross-architecture fixtures the C suite
+//! builds (`build/tests-c/cross/fixtures`, read only if present) decode into the shapes they
+//! were linked with.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use gothook_core::dynamic::Table;
+use gothook_core::elf::{self, em};
+use gothook_core::{loader, Dynamic, FileImage, ImportKind, Memory};
+
+/// Everything the decoder says about symbols and imports, with addresses made bias-relative.
+#[derive(Debug, PartialEq, Eq)]
+struct Summary {
+    nsyms: u32,
+    soname: Option<Vec<u8>>,
+    symbols: Vec<(Vec<u8>, u64, u64, u8, u16, u16)>,
+    imports: Vec<(Vec<u8>, ImportKind, Table, usize, i64)>,
+}
+
+fn summary<M: Memory>(d: &Dynamic<M>) -> Summary {
+    let mut symbols = Vec::new();
+    d.for_each_symbol(|s| {
+        symbols.push((s.name.to_vec(), s.value, s.size, s.info, s.shndx, s.versym));
+        true
+    })
+    .unwrap();
+    let mut imports = Vec::new();
+    d.for_each_import(|i| {
+        let r = &i.reloc;
+        imports.push((i.name.to_vec(), r.kind, r.table, r.slot - d.bias, r.addend));
+        true
+    })
+    .unwrap();
+    Summary {
+        nsyms: d.nsyms,
+        soname: d.soname().map(<[u8]>::to_vec),
+        symbols,
+        imports,
+    }
+}
+
+#[test]
+fn libc_decoded_from_its_file_equals_libc_decoded_from_memory() {
+    let mut seen = 0;
+    loader::each(0, |lib| {
+        if !lib.name.ends_with(b"/libc.so.6") {
+            return true;
+        }
+        let path = std::str::from_utf8(lib.name).unwrap();
+        let mapped = summary(&lib.decode().unwrap());
+        let bytes = std::fs::read(path).unwrap();
+        let file = Dynamic::from_file(&bytes).unwrap();
+        assert_eq!(file.bias, 0);
+        let from_file = summary(&file);
+        assert!(mapped.nsyms > 1000, "{path}: only {} symbols", mapped.nsyms);
+        assert!(
+            !mapped.imports.is_empty(),
+            "{path}: libc imports through its PLT"
+        );
+        assert_eq!(from_file, mapped, "{path}");
+        let malloc = file
+            .lookup(b"malloc")
+            .unwrap()
+            .expect("libc defines malloc");
+        let mapped_libc = lib.decode().unwrap();
+        let in_memory = mapped_libc.lookup(b"malloc").unwrap().unwrap();
+        assert_eq!(malloc.value, in_memory.value);
+        seen += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(seen, 1, "libc.so.6 is loaded in every test process");
+}
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/tests-c/cross/fixtures")
+}
+
+/// The architecture labels of `tests-c/cross/CMakeLists.txt`.
+const LABELS: [&str; 7] = [
+    "x86_64",
+    "aarch64",
+    "i686",
+    "armhf",
+    "riscv64",
+    "ppc64le",
+    "loongarch64",
+];
+
+/// The machine a fixture label stands for.
+fn machine_of(label: &str) -> Option<u16> {
+    Some(match label {
+        "x86_64" => em::X86_64,
+        "aarch64" => em::AARCH64,
+        "i686" => em::I386,
+        "armhf" => em::ARM,
+        "riscv64" => em::RISCV,
+        "ppc64le" => em::PPC64,
+        "loongarch64" => em::LOONGARCH,
+        _ => return None,
+    })
+}
+
+/// Checks one fixture against what `tests-c/cross/CMakeLists.txt` linked it with.
+fn check_fixture(path: &Path, label: &str, variant: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let d: Dynamic<FileImage<'_>> =
+        Dynamic::from_file(&bytes).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let what = format!("{label}_{variant}");
+    assert_eq!(Some(d.machine), machine_of(label), "{what}");
+    let (gnu, sysv) = (d.gnu_hash != 0, d.hash != 0);
+    match variant {
+        "noplt_sysv_now" => assert_eq!((gnu, sysv), (false, true), "{what}"),
+        "both_relro" => assert_eq!((gnu, sysv), (true, true), "{what}"),
+        _ => assert_eq!((gnu, sysv), (true, false), "{what}"),
+    }
+    match variant {
+        "noplt_sysv_now" | "relr" => assert_eq!(d.bind_now, 1, "{what}"),
+        "plt_gnu_lazy" => assert_eq!(d.bind_now, 0, "{what}"),
+        _ => {}
+    }
+    if variant == "both_relro" {
+        assert_eq!(d.soname(), Some(&b"libcross_both.so.1"[..]), "{what}");
+    }
+    if variant == "relr" {
+        assert!(d.relr.1 > 0, "{what}: DT_RELR table");
+    }
+    let mut names = BTreeSet::new();
+    let mut abs_malloc = 0;
+    d.for_each_import(|i| {
+        names.insert(String::from_utf8(i.name.to_vec()).unwrap());
+        if i.name == b"malloc" && i.reloc.kind == ImportKind::Abs {
+            abs_malloc += 1;
+        }
+        assert!(d.contains(i.reloc.slot), "{what}: slot inside a segment");
+        true
+    })
+    .unwrap();
+    for n in ["malloc", "free", "calloc", "realloc", "environ"] {
+        assert!(names.contains(n), "{what}: no import of {n} in {names:?}");
+    }
+    assert!(
+        abs_malloc >= 1,
+        "{what}: cross_malloc_ptr = malloc is a word-sized ABS import"
+    );
+    for f in ["cross_alloc", "cross_release", "cross_grow"] {
+        let s = d
+            .lookup(f.as_bytes())
+            .unwrap()
+            .unwrap_or_else(|| panic!("{what}: {f} is exported"));
+        let exec = d.segs.segments().iter().any(|r| {
+            r.flags & elf::PF_X != 0 && r.start <= s.value as usize && (s.value as usize) < r.end
+        });
+        assert!(exec, "{what}: {f} lies in an executable segment");
+    }
+    assert!(
+        d.lookup(b"cross_local_counter").unwrap().is_none(),
+        "{what}: static"
+    );
+}
+
+#[test]
+fn cross_fixtures_decode_into_the_shapes_they_were_linked_with() {
+    let Ok(dir) = std::fs::read_dir(fixture_dir()) else {
+        eprintln!("no cross fixtures (build the C suite first); nothing checked");
+        return;
+    };
+    let mut checked = Vec::new();
+    for entry in dir {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(stem) = name.strip_suffix(".so") else {
+            continue;
+        };
+        // Labels contain underscores themselves (x86_64): match them as prefixes.
+        let Some((label, variant)) = LABELS
+            .iter()
+            .find_map(|l| Some((*l, stem.strip_prefix(l)?.strip_prefix('_')?)))
+        else {
+            continue;
+        };
+        check_fixture(&path, label, variant);
+        checked.push(stem.to_owned());
+    }
+    eprintln!("checked {} cross fixtures: {checked:?}", checked.len());
+}
+
+#[test]
+fn cross_libcs_decode_when_installed() {
+    let mut n = 0;
+    for triple in [
+        "aarch64-linux-gnu",
+        "i686-linux-gnu",
+        "arm-linux-gnueabihf",
+        "riscv64-linux-gnu",
+        "powerpc64le-linux-gnu",
+    ] {
+        let path = PathBuf::from(format!("/usr/{triple}/lib/libc.so.6"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let d = Dynamic::from_file(&bytes).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert!(d.nsyms > 1000, "{path:?}: {} symbols", d.nsyms);
+        let malloc = d.lookup(b"malloc").unwrap().expect("libc defines malloc");
+        assert!(malloc.is_default_definition(), "{path:?}");
+        n += 1;
+    }
+    eprintln!("decoded {n} cross libcs");
+}
