@@ -14,9 +14,10 @@ use crate::lock::OwnedLock;
 use crate::slot;
 
 mod libs;
-mod pass;
+pub mod pass;
 mod set;
 use libs::*;
+pub use pass::MAX_WANTS;
 use pass::*;
 use set::*;
 
@@ -105,6 +106,10 @@ pub struct Report {
     /// Libraries processed but not tracked because the library table is full: every refresh
     /// re-scans them (nothing is missed, but refresh is no longer incremental for them).
     pub libs_untracked: u32,
+    /// Slots the set skipped because they are bound to another definition than the set's
+    /// original (a symbol version, an RTLD_DEEPBIND scope, another interposer, a set below it
+    /// that the slot does not carry); left as they are.
+    pub slots_foreign: u32,
 }
 
 impl Report {
@@ -120,6 +125,7 @@ impl Report {
         self.slots_restored += o.slots_restored;
         self.slots_changed += o.slots_changed;
         self.libs_untracked += o.libs_untracked;
+        self.slots_foreign += o.slots_foreign;
     }
 }
 
@@ -258,13 +264,39 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         }
     }
     let mut st = STATE.lock()?;
-    if let Some(s) = st
+    if let Some(pos) = st
         .sets
         .iter()
-        .flatten()
-        .find(|s| same_set(s, hooks, filter))
+        .position(|s| s.as_ref().is_some_and(|s| same_set(s, hooks, filter)))
     {
-        return Ok(s.id);
+        // A second owner: count it and re-run the pass, so libraries loaded since are hooked.
+        let id = match st.sets[pos].as_mut() {
+            Some(s) => {
+                s.owners += 1;
+                s.id
+            }
+            None => return Err(Error::NotFound),
+        };
+        return match pass(&mut st, false, 1 << pos, rep) {
+            Err(Error::Busy) => Err(Error::Busy),
+            _ => Ok(id),
+        };
+    }
+    // Every name of every set must fit the per-library want table.
+    let mut distinct = 0;
+    for (i, h) in hooks.iter().enumerate() {
+        let elsewhere = st
+            .sets
+            .iter()
+            .flatten()
+            .any(|s| s.hooks[..s.nhooks].iter().any(|x| x.symbol == h.symbol));
+        if !elsewhere && !hooks[..i].iter().any(|o| o.symbol == h.symbol) {
+            distinct += 1;
+        }
+    }
+    let names_now = distinct_names(&st);
+    if names_now + distinct > MAX_WANTS {
+        return Err(Error::Full);
     }
     let pos = st
         .sets
@@ -272,7 +304,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         .position(|s| s.is_none())
         .ok_or(Error::Full)?;
     let mut found = [0usize; MAX_HOOKS];
-    originals(&st, hooks, filter.next_after, &mut found)?;
+    originals(&st, hooks, filter, &mut found)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
         if !h.original.is_null() {
             // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
@@ -291,16 +323,84 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         nhooks: hooks.len(),
         originals: found,
         filter: *filter,
+        owners: 1,
     });
     set.hooks[..hooks.len()].copy_from_slice(hooks);
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
     }
-    match pass(&mut st, false, rep) {
-        Ok(()) | Err(Error::Full) | Err(Error::Malformed) | Err(Error::Unsupported) => {}
-        Err(e) => return Err(e),
+    match pass(&mut st, false, 1 << pos, rep) {
+        Ok(()) | Err(Error::Full) | Err(Error::Malformed) | Err(Error::Unsupported) => Ok(id),
+        Err(e) => {
+            // Atomic from the caller's view: take back what this pass patched.  If even that is
+            // refused, the set stays installed and its handle is returned (a later uninstall
+            // can finish), with the refused slots counted in `slots_conflict`.
+            let mut undo = Report::default();
+            if take_off(&mut st, pos, &mut undo).is_err() {
+                rep.slots_conflict += 1;
+                return Ok(id);
+            }
+            forget(&mut st, pos, id);
+            Err(e)
+        }
     }
-    Ok(id)
+}
+
+/// Number of distinct hooked names across the installed sets.
+fn distinct_names(st: &State) -> usize {
+    let mut n = 0;
+    for (p, s) in st.sets.iter().enumerate() {
+        let Some(s) = s else { continue };
+        for h in &s.hooks[..s.nhooks] {
+            let earlier = st.sets[..p]
+                .iter()
+                .flatten()
+                .any(|o| o.hooks[..o.nhooks].iter().any(|x| x.symbol == h.symbol));
+            if !earlier {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Restores every slot set `pos` carries in every library it accepts (see `pass::restore`).
+fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
+    let mut first_err = None;
+    let (all, nall) = st.ordered();
+    let st = &*st;
+    loader::each(0, |lib| {
+        let (order, n, mask) = accepting(st, &all[..nall], lib);
+        if mask & (1 << pos) == 0 {
+            return true;
+        }
+        let Ok(d) = lib.decode() else {
+            rep.libs_failed += 1;
+            return true;
+        };
+        if let Err(e) = restore(st, pos, &d, &order[..n], rep) {
+            first_err.get_or_insert(e);
+        }
+        true
+    })?;
+    match first_err {
+        None | Some(Error::Malformed) | Some(Error::Unsupported) => Ok(()),
+        Some(e) => Err(e),
+    }
+}
+
+/// Drops set `pos` once none of its slots is left.
+fn forget(st: &mut State, pos: usize, id: SetId) {
+    st.sets[pos] = None;
+    if crate::intercept::SET
+        .compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        DLOPEN_HOOKED.store(0, Ordering::Release);
+    }
+    for r in st.libs.iter_mut() {
+        r.applied &= !(1 << pos);
+    }
 }
 
 /// Catches up after libraries were loaded or unloaded.  O(1) without a walk when nothing can
@@ -341,7 +441,7 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
         SEEN_GENERATION.store(g, Ordering::Release);
         return Ok(());
     }
-    let r = pass(&mut st, full, rep);
+    let r = pass(&mut st, full, u32::MAX, rep);
     paced_done(start);
     SEEN_GENERATION.store(g, Ordering::Release);
     r
@@ -355,22 +455,12 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
 pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     let mut st = STATE.lock()?;
     let pos = st.set_pos(id).ok_or(Error::NotFound)?;
-    let mut first_err = None;
-    let (all, nall) = st.ordered();
-    loader::each(0, |lib| {
-        let (order, n, mask) = accepting(&st, &all[..nall], lib);
-        if mask & (1 << pos) == 0 {
-            return true;
-        }
-        let Ok(d) = lib.decode() else {
-            rep.libs_failed += 1;
-            return true;
-        };
-        if let Err(e) = restore(&st, pos, &d, &order[..n], rep) {
-            first_err.get_or_insert(e);
-        }
-        true
-    })?;
+    if let Some(s) = st.sets[pos].as_mut().filter(|s| s.owners > 1) {
+        s.owners -= 1;
+        return Ok(());
+    }
+    // On failure (mprotect refused) the set and its handle stay: a later uninstall finishes.
+    take_off(&mut st, pos, rep)?;
     // Sets stacked above this one called its replacement as their original: hand them ours.
     let gone_order = st.sets[pos].as_ref().map_or(0, |s| s.order);
     for q in 0..MAX_SETS {
@@ -401,17 +491,8 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
             }
         }
     }
-    st.sets[pos] = None;
-    if crate::intercept::SET
-        .compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        DLOPEN_HOOKED.store(0, Ordering::Release);
-    }
-    for r in st.libs.iter_mut() {
-        r.applied &= !(1 << pos);
-    }
-    first_err.map_or(Ok(()), Err)
+    forget(&mut st, pos, id);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,51 +1,120 @@
 //! The patch and restore passes: one scan of a library's relocation tables for every wanted
 //! name, with every slot write going through `slot::Batch` inside the walk callback.
 
-use crate::dynamic::{Dynamic, ImportKind};
+use crate::dynamic::{Dynamic, ImportKind, Table};
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, Readiness};
 use crate::slot;
 
 use super::*;
 
-/// One wanted name in one library: the symbol-table indices that carry it and the value its
-/// slots must hold (the replacement of the last-installed set that hooks it).
+/// One wanted name in one library: the symbol-table indices that carry it and, per set
+/// position, which of that set's hooks names it (`NO_HOOK`: the set does not hook it).
 #[derive(Clone, Copy)]
 pub(super) struct Want {
-    pub(super) desired: usize,
-    pub(super) top: u8,
+    pub(super) hook_of: [u8; MAX_SETS],
     pub(super) nindices: u8,
     pub(super) indices: [u32; MAX_INDICES],
 }
 
-/// Most distinct hooked names that apply to one library.
-pub(super) const MAX_WANTS: usize = 16;
+/// Most distinct hooked names across all installed sets (install fails up front beyond it).
+pub const MAX_WANTS: usize = 32;
+/// `Want::hook_of` entry of a set that does not hook the name.
+pub(super) const NO_HOOK: u8 = u8::MAX;
 
 pub(super) const EMPTY_WANT: Want = Want {
-    desired: 0,
-    top: 0,
+    hook_of: [NO_HOOK; MAX_SETS],
     nindices: 0,
     indices: [0; MAX_INDICES],
 };
 
-/// Whether `value` is the replacement of a set below `want.top` hooking the same name (then a
-/// slot holding it is being stacked on, not repaired).
-pub(super) fn is_lower_replacement(
+/// How one slot's value relates to the sets hooking its name in its library.
+pub(super) struct Chain {
+    /// What the slot must hold: the replacement of the topmost set whose original is what the
+    /// slot holds without it, else the slot's own binding.
+    pub(super) desired: usize,
+    /// Sets (bit = position) stacked on this slot.
+    pub(super) applied: u32,
+    /// Sets that accept the library but whose original is not what the slot is bound to.
+    pub(super) skipped: u32,
+    /// The slot already held the replacement of one of the sets.
+    pub(super) carried: bool,
+}
+
+/// Works out which sets a slot holding `value` carries, bottom to top (the binding rule).
+///
+/// A slot holding a set's replacement carries that set and, by construction, everything below
+/// it.  Starting from there (or from the slot's own binding), each higher set is stacked only
+/// when its original equals what the slot holds without it; otherwise it is skipped (the slot
+/// is bound to another definition: a symbol version, an RTLD_DEEPBIND scope, another
+/// interposer).  `unbound` says the slot still holds its lazy PLT stub, which counts as bound to
+/// what the lowest set expects; a set with `next_after` stacks on any binding (its caller chose
+/// its original).  `exclude` computes the chain as if that set were gone: its replacement counts
+/// as its original, and originals equal to its replacement as its original too.
+pub(super) fn chain(
     st: &State,
     order: &[usize],
-    name: &[u8],
-    want: &Want,
+    w: &Want,
     value: usize,
-) -> bool {
-    order
-        .iter()
-        .filter(|&&p| p != want.top as usize)
-        .filter_map(|&p| st.sets[p].as_ref())
-        .any(|s| {
-            s.hooks[..s.nhooks]
-                .iter()
-                .any(|h| h.symbol == name && h.replacement == value)
-        })
+    unbound: bool,
+    exclude: Option<usize>,
+) -> Chain {
+    let hook = |p: usize| {
+        let h = w.hook_of[p];
+        st.sets[p]
+            .as_ref()
+            .filter(|_| h != NO_HOOK)
+            .map(|s| (s.hooks[h as usize].replacement, s.originals[h as usize], s))
+    };
+    let gone = exclude.and_then(&hook).map(|(r, o, _)| (r, o));
+    let mut cur = value;
+    if let Some((r, o)) = gone {
+        if cur == r {
+            cur = o;
+        }
+    }
+    let mut c = Chain {
+        desired: cur,
+        applied: 0,
+        skipped: 0,
+        carried: false,
+    };
+    let mut list = [0usize; MAX_SETS];
+    let mut n = 0;
+    for &p in order {
+        if Some(p) != exclude && hook(p).is_some() {
+            list[n] = p;
+            n += 1;
+        }
+    }
+    let mut start = 0;
+    let mut stub = unbound;
+    if let Some(i) = (0..n)
+        .rev()
+        .find(|&i| hook(list[i]).is_some_and(|(r, _, _)| r == cur))
+    {
+        start = i + 1;
+        c.applied |= 1 << list[i];
+        c.carried = true;
+        stub = false;
+    }
+    for &p in &list[start..n] {
+        let Some((r, o, s)) = hook(p) else { continue };
+        let o = match gone {
+            Some((gr, go)) if o == gr => go,
+            _ => o,
+        };
+        let on_base = c.applied == 0;
+        if stub || o == cur || (on_base && s.filter.next_after != 0) {
+            cur = r;
+            c.applied |= 1 << p;
+            stub = false;
+        } else {
+            c.skipped |= 1 << p;
+        }
+    }
+    c.desired = cur;
+    c
 }
 
 /// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
@@ -86,13 +155,15 @@ pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> 
 }
 
 /// Applies the sets in `order` (install order) that accept `lib` to its import slots, in one
-/// pass over its relocation tables.  `was_applied` says which sets were applied before (then a
-/// reverted slot counts as repaired).  Returns the first slot patched, for the sentinel.
+/// pass over its relocation tables, by the binding rule of [`chain`].  `was_applied` says which
+/// sets were applied before (then a reverted slot counts as repaired); only slots that involve
+/// a set in `focus` are counted.  Returns the first slot patched, for the sentinel.
 pub(super) fn apply(
     st: &State,
     d: &Dynamic,
     order: &[usize],
     was_applied: u32,
+    focus: u32,
     rep: &mut Report,
 ) -> Result<Option<(usize, usize)>> {
     let mut wants = [EMPTY_WANT; MAX_WANTS];
@@ -100,8 +171,7 @@ pub(super) fn apply(
     let mut n = 0;
     for &p in order {
         let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
-        for h in &s.hooks[..s.nhooks] {
-            // `order` is install order, so the last set to name a symbol ends on top.
+        for (j, h) in s.hooks[..s.nhooks].iter().enumerate() {
             let k = match names[..n].iter().position(|&x| x == h.symbol) {
                 Some(k) => k,
                 None if n < MAX_WANTS => {
@@ -111,8 +181,7 @@ pub(super) fn apply(
                 None => return Err(Error::Full),
             };
             names[k] = h.symbol;
-            wants[k].desired = h.replacement;
-            wants[k].top = p as u8;
+            wants[k].hook_of[p] = j as u8;
         }
     }
     if n == 0 {
@@ -126,6 +195,9 @@ pub(super) fn apply(
     let mut batch = slot::Batch::begin()?;
     let mut sentinel = None;
     let mut err = None;
+    // The library's own definition of each name (0: not looked up yet, 1: none), to tell a lazy
+    // PLT stub from a slot bound to a definition inside the library itself.
+    let mut own = [0usize; MAX_WANTS];
     d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
         let Some(k) = wants[..n]
             .iter()
@@ -147,19 +219,32 @@ pub(super) fn apply(
             return true;
         }
         let current = slot::peek(r.slot);
-        if current == w.desired {
-            rep.slots_already += 1;
+        let unbound = r.table == Table::JmpRel && d.bind_now == 0 && d.contains(current) && {
+            if own[k] == 0 {
+                own[k] = match d.lookup(names[k]) {
+                    Ok(Some(s)) if s.is_defined() => s.address(d.bias),
+                    _ => 1,
+                };
+            }
+            own[k] != current
+        };
+        let c = chain(st, order, w, current, unbound, None);
+        if c.skipped & focus != 0 {
+            rep.slots_foreign += 1;
+        }
+        if c.applied == 0 {
+            return true;
+        }
+        let counted = c.applied & focus != 0;
+        if current == c.desired {
+            if counted {
+                rep.slots_already += 1;
+            }
         } else {
-            match batch.swap(d, r.slot, current, w.desired) {
-                Ok(()) => {
-                    if was_applied & (1 << w.top) != 0
-                        && !is_lower_replacement(st, order, names[k], w, current)
-                    {
-                        rep.slots_repaired += 1;
-                    } else {
-                        rep.slots_patched += 1;
-                    }
-                }
+            match batch.swap(d, r.slot, current, c.desired) {
+                Ok(()) if !counted => {}
+                Ok(()) if !c.carried && was_applied & c.applied != 0 => rep.slots_repaired += 1,
+                Ok(()) => rep.slots_patched += 1,
                 Err(Error::Changed) => rep.slots_conflict += 1,
                 Err(e) => {
                     err = Some(e);
@@ -168,7 +253,7 @@ pub(super) fn apply(
             }
         }
         if sentinel.is_none() {
-            sentinel = Some((r.slot, w.desired));
+            sentinel = Some((r.slot, c.desired));
         }
         true
     })?;
@@ -200,7 +285,7 @@ pub(super) fn accepting(
 
 /// Processes every listed library: new, not-yet-READY, reloaded or due for re-check ones are
 /// patched; the rest cost a table lookup.  With `full`, every library is re-scanned.
-pub(super) fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
+pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> Result<()> {
     st.epoch = st.epoch.wrapping_add(1);
     let epoch = st.epoch;
     let mut unsettled = 0u32;
@@ -211,8 +296,10 @@ pub(super) fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
     loader::each(loader::LIBS_ALL, |lib| {
         counters = (lib.adds, lib.subs);
         let (order, n, mask) = accepting(st, &all[..nall], lib);
-        if n == 0 {
+        if mask & focus == 0 {
             rep.libs_filtered += 1;
+        }
+        if n == 0 {
             if let Some(i) = st.find_lib(lib) {
                 st.libs[i].seen = epoch;
             }
@@ -233,7 +320,9 @@ pub(super) fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
             st.libs[i].seen = epoch;
         }
         if lib.readiness != Readiness::Ready {
-            rep.libs_not_ready += 1;
+            if mask & focus != 0 {
+                rep.libs_not_ready += 1;
+            }
             unsettled += 1;
             if let Some(i) = rec {
                 st.libs[i].pending = true;
@@ -268,7 +357,7 @@ pub(super) fn pass(st: &mut State, full: bool, rep: &mut Report) -> Result<()> {
         };
         let was = rec.map_or(0, |i| st.libs[i].applied);
         let mut lib_rep = Report::default();
-        match apply(st, &d, &order[..n], was, &mut lib_rep) {
+        match apply(st, &d, &order[..n], was, focus, &mut lib_rep) {
             Ok(sentinel) => {
                 if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
                     lib_rep.libs_patched = 1;
@@ -318,6 +407,10 @@ pub(super) fn sentinel_moved((slot, value): (usize, usize)) -> bool {
     crate::slot::peek(slot) != value
 }
 
+/// Takes set `pos` off every slot of `d` that holds its replacement: the slot gets what the
+/// remaining sets in `order` stack on the set's original (its original when none does).
+/// Slots holding anything else are left alone: a set above carries it (its original is
+/// re-pointed by uninstall), or the set skipped the slot, or lazy binding reverted it.
 pub(super) fn restore(
     st: &State,
     pos: usize,
@@ -330,6 +423,16 @@ pub(super) fn restore(
     let mut names: [&[u8]; MAX_HOOKS] = [b""; MAX_HOOKS];
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
         names[k] = h.symbol;
+        for &p in order {
+            if let Some(s) = st.sets[p].as_ref() {
+                if let Some(j) = s.hooks[..s.nhooks]
+                    .iter()
+                    .position(|x| x.symbol == h.symbol)
+                {
+                    wants[k].hook_of[p] = j as u8;
+                }
+            }
+        }
     }
     find_indices(d, &names[..set.nhooks], &mut wants[..set.nhooks])?;
     let mut batch = slot::Batch::begin()?;
@@ -341,37 +444,11 @@ pub(super) fn restore(
         else {
             return true;
         };
-        let h = &set.hooks[k];
         let current = slot::peek(r.slot);
-        if current != h.replacement {
-            // Held by a set stacked above us (it will restore to our original) or changed.
-            let above = order.iter().any(|&p| {
-                p != pos
-                    && st.sets[p].as_ref().is_some_and(|s| {
-                        s.order > set.order
-                            && s.hooks[..s.nhooks]
-                                .iter()
-                                .any(|x| x.symbol == h.symbol && x.replacement == current)
-                    })
-            });
-            if !above {
-                rep.slots_changed += 1;
-            }
+        if current != set.hooks[k].replacement {
             return true;
         }
-        // The set just below us in install order, if it hooks this name, else our original.
-        let below = order
-            .iter()
-            .rev()
-            .filter_map(|&p| st.sets[p].as_ref())
-            .filter(|s| s.order < set.order)
-            .find_map(|s| {
-                s.hooks[..s.nhooks]
-                    .iter()
-                    .find(|x| x.symbol == h.symbol)
-                    .map(|x| x.replacement)
-            });
-        let target = below.unwrap_or(set.originals[k]);
+        let target = chain(st, order, &wants[k], current, false, Some(pos)).desired;
         match batch.swap(d, r.slot, current, target) {
             Ok(()) => restored += 1,
             Err(Error::Changed) => rep.slots_changed += 1,

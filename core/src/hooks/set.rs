@@ -14,6 +14,8 @@ pub(super) struct Set {
     pub(super) nhooks: usize,
     pub(super) originals: [usize; MAX_HOOKS],
     pub(super) filter: Filter,
+    /// Identical installs share the set: uninstall removes it when the last owner leaves.
+    pub(super) owners: u32,
 }
 
 pub(super) const EMPTY_HOOK: Hook = Hook {
@@ -71,25 +73,43 @@ impl State {
     }
 }
 
-/// Looks up the originals of `hooks`: the replacement of the latest installed set hooking the
-/// same name (sets stack), else the global-scope definition (after `next_after` if set).
+/// Looks up the originals of `hooks` for a set with `filter`: the replacement of the latest
+/// installed set hooking the same name in a READY library both filters accept (sets stack only
+/// where their filters overlap), else the global-scope definition (after `next_after` if set).
+/// A slot bound elsewhere than the chosen original is skipped by the binding rule.
 pub(super) fn originals(
     st: &State,
     hooks: &[Hook],
-    next_after: usize,
+    filter: &Filter,
     out: &mut [usize],
 ) -> Result<()> {
     let (order, n) = st.ordered();
-    for (h, o) in hooks.iter().zip(out.iter_mut()) {
-        let stacked = order[..n].iter().rev().find_map(|&p| {
-            st.sets[p]
-                .as_ref()
-                .and_then(|s| s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol))
-                .map(|x| x.replacement)
-        });
-        *o = match stacked {
-            Some(r) => r,
-            None => loader::global_lookup(h.symbol, (next_after != 0).then_some(next_after))?,
+    // Per hook: install order of the latest set found stacked under it (0: none).
+    let mut below = [(0u32, 0usize); MAX_HOOKS];
+    loader::each(0, |lib| {
+        if !filter.accepts(lib) {
+            return true;
+        }
+        for s in order[..n].iter().filter_map(|&p| st.sets[p].as_ref()) {
+            if !s.filter.accepts(lib) {
+                continue;
+            }
+            for (h, b) in hooks.iter().zip(below.iter_mut()) {
+                if let Some(x) = s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol) {
+                    if s.order > b.0 {
+                        *b = (s.order, x.replacement);
+                    }
+                }
+            }
+        }
+        true
+    })?;
+    for ((h, o), b) in hooks.iter().zip(out.iter_mut()).zip(below.iter()) {
+        *o = if b.0 != 0 {
+            b.1
+        } else {
+            let next = filter.next_after;
+            loader::global_lookup(h.symbol, (next != 0).then_some(next))?
         };
     }
     Ok(())
