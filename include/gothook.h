@@ -174,6 +174,12 @@
 #define GOTHOOK_MAX_HOOKS 16
 
 /*
+ Most distinct symbols hooked by all installed sets together (install says `GOTHOOK_EFULL`
+ beyond it, nothing installed).
+ */
+#define GOTHOOK_MAX_NAMES 32
+
+/*
  Result of every gothook call. `GOTHOOK_OK` is 0; every other value names one failure.
  Outputs are written only when a call returns `GOTHOOK_OK` (exceptions are documented).
  */
@@ -537,9 +543,16 @@ typedef struct gothook_report {
   uint32_t slots_changed;
   /*
    Libraries not tracked because gothook's library table is full (re-scanned by every
-   refresh; the call then returns GOTHOOK_EFULL).
+   refresh; refresh then returns GOTHOOK_EFULL, install returns GOTHOOK_OK).
    */
   uint32_t libs_untracked;
+  /*
+   Slots left alone because they are bound to another definition than the set's original
+   (a symbol version such as foo@V1 while foo@@V2 is the default, an RTLD_DEEPBIND plugin
+   bound to its own definition, another interposer, a set below that this slot does not
+   carry).  Calls through them keep reaching what they were bound to.
+   */
+  uint32_t slots_foreign;
 } gothook_report;
 
 #ifdef __cplusplus
@@ -710,19 +723,36 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
                                  void *desired);
 
 /*
- Installs a hook set: publishes every original into `hooks[i].original` first (the real
- target: a global-scope lookup of the definition, IFUNCs resolved; or, when an earlier set
- hooks the same symbol, that set's replacement, so sets stack), then redirects every import
- slot of those symbols (PLT, GLOB_DAT and ABS data slots) in every READY library `filter`
- accepts (NULL: every library but gothook's own, the vDSO and the loader), in one pass over
- each relocation table.  Libraries not READY yet are counted and patched by a later
- `gothook_refresh`.  Installing an identical set again is a no-op returning the same handle.
+ Installs a hook set: publishes every original into `hooks[i].original` first, then redirects
+ the import slots of those symbols (PLT, GLOB_DAT and ABS data slots) in every READY library
+ `filter` accepts (NULL: every library but gothook's own, the vDSO and the loader), in one
+ pass over each relocation table.  Libraries not READY yet are counted and patched by a later
+ `gothook_refresh`.
+
+ Originals and the binding rule: a hook's original is the replacement of the latest installed
+ set hooking the same symbol in a library both filters accept (sets stack only where their
+ filters overlap), else the global-scope definition (IFUNCs resolved; after `next_after` if
+ set).  A slot is patched only where what it holds without this set (its binding, or the
+ replacement of a set below it) equals that original, so every call through a hook reaches
+ the function its slot was bound to; a slot bound elsewhere (`foo@V1` while `foo@@V2` is the
+ default, an RTLD_DEEPBIND plugin bound to its own definition, another interposer) is left
+ alone and counted in `report->slots_foreign`.  A lazy slot still holding its PLT stub counts
+ as bound to the original: the loader's lazy resolution of a versioned or DEEPBIND import is
+ not predicted.  A set with `next_after` patches slots bound to any definition (the caller
+ chose its original).
+
+ Installing an identical set again (same hooks, originals and filter) re-runs the pass and
+ returns the same handle with one more owner: each owner uninstalls once, the slots go back
+ when the last one does.  The report counts only what this call did for this set.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
- definition; nothing installed), `GOTHOOK_EFULL` (no free set: nothing installed; or the
- library table is full: the set IS installed, `*out_set` is written and
- `report->libs_untracked` says how many libraries every refresh will re-scan),
- `GOTHOOK_EBUSY` (re-entry).
+ definition; nothing installed), `GOTHOOK_EFULL` (nothing installed: no free set, or the
+ installed sets would hook more than `GOTHOOK_MAX_NAMES` distinct symbols),
+ `GOTHOOK_EPROTECT` (mprotect was refused: every slot this call patched was restored and
+ nothing is installed; if even that was refused, `GOTHOOK_OK` is returned with the handle
+ and `report->slots_conflict` > 0, so `gothook_uninstall` can finish later), `GOTHOOK_EBUSY`
+ (re-entry).  A full library table is not an error here: the set is installed,
+ `report->libs_untracked` says how many libraries every refresh will re-scan.
  */
 gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                size_t count,
@@ -750,11 +780,15 @@ gothook_status gothook_refresh(uint32_t flags, struct gothook_report *report);
 
 /*
  Uninstalls a set: every slot still holding its replacement goes back, by compare-and-swap, to
- what the set below expects (the next lower set's replacement, else the original); sets
- stacked above get their originals re-pointed.  Slots changed by someone else are counted in
- `slots_changed` and left alone.  `report` may be NULL.
+ what it holds without the set (the replacement of the set below on that slot, else the
+ set's original, which by the binding rule is what the slot was bound to); sets stacked above
+ get their originals re-pointed.  Slots changed by someone else during the swap are counted
+ in `slots_changed` and left alone.  With several owners (identical installs), only the last
+ uninstall restores.  `report` may be NULL.
 
- Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`.
+ Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`,
+ `GOTHOOK_EPROTECT` (mprotect refused: the set and its handle stay installed, the slots
+ already restored stay restored; call again to finish).
  */
 gothook_status gothook_uninstall(gothook_set set, struct gothook_report *report);
 

@@ -899,14 +899,19 @@ pub struct gothook_report {
     /// Slots uninstall found changed by someone else (left alone).
     pub slots_changed: u32,
     /// Libraries not tracked because gothook's library table is full (re-scanned by every
-    /// refresh; the call then returns GOTHOOK_EFULL).
+    /// refresh; refresh then returns GOTHOOK_EFULL, install returns GOTHOOK_OK).
     pub libs_untracked: u32,
+    /// Slots left alone because they are bound to another definition than the set's original
+    /// (a symbol version such as foo@V1 while foo@@V2 is the default, an RTLD_DEEPBIND plugin
+    /// bound to its own definition, another interposer, a set below that this slot does not
+    /// carry).  Calls through them keep reaching what they were bound to.
+    pub slots_foreign: u32,
 }
 
 // LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert_eq_size!(gothook_report, [u8; 44]);
+    assert_eq_size!(gothook_report, [u8; 48]);
     assert_eq_align!(gothook_report, u32);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_patched), 0);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_not_ready), 4);
@@ -919,6 +924,7 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_report, slots_restored), 32);
     const_assert_eq!(core::mem::offset_of!(gothook_report, slots_changed), 36);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_untracked), 40);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, slots_foreign), 44);
 };
 
 assert_eq_size!(gothook_report, Report);
@@ -937,6 +943,7 @@ fn c_report(r: &Report) -> gothook_report {
         slots_restored: r.slots_restored,
         slots_changed: r.slots_changed,
         libs_untracked: r.libs_untracked,
+        slots_foreign: r.slots_foreign,
     }
 }
 
@@ -973,6 +980,10 @@ const_assert_eq!(GOTHOOK_MAX_SETS as usize, hooks::MAX_SETS);
 /// Most hooks in one set.
 pub const GOTHOOK_MAX_HOOKS: u32 = 16;
 const_assert_eq!(GOTHOOK_MAX_HOOKS as usize, hooks::MAX_HOOKS);
+/// Most distinct symbols hooked by all installed sets together (install says `GOTHOOK_EFULL`
+/// beyond it, nothing installed).
+pub const GOTHOOK_MAX_NAMES: u32 = 32;
+const_assert_eq!(GOTHOOK_MAX_NAMES as usize, hooks::MAX_WANTS);
 
 fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
     // SAFETY: `f` was a non-NULL gothook_lib_filter_cb handed to gothook_install.
@@ -983,19 +994,36 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
     unsafe { f(&c, ctx as *mut c_void) != 0 }
 }
 
-/// Installs a hook set: publishes every original into `hooks[i].original` first (the real
-/// target: a global-scope lookup of the definition, IFUNCs resolved; or, when an earlier set
-/// hooks the same symbol, that set's replacement, so sets stack), then redirects every import
-/// slot of those symbols (PLT, GLOB_DAT and ABS data slots) in every READY library `filter`
-/// accepts (NULL: every library but gothook's own, the vDSO and the loader), in one pass over
-/// each relocation table.  Libraries not READY yet are counted and patched by a later
-/// `gothook_refresh`.  Installing an identical set again is a no-op returning the same handle.
+/// Installs a hook set: publishes every original into `hooks[i].original` first, then redirects
+/// the import slots of those symbols (PLT, GLOB_DAT and ABS data slots) in every READY library
+/// `filter` accepts (NULL: every library but gothook's own, the vDSO and the loader), in one
+/// pass over each relocation table.  Libraries not READY yet are counted and patched by a later
+/// `gothook_refresh`.
+///
+/// Originals and the binding rule: a hook's original is the replacement of the latest installed
+/// set hooking the same symbol in a library both filters accept (sets stack only where their
+/// filters overlap), else the global-scope definition (IFUNCs resolved; after `next_after` if
+/// set).  A slot is patched only where what it holds without this set (its binding, or the
+/// replacement of a set below it) equals that original, so every call through a hook reaches
+/// the function its slot was bound to; a slot bound elsewhere (`foo@V1` while `foo@@V2` is the
+/// default, an RTLD_DEEPBIND plugin bound to its own definition, another interposer) is left
+/// alone and counted in `report->slots_foreign`.  A lazy slot still holding its PLT stub counts
+/// as bound to the original: the loader's lazy resolution of a versioned or DEEPBIND import is
+/// not predicted.  A set with `next_after` patches slots bound to any definition (the caller
+/// chose its original).
+///
+/// Installing an identical set again (same hooks, originals and filter) re-runs the pass and
+/// returns the same handle with one more owner: each owner uninstalls once, the slots go back
+/// when the last one does.  The report counts only what this call did for this set.
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
-/// definition; nothing installed), `GOTHOOK_EFULL` (no free set: nothing installed; or the
-/// library table is full: the set IS installed, `*out_set` is written and
-/// `report->libs_untracked` says how many libraries every refresh will re-scan),
-/// `GOTHOOK_EBUSY` (re-entry).
+/// definition; nothing installed), `GOTHOOK_EFULL` (nothing installed: no free set, or the
+/// installed sets would hook more than `GOTHOOK_MAX_NAMES` distinct symbols),
+/// `GOTHOOK_EPROTECT` (mprotect was refused: every slot this call patched was restored and
+/// nothing is installed; if even that was refused, `GOTHOOK_OK` is returned with the handle
+/// and `report->slots_conflict` > 0, so `gothook_uninstall` can finish later), `GOTHOOK_EBUSY`
+/// (re-entry).  A full library table is not an error here: the set is installed,
+/// `report->libs_untracked` says how many libraries every refresh will re-scan.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_install(
     hooks_in: *const gothook_hook,
@@ -1050,11 +1078,7 @@ pub unsafe extern "C" fn gothook_install(
         Ok(id) => {
             // SAFETY: non-NULL output.
             unsafe { *out_set = id };
-            if rep.libs_untracked > 0 {
-                gothook_status::GOTHOOK_EFULL
-            } else {
-                gothook_status::GOTHOOK_OK
-            }
+            gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
     }
@@ -1086,11 +1110,15 @@ pub unsafe extern "C" fn gothook_refresh(
 }
 
 /// Uninstalls a set: every slot still holding its replacement goes back, by compare-and-swap, to
-/// what the set below expects (the next lower set's replacement, else the original); sets
-/// stacked above get their originals re-pointed.  Slots changed by someone else are counted in
-/// `slots_changed` and left alone.  `report` may be NULL.
+/// what it holds without the set (the replacement of the set below on that slot, else the
+/// set's original, which by the binding rule is what the slot was bound to); sets stacked above
+/// get their originals re-pointed.  Slots changed by someone else during the swap are counted
+/// in `slots_changed` and left alone.  With several owners (identical installs), only the last
+/// uninstall restores.  `report` may be NULL.
 ///
-/// Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`.
+/// Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`,
+/// `GOTHOOK_EPROTECT` (mprotect refused: the set and its handle stay installed, the slots
+/// already restored stay restored; call again to finish).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_uninstall(
     set: gothook_set,

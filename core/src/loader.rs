@@ -9,6 +9,7 @@ use crate::dynamic::{self, Dynamic};
 use crate::elf;
 use crate::error::{Error, Result};
 use crate::mem::Segments;
+use crate::read::Memory;
 use crate::sys;
 
 mod scope;

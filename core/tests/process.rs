@@ -118,10 +118,13 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     assert_eq!(
         hooks::install(&hooks, &filter, &mut again),
         Ok(id),
-        "same set, same handle"
+        "same set, same handle, one more owner"
     );
     assert_eq!(again.slots_patched, 0);
     let mut un = Report::default();
+    hooks::uninstall(id, &mut un).unwrap();
+    assert_eq!(un.slots_restored, 0, "the second owner still holds the set");
+    assert_eq!(unsafe { libc::getppid() }, -42);
     hooks::uninstall(id, &mut un).unwrap();
     assert_eq!(
         un.slots_restored,

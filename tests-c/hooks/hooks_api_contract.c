@@ -2,7 +2,8 @@
  *  - NULL arguments -> EINVAL; a stale set handle -> ENOTFOUND; a symbol nobody defines ->
  *    ENOTFOUND with nothing installed; a slot outside its owner or misaligned -> ERANGE; a wrong
  *    expected value -> ECHANGED with the slot and its page protection unchanged;
- *  - installing the same set twice returns the same handle and patches nothing new;
+ *  - installing the same set twice returns the same handle with two owners: the slots go back
+ *    only when both have uninstalled;
  *  - a single swap of a RELRO slot leaves the page read-only (/proc/self/maps) and a swap of a
  *    lazy .got.plt slot leaves that page writable.
  * Usage: hooks_api_contract <relro lazy fixture.so> */
@@ -58,7 +59,12 @@ int main(int argc, char **argv) {
   hk_run_and_compare(fx, 1, "installed twice");
   gothook_report u = {0};
   EXPECT(gothook_uninstall(set, &u), GOTHOOK_OK);
-  hk_run_and_compare(fx, 0, "uninstalled once"); /* one uninstall removes the one set */
+  CHECK(u.slots_restored == 0, "first of two owners restored %u slots", u.slots_restored);
+  hk_run_and_compare(fx, 1, "one of two owners uninstalled");
+  EXPECT(gothook_uninstall(set, &u), GOTHOOK_OK);
+  CHECK(u.slots_restored == r1.slots_patched, "last owner restored %u of %u slots", u.slots_restored,
+        r1.slots_patched);
+  hk_run_and_compare(fx, 0, "both owners uninstalled");
   EXPECT(gothook_uninstall(set, &u), GOTHOOK_ENOTFOUND);
   EXPECT(gothook_uninstall(set + 1000, &u), GOTHOOK_ENOTFOUND);
 

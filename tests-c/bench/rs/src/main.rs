@@ -41,6 +41,7 @@ struct GReport {
     slots_restored: u32,
     slots_changed: u32,
     libs_untracked: u32,
+    slots_foreign: u32,
 }
 #[repr(C)]
 struct GLib {

@@ -1,0 +1,569 @@
+//! Hook sets: install, refresh, verify and uninstall across every READY library (design rule 4).
+//! Fixed-capacity tables only; never allocates; every slot write goes through `slot::swap`,
+//! and every library is read and patched inside the walk callback that reported it.
+//!
+//! Modules: `set` (sets, filters, originals), `libs` (the table of tracked libraries), `pass`
+//! (the patch and restore passes over one library).  This file holds the public API, the
+//! refresh pacing and the shared state.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+use crate::loader::{self, LibInfo};
+use crate::lock::OwnedLock;
+use crate::slot;
+
+mod libs;
+pub mod pass;
+mod set;
+use libs::*;
+pub use pass::MAX_WANTS;
+use pass::*;
+use set::*;
+
+/// Most hook sets installed at once.
+pub const MAX_SETS: usize = 8;
+/// Most hooks in one set.
+pub const MAX_HOOKS: usize = 16;
+/// Most libraries tracked for incremental refresh; beyond it refresh degrades to full passes.
+#[cfg(not(test))]
+pub const MAX_LIBS: usize = 1024;
+/// Unit tests shrink the table so that this small test process overflows it.
+#[cfg(test)]
+pub const MAX_LIBS: usize = 2;
+/// Most symbol-table indices remembered per wanted name in one library.
+const MAX_INDICES: usize = 4;
+/// Refreshes that re-check a lazily bound library after it was patched (lazy binding can
+/// overwrite a slot when a thread was inside the PLT stub during the swap).
+const LAZY_RECHECKS: u8 = 2;
+
+/// Filter flag: also hook the object gothook is linked into (a statically linked profiler that
+/// must see its own malloc calls).  Default: excluded.
+pub const FILTER_INCLUDE_SELF: u32 = 1;
+/// Filter flag: leave the main program alone.  Default: included.
+pub const FILTER_EXCLUDE_MAIN: u32 = 2;
+/// Mask of valid filter flags.
+pub const FILTER_FLAGS: u32 = FILTER_INCLUDE_SELF | FILTER_EXCLUDE_MAIN;
+
+/// Refresh flag: re-scan every tracked library and repair every slot (a full verify).
+pub const REFRESH_FULL: u32 = 1;
+/// Mask of valid refresh flags.
+pub const REFRESH_FLAGS: u32 = REFRESH_FULL;
+
+/// One hook: the imported symbol, its replacement and where to publish the original.
+#[derive(Clone, Copy, Debug)]
+pub struct Hook {
+    /// Symbol name without NUL; must stay valid while the set is installed.
+    pub symbol: &'static [u8],
+    /// Address the slots are redirected to.
+    pub replacement: usize,
+    /// Where the original is published before the first swap (0: not published).
+    pub original: *mut usize,
+}
+
+/// A caller-supplied predicate: (library, arg0, arg1) -> keep.
+pub type AcceptFn = fn(&LibInfo<'_>, usize, usize) -> bool;
+
+/// Which libraries a set applies to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Filter {
+    /// `FILTER_*` flags.
+    pub flags: u32,
+    /// Only libraries whose path ends with this (None: any).
+    pub path_suffix: Option<&'static [u8]>,
+    /// Only the library containing this address (0: any).
+    pub contains: usize,
+    /// Originals are looked up after the library containing this address (RTLD_NEXT; 0: global).
+    pub next_after: usize,
+    /// An extra predicate with its two arguments.
+    pub accept: Option<(AcceptFn, usize, usize)>,
+}
+
+/// What one call did.  Counters add up across the libraries and slots it visited.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Libraries in which at least one slot was patched or verified by this call.
+    pub libs_patched: u32,
+    /// Libraries listed but not READY (left alone; retried by the next refresh).
+    pub libs_not_ready: u32,
+    /// Libraries the filter excluded (including the vDSO, the loader and, by default, gothook's own).
+    pub libs_filtered: u32,
+    /// Libraries whose dynamic section could not be decoded.
+    pub libs_failed: u32,
+    /// Slots redirected to a replacement for the first time.
+    pub slots_patched: u32,
+    /// Slots that already held the replacement.
+    pub slots_already: u32,
+    /// Slots found reverted (lazy binding, a reload) and redirected again.
+    pub slots_repaired: u32,
+    /// Slots whose compare-and-swap lost to a concurrent writer (left as they were).
+    pub slots_conflict: u32,
+    /// Slots restored to their original by uninstall.
+    pub slots_restored: u32,
+    /// Slots uninstall found holding something else (left alone).
+    pub slots_changed: u32,
+    /// Libraries processed but not tracked because the library table is full: every refresh
+    /// re-scans them (nothing is missed, but refresh is no longer incremental for them).
+    pub libs_untracked: u32,
+    /// Slots the set skipped because they are bound to another definition than the set's
+    /// original (a symbol version, an RTLD_DEEPBIND scope, another interposer, a set below it
+    /// that the slot does not carry); left as they are.
+    pub slots_foreign: u32,
+}
+
+impl Report {
+    fn add(&mut self, o: &Report) {
+        self.libs_patched += o.libs_patched;
+        self.libs_not_ready += o.libs_not_ready;
+        self.libs_filtered += o.libs_filtered;
+        self.libs_failed += o.libs_failed;
+        self.slots_patched += o.slots_patched;
+        self.slots_already += o.slots_already;
+        self.slots_repaired += o.slots_repaired;
+        self.slots_conflict += o.slots_conflict;
+        self.slots_restored += o.slots_restored;
+        self.slots_changed += o.slots_changed;
+        self.libs_untracked += o.libs_untracked;
+        self.slots_foreign += o.slots_foreign;
+    }
+}
+
+/// A handle to an installed set: never 0; stale handles answer `NotFound`.
+pub type SetId = u32;
+
+struct State {
+    sets: [Option<Set>; MAX_SETS],
+    next_order: u32,
+    next_gen: u32,
+    libs: [LibRec; MAX_LIBS],
+    epoch: u32,
+    /// Libraries left LOADING/UNKNOWN or awaiting a lazy re-check: refresh may not shortcut.
+    unsettled: u32,
+    /// A library could not be tracked (table full): refresh may not shortcut.
+    overflow: bool,
+    counters: (u64, u64),
+}
+
+// SAFETY: the raw `original` pointers in hooks are caller-owned cells that gothook only writes
+// with atomic stores while holding the state lock.
+unsafe impl Send for State {}
+
+static STATE: OwnedLock<State> = OwnedLock::new(State {
+    sets: [None; MAX_SETS],
+    next_order: 1,
+    next_gen: 1,
+    libs: [LibRec {
+        used: false,
+        bias: 0,
+        key: 0,
+        seen: 0,
+        applied: 0,
+        pending: false,
+        rechecks: 0,
+        sentinel: (0, 0),
+    }; MAX_LIBS],
+    epoch: 0,
+    unsettled: 0,
+    overflow: false,
+    counters: (u64::MAX, u64::MAX),
+});
+
+/// Bumped by gothook's own dlopen/dlclose hooks after every call: a lock-free change signal.
+pub static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The generation the last full refresh consumed.
+static SEEN_GENERATION: AtomicU64 = AtomicU64::new(0);
+/// Whether the dlopen/dlclose interception is installed (then GENERATION alone signals change).
+pub static DLOPEN_HOOKED: AtomicU32 = AtomicU32::new(0);
+/// Whether refresh may take the O(1) shortcut (no unsettled or untracked libraries).
+static SETTLED: AtomicU32 = AtomicU32::new(0);
+/// Shortest time between the starts of two refreshes that take the loader's list lock.
+///
+/// Every `dl_iterate_phdr` callback runs under glibc's `dl_load_write_lock`, which every dlopen
+/// and dlclose in other threads also needs, and that lock is not fair: a thread looping refreshes
+/// can starve them.  A refresh closer than this to the previous locked one waits out the rest of
+/// the interval first (it never skips the probe, so it never answers from stale data).
+pub const MIN_LOCKED_INTERVAL_NS: u64 = 50_000;
+/// Refreshes hold the loader lock at most 1/LOCK_SHARE_INVERSE of the time on average: each
+/// locked refresh spends LOCK_SHARE_INVERSE times its duration from a budget that refills at one
+/// nanosecond per nanosecond, up to [`LOCK_BURST_NS`]; a refresh that finds the budget spent
+/// waits until it is positive again.  So an occasional refresh (after a dlopen) starts at once,
+/// and a hot loop of full passes over a thousand libraries is held to a quarter of the time.
+pub const LOCK_SHARE_INVERSE: u64 = 4;
+/// How much budget (nanoseconds of wall time) can be saved up for a burst of refreshes.
+pub const LOCK_BURST_NS: u64 = 50_000_000;
+static LAST_LOCKED_NS: AtomicU64 = AtomicU64::new(0);
+/// Budget in nanoseconds, biased by `LOCK_BURST_NS` so it fits an unsigned atomic (a value
+/// below the bias means overdrawn); together with the time it was last brought up to date.
+static BUDGET_BIASED_NS: AtomicU64 = AtomicU64::new(2 * LOCK_BURST_NS);
+static BUDGET_AT_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Waits as the pacing rules require (called with the state lock held, so the statics are only
+/// updated by one thread at a time); returns the start time of this locked refresh.
+fn pace() -> u64 {
+    let now = crate::sys::monotonic_ns();
+    let at = BUDGET_AT_NS.load(Ordering::Acquire);
+    let earned = if at == 0 {
+        LOCK_BURST_NS
+    } else {
+        now.saturating_sub(at)
+    };
+    let budget = BUDGET_BIASED_NS
+        .load(Ordering::Acquire)
+        .saturating_add(earned)
+        .min(2 * LOCK_BURST_NS);
+    let wait_budget = LOCK_BURST_NS.saturating_sub(budget);
+    let wait_min = LAST_LOCKED_NS
+        .load(Ordering::Acquire)
+        .saturating_add(MIN_LOCKED_INTERVAL_NS)
+        .saturating_sub(now);
+    let wait = wait_budget.max(wait_min);
+    if wait > 0 {
+        crate::sys::sleep_ns(wait);
+    }
+    let start = crate::sys::monotonic_ns();
+    BUDGET_BIASED_NS.store(
+        budget.saturating_add(start - now).min(2 * LOCK_BURST_NS),
+        Ordering::Release,
+    );
+    BUDGET_AT_NS.store(start, Ordering::Release);
+    LAST_LOCKED_NS.store(start, Ordering::Release);
+    start
+}
+
+/// Charges the locked part of a refresh that began at `start` to the pacing budget.
+fn paced_done(start: u64) {
+    let now = crate::sys::monotonic_ns();
+    let cost = now.saturating_sub(start).saturating_mul(LOCK_SHARE_INVERSE);
+    let budget = BUDGET_BIASED_NS
+        .load(Ordering::Acquire)
+        .saturating_add(now.saturating_sub(BUDGET_AT_NS.load(Ordering::Acquire)));
+    BUDGET_BIASED_NS.store(
+        budget.min(2 * LOCK_BURST_NS).saturating_sub(cost),
+        Ordering::Release,
+    );
+    BUDGET_AT_NS.store(now, Ordering::Release);
+}
+
+/// Installs a hook set: publishes every original, then patches every import slot of the hooked
+/// symbols (PLT, GLOB_DAT, ABS data slots) in every READY library the filter accepts.
+/// Installing an identical set again returns the same handle and patches nothing new.
+///
+/// Context: malloc-safe.  Errors: `Invalid` (no hooks, too many, empty name, null replacement,
+/// unknown flags), `NotFound` (a symbol has no definition), `Full` (no free set), `Busy`.
+pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetId> {
+    if hooks.is_empty() || hooks.len() > MAX_HOOKS || filter.flags & !FILTER_FLAGS != 0 {
+        return Err(Error::Invalid);
+    }
+    for (i, h) in hooks.iter().enumerate() {
+        if h.symbol.is_empty()
+            || h.replacement == 0
+            || hooks[..i].iter().any(|o| o.symbol == h.symbol)
+        {
+            return Err(Error::Invalid);
+        }
+    }
+    let mut st = STATE.lock()?;
+    if let Some(pos) = st
+        .sets
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|s| same_set(s, hooks, filter)))
+    {
+        // A second owner: count it and re-run the pass, so libraries loaded since are hooked.
+        let id = match st.sets[pos].as_mut() {
+            Some(s) => {
+                s.owners += 1;
+                s.id
+            }
+            None => return Err(Error::NotFound),
+        };
+        return match pass(&mut st, false, 1 << pos, rep) {
+            Err(Error::Busy) => Err(Error::Busy),
+            _ => Ok(id),
+        };
+    }
+    // Every name of every set must fit the per-library want table.
+    let mut distinct = 0;
+    for (i, h) in hooks.iter().enumerate() {
+        let elsewhere = st
+            .sets
+            .iter()
+            .flatten()
+            .any(|s| s.hooks[..s.nhooks].iter().any(|x| x.symbol == h.symbol));
+        if !elsewhere && !hooks[..i].iter().any(|o| o.symbol == h.symbol) {
+            distinct += 1;
+        }
+    }
+    let names_now = distinct_names(&st);
+    if names_now + distinct > MAX_WANTS {
+        return Err(Error::Full);
+    }
+    let pos = st
+        .sets
+        .iter()
+        .position(|s| s.is_none())
+        .ok_or(Error::Full)?;
+    let mut found = [0usize; MAX_HOOKS];
+    originals(&st, hooks, filter, &mut found)?;
+    for (h, &o) in hooks.iter().zip(found.iter()) {
+        if !h.original.is_null() {
+            // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
+            unsafe { slot::publish(h.original, o) };
+        }
+    }
+    let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
+    let order = st.next_order;
+    st.next_gen = st.next_gen.wrapping_add(1).max(1);
+    st.next_order += 1;
+    // Built in place: a Set is most of a kilobyte and this runs inside malloc hooks.
+    let set = st.sets[pos].insert(Set {
+        id,
+        order,
+        hooks: [EMPTY_HOOK; MAX_HOOKS],
+        nhooks: hooks.len(),
+        originals: found,
+        filter: *filter,
+        owners: 1,
+    });
+    set.hooks[..hooks.len()].copy_from_slice(hooks);
+    for r in st.libs.iter_mut() {
+        r.applied &= !(1 << pos);
+    }
+    match pass(&mut st, false, 1 << pos, rep) {
+        Ok(()) | Err(Error::Full) | Err(Error::Malformed(_)) | Err(Error::Unsupported) => Ok(id),
+        Err(e) => {
+            // Atomic from the caller's view: take back what this pass patched.  If even that is
+            // refused, the set stays installed and its handle is returned (a later uninstall
+            // can finish), with the refused slots counted in `slots_conflict`.
+            let mut undo = Report::default();
+            if take_off(&mut st, pos, &mut undo).is_err() {
+                rep.slots_conflict += 1;
+                return Ok(id);
+            }
+            forget(&mut st, pos, id);
+            Err(e)
+        }
+    }
+}
+
+/// Number of distinct hooked names across the installed sets.
+fn distinct_names(st: &State) -> usize {
+    let mut n = 0;
+    for (p, s) in st.sets.iter().enumerate() {
+        let Some(s) = s else { continue };
+        for h in &s.hooks[..s.nhooks] {
+            let earlier = st.sets[..p]
+                .iter()
+                .flatten()
+                .any(|o| o.hooks[..o.nhooks].iter().any(|x| x.symbol == h.symbol));
+            if !earlier {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Restores every slot set `pos` carries in every library it accepts (see `pass::restore`).
+fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
+    let mut first_err = None;
+    let (all, nall) = st.ordered();
+    let st = &*st;
+    loader::each(0, |lib| {
+        let (order, n, mask) = accepting(st, &all[..nall], lib);
+        if mask & (1 << pos) == 0 {
+            return true;
+        }
+        let Ok(d) = lib.decode() else {
+            rep.libs_failed += 1;
+            return true;
+        };
+        if let Err(e) = restore(st, pos, &d, &order[..n], rep) {
+            first_err.get_or_insert(e);
+        }
+        true
+    })?;
+    match first_err {
+        None | Some(Error::Malformed(_)) | Some(Error::Unsupported) => Ok(()),
+        Some(e) => Err(e),
+    }
+}
+
+/// Drops set `pos` once none of its slots is left.
+fn forget(st: &mut State, pos: usize, id: SetId) {
+    st.sets[pos] = None;
+    if crate::intercept::SET
+        .compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        DLOPEN_HOOKED.store(0, Ordering::Release);
+    }
+    for r in st.libs.iter_mut() {
+        r.applied &= !(1 << pos);
+    }
+}
+
+/// Catches up after libraries were loaded or unloaded.  O(1) without a walk when nothing can
+/// have changed (gothook's dlopen hooks saw no call, or the loader's counters are unchanged)
+/// and no library was left LOADING/UNKNOWN or awaits a lazy re-check; otherwise one walk that
+/// patches only new, not-yet-READY, reloaded and re-check-due libraries.
+/// `REFRESH_FULL` re-scans every library (verify and repair everything).
+///
+/// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`] apart
+/// and hold the lock at most 1/[`LOCK_SHARE_INVERSE`] of the time on average (a caller in a hot
+/// loop waits; the lock-free shortcut is never delayed).
+///
+/// Context: malloc-safe.  Returns `Full` when the library table overflowed (it then did a full
+/// pass, so nothing was missed).
+pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
+    if flags & !REFRESH_FLAGS != 0 {
+        return Err(Error::Invalid);
+    }
+    let full = flags & REFRESH_FULL != 0;
+    if !full && SETTLED.load(Ordering::Acquire) != 0 && DLOPEN_HOOKED.load(Ordering::Acquire) != 0 {
+        let g = GENERATION.load(Ordering::Acquire);
+        if g == SEEN_GENERATION.load(Ordering::Acquire) {
+            return Ok(());
+        }
+    }
+    let mut st = STATE.lock()?;
+    if st.sets.iter().all(|s| s.is_none()) {
+        return Ok(());
+    }
+    let g = GENERATION.load(Ordering::Acquire);
+    let start = if full {
+        crate::sys::monotonic_ns()
+    } else {
+        pace()
+    };
+    if !full && st.unsettled == 0 && !st.overflow && loader::counters() == st.counters {
+        paced_done(start);
+        SEEN_GENERATION.store(g, Ordering::Release);
+        return Ok(());
+    }
+    let r = pass(&mut st, full, u32::MAX, rep);
+    paced_done(start);
+    SEEN_GENERATION.store(g, Ordering::Release);
+    r
+}
+
+/// Uninstalls a set: restores each of its slots to what the set below it expects (the next
+/// lower set's replacement, else the original) by compare-and-swap, re-points the originals of
+/// sets stacked above it, and reports slots that changed meanwhile (left alone).
+///
+/// Context: malloc-safe.  Errors: `NotFound` (stale handle), `Busy`.
+pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
+    let mut st = STATE.lock()?;
+    let pos = st.set_pos(id).ok_or(Error::NotFound)?;
+    if let Some(s) = st.sets[pos].as_mut().filter(|s| s.owners > 1) {
+        s.owners -= 1;
+        return Ok(());
+    }
+    // On failure (mprotect refused) the set and its handle stay: a later uninstall finishes.
+    take_off(&mut st, pos, rep)?;
+    // Sets stacked above this one called its replacement as their original: hand them ours.
+    let gone_order = st.sets[pos].as_ref().map_or(0, |s| s.order);
+    for q in 0..MAX_SETS {
+        let Some(nq) = st.sets[q]
+            .as_ref()
+            .filter(|s| s.order > gone_order)
+            .map(|s| s.nhooks)
+        else {
+            continue;
+        };
+        for k in 0..nq {
+            let (symbol, current) = match st.sets[q].as_ref() {
+                Some(s) => (s.hooks[k].symbol, s.originals[k]),
+                None => break,
+            };
+            let handover = st.sets[pos].as_ref().and_then(|g| {
+                g.hooks[..g.nhooks]
+                    .iter()
+                    .position(|x| x.symbol == symbol && x.replacement == current)
+                    .map(|j| g.originals[j])
+            });
+            if let (Some(original), Some(s)) = (handover, st.sets[q].as_mut()) {
+                s.originals[k] = original;
+                if !s.hooks[k].original.is_null() {
+                    // SAFETY: the set's owner keeps the cell valid while installed.
+                    unsafe { slot::publish(s.hooks[k].original, original) };
+                }
+            }
+        }
+    }
+    forget(&mut st, pos, id);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::AtomicUsize;
+
+    static REAL_CALLOC: AtomicUsize = AtomicUsize::new(0);
+
+    /// Forwards to the real calloc: the test harness's own threads keep allocating meanwhile.
+    extern "C" fn forward_calloc(n: usize, size: usize) -> *mut core::ffi::c_void {
+        let f: extern "C" fn(usize, usize) -> *mut core::ffi::c_void =
+            unsafe { core::mem::transmute(REAL_CALLOC.load(Ordering::Acquire)) };
+        f(n, size)
+    }
+
+    /// The value of libc's own calloc import slot (libc calls calloc through its PLT).
+    fn libc_calloc_slot() -> usize {
+        let mut value = 0;
+        loader::each(0, |lib| {
+            if lib.name.ends_with(b"/libc.so.6") {
+                let d = lib.decode().unwrap();
+                d.for_each_import(|imp| {
+                    if imp.name == b"calloc" {
+                        value = slot::peek(imp.reloc.slot);
+                    }
+                    true
+                })
+                .unwrap();
+                return false;
+            }
+            true
+        })
+        .unwrap();
+        value
+    }
+
+    #[test]
+    fn a_full_library_table_degrades_to_full_passes_without_missing_a_library() {
+        // With 2 entries, the main program and libgcc_s are tracked and libc is not.
+        let before = libc_calloc_slot();
+        let hooks = [Hook {
+            symbol: b"calloc",
+            replacement: forward_calloc as *const () as usize,
+            original: REAL_CALLOC.as_ptr(),
+        }];
+        let mut rep = Report::default();
+        // The test binary embeds gothook, so it is SELF: include it to have 3 libraries to track.
+        let filter = Filter {
+            flags: FILTER_INCLUDE_SELF,
+            ..Filter::default()
+        };
+        let id = install(&hooks, &filter, &mut rep).unwrap();
+        assert!(
+            rep.libs_untracked > 0,
+            "more than {MAX_LIBS} libraries to track: {rep:?}"
+        );
+        assert_eq!(
+            libc_calloc_slot(),
+            forward_calloc as *const () as usize,
+            "untracked libc hooked: {rep:?}"
+        );
+        // Every refresh now says the table is full and re-scans the untracked libraries.
+        let mut again = Report::default();
+        assert_eq!(refresh(0, &mut again), Err(Error::Full));
+        assert!(
+            again.libs_untracked > 0 && again.slots_already >= 1,
+            "{again:?}"
+        );
+        let mut un = Report::default();
+        uninstall(id, &mut un).unwrap();
+        assert_eq!(libc_calloc_slot(), before, "{un:?}");
+    }
+}

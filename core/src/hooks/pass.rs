@@ -1,0 +1,468 @@
+//! The patch and restore passes: one scan of a library's relocation tables for every wanted
+//! name, with every slot write going through `slot::Batch` inside the walk callback.
+
+use crate::dynamic::{Dynamic, ImportKind, Table};
+use crate::error::{Error, Result};
+use crate::loader::{self, LibInfo, Readiness};
+use crate::slot;
+
+use super::*;
+
+/// One wanted name in one library: the symbol-table indices that carry it and, per set
+/// position, which of that set's hooks names it (`NO_HOOK`: the set does not hook it).
+#[derive(Clone, Copy)]
+pub(super) struct Want {
+    pub(super) hook_of: [u8; MAX_SETS],
+    pub(super) nindices: u8,
+    pub(super) indices: [u32; MAX_INDICES],
+}
+
+/// Most distinct hooked names across all installed sets (install fails up front beyond it).
+pub const MAX_WANTS: usize = 32;
+/// `Want::hook_of` entry of a set that does not hook the name.
+pub(super) const NO_HOOK: u8 = u8::MAX;
+
+pub(super) const EMPTY_WANT: Want = Want {
+    hook_of: [NO_HOOK; MAX_SETS],
+    nindices: 0,
+    indices: [0; MAX_INDICES],
+};
+
+/// How one slot's value relates to the sets hooking its name in its library.
+pub(super) struct Chain {
+    /// What the slot must hold: the replacement of the topmost set whose original is what the
+    /// slot holds without it, else the slot's own binding.
+    pub(super) desired: usize,
+    /// Sets (bit = position) stacked on this slot.
+    pub(super) applied: u32,
+    /// Sets that accept the library but whose original is not what the slot is bound to.
+    pub(super) skipped: u32,
+    /// The slot already held the replacement of one of the sets.
+    pub(super) carried: bool,
+}
+
+/// Works out which sets a slot holding `value` carries, bottom to top (the binding rule).
+///
+/// A slot holding a set's replacement carries that set and, by construction, everything below
+/// it.  Starting from there (or from the slot's own binding), each higher set is stacked only
+/// when its original equals what the slot holds without it; otherwise it is skipped (the slot
+/// is bound to another definition: a symbol version, an RTLD_DEEPBIND scope, another
+/// interposer).  `unbound` says the slot still holds its lazy PLT stub, which counts as bound to
+/// what the lowest set expects; a set with `next_after` stacks on any binding (its caller chose
+/// its original).  `exclude` computes the chain as if that set were gone: its replacement counts
+/// as its original, and originals equal to its replacement as its original too.
+pub(super) fn chain(
+    st: &State,
+    order: &[usize],
+    w: &Want,
+    value: usize,
+    unbound: bool,
+    exclude: Option<usize>,
+) -> Chain {
+    let hook = |p: usize| {
+        let h = w.hook_of[p];
+        st.sets[p]
+            .as_ref()
+            .filter(|_| h != NO_HOOK)
+            .map(|s| (s.hooks[h as usize].replacement, s.originals[h as usize], s))
+    };
+    let gone = exclude.and_then(&hook).map(|(r, o, _)| (r, o));
+    let mut cur = value;
+    if let Some((r, o)) = gone {
+        if cur == r {
+            cur = o;
+        }
+    }
+    let mut c = Chain {
+        desired: cur,
+        applied: 0,
+        skipped: 0,
+        carried: false,
+    };
+    let mut list = [0usize; MAX_SETS];
+    let mut n = 0;
+    for &p in order {
+        if Some(p) != exclude && hook(p).is_some() {
+            list[n] = p;
+            n += 1;
+        }
+    }
+    let mut start = 0;
+    let mut stub = unbound;
+    if let Some(i) = (0..n)
+        .rev()
+        .find(|&i| hook(list[i]).is_some_and(|(r, _, _)| r == cur))
+    {
+        start = i + 1;
+        c.applied |= 1 << list[i];
+        c.carried = true;
+        stub = false;
+    }
+    for &p in &list[start..n] {
+        let Some((r, o, s)) = hook(p) else { continue };
+        let o = match gone {
+            Some((gr, go)) if o == gr => go,
+            _ => o,
+        };
+        let on_base = c.applied == 0;
+        if stub || o == cur || (on_base && s.filter.next_after != 0) {
+            cur = r;
+            c.applied |= 1 << p;
+            stub = false;
+        } else {
+            c.skipped |= 1 << p;
+        }
+    }
+    c.desired = cur;
+    c
+}
+
+/// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
+/// table covers (below GNU `symoffset` live the undefined symbols), hash lookups for the rest.
+pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> Result<()> {
+    pub(super) fn record(w: &mut Want, i: u32) {
+        let m = w.nindices as usize;
+        if m < MAX_INDICES && !w.indices[..m].contains(&i) {
+            w.indices[m] = i;
+            w.nindices += 1;
+        }
+    }
+    let linear_end = if d.gnu_hash != 0 {
+        d.symoffset
+    } else if d.hash == 0 {
+        d.nsyms
+    } else {
+        0
+    };
+    d.find_names_below(linear_end, names, |k, i| record(&mut wants[k], i))?;
+    if d.gnu_hash != 0 || d.hash != 0 {
+        for (w, name) in wants.iter_mut().zip(names) {
+            let mut found = [0u32; MAX_INDICES];
+            let mut m = 0;
+            d.find_hashed(name, |s| {
+                if s.index >= linear_end {
+                    found[m] = s.index;
+                    m += 1;
+                }
+                m < MAX_INDICES
+            })?;
+            for &i in &found[..m] {
+                record(w, i);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies the sets in `order` (install order) that accept `lib` to its import slots, in one
+/// pass over its relocation tables, by the binding rule of [`chain`].  `was_applied` says which
+/// sets were applied before (then a reverted slot counts as repaired); only slots that involve
+/// a set in `focus` are counted.  Returns the first slot patched, for the sentinel.
+pub(super) fn apply(
+    st: &State,
+    d: &Dynamic,
+    order: &[usize],
+    was_applied: u32,
+    focus: u32,
+    rep: &mut Report,
+) -> Result<Option<(usize, usize)>> {
+    let mut wants = [EMPTY_WANT; MAX_WANTS];
+    let mut names: [&[u8]; MAX_WANTS] = [b""; MAX_WANTS];
+    let mut n = 0;
+    for &p in order {
+        let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
+        for (j, h) in s.hooks[..s.nhooks].iter().enumerate() {
+            let k = match names[..n].iter().position(|&x| x == h.symbol) {
+                Some(k) => k,
+                None if n < MAX_WANTS => {
+                    n += 1;
+                    n - 1
+                }
+                None => return Err(Error::Full),
+            };
+            names[k] = h.symbol;
+            wants[k].hook_of[p] = j as u8;
+        }
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    find_indices(d, &names[..n], &mut wants[..n])?;
+    if wants[..n].iter().all(|w| w.nindices == 0) {
+        return Ok(None);
+    }
+    let arch = d.arch()?;
+    let mut batch = slot::Batch::begin()?;
+    let mut sentinel = None;
+    let mut err = None;
+    // The library's own definition of each name (0: not looked up yet, 1: none), to tell a lazy
+    // PLT stub from a slot bound to a definition inside the library itself.
+    let mut own = [0usize; MAX_WANTS];
+    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+        let Some(k) = wants[..n]
+            .iter()
+            .position(|w| w.indices[..w.nindices as usize].contains(&sym))
+        else {
+            return true;
+        };
+        let w = &wants[k];
+        let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
+            Ok(Some(r)) => r,
+            Ok(None) => return true,
+            Err(e) => {
+                err = Some(e);
+                return false;
+            }
+        };
+        // A data slot with an addend holds symbol + addend: not a pointer we can redirect.
+        if r.kind == ImportKind::Abs && r.addend != 0 {
+            return true;
+        }
+        let current = slot::peek(r.slot);
+        let unbound = r.table == Table::JmpRel && d.bind_now == 0 && d.contains(current) && {
+            if own[k] == 0 {
+                own[k] = match d.lookup(names[k]) {
+                    Ok(Some(s)) if s.is_defined() => s.address(d.bias),
+                    _ => 1,
+                };
+            }
+            own[k] != current
+        };
+        let c = chain(st, order, w, current, unbound, None);
+        if c.skipped & focus != 0 {
+            rep.slots_foreign += 1;
+        }
+        if c.applied == 0 {
+            return true;
+        }
+        let counted = c.applied & focus != 0;
+        if current == c.desired {
+            if counted {
+                rep.slots_already += 1;
+            }
+        } else {
+            match batch.swap(d, r.slot, current, c.desired) {
+                Ok(()) if !counted => {}
+                Ok(()) if !c.carried && was_applied & c.applied != 0 => rep.slots_repaired += 1,
+                Ok(()) => rep.slots_patched += 1,
+                Err(Error::Changed) => rep.slots_conflict += 1,
+                Err(e) => {
+                    err = Some(e);
+                    return false;
+                }
+            }
+        }
+        if sentinel.is_none() {
+            sentinel = Some((r.slot, c.desired));
+        }
+        true
+    })?;
+    batch.finish()?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(sentinel),
+    }
+}
+
+/// Positions (install order) of the sets whose filter accepts `lib`.
+pub(super) fn accepting(
+    st: &State,
+    all: &[usize],
+    lib: &LibInfo<'_>,
+) -> ([usize; MAX_SETS], usize, u32) {
+    let mut out = [0usize; MAX_SETS];
+    let mut m = 0;
+    let mut mask = 0u32;
+    for &p in all {
+        if st.sets[p].as_ref().is_some_and(|s| s.filter.accepts(lib)) {
+            out[m] = p;
+            m += 1;
+            mask |= 1 << p;
+        }
+    }
+    (out, m, mask)
+}
+
+/// Processes every listed library: new, not-yet-READY, reloaded or due for re-check ones are
+/// patched; the rest cost a table lookup.  With `full`, every library is re-scanned.
+pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> Result<()> {
+    st.epoch = st.epoch.wrapping_add(1);
+    let epoch = st.epoch;
+    let mut unsettled = 0u32;
+    let mut overflow = false;
+    let mut first_err = None;
+    let mut counters = (0, 0);
+    let (all, nall) = st.ordered();
+    loader::each(loader::LIBS_ALL, |lib| {
+        counters = (lib.adds, lib.subs);
+        let (order, n, mask) = accepting(st, &all[..nall], lib);
+        if mask & focus == 0 {
+            rep.libs_filtered += 1;
+        }
+        if n == 0 {
+            if let Some(i) = st.find_lib(lib) {
+                st.libs[i].seen = epoch;
+            }
+            return true;
+        }
+        let rec = match st.find_lib(lib) {
+            Some(i) => Some(i),
+            None => {
+                let i = st.insert_lib(lib);
+                if i.is_none() {
+                    overflow = true;
+                    rep.libs_untracked += 1;
+                }
+                i
+            }
+        };
+        if let Some(i) = rec {
+            st.libs[i].seen = epoch;
+        }
+        if lib.readiness != Readiness::Ready {
+            if mask & focus != 0 {
+                rep.libs_not_ready += 1;
+            }
+            unsettled += 1;
+            if let Some(i) = rec {
+                st.libs[i].pending = true;
+            }
+            return true;
+        }
+        let due = match rec {
+            None => true,
+            Some(i) => {
+                let r = &st.libs[i];
+                full || r.pending
+                    || r.rechecks > 0
+                    || r.applied & mask != mask
+                    // A library reloaded at the same place: its sentinel slot was reset.
+                    || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(r.sentinel))
+            }
+        };
+        if !due {
+            return true;
+        }
+        let d = match lib.decode() {
+            Ok(d) => d,
+            Err(e) => {
+                rep.libs_failed += 1;
+                first_err.get_or_insert(e);
+                if let Some(i) = rec {
+                    st.libs[i].applied |= mask;
+                    st.libs[i].pending = false;
+                }
+                return true;
+            }
+        };
+        let was = rec.map_or(0, |i| st.libs[i].applied);
+        let mut lib_rep = Report::default();
+        match apply(st, &d, &order[..n], was, focus, &mut lib_rep) {
+            Ok(sentinel) => {
+                if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
+                    lib_rep.libs_patched = 1;
+                }
+                if let Some(i) = rec {
+                    let r = &mut st.libs[i];
+                    let fresh = r.applied & mask != mask || r.pending;
+                    r.applied |= mask;
+                    r.pending = false;
+                    r.sentinel = sentinel.unwrap_or((0, 0));
+                    if d.bind_now == 0 && sentinel.is_some() {
+                        r.rechecks = if fresh || lib_rep.slots_patched + lib_rep.slots_repaired > 0
+                        {
+                            LAZY_RECHECKS
+                        } else {
+                            r.rechecks.saturating_sub(1)
+                        };
+                    } else {
+                        r.rechecks = 0;
+                    }
+                    if r.rechecks > 0 {
+                        unsettled += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                lib_rep.libs_failed = 1;
+                first_err.get_or_insert(e);
+            }
+        }
+        rep.add(&lib_rep);
+        true
+    })?;
+    st.sweep();
+    st.unsettled = unsettled;
+    st.overflow = overflow;
+    st.counters = counters;
+    SETTLED.store((unsettled == 0 && !overflow) as u32, Ordering::Release);
+    if overflow {
+        return Err(Error::Full);
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+pub(super) fn sentinel_moved((slot, value): (usize, usize)) -> bool {
+    // SAFETY-free: the slot lies in a listed library (checked by the caller) and is aligned.
+    crate::slot::peek(slot) != value
+}
+
+/// Takes set `pos` off every slot of `d` that holds its replacement: the slot gets what the
+/// remaining sets in `order` stack on the set's original (its original when none does).
+/// Slots holding anything else are left alone: a set above carries it (its original is
+/// re-pointed by uninstall), or the set skipped the slot, or lazy binding reverted it.
+pub(super) fn restore(
+    st: &State,
+    pos: usize,
+    d: &Dynamic,
+    order: &[usize],
+    rep: &mut Report,
+) -> Result<()> {
+    let set = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
+    let mut wants = [EMPTY_WANT; MAX_HOOKS];
+    let mut names: [&[u8]; MAX_HOOKS] = [b""; MAX_HOOKS];
+    for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
+        names[k] = h.symbol;
+        for &p in order {
+            if let Some(s) = st.sets[p].as_ref() {
+                if let Some(j) = s.hooks[..s.nhooks]
+                    .iter()
+                    .position(|x| x.symbol == h.symbol)
+                {
+                    wants[k].hook_of[p] = j as u8;
+                }
+            }
+        }
+    }
+    find_indices(d, &names[..set.nhooks], &mut wants[..set.nhooks])?;
+    let mut batch = slot::Batch::begin()?;
+    let mut restored = 0;
+    let mut err = None;
+    d.for_each_reloc(|r| {
+        let Some(k) = (0..set.nhooks)
+            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&r.sym))
+        else {
+            return true;
+        };
+        let current = slot::peek(r.slot);
+        if current != set.hooks[k].replacement {
+            return true;
+        }
+        let target = chain(st, order, &wants[k], current, false, Some(pos)).desired;
+        match batch.swap(d, r.slot, current, target) {
+            Ok(()) => restored += 1,
+            Err(Error::Changed) => rep.slots_changed += 1,
+            Err(e) => {
+                err = Some(e);
+                return false;
+            }
+        }
+        true
+    })?;
+    batch.finish()?;
+    rep.slots_restored += restored;
+    if restored > 0 {
+        rep.libs_patched += 1;
+    }
+    err.map_or(Ok(()), Err)
+}

@@ -1,0 +1,129 @@
+//! Hook sets and filters: which libraries a set applies to and the originals it forwards to.
+//! Never allocates; originals are looked up heap-free inside walk callbacks.
+
+use crate::error::Result;
+use crate::loader::{self, LibInfo, LibKind};
+
+use super::*;
+
+#[derive(Clone, Copy)]
+pub(super) struct Set {
+    pub(super) id: SetId,
+    pub(super) order: u32,
+    pub(super) hooks: [Hook; MAX_HOOKS],
+    pub(super) nhooks: usize,
+    pub(super) originals: [usize; MAX_HOOKS],
+    pub(super) filter: Filter,
+    /// Identical installs share the set: uninstall removes it when the last owner leaves.
+    pub(super) owners: u32,
+}
+
+pub(super) const EMPTY_HOOK: Hook = Hook {
+    symbol: b"",
+    replacement: 0,
+    original: core::ptr::null_mut(),
+};
+
+pub(super) fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
+    name.len() >= suffix.len() && &name[name.len() - suffix.len()..] == suffix
+}
+
+impl Filter {
+    pub(super) fn accepts(&self, lib: &LibInfo<'_>) -> bool {
+        match lib.kind {
+            LibKind::Vdso | LibKind::Loader => return false,
+            LibKind::SelfLib if self.flags & FILTER_INCLUDE_SELF == 0 => return false,
+            LibKind::Main if self.flags & FILTER_EXCLUDE_MAIN != 0 => return false,
+            _ => {}
+        }
+        if let Some(s) = self.path_suffix {
+            if !suffix_matches(lib.name, s) {
+                return false;
+            }
+        }
+        if self.contains != 0 && !lib.contains(self.contains) {
+            return false;
+        }
+        match self.accept {
+            Some((f, a, b)) => f(lib, a, b),
+            None => true,
+        }
+    }
+}
+
+impl State {
+    pub(super) fn set_pos(&self, id: SetId) -> Option<usize> {
+        self.sets
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.id == id))
+    }
+
+    /// Active set positions in install order.
+    pub(super) fn ordered(&self) -> ([usize; MAX_SETS], usize) {
+        let mut out = [0usize; MAX_SETS];
+        let mut n = 0;
+        for (i, s) in self.sets.iter().enumerate() {
+            if s.is_some() {
+                out[n] = i;
+                n += 1;
+            }
+        }
+        out[..n].sort_unstable_by_key(|&i| self.sets[i].as_ref().map_or(0, |s| s.order));
+        (out, n)
+    }
+}
+
+/// Looks up the originals of `hooks` for a set with `filter`: the replacement of the latest
+/// installed set hooking the same name in a READY library both filters accept (sets stack only
+/// where their filters overlap), else the global-scope definition (after `next_after` if set).
+/// A slot bound elsewhere than the chosen original is skipped by the binding rule.
+pub(super) fn originals(
+    st: &State,
+    hooks: &[Hook],
+    filter: &Filter,
+    out: &mut [usize],
+) -> Result<()> {
+    let (order, n) = st.ordered();
+    // Per hook: install order of the latest set found stacked under it (0: none).
+    let mut below = [(0u32, 0usize); MAX_HOOKS];
+    loader::each(0, |lib| {
+        if !filter.accepts(lib) {
+            return true;
+        }
+        for s in order[..n].iter().filter_map(|&p| st.sets[p].as_ref()) {
+            if !s.filter.accepts(lib) {
+                continue;
+            }
+            for (h, b) in hooks.iter().zip(below.iter_mut()) {
+                if let Some(x) = s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol) {
+                    if s.order > b.0 {
+                        *b = (s.order, x.replacement);
+                    }
+                }
+            }
+        }
+        true
+    })?;
+    for ((h, o), b) in hooks.iter().zip(out.iter_mut()).zip(below.iter()) {
+        *o = if b.0 != 0 {
+            b.1
+        } else {
+            let next = filter.next_after;
+            loader::global_lookup(h.symbol, (next != 0).then_some(next))?
+        };
+    }
+    Ok(())
+}
+
+pub(super) fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
+    s.nhooks == hooks.len()
+        && s.hooks[..s.nhooks].iter().zip(hooks).all(|(a, b)| {
+            a.symbol == b.symbol && a.replacement == b.replacement && a.original == b.original
+        })
+        && s.filter.flags == f.flags
+        && s.filter.path_suffix == f.path_suffix
+        && s.filter.contains == f.contains
+        && s.filter.next_after == f.next_after
+        && s.filter.accept.map(|(g, a, b)| (g as usize, a, b))
+            == f.accept.map(|(g, a, b)| (g as usize, a, b))
+}

@@ -1,0 +1,2 @@
+int hk_filt_target(void);
+int hk_filt_y_call(void) { return hk_filt_target(); }
