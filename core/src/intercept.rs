@@ -161,7 +161,7 @@ extern "C" fn prepare(ret: usize, which: usize) -> Prepared {
 /// Called by an entry after the real call returned through the gadget.
 extern "C" fn resume() {
     let saved = errno::get();
-    after_loader_change();
+    after_loader_change(Change::Loaded);
     errno::set(saved);
 }
 
@@ -173,20 +173,33 @@ unsafe extern "C" fn dlclose_hook(handle: *mut c_void) -> c_int {
         f(handle)
     };
     let saved = errno::get();
-    after_loader_change();
+    after_loader_change(Change::Unloaded);
     errno::set(saved);
     rc
 }
 
-/// The only place that touches the hook sets' internals: after the loader's list changed, let
-/// every installed set catch up.  Calls nothing that touches `dlerror` state (the walk and
-/// `_dl_find_object` leave it alone); errno is restored by the callers.
-fn after_loader_change() {
+/// What the loader just did, as far as the interception knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// `dlopen`/`dlmopen` returned: a library (and its dependencies) may be new.
+    Loaded,
+    /// `dlclose` returned: libraries may be gone, none is new.
+    Unloaded,
+}
+
+/// The only place that touches the hook sets' internals.  After a load every installed set
+/// catches up (a refresh: its probe decides whether a walk is needed); after an unload nothing
+/// needs patching, so only the generation moves (no lock, no walk) and the next refresh notices.
+/// Calls nothing that touches `dlerror` state (the walk and `_dl_find_object` leave it alone);
+/// errno is restored by the callers.
+fn after_loader_change(change: Change) {
     hooks::GENERATION.fetch_add(1, Ordering::AcqRel);
-    let mut rep = Report::default();
-    // Busy means this thread is already inside gothook (a dlopen from a filter callback):
-    // the generation bump makes the next refresh catch up.
-    let _ = hooks::refresh(0, &mut rep);
+    if change == Change::Loaded {
+        let mut rep = Report::default();
+        // Busy means this thread is already inside gothook (a dlopen from a filter callback):
+        // the generation bump makes the next refresh catch up.
+        let _ = hooks::refresh(0, &mut rep);
+    }
 }
 
 /// errno of the calling thread, read and written without libc state beyond the TLS word.
