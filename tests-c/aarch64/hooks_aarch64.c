@@ -5,7 +5,8 @@
  * the hook when dlopen returns, without any refresh call.  Then the interception rows that make
  * sense in one process: the same file, handle and error text before and after installing it.
  *
- *   hooks_aarch64 <dir>   (dir holds lib/libaa_lazy.so, lib/libaa_now.so, wm1/ and wm2/)
+ *   hooks_aarch64 <dir>   (dir holds lib/libaa_{lazy,now,wm}.so, wm1/libaa_wm.so (another
+ *                          machine) and libaa_caller.so (RUNPATH $ORIGIN/wm1:$ORIGIN/lib))
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -63,10 +64,13 @@ struct seen {
   char err[256];
 };
 
-static struct seen load(const char *name, int flags, void **out) {
+static void *(*caller_open)(const char *, int);
+
+/* Loads `name` from this program, or through the caller library when `via_caller`. */
+static struct seen load(const char *name, int flags, int via_caller, void **out) {
   struct seen s;
   memset(&s, 0, sizeof s);
-  void *h = dlopen(name, flags);
+  void *h = via_caller ? caller_open(name, flags) : dlopen(name, flags);
   if (out) *out = h;
   if (!h) {
     snprintf(s.err, sizeof s.err, "%s", dlerror());
@@ -97,28 +101,38 @@ int main(int argc, char **argv) {
   dir = argv[1];
 
   /* Rows before the interception: bare names through this program's RUNPATH $ORIGIN/lib and
-   * through the wrong-machine file first in it, a missing name, and an already loaded soname. */
-  const char *names[] = {"libaa_now.so", "libaa_wm.so", "libaa_absent.so"};
-  struct seen plain[3], icpt[3];
-  for (int i = 0; i < 3; i++) {
+   * through the wrong-machine file first in it, a missing name, and the same wrong-machine case
+   * from a library's own RUNPATH; later an already loaded soname. */
+  char cpath[512];
+  snprintf(cpath, sizeof cpath, "%s/libaa_caller.so", dir);
+  void *caller = dlopen(cpath, RTLD_NOW);
+  CHECK(caller, "dlopen %s: %s", cpath, dlerror());
+  if (!caller) return 1;
+  caller_open = (void *(*)(const char *, int))dlsym(caller, "it_open");
+  const char *names[] = {"libaa_now.so", "libaa_wm.so", "libaa_absent.so", "libaa_wm.so"};
+  struct seen plain[4], icpt[4];
+  for (int i = 0; i < 4; i++) {
     void *h;
-    plain[i] = load(names[i], RTLD_NOW, &h);
+    plain[i] = load(names[i], RTLD_NOW, i == 3, &h);
     if (h) dlclose(h);
   }
   CHECK(plain[0].ok && plain[0].marker == 2, "plain: the RUNPATH library was not found");
   CHECK(plain[1].ok && plain[1].marker == 3, "plain: the loader did not skip the wrong machine");
   CHECK(!plain[2].ok, "plain: a missing library loaded");
+  CHECK(plain[3].ok && plain[3].marker == 3, "plain: the library caller did not skip the wrong "
+        "machine");
 
   gothook_set dl_set, alloc_set;
   gothook_report r;
   gothook_status s = gothook_intercept_dlopen(&dl_set, &r);
   CHECK(s == GOTHOOK_OK, "intercept: %s", gothook_status_str(s));
-  unsigned intercept_patched = r.slots_patched;
+  unsigned intercept_patched = r.slots_patched, same_rows = 0;
   CHECK(intercept_patched >= 2, "the interception patched %u slots (this program imports dlopen "
         "and dlclose)", intercept_patched);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     void *h;
-    icpt[i] = load(names[i], RTLD_NOW, &h);
+    icpt[i] = load(names[i], RTLD_NOW, i == 3, &h);
+    same_rows += same(plain[i], icpt[i]);
     CHECK(same(plain[i], icpt[i]), "%s: plain ok=%d marker=%d ino=%lu err='%s' vs intercepted "
           "ok=%d marker=%d ino=%lu err='%s'", names[i], plain[i].ok, plain[i].marker,
           plain[i].ino, plain[i].err, icpt[i].ok, icpt[i].marker, icpt[i].ino, icpt[i].err);
@@ -127,9 +141,10 @@ int main(int argc, char **argv) {
   void *first, *again, *noload;
   char path[512];
   snprintf(path, sizeof path, "%s/lib/libaa_now.so", dir);
-  load(path, RTLD_NOW, &first);
-  load("libaa_now.so", RTLD_NOW, &again);
-  load("libaa_now.so", RTLD_NOW | RTLD_NOLOAD, &noload);
+  load(path, RTLD_NOW, 0, &first);
+  load("libaa_now.so", RTLD_NOW, 0, &again);
+  load("libaa_now.so", RTLD_NOW | RTLD_NOLOAD, 0, &noload);
+  same_rows += first && again == first && noload == first;
   CHECK(first && again == first && noload == first, "intercepted: an already loaded soname gave "
         "another handle (%p %p %p)", first, again, noload);
   if (noload) dlclose(noload);
@@ -158,8 +173,8 @@ int main(int argc, char **argv) {
   CHECK(gothook_uninstall(alloc_set, NULL) == GOTHOOK_OK, "uninstall malloc set");
   CHECK(gothook_uninstall(dl_set, NULL) == GOTHOOK_OK, "uninstall interception");
   printf("aarch64: interception patched %u slots; %lu of %lu plugin malloc calls hooked from %d "
-         "threads; 4 loader rows unchanged\n", intercept_patched, all_reached, all_expected,
-         THREADS);
+         "threads; %u of 5 loader rows unchanged\n", intercept_patched, all_reached, all_expected,
+         THREADS, same_rows);
   printf("%ld checks, %d failed\n", gt_checks, gt_failures);
   return gt_failures ? 1 : 0;
 }
