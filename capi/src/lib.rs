@@ -1177,15 +1177,19 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     unsafe { libc::abort() }
 }
 
-/// Installs the ready-made dlopen/dlclose interception set (idempotent): gothook's replacements
-/// call the real `dlopen`/`dlclose` and then run `gothook_refresh`, so a library loaded anywhere
-/// in the process (but gothook's own object) is hooked by every installed set before `dlopen`
-/// returns, and refresh's change probe becomes lock-free.  On glibc a bare library name is first
-/// resolved against the *calling* object's DT_RUNPATH (else DT_RPATH) with `$ORIGIN` expanded, so
-/// the real caller's search path keeps working (x86_64 and aarch64; elsewhere the name is passed
-/// through).  Remove it with `gothook_uninstall(*out_set, ...)`.
+/// Installs the ready-made dlopen/dlmopen/dlclose interception set (idempotent): gothook's
+/// replacements call the real functions and then run `gothook_refresh`, so a library loaded
+/// through `dlopen` or `dlmopen` anywhere in the process (but gothook's own object) is hooked by
+/// every installed set before the call returns, and refresh's change probe becomes lock-free.
+/// The loader still sees the real caller (the real function returns through a `ret` inside the
+/// caller's object), so every search rule applies unchanged: RPATH/RUNPATH and their
+/// inheritance, `LD_LIBRARY_PATH`, `$ORIGIN`/`$LIB`/`$PLATFORM`, already-loaded sonames, secure
+/// mode, namespaces; errno and `dlerror()` are left as the real call set them.
+/// Remove it with `gothook_uninstall(*out_set, ...)`.
 ///
-/// Context: malloc-safe.  Errors: as `gothook_install`.
+/// Context: malloc-safe.  Errors: `GOTHOOK_EUNSUPPORTED` on architectures other than x86_64 and
+/// aarch64, and when a shadow stack (x86 CET, arm64 GCS) is active; otherwise as
+/// `gothook_install`.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_intercept_dlopen(
     out_set: *mut gothook_set,

@@ -1,78 +1,168 @@
-//! Optional dlopen/dlclose interception: a ready-made hook set whose replacements call the real
-//! functions and then refresh every installed set.  Keeps the real caller's RUNPATH/`$ORIGIN`
-//! lookups working on glibc, which resolves a bare name against the *calling* object's search
-//! path (the caller would otherwise be gothook's replacement).  Never allocates.
+//! Optional dlopen/dlmopen/dlclose interception: a ready-made hook set whose replacements call the
+//! real functions so that the loader sees the real caller, then let the hook sets catch up.
+//! Never allocates, never emulates the loader's search, never changes what `dlopen` loads.
+//!
+//! # How the loader still sees the real caller
+//!
+//! glibc (2.34 .. 2.40 at least; `dlfcn/dlopen.c`, `dlfcn/dlmopen.c`) passes `RETURN_ADDRESS (0)`
+//! of `dlopen`/`dlmopen` to `_dl_open`, whose worker (`elf/dl-open.c`) takes the object whose
+//! mapping contains that address as the caller: its RPATH/RUNPATH (and the RPATH chain of its
+//! loaders), its namespace, `$ORIGIN`, and the soname table apply from there.  So gothook's entry
+//! calls the real function with a return address *inside the caller's object*: a "gadget" there
+//! that hands control back to gothook.
+//!
+//! - x86_64: any `ret` byte (0xC3) in an executable PT_LOAD of the caller.  The entry keeps the
+//!   caller's return address on the stack, pushes its continuation, pushes the gadget and jumps to
+//!   the real function; the real function returns to the gadget, whose `ret` pops the
+//!   continuation.
+//! - aarch64: the epilogue `ldp x29, x30, [sp], #16; ret` (0xa8c17bfd 0xd65f03c0; every glibc
+//!   object has it in `_init`/`_fini` from crti.o).  The entry pushes (frame pointer,
+//!   continuation) and branches to the real function with x30 = gadget.
+//! - elsewhere: not installed (`Unsupported`).
+//!
+//! The gadget is found once per caller object by a walk, then cached (allocation-free, lock-free)
+//! under the object's `_dl_find_object` identity, so a call takes no lock and walks nothing.  A
+//! caller outside every object (JIT code) or without a gadget gets a plain tail call: the loader
+//! sees its own return address, gothook does not regain control for that call.
+//!
+//! A shadow stack (x86 CET `ARCH_SHSTK_STATUS`, arm64 GCS) would fault on the gadget's
+//! mismatched return: when one is active the interception is not installed (`Unsupported`).
 
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::hooks::{self, Filter, Hook, Report, SetId};
-use crate::loader::{self, Rule};
-use crate::sys;
+use crate::loader;
 
 static REAL_DLOPEN: AtomicUsize = AtomicUsize::new(0);
+static REAL_DLMOPEN: AtomicUsize = AtomicUsize::new(0);
 static REAL_DLCLOSE: AtomicUsize = AtomicUsize::new(0);
 /// The handle of the interception set (0: not installed).
 pub static SET: AtomicU32 = AtomicU32::new(0);
 
-/// Longest path built while resolving a bare name against the caller's search path.
-const PATH_MAX: usize = 4096;
+/// Which real function an entry forwards to (the entries pass it to [`prepare`]).
+const WHICH_DLOPEN: usize = 0;
+const WHICH_DLMOPEN: usize = 1;
 
-/// Entry of the dlopen replacement: passes the caller's return address on as a third argument,
-/// so the caller's RUNPATH can be honoured.
+/// What [`prepare`] hands back to an entry: the gadget to return through (0: tail-call instead)
+/// and the real function.  Two words: returned in rax:rdx (x86_64) or x0:x1 (aarch64).
+#[repr(C)]
+struct Prepared {
+    gadget: usize,
+    real: usize,
+}
+
+/// Entry of the dlopen/dlmopen replacements (`dlopen(file, mode)`, `dlmopen(lmid, file, mode)`):
+/// arguments in rdi, rsi, rdx are kept; [rsp] is the caller's return address.
 #[cfg(target_arch = "x86_64")]
-#[unsafe(naked)]
-unsafe extern "C" fn dlopen_entry(_file: *const c_char, _flags: c_int) -> *mut c_void {
-    // At entry [rsp] holds the return address into the caller.
-    core::arch::naked_asm!("mov rdx, [rsp]", "jmp {target}", target = sym dlopen_with_caller)
-}
-
-#[cfg(target_arch = "aarch64")]
-#[unsafe(naked)]
-unsafe extern "C" fn dlopen_entry(_file: *const c_char, _flags: c_int) -> *mut c_void {
-    // At entry x30 (lr) holds the return address into the caller.
-    core::arch::naked_asm!("mov x2, x30", "b {target}", target = sym dlopen_with_caller)
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe extern "C" fn dlopen_entry(file: *const c_char, flags: c_int) -> *mut c_void {
-    // No portable way to read the caller here: bare names resolve as the loader does for us.
-    unsafe { dlopen_with_caller(file, flags, 0) }
-}
-
-unsafe extern "C" fn dlopen_with_caller(
-    file: *const c_char,
-    flags: c_int,
-    caller: usize,
-) -> *mut c_void {
-    let real = REAL_DLOPEN.load(Ordering::Acquire);
-    let mut path = [0u8; PATH_MAX];
-    // SAFETY: `file` is dlopen's argument: NULL or a C string.
-    let name = if file.is_null() {
-        None
-    } else {
-        Some(unsafe { core::ffi::CStr::from_ptr(file) }.to_bytes())
-    };
-    let resolved = match name {
-        Some(n) if caller != 0 && !n.contains(&b'/') && loader::rule() != Rule::Listed => {
-            resolve_with_caller(n, caller, &mut path)
+macro_rules! entry {
+    ($name:ident, $which:expr) => {
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name() {
+            core::arch::naked_asm!(
+                "endbr64",
+                "push rdi",
+                "push rsi",
+                "push rdx", // rsp is now 16-byte aligned for the call
+                "mov rdi, [rsp + 24]",
+                "mov esi, {which}",
+                "call {prepare}",
+                "mov r11, rdx",
+                "pop rdx",
+                "pop rsi",
+                "pop rdi",
+                "test rax, rax",
+                "jz 2f",
+                "lea r10, [rip + 3f]",
+                "push r10", // popped by the gadget's `ret`
+                "push rax", // the return address the real function sees: inside the caller
+                "jmp r11",
+                "2:",
+                "jmp r11", // no gadget: a tail call, the loader sees the caller's own address
+                "3:",
+                // rsp points at the caller's return address again; keep the result.
+                "push rax",
+                "call {resume}",
+                "pop rax",
+                "ret",
+                which = const $which,
+                prepare = sym prepare,
+                resume = sym resume,
+            )
         }
-        _ => None,
     };
-    let arg = if resolved.is_some() {
-        path.as_ptr() as *const c_char
+}
+
+/// Entry of the dlopen/dlmopen replacements: arguments in x0..x2 are kept; x30 is the caller's
+/// return address.  `bti c` (hint #34) lets a BTI-guarded PLT reach it; the real function is
+/// entered with `br x17`, which its own `bti c` accepts.
+#[cfg(target_arch = "aarch64")]
+macro_rules! entry {
+    ($name:ident, $which:expr) => {
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name() {
+            core::arch::naked_asm!(
+                "hint #34",
+                "stp x29, x30, [sp, #-48]!",
+                "mov x29, sp",
+                "stp x0, x1, [sp, #16]",
+                "str x2, [sp, #32]",
+                "mov x0, x30",
+                "mov x1, #{which}",
+                "bl {prepare}",
+                "mov x9, x0",
+                "mov x17, x1",
+                "ldp x0, x1, [sp, #16]",
+                "ldr x2, [sp, #32]",
+                "cbz x9, 2f",
+                "adr x10, 3f",
+                // What the gadget `ldp x29, x30, [sp], #16; ret` reloads.
+                "stp x29, x10, [sp, #-16]!",
+                "mov x30, x9",
+                "br x17",
+                "2:",
+                "ldp x29, x30, [sp], #48",
+                "br x17", // no gadget: a tail call, the loader sees the caller's own address
+                "3:",
+                // sp and x29 are this frame's again; keep the result.
+                "str x0, [sp, #16]",
+                "bl {resume}",
+                "ldr x0, [sp, #16]",
+                "ldp x29, x30, [sp], #48",
+                "ret",
+                which = const $which,
+                prepare = sym prepare,
+                resume = sym resume,
+            )
+        }
+    };
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+entry!(dlopen_entry, WHICH_DLOPEN);
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+entry!(dlmopen_entry, WHICH_DLMOPEN);
+
+/// Called by an entry before the real call: finds the gadget for the object containing the
+/// caller's return address `ret`.
+extern "C" fn prepare(ret: usize, which: usize) -> Prepared {
+    let real = if which == WHICH_DLMOPEN {
+        &REAL_DLMOPEN
     } else {
-        file
+        &REAL_DLOPEN
     };
-    // SAFETY: `real` is the original dlopen published when the set was installed.
-    let handle = unsafe {
-        let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void =
-            core::mem::transmute(real);
-        f(arg, flags)
-    };
-    after_loader_change();
-    handle
+    Prepared {
+        gadget: gadget_for(ret),
+        real: real.load(Ordering::Acquire),
+    }
+}
+
+/// Called by an entry after the real call returned through the gadget.
+extern "C" fn resume() {
+    let saved = errno::get();
+    after_loader_change(Change::Loaded);
+    errno::set(saved);
 }
 
 unsafe extern "C" fn dlclose_hook(handle: *mut c_void) -> c_int {
@@ -82,111 +172,296 @@ unsafe extern "C" fn dlclose_hook(handle: *mut c_void) -> c_int {
         let f: unsafe extern "C" fn(*mut c_void) -> c_int = core::mem::transmute(real);
         f(handle)
     };
-    after_loader_change();
+    let saved = errno::get();
+    after_loader_change(Change::Unloaded);
+    errno::set(saved);
     rc
 }
 
-fn after_loader_change() {
-    hooks::GENERATION.fetch_add(1, Ordering::AcqRel);
-    let mut rep = Report::default();
-    // Busy means this thread is already inside gothook (a dlopen from a filter callback):
-    // the generation bump makes the next refresh catch up.
-    let _ = hooks::refresh(0, &mut rep);
+/// What the loader just did, as far as the interception knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// `dlopen`/`dlmopen` returned: a library (and its dependencies) may be new.
+    Loaded,
+    /// `dlclose` returned: libraries may be gone, none is new.
+    Unloaded,
 }
 
-/// Finds `name` in the search path (DT_RUNPATH, else DT_RPATH) of the object containing
-/// `caller`, expanding `$ORIGIN`; writes the NUL-terminated path of the first existing file.
-fn resolve_with_caller<'p>(
-    name: &[u8],
-    caller: usize,
-    out: &'p mut [u8; PATH_MAX],
-) -> Option<&'p [u8]> {
-    let mut found = false;
-    let _ = loader::each(0, |lib| {
-        if !lib.contains(caller) {
+/// The only place that touches the hook sets' internals.  After a load every installed set
+/// catches up (a refresh: its probe decides whether a walk is needed); after an unload nothing
+/// needs patching, so only the generation moves (no lock, no walk) and the next refresh notices.
+/// Calls nothing that touches `dlerror` state (the walk and `_dl_find_object` leave it alone);
+/// errno is restored by the callers.
+fn after_loader_change(change: Change) {
+    hooks::GENERATION.fetch_add(1, Ordering::AcqRel);
+    if change == Change::Loaded {
+        let mut rep = Report::default();
+        // Busy means this thread is already inside gothook (a dlopen from a filter callback):
+        // the generation bump makes the next refresh catch up.
+        let _ = hooks::refresh(0, &mut rep);
+    }
+}
+
+/// errno of the calling thread, read and written without libc state beyond the TLS word.
+mod errno {
+    pub fn get() -> i32 {
+        // SAFETY: __errno_location returns the calling thread's errno cell (glibc and musl).
+        unsafe { *libc::__errno_location() }
+    }
+    pub fn set(v: i32) {
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = v }
+    }
+}
+
+// ---- gadgets ------------------------------------------------------------------------------
+
+/// The byte pattern that returns through the stack, and its alignment.
+#[cfg(target_arch = "x86_64")]
+const GADGET: (&[u8], usize) = (&[0xc3], 1);
+#[cfg(target_arch = "aarch64")]
+const GADGET: (&[u8], usize) = (&[0xfd, 0x7b, 0xc1, 0xa8, 0xc0, 0x03, 0x5f, 0xd6], 4);
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const GADGET: (&[u8], usize) = (&[], 1);
+
+/// The offset of the first gadget in `code`, whose first byte lies at address `start`.
+fn find_gadget(code: &[u8], start: usize) -> Option<usize> {
+    let (pat, align) = GADGET;
+    if pat.is_empty() || code.len() < pat.len() {
+        return None;
+    }
+    let skip = start.wrapping_neg() % align;
+    (skip..=code.len() - pat.len())
+        .step_by(align)
+        .find(|&i| &code[i..i + pat.len()] == pat)
+}
+
+/// One cached gadget, keyed by what `_dl_find_object` says about the caller's object.  A seqlock:
+/// `seq` is odd while a writer fills the entry; readers retry nothing, they miss.
+struct Entry {
+    seq: AtomicU32,
+    map: AtomicUsize,
+    start: AtomicUsize,
+    end: AtomicUsize,
+    eh_frame: AtomicUsize,
+    gadget: AtomicUsize,
+}
+
+const CACHE_LEN: usize = 64;
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Entry = Entry {
+    seq: AtomicU32::new(0),
+    map: AtomicUsize::new(0),
+    start: AtomicUsize::new(0),
+    end: AtomicUsize::new(0),
+    eh_frame: AtomicUsize::new(0),
+    gadget: AtomicUsize::new(0),
+};
+static CACHE: [Entry; CACHE_LEN] = [EMPTY; CACHE_LEN];
+
+/// `_dl_find_object`'s identity of the object containing an address.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ObjectKey {
+    start: usize,
+    end: usize,
+    map: usize,
+    eh_frame: usize,
+}
+
+impl Entry {
+    fn read(&self) -> Option<(ObjectKey, usize)> {
+        let s = self.seq.load(Ordering::Acquire);
+        if s & 1 != 0 {
+            return None;
+        }
+        let key = ObjectKey {
+            start: self.start.load(Ordering::Acquire),
+            end: self.end.load(Ordering::Acquire),
+            map: self.map.load(Ordering::Acquire),
+            eh_frame: self.eh_frame.load(Ordering::Acquire),
+        };
+        let g = self.gadget.load(Ordering::Acquire);
+        (self.seq.load(Ordering::Acquire) == s).then_some((key, g))
+    }
+
+    fn write(&self, key: ObjectKey, gadget: usize) {
+        let s = self.seq.load(Ordering::Acquire);
+        if s & 1 != 0
+            || self
+                .seq
+                .compare_exchange(s, s.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return; // another writer is filling it: leave the entry to it
+        }
+        self.start.store(key.start, Ordering::Release);
+        self.end.store(key.end, Ordering::Release);
+        self.map.store(key.map, Ordering::Release);
+        self.eh_frame.store(key.eh_frame, Ordering::Release);
+        self.gadget.store(gadget, Ordering::Release);
+        self.seq.store(s.wrapping_add(2), Ordering::Release);
+    }
+}
+
+/// The gadget to return through for a call whose return address is `ret`, or 0.
+///
+/// The caller's object cannot be unmapped while the call runs (the caller's code is executing in
+/// it), so a gadget found in it stays valid for the call.  A cached entry is used only when
+/// `_dl_find_object` reports the same mapping, link map and EH frame for `ret` (an object
+/// unloaded and replaced by a different one at the same place differs in at least one of them)
+/// and the gadget lies inside the mapping.
+fn gadget_for(ret: usize) -> usize {
+    let f = loader::find_object_fn();
+    if f == 0 {
+        return walk_for_gadget(ret); // glibc < 2.35 (or musl): no lock-free identity
+    }
+    let Some(key) = find_object(f, ret) else {
+        return 0; // not inside any loaded object: the loader falls back to the main program too
+    };
+    let slot = &CACHE[(key.start >> 12).wrapping_mul(0x9e37_79b9) % CACHE_LEN];
+    if let Some((k, g)) = slot.read() {
+        if k == key && g >= key.start && g < key.end {
+            return g;
+        }
+    }
+    let g = walk_for_gadget(ret);
+    if g != 0 {
+        slot.write(key, g);
+    }
+    g
+}
+
+/// `_dl_find_object(addr)` as a key.
+fn find_object(f: usize, addr: usize) -> Option<ObjectKey> {
+    // struct dl_find_object (glibc 2.35+): unsigned long long dlfo_flags; void *dlfo_map_start;
+    // void *dlfo_map_end; struct link_map *dlfo_link_map; void *dlfo_eh_frame; + reserved words.
+    let mut out = [0usize; 32];
+    // SAFETY: `f` is glibc's _dl_find_object (found by the loader module's detection); it is
+    // lock-free, async-signal-safe and writes at most its struct, smaller than `out`.
+    let rc = unsafe {
+        let f: unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int = core::mem::transmute(f);
+        f(addr as *mut c_void, out.as_mut_ptr() as *mut c_void)
+    };
+    (rc == 0).then(|| ObjectKey {
+        start: out[1],
+        end: out[2],
+        map: out[3],
+        eh_frame: out[4],
+    })
+}
+
+/// Finds a gadget in an executable PT_LOAD of the object containing `ret` (one walk).
+fn walk_for_gadget(ret: usize) -> usize {
+    let mut found = 0;
+    let _ = loader::each(loader::LIBS_ALL, |lib| {
+        if !lib.contains(ret) {
             return true;
         }
-        if let Ok(d) = lib.decode() {
-            if let Some(search) = d.search_path() {
-                let origin = origin_of(lib.name);
-                for dir in search.split(|&c| c == b':').filter(|d| !d.is_empty()) {
-                    if build_path(dir, origin, name, out).is_some() && sys::file_exists(&out[..]) {
-                        found = true;
-                        break;
-                    }
+        for r in lib.segs.iter().filter(|r| r.flags & crate::elf::PF_X != 0) {
+            if let Ok(code) = lib.segs.bytes(r.start, r.end - r.start) {
+                if let Some(off) = find_gadget(code, r.start) {
+                    found = r.start + off;
+                    break;
                 }
             }
         }
         false
     });
-    found.then(|| &out[..])
+    found
 }
 
-/// The directory of a loaded object's path ("" for the main program: resolved by the caller).
-fn origin_of(path: &[u8]) -> &[u8] {
-    match path.iter().rposition(|&c| c == b'/') {
-        Some(0) => b"/",
-        Some(i) => &path[..i],
-        None => b"",
+// ---- installation -------------------------------------------------------------------------
+
+/// Whether a shadow stack is active for this thread (then the gadget's return would fault).
+fn shadow_stack_active() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const ARCH_SHSTK_STATUS: usize = 0x5005;
+        const ARCH_SHSTK_SHSTK: u64 = 1;
+        let mut features: u64 = 0;
+        // SAFETY: arch_prctl(ARCH_SHSTK_STATUS, &u64) writes one u64 (Linux >= 6.6); older
+        // kernels answer EINVAL without writing.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_arch_prctl,
+                ARCH_SHSTK_STATUS,
+                &mut features as *mut u64,
+            )
+        };
+        rc == 0 && features & ARCH_SHSTK_SHSTK != 0
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        const PR_GET_SHADOW_STACK_STATUS: c_int = 74;
+        const PR_SHADOW_STACK_ENABLE: u64 = 1;
+        let mut status: u64 = 0;
+        // SAFETY: prctl(PR_GET_SHADOW_STACK_STATUS, &u64) writes one u64 (Linux >= 6.13 with
+        // GCS); older kernels answer EINVAL without writing.
+        let rc = unsafe {
+            libc::prctl(
+                PR_GET_SHADOW_STACK_STATUS,
+                &mut status as *mut u64,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+        rc == 0 && status & PR_SHADOW_STACK_ENABLE != 0
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        true
     }
 }
 
-/// Writes `dir` (with `$ORIGIN`/`${ORIGIN}` expanded) + "/" + `name` + NUL into `out`.
-fn build_path(dir: &[u8], origin: &[u8], name: &[u8], out: &mut [u8]) -> Option<usize> {
-    let mut n = 0;
-    let mut push = |bytes: &[u8], n: &mut usize| -> Option<()> {
-        let end = n.checked_add(bytes.len())?;
-        out.get_mut(*n..end)?.copy_from_slice(bytes);
-        *n = end;
-        Some(())
-    };
-    let mut rest = dir;
-    while !rest.is_empty() {
-        if let Some(r) = rest
-            .strip_prefix(b"${ORIGIN}")
-            .or_else(|| rest.strip_prefix(b"$ORIGIN"))
-        {
-            if origin.is_empty() {
-                return None; // the main program's directory is not known without allocation here
-            }
-            push(origin, &mut n)?;
-            rest = r;
-        } else {
-            push(&rest[..1], &mut n)?;
-            rest = &rest[1..];
-        }
-    }
-    push(b"/", &mut n)?;
-    push(name, &mut n)?;
-    push(b"\0", &mut n)?;
-    Some(n)
-}
-
-/// Installs the dlopen/dlclose interception set (idempotent).  After it, a library loaded
-/// through `dlopen` anywhere in the process (but gothook's own object) is hooked by every
-/// installed set before `dlopen` returns, and refresh's change probe becomes lock-free.
+/// Installs the dlopen/dlmopen/dlclose interception set (idempotent).  After it, a library loaded
+/// through `dlopen` or `dlmopen` anywhere in the process (but gothook's own object) is hooked by
+/// every installed set before the call returns, while the loader applies every search rule from
+/// the real caller exactly as without gothook.
 ///
-/// Context: malloc-safe.
+/// Context: malloc-safe.  Errors: `Unsupported` on architectures other than x86_64 and aarch64
+/// and when a shadow stack is active; otherwise as [`hooks::install`].
 pub fn install(rep: &mut Report) -> Result<SetId> {
-    let hooks = [
-        Hook {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        if shadow_stack_active() {
+            return Err(Error::Unsupported);
+        }
+        let dlopen = Hook {
             symbol: b"dlopen",
             replacement: dlopen_entry as *const () as usize,
             original: REAL_DLOPEN.as_ptr(),
-        },
-        Hook {
+        };
+        let dlmopen = Hook {
+            symbol: b"dlmopen",
+            replacement: dlmopen_entry as *const () as usize,
+            original: REAL_DLMOPEN.as_ptr(),
+        };
+        let dlclose = Hook {
             symbol: b"dlclose",
             replacement: dlclose_hook as *const () as usize,
             original: REAL_DLCLOSE.as_ptr(),
-        },
-    ];
-    let id = hooks::install(&hooks, &Filter::default(), rep)?;
-    if REAL_DLOPEN.load(Ordering::Acquire) == 0 || REAL_DLCLOSE.load(Ordering::Acquire) == 0 {
-        return Err(Error::NotFound);
+        };
+        // musl has no dlmopen.
+        let with_dlmopen = [dlopen, dlclose, dlmopen];
+        let n = if loader::global_lookup(b"dlmopen", None).is_ok() {
+            3
+        } else {
+            2
+        };
+        let id = hooks::install(&with_dlmopen[..n], &Filter::default(), rep)?;
+        if REAL_DLOPEN.load(Ordering::Acquire) == 0 || REAL_DLCLOSE.load(Ordering::Acquire) == 0 {
+            return Err(Error::NotFound);
+        }
+        SET.store(id, Ordering::Release);
+        hooks::DLOPEN_HOOKED.store(1, Ordering::Release);
+        Ok(id)
     }
-    SET.store(id, Ordering::Release);
-    hooks::DLOPEN_HOOKED.store(1, Ordering::Release);
-    Ok(id)
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (rep, shadow_stack_active());
+        Err(Error::Unsupported)
+    }
 }
 
 #[cfg(test)]
@@ -194,14 +469,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origin_expands_in_search_path_entries() {
-        let mut out = [0u8; PATH_MAX];
-        let n = build_path(b"$ORIGIN/sub", b"/opt/app/lib", b"libx.so", &mut out).unwrap();
-        assert_eq!(&out[..n], b"/opt/app/lib/sub/libx.so\0");
-        let n = build_path(b"${ORIGIN}/../l", b"/a", b"y.so", &mut out).unwrap();
-        assert_eq!(&out[..n], b"/a/../l/y.so\0");
-        assert_eq!(build_path(b"$ORIGIN", b"", b"y.so", &mut out), None);
-        assert_eq!(origin_of(b"/usr/lib/libc.so.6"), b"/usr/lib");
-        assert_eq!(origin_of(b"/libz.so"), b"/");
+    fn gadget_is_found_only_where_the_pattern_lies() {
+        let (pat, align) = GADGET;
+        let mut code = [0u8; 64];
+        assert_eq!(find_gadget(&code, 0x1000), None);
+        code[20..20 + pat.len()].copy_from_slice(pat);
+        assert_eq!(find_gadget(&code, 0x1000), Some(20));
+        assert_eq!(find_gadget(&code[..20 + pat.len() - 1], 0x1000), None);
+        if align > 1 {
+            // A pattern at a misaligned address is not an instruction.
+            let mut odd = [0u8; 64];
+            odd[21..21 + pat.len()].copy_from_slice(pat);
+            assert_eq!(find_gadget(&odd, 0x1000), None);
+        }
+    }
+
+    #[test]
+    fn this_test_binary_has_a_cached_gadget_inside_itself() {
+        let here = gadget_is_found_only_where_the_pattern_lies as *const () as usize;
+        let g = gadget_for(here);
+        assert_ne!(g, 0);
+        assert_eq!(gadget_for(here), g, "the second look-up is the cached one");
+        let mut inside = false;
+        let _ = loader::each(loader::LIBS_ALL, |lib| {
+            if lib.contains(here) {
+                inside = lib.contains(g);
+                return false;
+            }
+            true
+        });
+        assert!(inside, "the gadget must lie in the caller's object");
     }
 }
