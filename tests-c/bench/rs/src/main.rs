@@ -424,9 +424,9 @@ impl DlLine {
 
 /// The malloc-heavy program (`bchurn_run`: malloc+free pairs through libbchurn.so's GOT) with
 /// its malloc and free hooked; `refreshing` picks the malloc hook that calls
-/// `gothook_refresh(0, NULL)` on every call.  Returns ns per malloc+free pair for each of
-/// `batches` batches, installing and uninstalling the set around each batch.
-fn churn_pairs(churn: extern "C" fn(libc::c_long), refreshing: bool, batch: i64, filter: &GFilter) -> f64 {
+/// `gothook_refresh(0, NULL)` on every call.  Pushes ns per malloc+free pair of each of `n`
+/// batches of `batch` pairs onto `out`, checking that every call reached the hooks.
+fn churn_batches(churn: extern "C" fn(libc::c_long), refreshing: bool, batch: i64, n: usize, filter: &GFilter, out: &mut Vec<f64>) {
     let malloc_hook = if refreshing {
         bench_refresh_malloc as *const () as usize
     } else {
@@ -442,27 +442,33 @@ fn churn_pairs(churn: extern "C" fn(libc::c_long), refreshing: bool, batch: i64,
     let mut rep = GReport::default();
     let s = counted(|| unsafe { gothook_install(hooks.as_ptr(), 2, filter, &mut id, &mut rep) });
     assert!(s == 0 && rep.slots_patched >= 2, "churn install: {} {rep:?}", st(s));
-    churn(1000); // settle (the first refreshes may walk)
-    let before = unsafe { shim_hits() };
-    let t = Instant::now();
-    churn(batch as libc::c_long);
-    let ns = t.elapsed().as_secs_f64() * 1e9 / batch as f64;
-    let hits = unsafe { shim_hits() } - before;
-    assert_eq!(hits, 2 * batch as u64, "malloc/free of the churn library not hooked");
+    churn(batch.min(1000) as libc::c_long); // settle (the first refreshes may walk)
+    for _ in 0..n {
+        let before = unsafe { shim_hits() };
+        let t = Instant::now();
+        churn(batch as libc::c_long);
+        out.push(t.elapsed().as_secs_f64() * 1e9 / batch as f64);
+        let hits = unsafe { shim_hits() } - before;
+        assert_eq!(hits, 2 * batch as u64, "malloc/free of the churn library not hooked");
+    }
     uninstall(id);
-    ns
 }
 
-/// Median ns per malloc+free pair with a plain hook and with the refreshing hook, alternating
-/// (so that drift of a loaded machine hits both alike).
+/// Median ns per malloc+free pair with a plain hook and with the refreshing hook.  Many short
+/// batches (~100 µs each; a long batch on a loaded machine mostly measures the other
+/// processes' time slices), in rounds that alternate the two variants so that drift hits both
+/// alike.
 fn churn_cost(churn: extern "C" fn(libc::c_long), filter: &GFilter) -> (f64, f64) {
-    // Calibrate: batches of at least ~3 ms of the slower (refreshing) variant.
-    let each = churn_pairs(churn, true, 200, filter) * 1e-9;
-    let batch = ((3e-3 / each.max(1e-9)) as i64).clamp(200, 2_000_000);
+    let batch = |refreshing: bool| {
+        let mut cal = Vec::new();
+        churn_batches(churn, refreshing, 50, 3, filter, &mut cal);
+        ((100e-6 / (median(&mut cal) * 1e-9).max(1e-9)) as i64).clamp(16, 1_000_000)
+    };
+    let (bp, br) = (batch(false), batch(true));
     let (mut plain, mut refr) = (Vec::new(), Vec::new());
-    for _ in 0..9 {
-        plain.push(churn_pairs(churn, false, batch, filter));
-        refr.push(churn_pairs(churn, true, batch, filter));
+    for _ in 0..3 {
+        churn_batches(churn, false, bp, 15, filter, &mut plain);
+        churn_batches(churn, true, br, 15, filter, &mut refr);
     }
     (median(&mut plain), median(&mut refr))
 }
