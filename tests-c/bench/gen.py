@@ -1,13 +1,28 @@
 #!/usr/bin/env python3
 """Generates the benchmark workload: a provider library exporting NIMP functions and L distinct
 libraries, each importing the six allocator functions (PLT calls, GOT address loads = GLOB_DAT,
-and a pointer table = ABS64) plus NIMP other functions through the PLT, and a Makefile that
+and a pointer table = ABS64) plus NIMP other functions through the PLT, a malloc-heavy
+library `libbchurn.so` (`bchurn_run(n)`: n malloc+free pairs through its PLT), and a Makefile that
 builds them.  Usage: gen.py OUTDIR NLIBS [NIMP].  Files are rewritten only when they change, so
 make's timestamps cache the compiled libraries."""
 import os
 import sys
 
 ALLOC = ["malloc", "calloc", "realloc", "free", "posix_memalign", "aligned_alloc"]
+
+
+# The malloc-heavy program: every iteration is one malloc and one free through this library's
+# GOT, so a hook on its malloc slot runs once per iteration.
+CHURN = """#include <stdlib.h>
+void *volatile bchurn_sink;
+void bchurn_run(long n) {
+  for (long i = 0; i < n; i++) {
+    void *p = malloc(16 + (size_t)(i & 63));
+    bchurn_sink = p;
+    free(p);
+  }
+}
+"""
 
 
 def write_if_changed(path, text):
@@ -69,6 +84,7 @@ def main():
                      "".join("void g%d(void);\n" % i for i in range(nimp)))
     write_if_changed(os.path.join(outdir, "prov.c"),
                      "".join("void g%d(void) { __asm__ volatile(\"\"); }\n" % i for i in range(nimp)))
+    write_if_changed(os.path.join(outdir, "churn.c"), CHURN)
     names = []
     for k in range(nlibs):
         write_if_changed(os.path.join(outdir, "bl%04d.c" % k), lib_source(k, nimp))
@@ -76,8 +92,9 @@ def main():
     # Even libraries bind now (calls go through .plt.got and GLOB_DAT slots), odd ones bind
     # lazily (calls through JUMP_SLOT slots): both shapes real libraries have.
     cflags = "-O1 -fPIC -Wl,-z,relro -Wl,--hash-style=gnu"
-    mk = ["CC ?= gcc", "CFLAGS = %s" % cflags, "all: libbprov.so %s" % " ".join(names), "",
-          "libbprov.so: prov.c\n\t$(CC) $(CFLAGS) -shared -o $@ $<\n"]
+    mk = ["CC ?= gcc", "CFLAGS = %s" % cflags, "all: libbprov.so libbchurn.so %s" % " ".join(names), "",
+          "libbprov.so: prov.c\n\t$(CC) $(CFLAGS) -shared -o $@ $<\n",
+          "libbchurn.so: churn.c\n\t$(CC) $(CFLAGS) -Wl,-z,now -shared -o $@ $<\n"]
     for k in range(nlibs):
         bind = "now" if k % 2 == 0 else "lazy"
         mk.append("libbl%04d.so: bl%04d.c imports.h libbprov.so\n\t$(CC) $(CFLAGS) -Wl,-z,%s -shared -o $@ $< -L. -lbprov -Wl,-rpath,'$$ORIGIN'\n" % (k, k, bind))

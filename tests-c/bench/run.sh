@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# gothook benchmark (issue 6).  Not part of ctest.  Usage, from anywhere in a clone:
+# gothook benchmark.  Not part of ctest.  Usage, from anywhere in a clone:
 #   bash tests-c/bench/run.sh [L ...]        (default: 10 100 1000)
 # Env: BENCH_BUILD (build dir, default <repo>/build-bench), BENCH_STORM_SECS (interference
-# window per configuration, default 1.5), BENCH_NO_PLOT=1 (skip matplotlib), BENCH_DOCS=1
+# window per configuration, default 1.5), BENCH_DLOPEN_SECS (window of each dlopen+dlclose
+# line, default 1.0), BENCH_NO_PLOT=1 (skip matplotlib), BENCH_DOCS=1
 # (write docs/bench/results.md and cost-vs-L.png).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,9 +20,9 @@ cp "$build/cargo/release/libgothook.so" "$build/ghlib/libgothook.so"
 soname=$(readelf -dW "$build/ghlib/libgothook.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ -n "$soname" ] && [ "$soname" != libgothook.so ] && ln -sf libgothook.so "$build/ghlib/$soname"
 
-echo "== generating and compiling $((lmax + 3)) libraries (cached in $build/libs)" >&2
+echo "== generating and compiling $((lmax + 5)) libraries (cached in $build/libs)" >&2
 t0=$(date +%s)
-python3 "$here/gen.py" "$build/libs" $((lmax + 3))
+python3 "$here/gen.py" "$build/libs" $((lmax + 5))
 make -C "$build/libs" -j2 -s >&2
 echo "   libraries ready in $(( $(date +%s) - t0 )) s" >&2
 

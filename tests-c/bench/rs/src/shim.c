@@ -56,6 +56,14 @@ int bench_hook_posix_memalign(void **out, size_t al, size_t n) {
     *out = p;
     return 0;
 }
+/* The malloc hook of the "refresh in every malloc" line: a profiler that catches new libraries
+ * from its allocator hook calls gothook_refresh on every call (the C API's prototype). */
+extern uint32_t gothook_refresh(uint32_t flags, void *report);
+void *bench_refresh_malloc(size_t n) {
+    hit();
+    gothook_refresh(0, NULL);
+    return __libc_malloc(n);
+}
 unsigned long shim_hits(void) { return __atomic_load_n(&bench_hook_hits, __ATOMIC_RELAXED); }
 
 /* Stack high-water mark. */
