@@ -34,6 +34,7 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use crate::error::{Error, Result};
 use crate::hooks::{self, Filter, Hook, Report, SetId};
 use crate::loader;
+use crate::read::Memory;
 
 static REAL_DLOPEN: AtomicUsize = AtomicUsize::new(0);
 static REAL_DLMOPEN: AtomicUsize = AtomicUsize::new(0);
@@ -357,8 +358,12 @@ fn walk_for_gadget(ret: usize) -> usize {
         if !lib.contains(ret) {
             return true;
         }
+        // The decoded image is the checked reader over the object's mapped segments.
+        let Ok(d) = lib.decode() else {
+            return false;
+        };
         for r in lib.segs.iter().filter(|r| r.flags & crate::elf::PF_X != 0) {
-            if let Ok(code) = lib.segs.bytes(r.start, r.end - r.start) {
+            if let Ok(code) = d.segs.bytes(r.start, r.end - r.start) {
                 if let Some(off) = find_gadget(code, r.start) {
                     found = r.start + off;
                     break;
