@@ -500,4 +500,30 @@ mod tests {
         });
         assert!(inside, "the gadget must lie in the caller's object");
     }
+
+    #[test]
+    fn a_cached_gadget_of_another_object_is_never_used() {
+        let here = a_cached_gadget_of_another_object_is_never_used as *const () as usize;
+        let f = loader::find_object_fn();
+        let Some(key) = find_object(f, here) else {
+            return; // no _dl_find_object (glibc < 2.35): nothing is cached
+        };
+        let good = gadget_for(here);
+        let slot = &CACHE[(key.start >> 12).wrapping_mul(0x9e37_79b9) % CACHE_LEN];
+        // An entry for an object that was unloaded and replaced at the same place by another:
+        // the same mapping range, a different link map.
+        let stale = ObjectKey {
+            map: key.map ^ 0x40,
+            ..key
+        };
+        slot.write(stale, key.start + 1);
+        assert_eq!(gadget_for(here), good, "a stale entry was trusted");
+        // A torn or forged entry whose gadget lies outside the mapping.
+        slot.write(key, key.end + 16);
+        assert_eq!(
+            gadget_for(here),
+            good,
+            "a gadget outside the mapping was trusted"
+        );
+    }
 }
