@@ -21,12 +21,18 @@
 //! - elsewhere: not installed (`Unsupported`).
 //!
 //! The gadget is found once per caller object by a walk, then cached (allocation-free, lock-free)
-//! under the object's `_dl_find_object` identity, so a call takes no lock and walks nothing.  A
-//! caller outside every object (JIT code) or without a gadget gets a plain tail call: the loader
-//! sees its own return address, gothook does not regain control for that call.
+//! under the object's `_dl_find_object` identity, so a call takes no lock and walks nothing.
+//! Without `_dl_find_object` (glibc < 2.35, musl) an entry holds while the loader's load counters
+//! are unchanged: one callback under the loader's list lock per call.  A caller outside every
+//! object (JIT code) or without a gadget gets a plain tail call: the loader sees its own return
+//! address, gothook does not regain control for that call (the next refresh hooks what it loaded).
 //!
 //! A shadow stack (x86 CET `ARCH_SHSTK_STATUS`, arm64 GCS) would fault on the gadget's
 //! mismatched return: when one is active the interception is not installed (`Unsupported`).
+//!
+//! Limit: while the real function runs, its return address is the gadget, so a DWARF unwinder
+//! (a profiler's stack walk inside dlopen, a C++ exception escaping a constructor) sees a frame
+//! of the caller's code at an unrelated place; frame-pointer chains (rbp, x29) stay intact.
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
