@@ -21,12 +21,18 @@
 //! - elsewhere: not installed (`Unsupported`).
 //!
 //! The gadget is found once per caller object by a walk, then cached (allocation-free, lock-free)
-//! under the object's `_dl_find_object` identity, so a call takes no lock and walks nothing.  A
-//! caller outside every object (JIT code) or without a gadget gets a plain tail call: the loader
-//! sees its own return address, gothook does not regain control for that call.
+//! under the object's `_dl_find_object` identity, so a call takes no lock and walks nothing.
+//! Without `_dl_find_object` (glibc < 2.35, musl) an entry holds while the loader's load counters
+//! are unchanged: one callback under the loader's list lock per call.  A caller outside every
+//! object (JIT code) or without a gadget gets a plain tail call: the loader sees its own return
+//! address, gothook does not regain control for that call (the next refresh hooks what it loaded).
 //!
 //! A shadow stack (x86 CET `ARCH_SHSTK_STATUS`, arm64 GCS) would fault on the gadget's
 //! mismatched return: when one is active the interception is not installed (`Unsupported`).
+//!
+//! Limit: while the real function runs, its return address is the gadget, so a DWARF unwinder
+//! (a profiler's stack walk inside dlopen, a C++ exception escaping a constructor) sees a frame
+//! of the caller's code at an unrelated place; frame-pointer chains (rbp, x29) stay intact.
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -237,14 +243,14 @@ fn find_gadget(code: &[u8], start: usize) -> Option<usize> {
         .find(|&i| &code[i..i + pat.len()] == pat)
 }
 
-/// One cached gadget, keyed by what `_dl_find_object` says about the caller's object.  A seqlock:
-/// `seq` is odd while a writer fills the entry; readers retry nothing, they miss.
+/// One cached gadget and the identity it was found under.  A seqlock: `seq` is odd while a writer
+/// fills the entry; readers retry nothing, they miss.
 struct Entry {
     seq: AtomicU32,
-    map: AtomicUsize,
     start: AtomicUsize,
     end: AtomicUsize,
-    eh_frame: AtomicUsize,
+    tag0: AtomicUsize,
+    tag1: AtomicUsize,
     gadget: AtomicUsize,
 }
 
@@ -252,21 +258,23 @@ const CACHE_LEN: usize = 64;
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY: Entry = Entry {
     seq: AtomicU32::new(0),
-    map: AtomicUsize::new(0),
     start: AtomicUsize::new(0),
     end: AtomicUsize::new(0),
-    eh_frame: AtomicUsize::new(0),
+    tag0: AtomicUsize::new(0),
+    tag1: AtomicUsize::new(0),
     gadget: AtomicUsize::new(0),
 };
 static CACHE: [Entry; CACHE_LEN] = [EMPTY; CACHE_LEN];
 
-/// `_dl_find_object`'s identity of the object containing an address.
+/// The identity a gadget is cached under: with `_dl_find_object`, the caller object's mapping
+/// `[start, end)` and tag (link map, EH frame); without it (glibc < 2.35, musl), the executable
+/// segment that held the caller's return address and the loader's (adds, subs) counters, so any
+/// load or unload since invalidates the entry.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct ObjectKey {
     start: usize,
     end: usize,
-    map: usize,
-    eh_frame: usize,
+    tag: (usize, usize),
 }
 
 impl Entry {
@@ -278,8 +286,10 @@ impl Entry {
         let key = ObjectKey {
             start: self.start.load(Ordering::Acquire),
             end: self.end.load(Ordering::Acquire),
-            map: self.map.load(Ordering::Acquire),
-            eh_frame: self.eh_frame.load(Ordering::Acquire),
+            tag: (
+                self.tag0.load(Ordering::Acquire),
+                self.tag1.load(Ordering::Acquire),
+            ),
         };
         let g = self.gadget.load(Ordering::Acquire);
         (self.seq.load(Ordering::Acquire) == s).then_some((key, g))
@@ -297,8 +307,8 @@ impl Entry {
         }
         self.start.store(key.start, Ordering::Release);
         self.end.store(key.end, Ordering::Release);
-        self.map.store(key.map, Ordering::Release);
-        self.eh_frame.store(key.eh_frame, Ordering::Release);
+        self.tag0.store(key.tag.0, Ordering::Release);
+        self.tag1.store(key.tag.1, Ordering::Release);
         self.gadget.store(gadget, Ordering::Release);
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
@@ -310,26 +320,53 @@ impl Entry {
 /// it), so a gadget found in it stays valid for the call.  A cached entry is used only when
 /// `_dl_find_object` reports the same mapping, link map and EH frame for `ret` (an object
 /// unloaded and replaced by a different one at the same place differs in at least one of them)
-/// and the gadget lies inside the mapping.
+/// and the gadget lies inside the mapping.  Without `_dl_find_object` an entry is used only while
+/// the loader's counters are unchanged (no object came or went) and `ret` lies in the same
+/// executable segment; that costs one callback under the loader's list lock per call.
 fn gadget_for(ret: usize) -> usize {
-    let f = loader::find_object_fn();
+    gadget_lookup(ret, loader::find_object_fn())
+}
+
+/// [`gadget_for`] with `_dl_find_object` at `f` (0: not available).
+fn gadget_lookup(ret: usize, f: usize) -> usize {
     if f == 0 {
-        return walk_for_gadget(ret); // glibc < 2.35 (or musl): no lock-free identity
+        return gadget_by_counters(ret);
     }
     let Some(key) = find_object(f, ret) else {
         return 0; // not inside any loaded object: the loader falls back to the main program too
     };
-    let slot = &CACHE[(key.start >> 12).wrapping_mul(0x9e37_79b9) % CACHE_LEN];
+    let slot = slot_of(key.start);
     if let Some((k, g)) = slot.read() {
         if k == key && g >= key.start && g < key.end {
             return g;
         }
     }
-    let g = walk_for_gadget(ret);
+    let (g, _) = walk_for_gadget(ret);
     if g != 0 {
         slot.write(key, g);
     }
     g
+}
+
+fn gadget_by_counters(ret: usize) -> usize {
+    let (adds, subs) = loader::counters();
+    let tag = (adds as usize, subs as usize);
+    for e in CACHE.iter() {
+        if let Some((k, g)) = e.read() {
+            if k.tag == tag && ret >= k.start && ret < k.end && g != 0 {
+                return g;
+            }
+        }
+    }
+    let (g, (start, end)) = walk_for_gadget(ret);
+    if g != 0 {
+        slot_of(start).write(ObjectKey { start, end, tag }, g);
+    }
+    g
+}
+
+fn slot_of(start: usize) -> &'static Entry {
+    &CACHE[(start >> 12).wrapping_mul(0x9e37_79b9) % CACHE_LEN]
 }
 
 /// `_dl_find_object(addr)` as a key.
@@ -346,14 +383,16 @@ fn find_object(f: usize, addr: usize) -> Option<ObjectKey> {
     (rc == 0).then(|| ObjectKey {
         start: out[1],
         end: out[2],
-        map: out[3],
-        eh_frame: out[4],
+        tag: (out[3], out[4]),
     })
 }
 
-/// Finds a gadget in an executable PT_LOAD of the object containing `ret` (one walk).
-fn walk_for_gadget(ret: usize) -> usize {
-    let mut found = 0;
+/// Finds a gadget in an executable PT_LOAD of the object containing `ret` (one walk); returns it
+/// (0: none) and the executable segment that contains `ret`.
+fn walk_for_gadget(ret: usize) -> (usize, (usize, usize)) {
+    #[cfg(test)]
+    tests::WALKS.fetch_add(1, Ordering::Relaxed);
+    let mut found = (0, (0, 0));
     let _ = loader::each(loader::LIBS_ALL, |lib| {
         if !lib.contains(ret) {
             return true;
@@ -362,10 +401,14 @@ fn walk_for_gadget(ret: usize) -> usize {
         let Ok(d) = lib.decode() else {
             return false;
         };
-        for r in lib.segs.iter().filter(|r| r.flags & crate::elf::PF_X != 0) {
+        let exec = || lib.segs.iter().filter(|r| r.flags & crate::elf::PF_X != 0);
+        if let Some(r) = exec().find(|r| ret >= r.start && ret < r.end) {
+            found.1 = (r.start, r.end);
+        }
+        for r in exec() {
             if let Ok(code) = d.segs.bytes(r.start, r.end - r.start) {
                 if let Some(off) = find_gadget(code, r.start) {
-                    found = r.start + off;
+                    found.0 = r.start + off;
                     break;
                 }
             }
@@ -473,6 +516,9 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
 mod tests {
     use super::*;
 
+    /// Walks done by the gadget look-up (the cache's misses).
+    pub(super) static WALKS: AtomicU32 = AtomicU32::new(0);
+
     #[test]
     fn gadget_is_found_only_where_the_pattern_lies() {
         let (pat, align) = GADGET;
@@ -504,5 +550,49 @@ mod tests {
             true
         });
         assert!(inside, "the gadget must lie in the caller's object");
+    }
+
+    #[test]
+    fn a_cached_gadget_of_another_object_is_never_used() {
+        let here = a_cached_gadget_of_another_object_is_never_used as *const () as usize;
+        let f = loader::find_object_fn();
+        let Some(key) = find_object(f, here) else {
+            return; // no _dl_find_object (glibc < 2.35): nothing is cached
+        };
+        let good = gadget_for(here);
+        let slot = slot_of(key.start);
+        // An entry for an object that was unloaded and replaced at the same place by another:
+        // the same mapping range, a different link map.
+        let stale = ObjectKey {
+            tag: (key.tag.0 ^ 0x40, key.tag.1),
+            ..key
+        };
+        slot.write(stale, key.start + 1);
+        assert_eq!(gadget_for(here), good, "a stale entry was trusted");
+        // A torn or forged entry whose gadget lies outside the mapping.
+        slot.write(key, key.end + 16);
+        assert_eq!(
+            gadget_for(here),
+            good,
+            "a gadget outside the mapping was trusted"
+        );
+    }
+
+    #[test]
+    fn without_dl_find_object_the_cache_holds_until_the_loader_changes() {
+        let here =
+            without_dl_find_object_the_cache_holds_until_the_loader_changes as *const () as usize;
+        let good = gadget_lookup(here, 0);
+        assert_ne!(good, 0);
+        let walks = WALKS.load(Ordering::Relaxed);
+        for _ in 0..10 {
+            assert_eq!(gadget_lookup(here, 0), good);
+        }
+        // Other tests of this binary run concurrently and may walk too; these ten hits must not
+        // all have walked.
+        assert!(
+            WALKS.load(Ordering::Relaxed) - walks < 10,
+            "every look-up walked"
+        );
     }
 }
