@@ -731,9 +731,17 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
 /*
  Catches up after libraries were loaded or unloaded.  O(1) when nothing changed (gothook's
  dlopen interception saw no call, or the loader's counters are unchanged) and no library was
- left LOADING/UNKNOWN or awaits a lazy-binding re-check; otherwise one walk that processes
- only new, not-yet-READY, reloaded and re-check-due libraries, repairing slots lazy binding
- overwrote.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+ left LOADING/UNKNOWN; otherwise one walk that processes only new, not-yet-READY and reloaded
+ libraries.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+
+ Lazy binding: a slot that still held its lazy PLT stub when it was patched can be
+ overwritten by the loader's `_dl_fixup` at any later time (a thread that entered the stub
+ before the patch and was preempted inside the loader).  gothook records such slots (up to
+ 256; libraries beyond that are re-scanned instead) and, while any is recorded, every refresh
+ that takes the loader lock walks the libraries and reads them: a hook lost to lazy binding
+ is repaired by the first refresh that takes the loader lock after the loss, however long
+ after the patch (counted in `slots_repaired`).  With the dlopen interception installed,
+ a refresh that finds no dlopen/dlclose since the last one does not take the lock.
  Refreshes that take the loader's list lock (which every dlopen/dlclose also needs, and which
  is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS` apart and hold it at most
  1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (a budget that allows bursts of up to
