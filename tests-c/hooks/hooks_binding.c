@@ -11,6 +11,8 @@
  *    in either order each library's slot holds exactly what the remaining sets imply;
  *  - more distinct names than GOTHOOK_MAX_NAMES across sets: EFULL, nothing installed; up to it:
  *    every set works;
+ *  - a RELRO page another component made writable stays writable through install and uninstall
+ *    (that component keeps writing to it);
  *  - mprotect refused (seccomp filter in a child): install rolls back and returns EPROTECT
  *    without a handle; uninstall returns EPROTECT and keeps the handle, so a retry says EPROTECT
  *    again (not ENOTFOUND) and the hooked slots stay consistent.
@@ -183,6 +185,35 @@ static void name_capacity(void) {
   printf("  name capacity: 17 names hook, %d names say EFULL\n", GOTHOOK_MAX_NAMES + 1);
 }
 
+/* ---- a page someone else made writable ---------------------------------------------------- */
+#include <sys/mman.h>
+static void page_made_writable(const char *fixture) {
+  struct hk_slots ss;
+  hk_snapshot(fixture, &ss);
+  void **slot = NULL;
+  for (int k = 0; k < ss.n && !slot; k++)
+    if (ss.s[k].func >= 0) slot = ss.s[k].slot;
+  CHECK(slot, "no allocator slot in %s", fixture);
+  if (!slot) return;
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), page = (uintptr_t)slot & ~(pg - 1);
+  CHECK((hk_maps_prot(page) & 2) == 0, "%s: the slot's page is not read-only (RELRO) to begin with", fixture);
+  CHECK(mprotect((void *)page, pg, PROT_READ | PROT_WRITE) == 0, "mprotect");
+  gothook_hook hooks[GF_NFUNCS];
+  hk_alloc_hooks(hooks);
+  gothook_filter f = {0};
+  f.path_suffix = fixture;
+  gothook_set set = 0;
+  gothook_report r = {0};
+  CHECK_ST(gothook_install(hooks, GF_NFUNCS, &f, &set, &r), GOTHOOK_OK);
+  CHECK(r.slots_patched > 0, "nothing patched in %s", fixture);
+  CHECK((hk_maps_prot(page) & 2) != 0, "install made the page read-only again (prot %d)", hk_maps_prot(page));
+  if (hk_maps_prot(page) & 2) *(void *volatile *)slot = *(void *volatile *)slot; /* the component writes */
+  CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
+  CHECK((hk_maps_prot(page) & 2) != 0, "uninstall made the page read-only again (prot %d)", hk_maps_prot(page));
+  mprotect((void *)page, pg, PROT_READ);
+  printf("  page made writable by someone else: stays writable through install and uninstall\n");
+}
+
 /* ---- mprotect refused -------------------------------------------------------------------- */
 static int refuse_mprotect(void) {
   struct sock_filter f[] = {
@@ -259,6 +290,7 @@ int main(int argc, char **argv) {
   deepbind_plugin(argv[1]);
   disjoint_filters();
   name_capacity();
+  page_made_writable(argv[2]);
 
   int skipped = in_refusing_child(install_refused) < 0;
   gothook_hook hooks[GF_NFUNCS];
