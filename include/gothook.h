@@ -551,6 +551,11 @@ typedef struct gothook_report {
    carry).  Calls through them keep reaching what they were bound to.
    */
   uint32_t slots_foreign;
+  /*
+   After `GOTHOOK_ENOTFOUND` from install: 1 + the index of the first hook whose symbol has
+   no definition (0 otherwise).
+   */
+  uint32_t missing_hook;
 } gothook_report;
 
 #ifdef __cplusplus
@@ -714,7 +719,8 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
  when the last one does.  The report counts only what this call did for this set.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
- definition; nothing installed), `GOTHOOK_EFULL` (nothing installed: no free set, or the
+ definition; nothing installed; `report->missing_hook` is 1 + its index), `GOTHOOK_EFULL`
+ (nothing installed: no free set, or the
  installed sets would hook more than `GOTHOOK_MAX_NAMES` distinct symbols),
  `GOTHOOK_EPROTECT` (mprotect was refused: every slot this call patched was restored and
  nothing is installed; if even that was refused, `GOTHOOK_OK` is returned with the handle

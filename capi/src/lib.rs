@@ -812,12 +812,15 @@ pub struct gothook_report {
     /// bound to its own definition, another interposer, a set below that this slot does not
     /// carry).  Calls through them keep reaching what they were bound to.
     pub slots_foreign: u32,
+    /// After `GOTHOOK_ENOTFOUND` from install: 1 + the index of the first hook whose symbol has
+    /// no definition (0 otherwise).
+    pub missing_hook: u32,
 }
 
 // LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert_eq_size!(gothook_report, [u8; 48]);
+    assert_eq_size!(gothook_report, [u8; 52]);
     assert_eq_align!(gothook_report, u32);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_patched), 0);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_not_ready), 4);
@@ -831,6 +834,7 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_report, slots_changed), 36);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_untracked), 40);
     const_assert_eq!(core::mem::offset_of!(gothook_report, slots_foreign), 44);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, missing_hook), 48);
 };
 
 assert_eq_size!(gothook_report, Report);
@@ -850,6 +854,7 @@ fn c_report(r: &Report) -> gothook_report {
         slots_changed: r.slots_changed,
         libs_untracked: r.libs_untracked,
         slots_foreign: r.slots_foreign,
+        missing_hook: r.missing_hook,
     }
 }
 
@@ -923,7 +928,8 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
 /// when the last one does.  The report counts only what this call did for this set.
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
-/// definition; nothing installed), `GOTHOOK_EFULL` (nothing installed: no free set, or the
+/// definition; nothing installed; `report->missing_hook` is 1 + its index), `GOTHOOK_EFULL`
+/// (nothing installed: no free set, or the
 /// installed sets would hook more than `GOTHOOK_MAX_NAMES` distinct symbols),
 /// `GOTHOOK_EPROTECT` (mprotect was refused: every slot this call patched was restored and
 /// nothing is installed; if even that was refused, `GOTHOOK_OK` is returned with the handle

@@ -11,12 +11,14 @@
  *    in either order each library's slot holds exactly what the remaining sets imply;
  *  - more distinct names than GOTHOOK_MAX_NAMES across sets: EFULL, nothing installed; up to it:
  *    every set works;
+ *  - reports count what the call did to its own set: a pass that also applies an earlier set to a
+ *    library loaded meanwhile does not count that set's slots; ENOTFOUND names the hook;
  *  - a RELRO page another component made writable stays writable through install and uninstall
  *    (that component keeps writing to it);
  *  - mprotect refused (seccomp filter in a child): install rolls back and returns EPROTECT
  *    without a handle; uninstall returns EPROTECT and keeps the handle, so a retry says EPROTECT
  *    again (not ENOTFOUND) and the hooked slots stay consistent.
- * Usage: hooks_binding <libhk_deep_plugin.so> <relro now fixture.so> */
+ * Usage: hooks_binding <libhk_deep_plugin.so> <relro now fixture.so> <another fixture.so> */
 #include "hk_common.h"
 
 #include <errno.h>
@@ -185,6 +187,38 @@ static void name_capacity(void) {
   printf("  name capacity: 17 names hook, %d names say EFULL\n", GOTHOOK_MAX_NAMES + 1);
 }
 
+/* ---- reports ----------------------------------------------------------------------------- */
+static void report_counts(const char *fixture) {
+  gothook_hook hooks[GF_NFUNCS];
+  hk_alloc_hooks(hooks);
+  gothook_filter fa = {0}, fb = {0};
+  fa.path_suffix = fixture;
+  fb.path_suffix = "libhk_filt_x.so";
+  gothook_set sa = 0, sb = 0;
+  gothook_report ra = {0}, rb = {0};
+  CHECK_ST(gothook_install(hooks, GF_NFUNCS, &fa, &sa, &ra), GOTHOOK_OK);
+  CHECK(ra.slots_patched == 0, "set A patched %u slots before its library was loaded", ra.slots_patched);
+  int fx = hk_open(fixture, 0); /* loaded, no refresh: the next pass applies A to it */
+  gothook_hook hb = {"hk_filt_target", (void *)b_hook, (void **)&b_orig};
+  CHECK_ST(gothook_install(&hb, 1, &fb, &sb, &rb), GOTHOOK_OK);
+  CHECK(rb.slots_patched == 1 && rb.libs_patched == 1 && rb.slots_repaired == 0,
+        "set B's report: %u slots patched in %u libraries (want 1 in 1: set A's work is not B's)",
+        rb.slots_patched, rb.libs_patched);
+  hk_run_and_compare(fx, 1, "set A applied by set B's pass");
+  gothook_report u = {0};
+  CHECK_ST(gothook_uninstall(sb, &u), GOTHOOK_OK);
+  CHECK(u.slots_restored == 1 && u.slots_changed == 0, "B's uninstall: restored %u, changed %u",
+        u.slots_restored, u.slots_changed);
+  CHECK_ST(gothook_uninstall(sa, NULL), GOTHOOK_OK);
+  gothook_hook two[2] = {hb, {"gothook_no_such_symbol_anywhere", (void *)b_hook, NULL}};
+  gothook_report rn = {0};
+  gothook_set sn = 0;
+  CHECK_ST(gothook_install(two, 2, NULL, &sn, &rn), GOTHOOK_ENOTFOUND);
+  CHECK(rn.missing_hook == 2 && sn == 0, "ENOTFOUND: missing_hook %u (want 2), handle %u", rn.missing_hook, sn);
+  printf("  reports: B's install counted %u slot, ENOTFOUND named hook %u\n", rb.slots_patched,
+         rn.missing_hook - 1);
+}
+
 /* ---- a page someone else made writable ---------------------------------------------------- */
 #include <sys/mman.h>
 static void page_made_writable(const char *fixture) {
@@ -282,7 +316,7 @@ static void uninstall_refused(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) return 2;
+  if (argc != 4) return 2;
   hk_init_main();
   relro_fixture = argv[2];
   hk_open(argv[2], 0);
@@ -291,6 +325,7 @@ int main(int argc, char **argv) {
   disjoint_filters();
   name_capacity();
   page_made_writable(argv[2]);
+  report_counts(argv[3]);
 
   int skipped = in_refusing_child(install_refused) < 0;
   gothook_hook hooks[GF_NFUNCS];

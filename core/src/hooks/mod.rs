@@ -107,6 +107,9 @@ pub struct Report {
     /// original (a symbol version, an RTLD_DEEPBIND scope, another interposer, a set below it
     /// that the slot does not carry); left as they are.
     pub slots_foreign: u32,
+    /// After `NotFound` from install: 1 + the index of the first hook whose symbol has no
+    /// definition (0 otherwise).
+    pub missing_hook: u32,
 }
 
 impl Report {
@@ -123,6 +126,7 @@ impl Report {
         self.slots_changed += o.slots_changed;
         self.libs_untracked += o.libs_untracked;
         self.slots_foreign += o.slots_foreign;
+        self.missing_hook = self.missing_hook.max(o.missing_hook);
     }
 }
 
@@ -316,7 +320,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         .position(|s| s.is_none())
         .ok_or(Error::Full)?;
     let mut found = [0usize; MAX_HOOKS];
-    originals(&st, hooks, filter, &mut found)?;
+    originals(&st, hooks, filter, &mut found, rep)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
         if !h.original.is_null() {
             // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
