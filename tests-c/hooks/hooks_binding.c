@@ -11,6 +11,9 @@
  *    in either order each library's slot holds exactly what the remaining sets imply;
  *  - more distinct names than GOTHOOK_MAX_NAMES across sets: EFULL, nothing installed; up to it:
  *    every set works;
+ *  - originals are published before the first slot changes: a replacement called during the
+ *    install itself (from the filter's accept callback, after the program's slot was patched)
+ *    finds its original already set;
  *  - reports count what the call did to its own set: a pass that also applies an earlier set to a
  *    library loaded meanwhile does not count that set's slots; ENOTFOUND names the hook;
  *  - a RELRO page another component made writable stays writable through install and uninstall
@@ -187,6 +190,40 @@ static void name_capacity(void) {
   printf("  name capacity: 17 names hook, %d names say EFULL\n", GOTHOOK_MAX_NAMES + 1);
 }
 
+/* ---- publish before patch ---------------------------------------------------------------- */
+static void *volatile pub_orig;
+static _Atomic unsigned pub_calls, pub_null, accept_calls;
+static int pub_hook(void) {
+  pub_calls++;
+  void *o = __atomic_load_n(&pub_orig, __ATOMIC_ACQUIRE);
+  if (!o) {
+    pub_null++;
+    return -1;
+  }
+  return 40 + ((int (*)(void))o)();
+}
+/* Runs inside the install's walk, before each library is patched: the program (listed first)
+ * is patched before this runs for the libraries after it. */
+static int accept_and_call(const gothook_lib *lib, void *ctx) {
+  (void)lib, (void)ctx;
+  accept_calls++;
+  hk_filt_target();
+  return 1;
+}
+static void publish_before_patch(void) {
+  gothook_hook h = {"hk_filt_target", (void *)pub_hook, (void **)&pub_orig};
+  gothook_filter f = {0};
+  f.accept = accept_and_call;
+  gothook_set set = 0;
+  pub_orig = NULL;
+  CHECK_ST(gothook_install(&h, 1, &f, &set, NULL), GOTHOOK_OK);
+  CHECK(pub_calls > 0, "the replacement never ran during the install (%u accept calls)", accept_calls);
+  CHECK(pub_null == 0, "%u of %u calls during the install found no original", pub_null, pub_calls);
+  CHECK(hk_filt_target() == 41, "after install the program's call returns %d", hk_filt_target());
+  CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
+  printf("  publish before patch: %u calls during install, %u without their original\n", pub_calls, pub_null);
+}
+
 /* ---- reports ----------------------------------------------------------------------------- */
 static void report_counts(const char *fixture) {
   gothook_hook hooks[GF_NFUNCS];
@@ -325,6 +362,7 @@ int main(int argc, char **argv) {
   disjoint_filters();
   name_capacity();
   page_made_writable(argv[2]);
+  publish_before_patch();
   report_counts(argv[3]);
 
   int skipped = in_refusing_child(install_refused) < 0;
