@@ -906,12 +906,15 @@ pub struct gothook_report {
     /// bound to its own definition, another interposer, a set below that this slot does not
     /// carry).  Calls through them keep reaching what they were bound to.
     pub slots_foreign: u32,
+    /// After `GOTHOOK_ENOTFOUND` from install: 1 + the index of the first hook whose symbol has
+    /// no definition (0 otherwise).
+    pub missing_hook: u32,
 }
 
 // LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert_eq_size!(gothook_report, [u8; 48]);
+    assert_eq_size!(gothook_report, [u8; 52]);
     assert_eq_align!(gothook_report, u32);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_patched), 0);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_not_ready), 4);
@@ -925,6 +928,7 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_report, slots_changed), 36);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_untracked), 40);
     const_assert_eq!(core::mem::offset_of!(gothook_report, slots_foreign), 44);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, missing_hook), 48);
 };
 
 assert_eq_size!(gothook_report, Report);
@@ -944,6 +948,7 @@ fn c_report(r: &Report) -> gothook_report {
         slots_changed: r.slots_changed,
         libs_untracked: r.libs_untracked,
         slots_foreign: r.slots_foreign,
+        missing_hook: r.missing_hook,
     }
 }
 
@@ -1017,7 +1022,8 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
 /// when the last one does.  The report counts only what this call did for this set.
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
-/// definition; nothing installed), `GOTHOOK_EFULL` (nothing installed: no free set, or the
+/// definition; nothing installed; `report->missing_hook` is 1 + its index), `GOTHOOK_EFULL`
+/// (nothing installed: no free set, or the
 /// installed sets would hook more than `GOTHOOK_MAX_NAMES` distinct symbols),
 /// `GOTHOOK_EPROTECT` (mprotect was refused: every slot this call patched was restored and
 /// nothing is installed; if even that was refused, `GOTHOOK_OK` is returned with the handle
@@ -1086,9 +1092,17 @@ pub unsafe extern "C" fn gothook_install(
 
 /// Catches up after libraries were loaded or unloaded.  O(1) when nothing changed (gothook's
 /// dlopen interception saw no call, or the loader's counters are unchanged) and no library was
-/// left LOADING/UNKNOWN or awaits a lazy-binding re-check; otherwise one walk that processes
-/// only new, not-yet-READY, reloaded and re-check-due libraries, repairing slots lazy binding
-/// overwrote.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+/// left LOADING/UNKNOWN; otherwise one walk that processes only new, not-yet-READY and reloaded
+/// libraries.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+///
+/// Lazy binding: a slot that still held its lazy PLT stub when it was patched can be
+/// overwritten by the loader's `_dl_fixup` at any later time (a thread that entered the stub
+/// before the patch and was preempted inside the loader).  gothook records such slots (up to
+/// 256; libraries beyond that are re-scanned instead) and, while any is recorded, every refresh
+/// that takes the loader lock walks the libraries and reads them: a hook lost to lazy binding
+/// is repaired by the first refresh that takes the loader lock after the loss, however long
+/// after the patch (counted in `slots_repaired`).  With the dlopen interception installed,
+/// a refresh that finds no dlopen/dlclose since the last one does not take the lock.
 /// Refreshes that take the loader's list lock (which every dlopen/dlclose also needs, and which
 /// is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS` apart and hold it at most
 /// 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (a budget that allows bursts of up to

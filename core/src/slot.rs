@@ -32,8 +32,9 @@ fn check(owner: &Dynamic, slot: usize) -> Result<()> {
 
 /// Replaces `expected` with `desired` in `slot` of the READY library `owner`.
 ///
-/// The page is made writable only if its derived protection lacks write, only for the swap, and
-/// then restored to exactly the derived protection.  Returns `Changed` without writing when the
+/// The page is made writable only if it is not writable now (its derived protection lacks
+/// write and nobody else made it writable), only for the swap, and then restored to exactly
+/// the derived protection; a page found writable stays writable.  Returns `Changed` without writing when the
 /// slot holds something else, `Busy` when this thread is already inside a swap.
 ///
 /// Context: signal-safe (a try-lock that reports same-thread re-entry, raw syscalls only).
@@ -84,8 +85,12 @@ impl Batch {
         let prot = owner
             .page_protection(page, self.page_size)
             .ok_or(Error::Range)?;
-        // Writable pages (lazy .got.plt, .data) are never re-protected by gothook.
-        if prot & elf::PF_W == 0 && !self.open[..self.nopen].iter().any(|&(p, _)| p == page) {
+        // Writable pages (lazy .got.plt, .data, or a page someone else made writable on
+        // purpose) are never re-protected by gothook: the protection found is the one kept.
+        if prot & elf::PF_W == 0
+            && !self.open[..self.nopen].iter().any(|&(p, _)| p == page)
+            && !writable_now(slot)
+        {
             if self.nopen == BATCH_PAGES {
                 self.close_first()?;
             }
@@ -145,6 +150,34 @@ impl Drop for Batch {
             let _ = self.close_first();
         }
     }
+}
+
+/// Whether the page holding the aligned word `addr` is writable right now, asked of the kernel
+/// without writing and without allocating: `FUTEX_WAKE_OP` applies "add 0" atomically to the
+/// word at its second address and fails with `EFAULT` exactly when the page is not writable.
+/// The word keeps its value (an atomic read-modify-write adding 0, so a concurrent store by
+/// the loader or another tool is neither lost nor torn).  Any other failure (futex filtered,
+/// say) answers `false`, which keeps the header-derived protection path.
+fn writable_now(addr: usize) -> bool {
+    const FUTEX_OP_ADD: u32 = 1;
+    const FUTEX_OP_CMP_EQ: u32 = 0;
+    let op = (FUTEX_OP_ADD << 28) | (FUTEX_OP_CMP_EQ << 24);
+    let wake_none = 0u32;
+    // SAFETY: the first futex word is a live local; the second is an aligned word inside a
+    // mapped segment of a listed library (checked by the caller); nr_wake and nr_wake2 are 0,
+    // so no thread is woken, and the operation adds 0.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            &wake_none as *const u32,
+            libc::FUTEX_WAKE_OP | libc::FUTEX_PRIVATE_FLAG,
+            0usize,
+            0usize,
+            addr as *mut u32,
+            op,
+        )
+    };
+    r >= 0
 }
 
 /// Publishes `value` into a caller-owned pointer cell (a hook's "original" variable) with a

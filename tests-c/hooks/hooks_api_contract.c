@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
   hk_snapshot(argv[1], &before);
   gothook_hook with_missing[2] = {hooks[GF_MALLOC], {"gothook_no_such_symbol_anywhere", (void *)hk_free, NULL}};
   EXPECT(gothook_install(with_missing, 2, &filter, &set, &rep), GOTHOOK_ENOTFOUND);
+  CHECK(rep.missing_hook == 2, "ENOTFOUND named hook %u (1-based), want 2", rep.missing_hook);
   hk_snapshot(argv[1], &after);
   CHECK(hk_slots_equal(&before, &after), "a failed install changed slots");
   hk_run_and_compare(fx, 0, "after failed install");

@@ -11,10 +11,17 @@
  *    in either order each library's slot holds exactly what the remaining sets imply;
  *  - more distinct names than GOTHOOK_MAX_NAMES across sets: EFULL, nothing installed; up to it:
  *    every set works;
+ *  - originals are published before the first slot changes: a replacement called during the
+ *    install itself (from the filter's accept callback, after the program's slot was patched)
+ *    finds its original already set;
+ *  - reports count what the call did to its own set: a pass that also applies an earlier set to a
+ *    library loaded meanwhile does not count that set's slots; ENOTFOUND names the hook;
+ *  - a RELRO page another component made writable stays writable through install and uninstall
+ *    (that component keeps writing to it);
  *  - mprotect refused (seccomp filter in a child): install rolls back and returns EPROTECT
  *    without a handle; uninstall returns EPROTECT and keeps the handle, so a retry says EPROTECT
  *    again (not ENOTFOUND) and the hooked slots stay consistent.
- * Usage: hooks_binding <libhk_deep_plugin.so> <relro now fixture.so> */
+ * Usage: hooks_binding <libhk_deep_plugin.so> <relro now fixture.so> <another fixture.so> */
 #include "hk_common.h"
 
 #include <errno.h>
@@ -183,6 +190,101 @@ static void name_capacity(void) {
   printf("  name capacity: 17 names hook, %d names say EFULL\n", GOTHOOK_MAX_NAMES + 1);
 }
 
+/* ---- publish before patch ---------------------------------------------------------------- */
+static void *volatile pub_orig;
+static _Atomic unsigned pub_calls, pub_null, accept_calls;
+static int pub_hook(void) {
+  pub_calls++;
+  void *o = __atomic_load_n(&pub_orig, __ATOMIC_ACQUIRE);
+  if (!o) {
+    pub_null++;
+    return -1;
+  }
+  return 40 + ((int (*)(void))o)();
+}
+/* Runs inside the install's walk, before each library is patched: the program (listed first)
+ * is patched before this runs for the libraries after it. */
+static int accept_and_call(const gothook_lib *lib, void *ctx) {
+  (void)lib, (void)ctx;
+  accept_calls++;
+  hk_filt_target();
+  return 1;
+}
+static void publish_before_patch(void) {
+  gothook_hook h = {"hk_filt_target", (void *)pub_hook, (void **)&pub_orig};
+  gothook_filter f = {0};
+  f.accept = accept_and_call;
+  gothook_set set = 0;
+  pub_orig = NULL;
+  CHECK_ST(gothook_install(&h, 1, &f, &set, NULL), GOTHOOK_OK);
+  CHECK(pub_calls > 0, "the replacement never ran during the install (%u accept calls)", accept_calls);
+  CHECK(pub_null == 0, "%u of %u calls during the install found no original", pub_null, pub_calls);
+  CHECK(hk_filt_target() == 41, "after install the program's call returns %d", hk_filt_target());
+  CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
+  printf("  publish before patch: %u calls during install, %u without their original\n", pub_calls, pub_null);
+}
+
+/* ---- reports ----------------------------------------------------------------------------- */
+static void report_counts(const char *fixture) {
+  gothook_hook hooks[GF_NFUNCS];
+  hk_alloc_hooks(hooks);
+  gothook_filter fa = {0}, fb = {0};
+  fa.path_suffix = fixture;
+  fb.path_suffix = "libhk_filt_x.so";
+  gothook_set sa = 0, sb = 0;
+  gothook_report ra = {0}, rb = {0};
+  CHECK_ST(gothook_install(hooks, GF_NFUNCS, &fa, &sa, &ra), GOTHOOK_OK);
+  CHECK(ra.slots_patched == 0, "set A patched %u slots before its library was loaded", ra.slots_patched);
+  int fx = hk_open(fixture, 0); /* loaded, no refresh: the next pass applies A to it */
+  gothook_hook hb = {"hk_filt_target", (void *)b_hook, (void **)&b_orig};
+  CHECK_ST(gothook_install(&hb, 1, &fb, &sb, &rb), GOTHOOK_OK);
+  CHECK(rb.slots_patched == 1 && rb.libs_patched == 1 && rb.slots_repaired == 0,
+        "set B's report: %u slots patched in %u libraries (want 1 in 1: set A's work is not B's)",
+        rb.slots_patched, rb.libs_patched);
+  hk_run_and_compare(fx, 1, "set A applied by set B's pass");
+  gothook_report u = {0};
+  CHECK_ST(gothook_uninstall(sb, &u), GOTHOOK_OK);
+  CHECK(u.slots_restored == 1 && u.slots_changed == 0, "B's uninstall: restored %u, changed %u",
+        u.slots_restored, u.slots_changed);
+  CHECK_ST(gothook_uninstall(sa, NULL), GOTHOOK_OK);
+  gothook_hook two[2] = {hb, {"gothook_no_such_symbol_anywhere", (void *)b_hook, NULL}};
+  gothook_report rn = {0};
+  gothook_set sn = 0;
+  CHECK_ST(gothook_install(two, 2, NULL, &sn, &rn), GOTHOOK_ENOTFOUND);
+  CHECK(rn.missing_hook == 2 && sn == 0, "ENOTFOUND: missing_hook %u (want 2), handle %u", rn.missing_hook, sn);
+  printf("  reports: B's install counted %u slot, ENOTFOUND named hook %u\n", rb.slots_patched,
+         rn.missing_hook - 1);
+}
+
+/* ---- a page someone else made writable ---------------------------------------------------- */
+#include <sys/mman.h>
+static void page_made_writable(const char *fixture) {
+  struct hk_slots ss;
+  hk_snapshot(fixture, &ss);
+  void **slot = NULL;
+  for (int k = 0; k < ss.n && !slot; k++)
+    if (ss.s[k].func >= 0) slot = ss.s[k].slot;
+  CHECK(slot, "no allocator slot in %s", fixture);
+  if (!slot) return;
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), page = (uintptr_t)slot & ~(pg - 1);
+  CHECK((hk_maps_prot(page) & 2) == 0, "%s: the slot's page is not read-only (RELRO) to begin with", fixture);
+  CHECK(mprotect((void *)page, pg, PROT_READ | PROT_WRITE) == 0, "mprotect");
+  gothook_hook hooks[GF_NFUNCS];
+  hk_alloc_hooks(hooks);
+  gothook_filter f = {0};
+  f.path_suffix = fixture;
+  gothook_set set = 0;
+  gothook_report r = {0};
+  CHECK_ST(gothook_install(hooks, GF_NFUNCS, &f, &set, &r), GOTHOOK_OK);
+  CHECK(r.slots_patched > 0, "nothing patched in %s", fixture);
+  CHECK((hk_maps_prot(page) & 2) != 0, "install made the page read-only again (prot %d)", hk_maps_prot(page));
+  if (hk_maps_prot(page) & 2) *(void *volatile *)slot = *(void *volatile *)slot; /* the component writes */
+  CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
+  CHECK((hk_maps_prot(page) & 2) != 0, "uninstall made the page read-only again (prot %d)", hk_maps_prot(page));
+  mprotect((void *)page, pg, PROT_READ);
+  printf("  page made writable by someone else: stays writable through install and uninstall\n");
+}
+
 /* ---- mprotect refused -------------------------------------------------------------------- */
 static int refuse_mprotect(void) {
   struct sock_filter f[] = {
@@ -251,7 +353,7 @@ static void uninstall_refused(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) return 2;
+  if (argc != 4) return 2;
   hk_init_main();
   relro_fixture = argv[2];
   hk_open(argv[2], 0);
@@ -259,6 +361,9 @@ int main(int argc, char **argv) {
   deepbind_plugin(argv[1]);
   disjoint_filters();
   name_capacity();
+  page_made_writable(argv[2]);
+  publish_before_patch();
+  report_counts(argv[3]);
 
   int skipped = in_refusing_child(install_refused) < 0;
   gothook_hook hooks[GF_NFUNCS];

@@ -18,13 +18,129 @@ pub(super) struct LibRec {
     pub(super) applied: u32,
     /// Not READY when last seen.
     pub(super) pending: bool,
-    /// Lazily bound: re-check this many more refreshes.
-    pub(super) rechecks: u8,
+    /// Some of its slots are in the lazy table (re-checked by every walking refresh).
+    pub(super) has_lazy: bool,
+    /// Lazily bound slots that did not fit the lazy table: re-scanned by every walking refresh.
+    pub(super) rescan: bool,
     /// One patched slot and the value written, to notice a library reloaded at the same place.
     pub(super) sentinel: (usize, usize),
 }
 
+/// A slot that held its lazy PLT stub when gothook patched it, and the value gothook wrote.
+/// `_dl_fixup` of a thread that entered the stub before the patch can store the real target
+/// into it at any later time (the thread may be preempted inside the loader), so every
+/// refresh that walks the libraries reads these slots and repairs the library on a mismatch.
+#[derive(Clone, Copy, Default)]
+pub(super) struct LazySlot {
+    pub(super) bias: usize,
+    pub(super) slot: usize,
+    pub(super) value: usize,
+    pub(super) key: u32,
+}
+
+/// Most lazily bound slots watched at once; beyond it their libraries are re-scanned instead.
+pub(super) const MAX_LAZY: usize = 256;
+
+/// Slots of one library that a pass patched or found patched, for the lazy table.
+pub(super) struct Notes {
+    pub(super) items: [(usize, usize, bool); MAX_NOTES],
+    pub(super) n: usize,
+    pub(super) overflow: bool,
+}
+
+/// Most slots of one lazily bound library noted by one pass.
+pub(super) const MAX_NOTES: usize = 32;
+
+impl Notes {
+    pub(super) fn new() -> Notes {
+        Notes {
+            items: [(0, 0, false); MAX_NOTES],
+            n: 0,
+            overflow: false,
+        }
+    }
+
+    /// Slot `slot` now holds `value`; `unbound`: it held its lazy PLT stub before.
+    pub(super) fn push(&mut self, slot: usize, value: usize, unbound: bool) {
+        if self.n < MAX_NOTES {
+            self.items[self.n] = (slot, value, unbound);
+            self.n += 1;
+        } else {
+            self.overflow = true;
+        }
+    }
+}
+
 impl State {
+    fn find_key(&self, bias: usize, key: u32) -> Option<usize> {
+        let h = home(bias, key);
+        (0..MAX_LIBS)
+            .map(|k| (h + k) % MAX_LIBS)
+            .take_while(|&i| self.libs[i].used)
+            .find(|&i| self.libs[i].bias == bias && self.libs[i].key == key)
+    }
+
+    /// Whether a watched lazy slot of library `i` (listed now as `lib`) lost its value.
+    pub(super) fn lazy_lost(&self, i: usize, lib: &LibInfo<'_>) -> bool {
+        let (bias, key) = (self.libs[i].bias, self.libs[i].key);
+        self.lazy[..self.nlazy].iter().any(|l| {
+            l.bias == bias
+                && l.key == key
+                && lib.contains(l.slot)
+                && crate::slot::peek(l.slot) != l.value
+        })
+    }
+
+    /// Brings library `i`'s lazy records up to date after a pass patched it: slots it noted
+    /// keep (or, if they were unbound, get) a record with the value now written; records of
+    /// slots no set holds any more are dropped.
+    pub(super) fn note_lazy(&mut self, i: usize, notes: &Notes) {
+        let (bias, key) = (self.libs[i].bias, self.libs[i].key);
+        let mut k = 0;
+        while k < self.nlazy {
+            let l = self.lazy[k];
+            if l.bias == bias && l.key == key {
+                match notes.items[..notes.n].iter().find(|n| n.0 == l.slot) {
+                    Some(n) => {
+                        self.lazy[k].value = n.1;
+                        k += 1;
+                    }
+                    None => {
+                        self.nlazy -= 1;
+                        self.lazy[k] = self.lazy[self.nlazy];
+                    }
+                }
+            } else {
+                k += 1;
+            }
+        }
+        let mut rescan = notes.overflow;
+        for &(slot, value, unbound) in &notes.items[..notes.n] {
+            let known = self.lazy[..self.nlazy]
+                .iter()
+                .any(|l| l.bias == bias && l.key == key && l.slot == slot);
+            if !unbound || known {
+                continue;
+            }
+            if self.nlazy == MAX_LAZY {
+                rescan = true;
+                continue;
+            }
+            self.lazy[self.nlazy] = LazySlot {
+                bias,
+                slot,
+                value,
+                key,
+            };
+            self.nlazy += 1;
+        }
+        let r = &mut self.libs[i];
+        r.rescan = rescan;
+        r.has_lazy = self.lazy[..self.nlazy]
+            .iter()
+            .any(|l| l.bias == bias && l.key == key);
+    }
+
     pub(super) fn find_lib(&self, lib: &LibInfo<'_>) -> Option<usize> {
         let key = key_of(lib);
         let h = home(lib.bias, key);
@@ -51,6 +167,20 @@ impl State {
 
     /// Drops records of libraries not listed in the current epoch (linear probing, backward shift).
     pub(super) fn sweep(&mut self) {
+        // Lazy records of libraries no longer listed go first (their slots are gone).
+        let mut k = 0;
+        while k < self.nlazy {
+            let l = self.lazy[k];
+            let listed = self
+                .find_key(l.bias, l.key)
+                .is_some_and(|i| self.libs[i].seen == self.epoch);
+            if listed {
+                k += 1;
+            } else {
+                self.nlazy -= 1;
+                self.lazy[k] = self.lazy[self.nlazy];
+            }
+        }
         let mut i = 0;
         while i < MAX_LIBS {
             if self.libs[i].used && self.libs[i].seen != self.epoch {

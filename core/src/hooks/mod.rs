@@ -33,9 +33,6 @@ pub const MAX_LIBS: usize = 1024;
 pub const MAX_LIBS: usize = 2;
 /// Most symbol-table indices remembered per wanted name in one library.
 const MAX_INDICES: usize = 4;
-/// Refreshes that re-check a lazily bound library after it was patched (lazy binding can
-/// overwrite a slot when a thread was inside the PLT stub during the swap).
-const LAZY_RECHECKS: u8 = 2;
 
 /// Filter flag: also hook the object gothook is linked into (a statically linked profiler that
 /// must see its own malloc calls).  Default: excluded.
@@ -110,6 +107,9 @@ pub struct Report {
     /// original (a symbol version, an RTLD_DEEPBIND scope, another interposer, a set below it
     /// that the slot does not carry); left as they are.
     pub slots_foreign: u32,
+    /// After `NotFound` from install: 1 + the index of the first hook whose symbol has no
+    /// definition (0 otherwise).
+    pub missing_hook: u32,
 }
 
 impl Report {
@@ -126,6 +126,7 @@ impl Report {
         self.slots_changed += o.slots_changed;
         self.libs_untracked += o.libs_untracked;
         self.slots_foreign += o.slots_foreign;
+        self.missing_hook = self.missing_hook.max(o.missing_hook);
     }
 }
 
@@ -138,8 +139,14 @@ struct State {
     next_gen: u32,
     libs: [LibRec; MAX_LIBS],
     epoch: u32,
-    /// Libraries left LOADING/UNKNOWN or awaiting a lazy re-check: refresh may not shortcut.
+    /// Libraries left LOADING/UNKNOWN: refresh may not shortcut.
     unsettled: u32,
+    /// Lazily bound slots watched for `_dl_fixup` stores (see `libs::LazySlot`).
+    lazy: [LazySlot; MAX_LAZY],
+    nlazy: usize,
+    /// Lazy slots are watched (or their libraries re-scanned): a refresh that takes the loader
+    /// lock walks the libraries instead of answering from the loader's counters.
+    watch_lazy: bool,
     /// A library could not be tracked (table full): refresh may not shortcut.
     overflow: bool,
     counters: (u64, u64),
@@ -160,11 +167,20 @@ static STATE: OwnedLock<State> = OwnedLock::new(State {
         seen: 0,
         applied: 0,
         pending: false,
-        rechecks: 0,
+        has_lazy: false,
+        rescan: false,
         sentinel: (0, 0),
     }; MAX_LIBS],
     epoch: 0,
     unsettled: 0,
+    lazy: [LazySlot {
+        bias: 0,
+        slot: 0,
+        value: 0,
+        key: 0,
+    }; MAX_LAZY],
+    nlazy: 0,
+    watch_lazy: false,
     overflow: false,
     counters: (u64::MAX, u64::MAX),
 });
@@ -304,7 +320,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         .position(|s| s.is_none())
         .ok_or(Error::Full)?;
     let mut found = [0usize; MAX_HOOKS];
-    originals(&st, hooks, filter, &mut found)?;
+    originals(&st, hooks, filter, &mut found, rep)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
         if !h.original.is_null() {
             // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
@@ -392,6 +408,14 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
 /// Drops set `pos` once none of its slots is left.
 fn forget(st: &mut State, pos: usize, id: SetId) {
     st.sets[pos] = None;
+    if st.sets.iter().all(|s| s.is_none()) {
+        st.nlazy = 0;
+        st.watch_lazy = false;
+        for r in st.libs.iter_mut() {
+            r.has_lazy = false;
+            r.rescan = false;
+        }
+    }
     if crate::intercept::SET
         .compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
@@ -405,8 +429,10 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 
 /// Catches up after libraries were loaded or unloaded.  O(1) without a walk when nothing can
 /// have changed (gothook's dlopen hooks saw no call, or the loader's counters are unchanged)
-/// and no library was left LOADING/UNKNOWN or awaits a lazy re-check; otherwise one walk that
-/// patches only new, not-yet-READY, reloaded and re-check-due libraries.
+/// and no library was left LOADING/UNKNOWN; otherwise one walk that patches only new,
+/// not-yet-READY and reloaded libraries.  While slots that were lazily unbound when patched are
+/// recorded, a refresh that takes the loader lock always walks and reads them, repairing any
+/// that `_dl_fixup` overwrote since (at whatever time after the patch).
 /// `REFRESH_FULL` re-scans every library (verify and repair everything).
 ///
 /// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`] apart
@@ -436,7 +462,12 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
     } else {
         pace()
     };
-    if !full && st.unsettled == 0 && !st.overflow && loader::counters() == st.counters {
+    if !full
+        && st.unsettled == 0
+        && !st.overflow
+        && !st.watch_lazy
+        && loader::counters() == st.counters
+    {
         paced_done(start);
         SEEN_GENERATION.store(g, Ordering::Release);
         return Ok(());

@@ -164,6 +164,7 @@ pub(super) fn apply(
     order: &[usize],
     was_applied: u32,
     focus: u32,
+    notes: &mut Notes,
     rep: &mut Report,
 ) -> Result<Option<(usize, usize)>> {
     let mut wants = [EMPTY_WANT; MAX_WANTS];
@@ -255,6 +256,9 @@ pub(super) fn apply(
         if sentinel.is_none() {
             sentinel = Some((r.slot, c.desired));
         }
+        if d.bind_now == 0 && r.table == Table::JmpRel {
+            notes.push(r.slot, c.desired, unbound);
+        }
         true
     })?;
     batch.finish()?;
@@ -334,8 +338,10 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
             Some(i) => {
                 let r = &st.libs[i];
                 full || r.pending
-                    || r.rechecks > 0
+                    || r.rescan
                     || r.applied & mask != mask
+                    // A watched lazy slot was overwritten by `_dl_fixup` (at any time since).
+                    || (r.has_lazy && st.lazy_lost(i, lib))
                     // A library reloaded at the same place: its sentinel slot was reset.
                     || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(r.sentinel))
             }
@@ -357,29 +363,19 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         };
         let was = rec.map_or(0, |i| st.libs[i].applied);
         let mut lib_rep = Report::default();
-        match apply(st, &d, &order[..n], was, focus, &mut lib_rep) {
+        let mut notes = Notes::new();
+        match apply(st, &d, &order[..n], was, focus, &mut notes, &mut lib_rep) {
             Ok(sentinel) => {
                 if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
                     lib_rep.libs_patched = 1;
                 }
                 if let Some(i) = rec {
                     let r = &mut st.libs[i];
-                    let fresh = r.applied & mask != mask || r.pending;
                     r.applied |= mask;
                     r.pending = false;
                     r.sentinel = sentinel.unwrap_or((0, 0));
-                    if d.bind_now == 0 && sentinel.is_some() {
-                        r.rechecks = if fresh || lib_rep.slots_patched + lib_rep.slots_repaired > 0
-                        {
-                            LAZY_RECHECKS
-                        } else {
-                            r.rechecks.saturating_sub(1)
-                        };
-                    } else {
-                        r.rechecks = 0;
-                    }
-                    if r.rechecks > 0 {
-                        unsettled += 1;
+                    if d.bind_now == 0 {
+                        st.note_lazy(i, &notes);
                     }
                 }
             }
@@ -392,6 +388,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         true
     })?;
     st.sweep();
+    st.watch_lazy = st.nlazy > 0 || st.libs.iter().any(|r| r.used && r.rescan);
     st.unsettled = unsettled;
     st.overflow = overflow;
     st.counters = counters;

@@ -1,7 +1,7 @@
 //! Hook sets and filters: which libraries a set applies to and the originals it forwards to.
 //! Never allocates; originals are looked up heap-free inside walk callbacks.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, LibKind};
 
 use super::*;
@@ -82,6 +82,7 @@ pub(super) fn originals(
     hooks: &[Hook],
     filter: &Filter,
     out: &mut [usize],
+    rep: &mut Report,
 ) -> Result<()> {
     let (order, n) = st.ordered();
     // Per hook: install order of the latest set found stacked under it (0: none).
@@ -104,12 +105,24 @@ pub(super) fn originals(
         }
         true
     })?;
-    for ((h, o), b) in hooks.iter().zip(out.iter_mut()).zip(below.iter()) {
+    for (k, ((h, o), b)) in hooks
+        .iter()
+        .zip(out.iter_mut())
+        .zip(below.iter())
+        .enumerate()
+    {
         *o = if b.0 != 0 {
             b.1
         } else {
             let next = filter.next_after;
-            loader::global_lookup(h.symbol, (next != 0).then_some(next))?
+            match loader::global_lookup(h.symbol, (next != 0).then_some(next)) {
+                Ok(v) => v,
+                Err(Error::NotFound) => {
+                    rep.missing_hook = k as u32 + 1;
+                    return Err(Error::NotFound);
+                }
+                Err(e) => return Err(e),
+            }
         };
     }
     Ok(())

@@ -83,7 +83,7 @@ LAYOUT_FIELD(gothook_filter, next_after, 24, 8);
 LAYOUT_FIELD(gothook_filter, accept, 32, 8);
 LAYOUT_FIELD(gothook_filter, accept_ctx, 40, 8);
 
-LAYOUT_STRUCT(gothook_report, 48, 4);
+LAYOUT_STRUCT(gothook_report, 52, 4);
 LAYOUT_FIELD(gothook_report, libs_patched, 0, 4);
 LAYOUT_FIELD(gothook_report, libs_not_ready, 4, 4);
 LAYOUT_FIELD(gothook_report, libs_filtered, 8, 4);
@@ -96,6 +96,7 @@ LAYOUT_FIELD(gothook_report, slots_restored, 32, 4);
 LAYOUT_FIELD(gothook_report, slots_changed, 36, 4);
 LAYOUT_FIELD(gothook_report, libs_untracked, 40, 4);
 LAYOUT_FIELD(gothook_report, slots_foreign, 44, 4);
+LAYOUT_FIELD(gothook_report, missing_hook, 48, 4);
 
 int gothook_layout_checked(void);
 int gothook_layout_checked(void) { return 0; }

@@ -45,6 +45,7 @@ struct GReport {
     slots_changed: u32,
     libs_untracked: u32,
     slots_foreign: u32,
+    missing_hook: u32,
 }
 #[repr(C)]
 struct GLib {
