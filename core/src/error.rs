@@ -77,3 +77,24 @@ impl core::error::Error for Error {}
 
 /// Result alias used throughout the crate.
 pub type Result<T> = core::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn malformed_names_its_check_and_is_a_core_error() {
+        let e = Error::Malformed("string table ends outside its segment");
+        assert_eq!(
+            e.to_string(),
+            "malformed dynamic section or table outside the mapped segments \
+             (string table ends outside its segment)"
+        );
+        assert!(e.is_malformed() && !Error::Range.is_malformed());
+        let dynamic: &dyn core::error::Error = &e;
+        assert!(dynamic.source().is_none());
+        assert_eq!(Error::NotFound.to_string(), "not found");
+    }
+}

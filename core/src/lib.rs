@@ -70,6 +70,28 @@
 //! let _ = s.u32(0x1000);
 //! ```
 //!
+//! nor can a library record be forged for the safe `LibInfo::decode`, which trusts the walk:
+//!
+//! ```compile_fail,E0639
+//! #![forbid(unsafe_code)]
+//! use gothook_core::loader::{LibInfo, LibKind, Readiness};
+//! let segs = gothook_core::mem::Segments::default();
+//! let lib = LibInfo {
+//!     bias: 0,
+//!     name: b"",
+//!     name_ptr: b"\0".as_ptr(),
+//!     phdr: 0x1000,
+//!     phnum: 4,
+//!     kind: LibKind::Other,
+//!     readiness: Readiness::Ready,
+//!     adds: 0,
+//!     subs: 0,
+//!     index: 0,
+//!     segs: &segs,
+//! };
+//! let _ = lib.decode();
+//! ```
+//!
 //! The same forged headers through the safe reader, over bytes that exist, give a status:
 //!
 //! ```

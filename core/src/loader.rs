@@ -67,8 +67,10 @@ pub const LIBS_FLAGS: u32 = LIBS_ALL;
 static RULE: AtomicU8 = AtomicU8::new(Rule::Undetected as u8);
 static FIND_OBJECT: AtomicUsize = AtomicUsize::new(0);
 
-/// One listed library, valid during the walk callback only.
+/// One listed library, valid during the walk callback only.  Only the walk creates these
+/// (`non_exhaustive`), so `decode` may trust `phdr`, `phnum` and `segs`.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct LibInfo<'a> {
     /// Load bias.
     pub bias: usize,

@@ -376,7 +376,10 @@ mod tests {
         .unwrap();
         assert_eq!(f.bytes(0x1002, 2).unwrap(), &[2, 3]);
         assert_eq!(f.bytes(0x2000, 4).unwrap(), &[8, 9, 10, 11]);
-        assert!(f.bytes(0x2002, 4).is_err(), "reaches the zero-filled tail");
+        assert!(
+            f.bytes(0x2001, 4).is_err(),
+            "one byte into the zero-filled tail"
+        );
         assert!(f.bytes(0x1006, 4).is_err(), "past the first segment");
         assert!(f.bytes(0x3000, 1).is_err(), "unmapped");
         let short = FileImage::new(&data[..10], [ph(0x2000, 8, 4, 4)].into_iter()).unwrap();

@@ -1,5 +1,5 @@
-//! The decoder over ELF files read from disk: this process's libc decoded from its file agrees
-//! with the same libc decoded from memory, and the cross-architecture fixtures the C suite
+//! The decoder over ELF files read from disk: every library of this process decoded from its
+//! file agrees with the same library decoded from memory, and the cross-architecture fixtures the C suite
 //! builds (`build/tests-c/cross/fixtures`, read only if present) decode into the shapes they
 //! were linked with.
 
@@ -42,36 +42,126 @@ fn summary<M: Memory>(d: &Dynamic<M>) -> Summary {
 }
 
 #[test]
-fn libc_decoded_from_its_file_equals_libc_decoded_from_memory() {
-    let mut seen = 0;
-    loader::each(0, |lib| {
-        if !lib.name.ends_with(b"/libc.so.6") {
-            return true;
-        }
-        let path = std::str::from_utf8(lib.name).unwrap();
-        let mapped = summary(&lib.decode().unwrap());
-        let bytes = std::fs::read(path).unwrap();
-        let file = Dynamic::from_file(&bytes).unwrap();
+fn every_library_decoded_from_its_file_equals_its_decode_from_memory() {
+    let (mut compared, mut libc_seen) = (Vec::new(), false);
+    loader::each(loader::LIBS_ALL, |lib| {
+        let path = match (lib.kind, std::str::from_utf8(lib.name).unwrap()) {
+            (loader::LibKind::Vdso, _) => return true, // no file behind it
+            (loader::LibKind::Main, _) => "/proc/self/exe".to_owned(),
+            (_, p) => p.to_owned(),
+        };
+        let mapped_dyn = lib.decode().unwrap();
+        let mapped = summary(&mapped_dyn);
+        let bytes = std::fs::read(&path).unwrap();
+        let file = Dynamic::from_file(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(file.bias, 0);
-        let from_file = summary(&file);
-        assert!(mapped.nsyms > 1000, "{path}: only {} symbols", mapped.nsyms);
-        assert!(
-            !mapped.imports.is_empty(),
-            "{path}: libc imports through its PLT"
-        );
-        assert_eq!(from_file, mapped, "{path}");
-        let malloc = file
-            .lookup(b"malloc")
-            .unwrap()
-            .expect("libc defines malloc");
-        let mapped_libc = lib.decode().unwrap();
-        let in_memory = mapped_libc.lookup(b"malloc").unwrap().unwrap();
-        assert_eq!(malloc.value, in_memory.value);
-        seen += 1;
-        false
+        assert_eq!(summary(&file), mapped, "{path}");
+        if lib.name.ends_with(b"/libc.so.6") {
+            assert!(mapped.nsyms > 1000, "{path}: only {} symbols", mapped.nsyms);
+            assert!(
+                !mapped.imports.is_empty(),
+                "{path}: libc imports through its PLT"
+            );
+            let malloc = file
+                .lookup(b"malloc")
+                .unwrap()
+                .expect("libc defines malloc");
+            let in_memory = mapped_dyn.lookup(b"malloc").unwrap().unwrap();
+            assert_eq!(malloc.value, in_memory.value);
+            libc_seen = true;
+        }
+        compared.push(path);
+        true
     })
     .unwrap();
-    assert_eq!(seen, 1, "libc.so.6 is loaded in every test process");
+    assert!(libc_seen, "libc.so.6 is loaded in every test process");
+    eprintln!("file and memory decodes agree for {compared:?}");
+}
+
+/// Checks a shape fixture the way `tests-c/fixtures/check_shape.cmake` checks it with readelf.
+fn check_shape(shape: &str, d: &Dynamic<FileImage<'_>>) {
+    let mut malloc_kinds = Vec::new();
+    let mut abs_data = 0;
+    d.for_each_import(|i| {
+        if i.name == b"malloc" {
+            malloc_kinds.push(i.reloc.kind);
+        }
+        if i.reloc.kind == ImportKind::Abs && i.name.contains(&b'_') {
+            abs_data += 1;
+        }
+        true
+    })
+    .unwrap();
+    let (gnu, sysv) = (d.gnu_hash != 0, d.hash != 0);
+    match shape {
+        "now" => assert_eq!(d.bind_now, 1, "{shape}"),
+        "lazy" => {
+            assert_eq!(d.bind_now, 0, "{shape}");
+            assert!(
+                malloc_kinds.contains(&ImportKind::Plt),
+                "{shape}: {malloc_kinds:?}"
+            );
+        }
+        "relro" => assert!(d.relro.1 > d.relro.0, "{shape}"),
+        "norelro" => assert_eq!(d.relro, (0, 0), "{shape}"),
+        "noplt" => {
+            assert!(
+                !malloc_kinds.contains(&ImportKind::Plt),
+                "{shape}: {malloc_kinds:?}"
+            );
+            assert!(
+                malloc_kinds.contains(&ImportKind::GlobDat),
+                "{shape}: {malloc_kinds:?}"
+            );
+        }
+        "gnuhash" => assert_eq!((gnu, sysv), (true, false), "{shape}"),
+        "sysvhash" => assert_eq!((gnu, sysv), (false, true), "{shape}"),
+        "bothhash" => assert_eq!((gnu, sysv), (true, true), "{shape}"),
+        "relr" => assert!(d.relr.1 > 0, "{shape}"),
+        "big" => assert!(
+            abs_data >= 20_000,
+            "{shape}: {abs_data} symbolic data relocations"
+        ),
+        _ => panic!("unknown shape {shape}"),
+    }
+}
+
+#[test]
+fn shape_fixtures_decode_the_same_from_file_and_memory_with_their_shape() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/tests-c/fixtures");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("no shape fixtures (build the C suite first); nothing checked");
+        return;
+    };
+    let mut checked = Vec::new();
+    for path in entries.map(|e| e.unwrap().path()) {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(shape) = name
+            .strip_prefix("libgothook_fixture_")
+            .and_then(|n| n.strip_suffix(".so"))
+        else {
+            continue;
+        };
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: dlopen of a test library; it stays loaded (never closed) for the process.
+        let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_LAZY) };
+        assert!(!h.is_null(), "dlopen {path:?}");
+        let bytes = std::fs::read(&path).unwrap();
+        let file = Dynamic::from_file(&bytes).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let mut mapped = None;
+        loader::each(0, |lib| {
+            if lib.name == path.to_str().unwrap().as_bytes() {
+                mapped = Some(summary(&lib.decode().unwrap()));
+                return false;
+            }
+            true
+        })
+        .unwrap();
+        assert_eq!(Some(summary(&file)), mapped, "{shape}");
+        check_shape(shape, &file);
+        checked.push(shape.to_owned());
+    }
+    eprintln!("checked {} shape fixtures: {checked:?}", checked.len());
 }
 
 fn fixture_dir() -> PathBuf {

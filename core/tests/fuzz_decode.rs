@@ -2,7 +2,7 @@
 //! bounds-test images (always) and the cross fixtures the C suite builds (when present); each
 //! execution mutates a seed a few bytes at a time, mostly inside its dynamic array and tables,
 //! and runs the shared fuzz harness, which panics when the decoder hands back anything outside
-//! the input.  `GOTHOOK_FUZZ_EXECS` sets the number of executions (default 20,000).
+//! the input.  `GOTHOOK_FUZZ_EXECS` sets the number of executions (default 5,000).
 
 #[path = "../fuzz/harness.rs"]
 mod harness;
@@ -109,7 +109,7 @@ fn mutated_images_never_make_the_decoder_hand_back_memory_outside_them() {
     let execs: usize = std::env::var("GOTHOOK_FUZZ_EXECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(5_000);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut decoded, mut symbols, mut imports, mut found) = (0usize, 0u64, 0u64, 0u64);
     let start = std::time::Instant::now();

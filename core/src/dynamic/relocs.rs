@@ -1,0 +1,185 @@
+//! Relocations of a decoded image: the raw entries of the tables that can hold imports, in
+//! table order, and their classification into imports.  Reads through the image's [`Memory`].
+
+use core::mem::size_of;
+
+use super::{bad, Dynamic, Import, ImportKind, Reloc, Table};
+use crate::elf::{Arch, Class, Elf32, Elf64, RelocEntry};
+use crate::error::Result;
+use crate::read::{Memory, Pod};
+
+/// The kind of import slot a relocation type fills on `arch`, or None for every other type
+/// (RELATIVE, IRELATIVE, TLS, COPY, ...).
+#[inline(always)]
+fn import_kind(arch: &Arch, r_type: u32) -> Option<ImportKind> {
+    if r_type == arch.jump_slot {
+        Some(ImportKind::Plt)
+    } else if Some(r_type) == arch.glob_dat {
+        Some(ImportKind::GlobDat)
+    } else if r_type == arch.abs {
+        Some(ImportKind::Abs)
+    } else {
+        None
+    }
+}
+
+impl<M: Memory> Dynamic<M> {
+    /// Visits the raw entries of the relocation tables that can hold imports, in table order:
+    /// DT_JMPREL first, then DT_RELA (after its DT_RELACOUNT leading RELATIVE entries) and DT_REL.
+    /// Each table's range was checked at decode time and is read as one slice of typed entries,
+    /// so an entry costs a few loads.  `f` gets (r_offset, symbol index, type, addend, table) and
+    /// returns `false` to stop.
+    pub fn for_each_raw_reloc(
+        &self,
+        mut f: impl FnMut(u64, u32, u32, i64, Table) -> bool,
+    ) -> Result<()> {
+        if self.is64() {
+            self.raw_relocs::<Elf64>(&mut f)
+        } else {
+            self.raw_relocs::<Elf32>(&mut f)
+        }
+    }
+
+    fn raw_relocs<C: Class>(
+        &self,
+        f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
+    ) -> Result<()> {
+        let (j, jsz) = self.jmprel;
+        let go = if self.plt_rela != 0 {
+            self.entries::<C::Rela>(j, j + jsz, Table::JmpRel, f)?
+        } else {
+            self.entries::<C::Rel>(j, j + jsz, Table::JmpRel, f)?
+        };
+        let (r, rsz) = self.rela;
+        let skip = self.relcount.0 * size_of::<C::Rela>();
+        if !go || !self.entries::<C::Rela>(r + skip, r + rsz, Table::Rela, f)? {
+            return Ok(());
+        }
+        let (r, rsz) = self.rel;
+        let skip = self.relcount.1 * size_of::<C::Rel>();
+        self.entries::<C::Rel>(r + skip, r + rsz, Table::Rel, f)?;
+        Ok(())
+    }
+
+    /// Visits the entries of type `R` in `[start, end)` of `table`; false when `f` asked to
+    /// stop.  Some linkers make DT_RELASZ cover .rela.plt too: JMPREL is visited on its own, so
+    /// its part of another table is left out.
+    fn entries<R: RelocEntry + Pod>(
+        &self,
+        start: usize,
+        end: usize,
+        table: Table,
+        f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
+    ) -> Result<bool> {
+        let (j, jsz) = self.jmprel;
+        let ranges = if table != Table::JmpRel && jsz != 0 && j < end && j + jsz > start {
+            [(start, j.max(start)), ((j + jsz).min(end), end)]
+        } else {
+            [(start, end), (end, end)]
+        };
+        for (a, b) in ranges {
+            if b <= a {
+                continue;
+            }
+            for e in self.segs.slice::<R>(a, (b - a) / size_of::<R>())? {
+                let r = e.fields();
+                if !f(r.offset, r.sym, r.r_type, r.addend, table) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Classifies a raw relocation as an import, checking its slot lies in the image and is
+    /// aligned.  `Ok(None)` for relocations that are not imports (RELATIVE, IRELATIVE, TLS, ...).
+    pub fn import_reloc(
+        &self,
+        arch: &Arch,
+        offset: u64,
+        sym: u32,
+        r_type: u32,
+        addend: i64,
+        table: Table,
+    ) -> Result<Option<Reloc>> {
+        let Some(kind) = import_kind(arch, r_type) else {
+            return Ok(None);
+        };
+        if sym == 0 {
+            return Ok(None);
+        }
+        let ws = self.word_size();
+        let slot = self.bias.wrapping_add(offset as usize);
+        if slot & (ws - 1) != 0 || !self.segs.contains(slot, ws) {
+            return Err(bad("import slot misaligned or outside the mapped segments"));
+        }
+        Ok(Some(Reloc {
+            slot,
+            sym,
+            r_type,
+            addend,
+            kind,
+            table,
+        }))
+    }
+
+    /// Visits every import relocation in table order: DT_JMPREL first, then DT_RELA (after its
+    /// DT_RELACOUNT leading RELATIVE entries) and DT_REL.  RELATIVE, IRELATIVE and every other
+    /// relocation type are skipped; DT_RELR carries no imports.  `f` returns `false` to stop.
+    pub fn for_each_reloc(&self, mut f: impl FnMut(&Reloc) -> bool) -> Result<()> {
+        let arch = self.arch()?;
+        let ws = self.word_size();
+        // Import slots cluster in one segment: check against the last one that held a slot
+        // before searching them all.
+        let (mut lo, mut hi) = (1usize, 0usize);
+        let mut err = None;
+        self.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+            let slot = self.bias.wrapping_add(offset as usize);
+            if sym != 0 && (slot < lo || slot.wrapping_add(ws) > hi) && slot & (ws - 1) == 0 {
+                if let Some(r) = self.segs.segments().containing(slot, ws) {
+                    (lo, hi) = (r.start, r.end);
+                }
+            }
+            let in_hot_range = slot >= lo && slot.wrapping_add(ws) <= hi && slot & (ws - 1) == 0;
+            if in_hot_range && sym != 0 {
+                let Some(kind) = import_kind(arch, r_type) else {
+                    return true;
+                };
+                return f(&Reloc {
+                    slot,
+                    sym,
+                    r_type,
+                    addend,
+                    kind,
+                    table,
+                });
+            }
+            // Not an import, or a bad slot: the general path decides which.
+            match self.import_reloc(arch, offset, sym, r_type, addend, table) {
+                Ok(Some(r)) => f(&r),
+                Ok(None) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            }
+        })?;
+        err.map_or(Ok(()), Err)
+    }
+
+    /// Visits every import (relocation plus symbol name) in table order.
+    pub fn for_each_import(&self, mut f: impl FnMut(&Import<'_>) -> bool) -> Result<()> {
+        let mut err = None;
+        self.for_each_reloc(|r| match self.symbol(r.sym) {
+            Ok(s) => f(&Import {
+                reloc: *r,
+                name: s.name,
+            }),
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        })?;
+        err.map_or(Ok(()), Err)
+    }
+}
