@@ -80,8 +80,9 @@
 #define GOTHOOK_KIND_LOADER 3
 
 /*
- Kind: the shared object libgothook is linked into (libgothook.so, or a shared library that
- embeds libgothook.a).  A main program that embeds the archive is reported as MAIN.
+ Kind: the object containing gothook's code: libgothook.so, a shared library that embeds
+ libgothook.a, or the main program when the archive is linked into it (SELF wins over MAIN;
+ compare `phdr` with `getauxval(AT_PHDR)` to recognise the main program in every case).
  */
 #define GOTHOOK_KIND_SELF 4
 
@@ -132,7 +133,8 @@
 #define GOTHOOK_IMPORT_ABS 2
 
 /*
- Filter flag: also hook the object gothook is linked into (default: excluded).
+ Filter flag: also hook the object containing gothook's code, `GOTHOOK_KIND_SELF` (default:
+ excluded, also when that object is the main program).
  */
 #define GOTHOOK_FILTER_INCLUDE_SELF 1
 
@@ -727,11 +729,25 @@ gothook_status gothook_refresh(uint32_t flags, struct gothook_report *report);
 gothook_status gothook_uninstall(gothook_set set, struct gothook_report *report);
 
 /*
- Resolves `name` like an unversioned `dlsym(RTLD_DEFAULT)` (or `RTLD_NEXT` after the library
- containing `next_after`, if non-NULL) without locks beyond the loader's list lock and
- without allocation; IFUNCs are resolved to their implementation.
+ Resolves `name` as an unversioned `dlsym` would, without locks beyond the loader's list lock
+ and without allocation (about 7 KiB of stack); IFUNCs are resolved to their implementation and
+ only READY objects are searched.
+ - `next_after == NULL` (`RTLD_DEFAULT`): the global scope: the main program, the LD_PRELOAD
+   objects and their DT_NEEDED closure, breadth first.  Libraries dlopen'ed with RTLD_LOCAL are
+   not searched, and neither are those dlopen'ed with RTLD_GLOBAL (glibc would search them).
+ - otherwise `RTLD_NEXT` as called from the object containing `next_after`: the scope of that
+   object's root loader object, after the object itself.  For the main program, its DT_NEEDED
+   closure and LD_PRELOAD objects that is the global scope; for a library dlopen'ed, or mapped as
+   a new dependency of a dlopen'ed library, it is that dlopen'ed library's breadth-first
+   DT_NEEDED closure (which includes libc).  The root is derived from the list order and each
+   object's DT_NEEDED/DT_SONAME (glibc's `l_loader` is private).
 
- Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`.
+ On musl and static programs, and in a process listing more than 256 objects, the search is the
+ list order (after the object containing `next_after`).
+
+ Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (also when `next_after`
+ lies in no listed object), `GOTHOOK_EBUSY` (libraries were unloaded during every one of 8
+ tries).
  */
 gothook_status gothook_global_lookup(const char *name, const void *next_after, void **addr);
 

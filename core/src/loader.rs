@@ -38,7 +38,8 @@ pub enum LibKind {
     Vdso = 2,
     /// The dynamic loader (on musl, this is also libc).
     Loader = 3,
-    /// The object gothook itself is linked into.
+    /// The object containing gothook's code: libgothook.so, a shared library embedding the
+    /// archive, or the main program when the archive is linked into it (SELF wins over MAIN).
     SelfLib = 4,
 }
 
@@ -287,6 +288,10 @@ impl Aux {
     }
 }
 
+/// What a listed object is.  The object containing gothook's own code is `SelfLib` whatever
+/// else it is: a shared library embedding the archive, libgothook.so, or the main program when
+/// the archive is linked into it (so the default filter never patches gothook's own imports, whose
+/// hooks would re-enter gothook).
 fn kind_of(raw: &Raw<'_>, aux: &Aux) -> LibKind {
     let Aux {
         vdso,
@@ -295,12 +300,12 @@ fn kind_of(raw: &Raw<'_>, aux: &Aux) -> LibKind {
     } = *aux;
     if vdso != 0 && raw.segs.contains(vdso, 1) {
         LibKind::Vdso
-    } else if raw.phdr == at_phdr {
-        LibKind::Main
-    } else if base != 0 && raw.segs.contains(base, 1) {
+    } else if base != 0 && raw.segs.contains(base, 1) && raw.phdr != at_phdr {
         LibKind::Loader
     } else if raw.segs.contains(self_marker as *const () as usize, 1) {
         LibKind::SelfLib
+    } else if raw.phdr == at_phdr {
+        LibKind::Main
     } else {
         LibKind::Other
     }

@@ -32,7 +32,8 @@ fn walk_reports_main_vdso_and_libc_ready_with_find_object_rule() {
             lib.name
         );
         match lib.kind {
-            LibKind::Main => main += 1,
+            // This test binary embeds gothook: the main program is gothook's own object.
+            LibKind::SelfLib => main += 1,
             LibKind::Vdso => vdso += 1,
             _ => {}
         }
@@ -95,8 +96,13 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
         replacement: fake_getppid as *const () as usize,
         original: &mut original,
     }];
+    // This binary embeds gothook, so the default filter excludes it: include it explicitly.
+    let filter = Filter {
+        flags: hooks::FILTER_INCLUDE_SELF,
+        ..Filter::default()
+    };
     let mut rep = Report::default();
-    let id = hooks::install(&hooks, &Filter::default(), &mut rep).unwrap();
+    let id = hooks::install(&hooks, &filter, &mut rep).unwrap();
     assert!(rep.slots_patched >= 1, "{rep:?}");
     assert_eq!(
         original,
@@ -110,7 +116,7 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     );
     let mut again = Report::default();
     assert_eq!(
-        hooks::install(&hooks, &Filter::default(), &mut again),
+        hooks::install(&hooks, &filter, &mut again),
         Ok(id),
         "same set, same handle"
     );

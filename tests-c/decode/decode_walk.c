@@ -138,11 +138,11 @@ static int main_marker(void) { return 0; }
 static int expected_kind(const gothook_lib *lib) {
   uintptr_t vdso = getauxval(AT_SYSINFO_EHDR), base = getauxval(AT_BASE);
   if (vdso && segment_contains(lib, vdso)) return GOTHOOK_KIND_VDSO;
-  if (segment_contains(lib, (uintptr_t)&main_marker)) return GOTHOOK_KIND_MAIN;
-  if (base && segment_contains(lib, base)) return GOTHOOK_KIND_LOADER;
-  /* gothook_version's string lives in the object gothook is linked into (a data address, so no
+  /* gothook_version's string lives in the object gothook is linked into, the main program too (a data address, so no
    * PLT stub of a non-PIE program can stand in for it). */
   if (segment_contains(lib, (uintptr_t)gothook_version())) return GOTHOOK_KIND_SELF;
+  if (segment_contains(lib, (uintptr_t)&main_marker)) return GOTHOOK_KIND_MAIN;
+  if (base && segment_contains(lib, base)) return GOTHOOK_KIND_LOADER;
   return GOTHOOK_KIND_OTHER;
 }
 
@@ -329,7 +329,7 @@ static int library_file(const struct lib_rec *r, char *path, size_t len, void **
                         int *dumped) {
   *handle = NULL;
   *dumped = 0;
-  switch (r->lib.kind) {
+  switch ((uintptr_t)r->lib.phdr == getauxval(AT_PHDR) ? GOTHOOK_KIND_MAIN : r->lib.kind) {
     case GOTHOOK_KIND_MAIN: {
       ssize_t n = readlink("/proc/self/exe", path, len - 1);
       if (n <= 0) return -1;
@@ -435,14 +435,19 @@ int main(int argc, char **argv) {
           default_libs[j].name, default_libs[j].readiness);
   CHECK(ndefault == ready, "default walk: %zu libraries, READY ones in the full walk: %zu",
         ndefault, ready);
-  CHECK(kinds_seen[GOTHOOK_KIND_MAIN] == 1 && kinds_seen[GOTHOOK_KIND_VDSO] == 1 &&
+  /* The main program is MAIN, or SELF when libgothook.a is linked into it. */
+  int mains = 0;
+  for (size_t i = 0; i < nlibs; i++)
+    mains += (uintptr_t)libs[i].lib.phdr == getauxval(AT_PHDR) &&
+             (libs[i].lib.kind == GOTHOOK_KIND_MAIN || libs[i].lib.kind == GOTHOOK_KIND_SELF);
+  CHECK(mains == 1 && kinds_seen[GOTHOOK_KIND_MAIN] <= 1 && kinds_seen[GOTHOOK_KIND_VDSO] == 1 &&
             kinds_seen[GOTHOOK_KIND_LOADER] == 1,
         "main %d vdso %d loader %d", kinds_seen[1], kinds_seen[2], kinds_seen[3]);
   {
     Dl_info info;
     int is_pie = 0;
     for (size_t i = 0; i < nlibs; i++)
-      if (libs[i].lib.kind == GOTHOOK_KIND_MAIN) is_pie = libs[i].lib.bias != 0;
+      if ((uintptr_t)libs[i].lib.phdr == getauxval(AT_PHDR)) is_pie = libs[i].lib.bias != 0;
     CHECK(is_pie == !expect_nopie, "main program bias says %s, expected %s",
           is_pie ? "PIE" : "non-PIE", expect_nopie ? "non-PIE" : "PIE");
     (void)info;
