@@ -612,9 +612,32 @@ gothook_status gothook_dynamic_decode(size_t bias,
                                       struct gothook_dynamic *out);
 
 /*
- Decodes the library a walk callback reported.  Same contract as `gothook_dynamic_decode`.
+ Decodes the library a walk callback reported, and records the readiness the walk saw (a swap
+ on a library seen READY then needs no further check).  Same contract as
+ `gothook_dynamic_decode`.
+
+ Context: signal-safe (reads memory only).
  */
 gothook_status gothook_lib_decode(const struct gothook_lib *lib, struct gothook_dynamic *out);
+
+/*
+ Whether the library `lib` (a record from a walk callback) maps `addr` in one of its PT_LOAD
+ segments: 1 if it does, 0 if not or if `lib` is NULL.
+
+ Context: signal-safe (reads the program headers only); use it during the callback.
+ */
+int gothook_lib_contains(const struct gothook_lib *lib, const void *addr);
+
+/*
+ Decodes, in one call, the READY library that maps `addr` (e.g. the address of a function of
+ libjvm.so), inside the walk that reports it: the owner to hand to `gothook_slot_swap`.  Keep
+ `*out` only while that library stays loaded.  `*out` is written only on success.
+
+ Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL `out`), `GOTHOOK_ENOTFOUND` (no listed
+ library maps `addr`), `GOTHOOK_ENOTREADY` (it is not READY yet; retry later),
+ `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+ */
+gothook_status gothook_decode_containing(const void *addr, struct gothook_dynamic *out);
 
 /*
  Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
@@ -670,9 +693,16 @@ gothook_status gothook_dynamic_lookup_symbol(const struct gothook_dynamic *d,
  flags) lacks write, and is restored exactly afterwards.  All swaps in the process are
  serialised by one spin lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
 
- Context: signal-safe (if `owner` was decoded earlier from a library that stays loaded).
- Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or misaligned),
- `GOTHOOK_ENOTREADY`, `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`, `GOTHOOK_EBUSY`.
+ Readiness: an `owner` from `gothook_lib_decode` of a library the walk reported READY, or from
+ `gothook_decode_containing`, is READY (that was decided in the walk).  Otherwise it is decided
+ now without walking (`_dl_find_object`, or the RELRO page's protection by raw syscalls); the
+ readiness rule this needs is detected when libgothook is loaded (a constructor), so no swap
+ ever takes the loader's lock.  A library that is not READY is left untouched.
+
+ Context: signal-safe from the first call (if `owner` was decoded earlier from a library that
+ stays loaded).  Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or
+ misaligned), `GOTHOOK_ENOTREADY` (slot unchanged), `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`,
+ `GOTHOOK_EBUSY`.
  */
 gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
                                  void **slot,

@@ -340,6 +340,23 @@ fn dyn_store(out: &mut gothook_dynamic, d: &Dynamic) {
     unsafe { core::ptr::write(out as *mut gothook_dynamic as *mut Dynamic, *d) };
 }
 
+// The last word of `gothook_dynamic` records the readiness a walk saw when it decoded the image
+// (a library READY once stays READY while mapped), so a later swap needs no readiness check that
+// could have to walk.  The tag tells a recorded value from the zero `dyn_store` leaves.
+const READINESS_WORD: usize = 79;
+const READINESS_TAG: u64 = 0x6774_6872_6561_6400;
+const_assert!(core::mem::size_of::<Dynamic>() <= READINESS_WORD * 8);
+
+fn dyn_store_seen(out: &mut gothook_dynamic, d: &Dynamic, seen: u8) {
+    dyn_store(out, d);
+    out.opaque[READINESS_WORD] = READINESS_TAG | seen as u64;
+}
+
+/// Whether the walk that decoded `d` saw its library READY.
+fn dyn_seen_ready(d: &gothook_dynamic) -> bool {
+    d.opaque[READINESS_WORD] == READINESS_TAG | loader::Readiness::Ready as u64
+}
+
 /// Decodes the dynamic section of the image at `bias` with program headers `phdr[0..phnum)`:
 /// the drop-in for a profiler's `parseDynamicSection`.  Every pointer is normalised by range
 /// (glibc-rewritten, musl-raw, vDSO and ET_EXEC images all decode) and every table is checked
@@ -376,7 +393,11 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
     }
 }
 
-/// Decodes the library a walk callback reported.  Same contract as `gothook_dynamic_decode`.
+/// Decodes the library a walk callback reported, and records the readiness the walk saw (a swap
+/// on a library seen READY then needs no further check).  Same contract as
+/// `gothook_dynamic_decode`.
+///
+/// Context: signal-safe (reads memory only).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_lib_decode(
     lib: *const gothook_lib,
@@ -388,7 +409,59 @@ pub unsafe extern "C" fn gothook_lib_decode(
     // SAFETY: non-NULL record from a walk callback (API contract).
     let l = unsafe { &*lib };
     // SAFETY: forwarded contract.
-    unsafe { gothook_dynamic_decode(l.bias, l.phdr, l.phnum, 0, out) }
+    let st = unsafe { gothook_dynamic_decode(l.bias, l.phdr, l.phnum, 0, out) };
+    if st == gothook_status::GOTHOOK_OK {
+        // SAFETY: decode succeeded, so `out` is a non-NULL caller-owned output it just filled.
+        let out = unsafe { &mut *out };
+        out.opaque[READINESS_WORD] = READINESS_TAG | l.readiness as u64;
+    }
+    st
+}
+
+/// Whether the library `lib` (a record from a walk callback) maps `addr` in one of its PT_LOAD
+/// segments: 1 if it does, 0 if not or if `lib` is NULL.
+///
+/// Context: signal-safe (reads the program headers only); use it during the callback.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_lib_contains(
+    lib: *const gothook_lib,
+    addr: *const c_void,
+) -> c_int {
+    if lib.is_null() {
+        return 0;
+    }
+    // SAFETY: non-NULL record from a walk callback (API contract).
+    let l = unsafe { &*lib };
+    if l.phdr.is_null() {
+        return 0;
+    }
+    // SAFETY: a walk record's phdr/phnum describe the listed object's program headers.
+    c_int::from(unsafe { loader::maps(l.bias, l.phdr as usize, l.phnum, addr as usize) })
+}
+
+/// Decodes, in one call, the READY library that maps `addr` (e.g. the address of a function of
+/// libjvm.so), inside the walk that reports it: the owner to hand to `gothook_slot_swap`.  Keep
+/// `*out` only while that library stays loaded.  `*out` is written only on success.
+///
+/// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL `out`), `GOTHOOK_ENOTFOUND` (no listed
+/// library maps `addr`), `GOTHOOK_ENOTREADY` (it is not READY yet; retry later),
+/// `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+#[no_mangle]
+pub unsafe extern "C" fn gothook_decode_containing(
+    addr: *const c_void,
+    out: *mut gothook_dynamic,
+) -> gothook_status {
+    if out.is_null() {
+        return gothook_status::GOTHOOK_EINVAL;
+    }
+    match loader::decode_containing(addr as usize) {
+        Ok(d) => {
+            // SAFETY: non-NULL caller-owned output.
+            dyn_store_seen(unsafe { &mut *out }, &d, loader::Readiness::Ready as u8);
+            gothook_status::GOTHOOK_OK
+        }
+        Err(e) => status(e),
+    }
 }
 
 /// Summary of a decoded dynamic section.
@@ -683,9 +756,16 @@ pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
 /// flags) lacks write, and is restored exactly afterwards.  All swaps in the process are
 /// serialised by one spin lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
 ///
-/// Context: signal-safe (if `owner` was decoded earlier from a library that stays loaded).
-/// Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or misaligned),
-/// `GOTHOOK_ENOTREADY`, `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`, `GOTHOOK_EBUSY`.
+/// Readiness: an `owner` from `gothook_lib_decode` of a library the walk reported READY, or from
+/// `gothook_decode_containing`, is READY (that was decided in the walk).  Otherwise it is decided
+/// now without walking (`_dl_find_object`, or the RELRO page's protection by raw syscalls); the
+/// readiness rule this needs is detected when libgothook is loaded (a constructor), so no swap
+/// ever takes the loader's lock.  A library that is not READY is left untouched.
+///
+/// Context: signal-safe from the first call (if `owner` was decoded earlier from a library that
+/// stays loaded).  Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or
+/// misaligned), `GOTHOOK_ENOTREADY` (slot unchanged), `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`,
+/// `GOTHOOK_EBUSY`.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_slot_swap(
     owner: *const gothook_dynamic,
@@ -697,8 +777,9 @@ pub unsafe extern "C" fn gothook_slot_swap(
         return gothook_status::GOTHOOK_EINVAL;
     }
     // SAFETY: non-NULL decoded value.
-    let d = dyn_ref(unsafe { &*owner });
-    if loader::readiness_of(d) != loader::Readiness::Ready {
+    let owner = unsafe { &*owner };
+    let d = dyn_ref(owner);
+    if !dyn_seen_ready(owner) && loader::readiness_now(d) != Some(loader::Readiness::Ready) {
         return gothook_status::GOTHOOK_ENOTREADY;
     }
     result(slot::swap(
@@ -708,6 +789,16 @@ pub unsafe extern "C" fn gothook_slot_swap(
         desired as usize,
     ))
 }
+
+/// Detects the readiness rule when libgothook is loaded (a walk of the listed objects, as any
+/// malloc-safe call would do on first use), so that `gothook_slot_swap` never has to.
+extern "C" fn detect_readiness_rule_at_load() {
+    let _ = loader::rule();
+}
+
+#[used]
+#[link_section = ".init_array"]
+static DETECT_READINESS_RULE_AT_LOAD: extern "C" fn() = detect_readiness_rule_at_load;
 
 // ---------------------------------------------------------------------------------------------
 // Hook sets

@@ -123,6 +123,17 @@ pub fn rule() -> Rule {
     }
 }
 
+/// The readiness rule in force if it is already detected; never detects it (detection walks
+/// the loaded objects, which is not signal-safe).
+pub fn rule_if_detected() -> Option<Rule> {
+    match RULE.load(Ordering::Acquire) {
+        1 => Some(Rule::FindObject),
+        2 => Some(Rule::Relro),
+        3 => Some(Rule::Listed),
+        _ => None,
+    }
+}
+
 /// Forces a readiness rule (tests of the older-glibc path on a newer glibc).  `Undetected`
 /// re-runs detection on next use.  Forcing `FindObject` fails when the function is absent.
 pub fn force_rule(r: Rule) -> Result<()> {
@@ -423,6 +434,67 @@ pub fn readiness_of(d: &Dynamic) -> Readiness {
         rule(),
         &mut Protections::new(),
     )
+}
+
+/// The readiness of an already decoded image now, without walking: `None` while the rule is not
+/// yet detected.  Signal-safe (`_dl_find_object` is lock-free; the RELRO rule uses raw syscalls).
+pub fn readiness_now(d: &Dynamic) -> Option<Readiness> {
+    let rule = rule_if_detected()?;
+    let vdso = sys::auxval(libc::AT_SYSINFO_EHDR);
+    let kind = if vdso != 0 && d.segs.contains(vdso, 1) {
+        LibKind::Vdso
+    } else {
+        LibKind::Other
+    };
+    Some(readiness_parts(
+        &d.segs,
+        d.relro,
+        d.bias,
+        kind,
+        rule,
+        &mut Protections::new(),
+    ))
+}
+
+/// Whether the image with load bias `bias` and program headers `phdr[0..phnum)` maps `addr` in
+/// one of its PT_LOAD segments.
+///
+/// # Safety
+/// `phdr` points to `phnum` readable program headers of this process's class (a listed object's,
+/// e.g. from a walk callback).
+pub unsafe fn maps(bias: usize, phdr: usize, phnum: u16, addr: usize) -> bool {
+    let is64 = cfg!(target_pointer_width = "64");
+    // SAFETY: forwarded contract.
+    let Ok(raw) = (unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) }) else {
+        return false;
+    };
+    dynamic::phdrs(raw, is64).any(|p| {
+        let start = bias.wrapping_add(p.vaddr as usize);
+        p.p_type == elf::PT_LOAD
+            && addr >= start
+            && (addr - start) < usize::try_from(p.memsz).unwrap_or(usize::MAX)
+    })
+}
+
+/// Decodes the listed object that maps `addr`, inside the walk that reports it, and says how
+/// ready it was.  Errors: `NotFound` (no listed object maps `addr`), `NotReady` (it is not
+/// READY: nothing decoded), decode errors.
+///
+/// Context: malloc-safe.
+pub fn decode_containing(addr: usize) -> Result<Dynamic> {
+    let mut out = Err(Error::NotFound);
+    each(LIBS_ALL, |lib| {
+        if !lib.contains(addr) {
+            return true;
+        }
+        out = if lib.readiness == Readiness::Ready {
+            lib.decode()
+        } else {
+            Err(Error::NotReady)
+        };
+        false
+    })?;
+    out
 }
 
 fn readiness_parts(
