@@ -497,6 +497,19 @@ pub fn decode_containing(addr: usize) -> Result<Dynamic> {
     out
 }
 
+/// The `_dl_find_object` rule (glibc >= 2.35) as a decision over the loader's answer for the
+/// library's first PT_LOAD address: its return code `rc` and the returned link map's `l_addr`
+/// (`None` for a NULL link map).  READY exactly when `rc` is 0 and `l_addr` is the listed `bias`:
+/// glibc enters an object into this table only once it is relocated and its RELRO protected, and
+/// an entry with another bias is another object (one being unloaded from, or loaded into, the
+/// same address range).  Anything else is LOADING.
+pub fn find_object_decision(rc: c_int, l_addr: Option<usize>, bias: usize) -> Readiness {
+    match (rc, l_addr) {
+        (0, Some(a)) if a == bias => Readiness::Ready,
+        _ => Readiness::Loading,
+    }
+}
+
 fn readiness_parts(
     segs: &Segments,
     relro: (usize, usize),
@@ -518,12 +531,14 @@ fn readiness_parts(
         Rule::FindObject => {
             let f = FIND_OBJECT.load(Ordering::Acquire);
             // SAFETY: `f` is glibc's _dl_find_object (found by detect()).
-            match unsafe { sys::dl_find_object(f, first) } {
+            let (rc, l_addr) = match unsafe { sys::dl_find_object(f, first) } {
                 // SAFETY: a link_map returned by _dl_find_object stays valid while the object is
                 // listed (we are inside its callback); l_addr is its first word.
-                Some(map) if map != 0 && unsafe { sys::read_word(map) } == bias => Readiness::Ready,
-                _ => Readiness::Loading,
-            }
+                Some(map) if map != 0 => (0, Some(unsafe { sys::read_word(map) })),
+                Some(_) => (0, None),
+                None => (-1, None),
+            };
+            find_object_decision(rc, l_addr, bias)
         }
         Rule::Relro | Rule::Undetected => {
             let page = sys::page_size();
@@ -763,6 +778,27 @@ fn list_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_object_makes_ready_only_a_zero_return_with_the_listed_bias() {
+        let bias = 0x7f00_0000_0000;
+        assert_eq!(find_object_decision(0, Some(bias), bias), Readiness::Ready);
+        // Another object's link map at this address (a reload, or one being unloaded).
+        assert_eq!(
+            find_object_decision(0, Some(bias + 0x1000), bias),
+            Readiness::Loading
+        );
+        assert_eq!(find_object_decision(0, Some(0), bias), Readiness::Loading);
+        // Only 0 is success: any other return code leaves the library alone, whatever l_addr.
+        for rc in [-1, 1, 2] {
+            assert_eq!(
+                find_object_decision(rc, Some(bias), bias),
+                Readiness::Loading
+            );
+        }
+        // A NULL link map.
+        assert_eq!(find_object_decision(0, None, bias), Readiness::Loading);
+    }
 
     #[test]
     fn maps_lines_parse_by_range_and_permission() {
