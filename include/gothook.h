@@ -799,3 +799,53 @@ gothook_status gothook_intercept_dlopen(gothook_set *out_set, struct gothook_rep
 #endif  // __cplusplus
 
 #endif  /* GOTHOOK_H */
+
+/*
+ * Typed hooks.  GOTHOOK_HOOK(symbol, replacement, original) makes a gothook_hook from a symbol
+ * name, a replacement function and the function-pointer variable that receives the original,
+ * and refuses to compile when the variable's type is not "pointer to the replacement's type":
+ *
+ *   static void *(*real_malloc)(size_t);
+ *   static void *my_malloc(size_t n) { return real_malloc(n); }
+ *   gothook_hook hooks[] = {GOTHOOK_HOOK("malloc", my_malloc, real_malloc)};
+ *
+ * In C (GCC, Clang) it is a brace initializer checked with __builtin_types_compatible_p (a
+ * _Static_assert from C11 on, a negative array size in C99; usable in static initializers); in C++ an inline function template whose parameters must deduce to
+ * one function type.  Other C compilers get the initializer unchecked.
+ */
+#ifndef GOTHOOK_HOOK
+#ifdef __cplusplus
+extern "C++" {
+  template <typename F>
+  inline gothook_hook gothook_typed_hook(const char *symbol, F *replacement, F **original) {
+    gothook_hook h = {symbol, reinterpret_cast<void *>(replacement),
+                      reinterpret_cast<void **>(original)};
+    return h;
+  }
+}
+#define GOTHOOK_HOOK(symbol, replacement, original) \
+  gothook_typed_hook((symbol), &(replacement), &(original))
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__STDC_VERSION__) && \
+    __STDC_VERSION__ >= 201112L
+#define GOTHOOK_HOOK(symbol, replacement, original)                                        \
+  {(symbol), (void *)(replacement),                                                        \
+   (void **)&(original) +                                                                  \
+       0 * sizeof(struct {                                                                 \
+         _Static_assert(__builtin_types_compatible_p(__typeof__(original),                 \
+                                                     __typeof__(&(replacement))),          \
+                        "GOTHOOK_HOOK: the original is not a pointer to the replacement's type"); \
+         int gothook_checked;                                                              \
+       })}
+#elif defined(__GNUC__) || defined(__clang__)
+#define GOTHOOK_HOOK(symbol, replacement, original)                                        \
+  {(symbol), (void *)(replacement),                                                        \
+   (void **)&(original) +                                                                  \
+       0 * sizeof(char[__builtin_types_compatible_p(__typeof__(original),                  \
+                                                    __typeof__(&(replacement)))            \
+                           ? 1                                                             \
+                           : -1])}
+#else
+#define GOTHOOK_HOOK(symbol, replacement, original) \
+  {(symbol), (void *)(replacement), (void **)&(original)}
+#endif
+#endif  /* GOTHOOK_HOOK */
