@@ -1,12 +1,21 @@
-// The drop-in for a profiler's parseDynamicSection: a miniature code cache (the shape of
-// async-profiler's CodeCache: add(name, addr, size) and addImport(slot, name)) filled by a
-// parseDynamicSection whose body is a handful of gothook calls, checked against readelf of libc
-// and of two fixtures.  gothook's own work runs under the allocation guard; the cache's
-// allocations (it copies names, like the real one) happen outside it.
+// A small profiler-shaped consumer of gothook, in C++:
+//  1. the drop-in for a profiler's parseDynamicSection: a miniature code cache (the shape of
+//     async-profiler's CodeCache: add(name, addr, size) and addImport(slot, name)) filled by a
+//     parseDynamicSection whose body is a handful of gothook calls, checked against readelf of
+//     libc and of two fixtures.  gothook's own work runs under the allocation guard; the cache's
+//     allocations (it copies names, like the real one) happen outside it;
+//  2. the tracers, as hook sets declared with GOTHOOK_HOOK: malloc/free everywhere (gothook's own
+//     object included), dlopen everywhere but gothook's own object, whose hook refreshes so a
+//     library loaded later (--late) is hooked before dlopen returns;
+//  3. a libjvm-style single-slot swap: the library containing an address decoded in one call
+//     (gothook_decode_containing), one import slot swapped and restored with gothook_slot_swap.
+// No containment test, slot arithmetic or mprotect of the consumer's own.
 #include <dlfcn.h>
 #include <link.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -161,6 +170,118 @@ void compare(const Target& t, size_t* nblobs, size_t* nimports) {
   gothook_test_readelf_free(&elf);
 }
 
+// ---- the profiler's tracers ----
+void* (*real_malloc)(size_t);
+void (*real_free)(void*);
+void* (*real_dlopen)(const char*, int);
+std::atomic<unsigned long> hooked_mallocs{0}, hooked_frees{0}, hooked_dlopens{0};
+std::atomic<unsigned long> fake_printfs{0};
+
+void* malloc_hook(size_t n) {
+  hooked_mallocs++;
+  return real_malloc(n);
+}
+void free_hook(void* p) {
+  hooked_frees++;
+  real_free(p);
+}
+void* dlopen_hook(const char* name, int flags) {
+  hooked_dlopens++;
+  void* h = real_dlopen(name, flags);
+  gothook_refresh(0, nullptr);  // hook what was just loaded, before returning it
+  return h;
+}
+int fake_printf(const char*, ...) {
+  fake_printfs++;
+  return 0;
+}
+
+int find_import(const gothook_import* imp, void* ctx) {
+  auto* want = static_cast<std::pair<const char*, std::vector<void**>>*>(ctx);
+  if (std::strcmp(imp->name, want->first) == 0) want->second.push_back(imp->slot);
+  return 0;
+}
+
+// Every import slot of `name` in the library containing `inside` (decoded in one call).
+std::vector<void**> slots_of(const void* inside, const char* name, gothook_dynamic* owner) {
+  std::pair<const char*, std::vector<void**>> want(name, {});
+  if (gothook_decode_containing(inside, owner) == GOTHOOK_OK)
+    gothook_dynamic_imports(owner, find_import, &want);
+  return want.second;
+}
+
+void run_profiler(const char* late_path, const char* jvm_like_path) {
+  // Allocation tracer: gothook's own object included (a profiler traces its own allocations).
+  gothook_hook malloc_hooks[] = {GOTHOOK_HOOK("malloc", malloc_hook, real_malloc),
+                                 GOTHOOK_HOOK("free", free_hook, real_free)};
+  gothook_filter with_self = {};
+  with_self.flags = GOTHOOK_FILTER_INCLUDE_SELF;
+  gothook_set malloc_set = 0, dlopen_set = 0;
+  gothook_report rep = {};
+  gothook_guard_enter();
+  gothook_status st = gothook_install(malloc_hooks, 2, &with_self, &malloc_set, &rep);
+  gothook_guard_leave();
+  check(st == GOTHOOK_OK && rep.slots_patched > 0, "malloc set: %s, %u slots", gothook_status_str(st),
+        rep.slots_patched);
+  unsigned long m0 = hooked_mallocs, f0 = hooked_frees;
+  std::string* s = new std::string(200, 'x');  // operator new in libstdc++ calls malloc
+  delete s;
+  check(hooked_mallocs > m0 && hooked_frees > f0, "libstdc++'s malloc/free not hooked (%lu, %lu)",
+        hooked_mallocs - m0, hooked_frees - f0);
+
+  // dlopen tracer: every library but gothook's own object (the default filter).
+  gothook_hook dlopen_hooks[] = {GOTHOOK_HOOK("dlopen", dlopen_hook, real_dlopen)};
+  gothook_guard_enter();
+  st = gothook_install(dlopen_hooks, 1, nullptr, &dlopen_set, &rep);
+  gothook_guard_leave();
+  check(st == GOTHOOK_OK && rep.slots_patched > 0, "dlopen set: %s", gothook_status_str(st));
+  void* late = dlopen(late_path, RTLD_NOW);  // through the main program's hooked slot
+  check(late != nullptr && hooked_dlopens == 1, "dlopen hook ran %lu times", hooked_dlopens.load());
+  if (late) {
+    gothook_dynamic owner;
+    std::vector<void**> slots = slots_of(dlsym(late, "shape_calls"), "malloc", &owner);
+    size_t hooked = 0;
+    for (void** slot : slots) hooked += *slot == reinterpret_cast<void*>(&malloc_hook);
+    check(!slots.empty() && hooked == slots.size(),
+          "library loaded later: %zu of %zu malloc slots hooked when dlopen returned", hooked,
+          slots.size());
+    auto shape_calls = reinterpret_cast<int (*)(const char*)>(dlsym(late, "shape_calls"));
+    unsigned long before = hooked_mallocs;
+    check(shape_calls && shape_calls("abc") == 3 && hooked_mallocs > before,
+          "the late library's malloc call was not traced");
+  }
+
+  // libjvm-style: one known import slot of one library, flipped on and off.
+  void* jvm = dlopen(jvm_like_path, RTLD_NOW | RTLD_NOLOAD);
+  auto shape_print = jvm ? reinterpret_cast<int (*)(const char*)>(dlsym(jvm, "shape_print")) : nullptr;
+  check(shape_print != nullptr, "no shape_print in %s", jvm_like_path);
+  if (shape_print) {
+    shape_print("binds the printf slot");
+    gothook_dynamic owner;
+    std::vector<void**> slots = slots_of(reinterpret_cast<const void*>(shape_print), "printf", &owner);
+    check(slots.size() == 1, "%zu printf slots", slots.size());
+    if (slots.size() == 1) {
+      void* was = *slots[0];
+      void* fake = reinterpret_cast<void*>(&fake_printf);
+      check(gothook_slot_swap(&owner, slots[0], was, fake) == GOTHOOK_OK, "swap printf");
+      shape_print("not printed");
+      check(fake_printfs == 1, "the swapped slot reached the replacement %lu times", fake_printfs.load());
+      check(gothook_slot_swap(&owner, slots[0], fake, was) == GOTHOOK_OK && *slots[0] == was,
+            "restore printf");
+    }
+  }
+
+  check(gothook_uninstall(dlopen_set, nullptr) == GOTHOOK_OK, "uninstall dlopen set");
+  check(gothook_uninstall(malloc_set, nullptr) == GOTHOOK_OK, "uninstall malloc set");
+  unsigned long m1 = hooked_mallocs;
+  s = new std::string(200, 'y');
+  delete s;
+  check(hooked_mallocs == m1, "malloc still hooked after uninstall");
+  std::printf("dropin profiler: %lu mallocs, %lu frees, %lu dlopens traced; libjvm-style slot "
+              "swapped and restored\n",
+              hooked_mallocs.load(), hooked_frees.load(), hooked_dlopens.load());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,6 +296,11 @@ int main(int argc, char** argv) {
   std::vector<Target> targets;
   std::vector<CodeCache*> caches;
   targets.push_back(Target{"/libc.so.6"});
+  const char* late = nullptr;
+  if (argc >= 3 && std::strcmp(argv[argc - 2], "--late") == 0) {
+    late = argv[argc - 1];
+    argc -= 2;
+  }
   for (int i = 1; i < argc; i++) {
     if (!dlopen(argv[i], RTLD_NOW)) {
       std::fprintf(stderr, "dlopen %s: %s\n", argv[i], dlerror());
@@ -209,6 +335,8 @@ int main(int argc, char** argv) {
           "%s: %zu of %zu malloc slots hold dlsym's malloc %p", t.suffix.c_str(), bound, slots,
           guard_malloc);
   }
+  gothook_guard_set_mode(GOTHOOK_GUARD_COUNT);
+  if (late && argc >= 2) run_profiler(late, argv[1]);
   check(gothook_guard_violations() == 0, "gothook allocated");
   std::printf("dropin: parseDynamicSection of %zu libraries: %zu code blobs and %zu imports equal "
               "to readelf; %llu allocations inside gothook; %d checks, %d failures\n",
