@@ -1102,7 +1102,7 @@ pub unsafe extern "C" fn gothook_uninstall(
 }
 
 /// Resolves `name` as an unversioned `dlsym` would, without locks beyond the loader's list lock
-/// and without allocation (about 7 KiB of stack); IFUNCs are resolved to their implementation and
+/// and without allocation (about 12 KiB of stack); IFUNCs are resolved to their implementation and
 /// only READY objects are searched.
 /// - `next_after == NULL` (`RTLD_DEFAULT`): the global scope: the main program, the LD_PRELOAD
 ///   objects and their DT_NEEDED closure, breadth first.  Libraries dlopen'ed with RTLD_LOCAL are
@@ -1118,8 +1118,7 @@ pub unsafe extern "C" fn gothook_uninstall(
 /// list order (after the object containing `next_after`).
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (also when `next_after`
-/// lies in no listed object), `GOTHOOK_EBUSY` (libraries were unloaded during every one of 8
-/// tries).
+/// lies in no listed object).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_global_lookup(
     name: *const c_char,

@@ -679,11 +679,8 @@ fn defined_in(lib: &LibInfo<'_>, name: &[u8]) -> Option<usize> {
     })
 }
 
-/// How often a lookup recomputes its scope when a library was unloaded between its two walks.
-const LOOKUP_TRIES: usize = 8;
-
 /// Looks `name` up the way `dlsym` would, without locks beyond the loader's list lock and
-/// without allocation (about 7 KiB of stack).  IFUNC definitions are resolved by calling their
+/// without allocation (about 12 KiB of stack).  IFUNC definitions are resolved by calling their
 /// resolver; only READY objects are searched.
 ///
 /// - `after == None` (`RTLD_DEFAULT`): the global scope, i.e. the main program, the LD_PRELOAD
@@ -695,61 +692,59 @@ const LOOKUP_TRIES: usize = 8;
 ///   mapped as a new dependency of a dlopen'ed object) the dlopen'ed object's breadth-first
 ///   DT_NEEDED closure.  See the `scope` module for how the root is derived from public data.
 ///
+/// Two walks: the first records names and dependencies, the second searches.  An object is
+/// recognised again by its load bias (two listed objects never share one), so objects loaded
+/// between the walks are not searched and objects unloaded meanwhile are simply not found.
+///
 /// On musl and static programs (rule `Listed`), and in processes listing more objects than the
 /// scope tables hold, the search is the list order (after the object containing `addr`).
 ///
-/// Errors: `NotFound`; `Busy` when libraries kept being unloaded during every try.
+/// Errors: `NotFound`.
 pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
     if rule() == Rule::Listed {
         return list_lookup(name, after);
     }
-    for _ in 0..LOOKUP_TRIES {
-        let mut objs = scope::Objects::new();
-        let host = record(&mut objs, after.unwrap_or(0));
-        if objs.overflow {
-            return list_lookup(name, after);
-        }
-        let mut order = [scope::NONE; scope::OBJ_MAX];
-        let (len, start) = match (after, host) {
-            (None, _) => (objs.global(&mut order), 0),
-            (Some(_), None) => return Err(Error::NotFound),
-            (Some(_), Some(h)) => {
-                let len = objs.next_scope(h, &mut order);
-                let at = order[..len].iter().position(|&x| x as usize == h);
-                (len, at.map_or(len, |p| p + 1))
-            }
-        };
-        // Position of each object in the part of the scope that is searched.
-        let mut pos = [scope::NONE; scope::OBJ_MAX];
-        for (k, &i) in order[start..len].iter().enumerate() {
-            pos[i as usize] = k as u16;
-        }
-        let mut best: Option<(u16, usize)> = None;
-        let mut stale = false;
-        each(0, |lib| {
-            let i = lib.index as usize;
-            if i >= objs.n {
-                // Listed after the record: in no scope computed from it.
-                return true;
-            }
-            if lib.bias != objs.bias[i] {
-                stale = true;
-                return false;
-            }
-            let p = pos[i];
-            if p == scope::NONE || best.is_some_and(|(b, _)| b <= p) {
-                return true;
-            }
-            if let Some(addr) = defined_in(lib, name) {
-                best = Some((p, addr));
-            }
-            true
-        })?;
-        if !stale {
-            return best.map(|(_, a)| a).ok_or(Error::NotFound);
-        }
+    let mut objs = scope::Objects::new();
+    let host = record(&mut objs, after.unwrap_or(0));
+    if objs.overflow {
+        return list_lookup(name, after);
     }
-    Err(Error::Busy)
+    let mut order = [scope::NONE; scope::OBJ_MAX];
+    let (len, start) = match (after, host) {
+        (None, _) => (objs.global(&mut order), 0),
+        (Some(_), None) => return Err(Error::NotFound),
+        (Some(_), Some(h)) => {
+            let len = objs.next_scope(h, &mut order);
+            let at = order[..len].iter().position(|&x| x as usize == h);
+            (len, at.map_or(len, |p| p + 1))
+        }
+    };
+    // Position of each recorded object in the part of the scope that is searched.
+    let mut pos = [scope::NONE; scope::OBJ_MAX];
+    for (k, &i) in order[start..len].iter().enumerate() {
+        pos[i as usize] = k as u16;
+    }
+    let mut best: Option<(u16, usize)> = None;
+    each(0, |lib| {
+        // Usually at the same index; after an unload in between, found by bias.
+        let i = lib.index as usize;
+        let i = if i < objs.n && objs.bias[i] == lib.bias {
+            Some(i)
+        } else {
+            objs.bias[..objs.n].iter().position(|&b| b == lib.bias)
+        };
+        let Some(p) = i.map(|i| pos[i]) else {
+            return true;
+        };
+        if p == scope::NONE || best.is_some_and(|(b, _)| b <= p) {
+            return true;
+        }
+        if let Some(addr) = defined_in(lib, name) {
+            best = Some((p, addr));
+        }
+        true
+    })?;
+    best.map(|(_, a)| a).ok_or(Error::NotFound)
 }
 
 /// The list-order search: every READY object in `dl_iterate_phdr` order, after the object
