@@ -497,7 +497,13 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
         } else {
             2
         };
-        let id = hooks::install(&with_dlmopen[..n], &Filter::default(), rep)?;
+        // The host's own dlopen calls load libraries too: include gothook's own object (a main
+        // program embedding the archive is that object).
+        let filter = Filter {
+            flags: hooks::FILTER_INCLUDE_SELF,
+            ..Filter::default()
+        };
+        let id = hooks::install(&with_dlmopen[..n], &filter, rep)?;
         if REAL_DLOPEN.load(Ordering::Acquire) == 0 || REAL_DLCLOSE.load(Ordering::Acquire) == 0 {
             return Err(Error::NotFound);
         }
