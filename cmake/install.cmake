@@ -11,7 +11,7 @@
 # Every package file locates the prefix relative to itself, so the installed tree may be moved.
 #
 # Inputs defined by the top-level CMakeLists.txt before this file is included:
-#   GOTHOOK_STATIC, GOTHOOK_SHARED   the cargo outputs
+#   GOTHOOK_STATIC, GOTHOOK_SHARED   the archive (cargo's, repacked) and cargo's shared library
 #   GOTHOOK_SONAME                   libgothook.so.<MAJOR>.<MINOR> (set into the .so by capi/build.rs)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)

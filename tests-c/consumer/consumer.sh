@@ -13,6 +13,7 @@
 #   consumer.sh header   PREFIX COMPILER STD      gothook.h alone, -Wall -Wextra -pedantic -Werror
 #   consumer.sh layout   PREFIX CC                struct layout asserts, host + LP64 cross gcc
 #   consumer.sh musl     PREFIX WORK              the same libgothook.a linked by musl-gcc
+#   consumer.sh builtins PREFIX WORK CC           libgothook.a ahead of libgcc: __float128 program
 #   consumer.sh snippets PREFIX WORK DOC CXX      every ```cpp block of DOC compiles
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -366,6 +367,31 @@ do_musl() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The archive comes first on a link line, before libgcc: a program using compiler builtins
+# (__float128 arithmetic: __subtf3, __multf3, ...) must still link and run, i.e. no member the
+# archive offers for them may need Rust's unwinder (rust_eh_personality).
+do_builtins() {
+  local prefix="$1" work="$2" cc="$3"
+  fresh "$work"
+  cat >"$work/f128.c" <<'SRC'
+#include <gothook.h>
+#include <stdio.h>
+volatile __float128 a = 7, b = 2;
+int main(void) {
+  __float128 c = (a - b) * b / a + a;
+  printf("%s: (7-2)*2/7+7 = %d\n", gothook_version(), (int)c);
+  return (int)c == 8 ? 0 : 1;
+}
+SRC
+  run "$work/link.log" "$cc" -O2 -I"$prefix/include" -o "$work/f128" "$work/f128.c" "$prefix/lib/libgothook.a" ||
+    die "a __float128 program does not link with libgothook.a ahead of libgcc"
+  local out
+  out="$("$work/f128" 2>&1)" || { echo "$out" >&2; fail "f128 program"; }
+  echo "$out"
+  finish "a C program using __float128 arithmetic links libgothook.a ahead of libgcc and runs"
+}
+
+# ---------------------------------------------------------------------------------------------
 # The code blocks of a guide (docs/porting.md) use the real API: each ```cpp block is one
 # translation unit compiled against the installed header as C++11 with warnings as errors.
 do_snippets() {
@@ -401,6 +427,7 @@ case "$cmd" in
   header) do_header "$@" ;;
   layout) do_layout "$@" ;;
   musl) do_musl "$@" ;;
+  builtins) do_builtins "$@" ;;
   snippets) do_snippets "$@" ;;
-  *) echo "usage: $0 install|cmake|moved|version|pkgconfig|embed|symbols|header|layout|musl|snippets ..." >&2; exit 2 ;;
+  *) echo "usage: $0 install|cmake|moved|version|pkgconfig|embed|symbols|header|layout|musl|builtins|snippets ..." >&2; exit 2 ;;
 esac
