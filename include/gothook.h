@@ -169,7 +169,7 @@
 /*
  Most hooks in one set.
  */
-#define GOTHOOK_MAX_HOOKS 16
+#define GOTHOOK_MAX_HOOKS 32
 
 /*
  Most distinct symbols hooked by all installed sets together (install says `GOTHOOK_EFULL`

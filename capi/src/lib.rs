@@ -889,7 +889,7 @@ const_assert_eq!(GOTHOOK_LOCK_BURST_NS, hooks::LOCK_BURST_NS);
 pub const GOTHOOK_MAX_SETS: u32 = 8;
 const_assert_eq!(GOTHOOK_MAX_SETS as usize, hooks::MAX_SETS);
 /// Most hooks in one set.
-pub const GOTHOOK_MAX_HOOKS: u32 = 16;
+pub const GOTHOOK_MAX_HOOKS: u32 = 32;
 const_assert_eq!(GOTHOOK_MAX_HOOKS as usize, hooks::MAX_HOOKS);
 /// Most distinct symbols hooked by all installed sets together (install says `GOTHOOK_EFULL`
 /// beyond it, nothing installed).

@@ -24,7 +24,7 @@ use set::*;
 /// Most hook sets installed at once.
 pub const MAX_SETS: usize = 8;
 /// Most hooks in one set.
-pub const MAX_HOOKS: usize = 16;
+pub const MAX_HOOKS: usize = 32;
 /// Most libraries tracked for incremental refresh; beyond it refresh degrades to full passes.
 #[cfg(not(test))]
 pub const MAX_LIBS: usize = 1024;
