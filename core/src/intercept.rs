@@ -173,11 +173,13 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
             symbol: b"dlopen",
             replacement: dlopen_entry as *const () as usize,
             original: REAL_DLOPEN.as_ptr(),
+            flags: 0,
         },
         Hook {
             symbol: b"dlclose",
             replacement: dlclose_hook as *const () as usize,
             original: REAL_DLCLOSE.as_ptr(),
+            flags: 0,
         },
     ];
     let id = hooks::install(&hooks, &Filter::default(), rep)?;

@@ -94,6 +94,7 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
         symbol: b"getppid",
         replacement: fake_getppid as *const () as usize,
         original: &mut original,
+        flags: 0,
     }];
     let mut rep = Report::default();
     let id = hooks::install(&hooks, &Filter::default(), &mut rep).unwrap();

@@ -56,7 +56,19 @@ pub struct Hook {
     pub replacement: usize,
     /// Where the original is published before the first swap (0: not published).
     pub original: *mut usize,
+    /// `HOOK_*` flags.
+    pub flags: u32,
 }
+
+/// Hook flag: when the symbol has no definition, skip this hook (install succeeds and reports
+/// it in `Report::missing_hook`) instead of failing the whole set.
+pub const HOOK_OPTIONAL: u32 = 1;
+/// Hook flag: when the symbol has no definition, hook it anyway with a null original: imports
+/// of an undefined weak symbol (slots holding 0, or a lazy stub) are redirected.  The
+/// replacement must not call a null original.
+pub const HOOK_UNDEFINED: u32 = 2;
+/// Mask of valid hook flags.
+pub const HOOK_FLAGS: u32 = HOOK_OPTIONAL | HOOK_UNDEFINED;
 
 /// A caller-supplied predicate: (library, arg0, arg1) -> keep.
 pub type AcceptFn = fn(&LibInfo<'_>, usize, usize) -> bool;
@@ -72,6 +84,8 @@ pub struct Filter {
     pub contains: usize,
     /// Originals are looked up after the library containing this address (RTLD_NEXT; 0: global).
     pub next_after: usize,
+    /// Never the library containing this address (0: none excluded), e.g. the host's own.
+    pub exclude: usize,
     /// An extra predicate with its two arguments.
     pub accept: Option<(AcceptFn, usize, usize)>,
 }
@@ -274,6 +288,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
     for (i, h) in hooks.iter().enumerate() {
         if h.symbol.is_empty()
             || h.replacement == 0
+            || h.flags & !HOOK_FLAGS != 0
             || hooks[..i].iter().any(|o| o.symbol == h.symbol)
         {
             return Err(Error::Invalid);
@@ -320,7 +335,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         .position(|s| s.is_none())
         .ok_or(Error::Full)?;
     let mut found = [0usize; MAX_HOOKS];
-    originals(&st, hooks, filter, &mut found, rep)?;
+    let skipped = originals(&st, hooks, filter, &mut found, rep)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
         if !h.original.is_null() {
             // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
@@ -340,6 +355,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         originals: found,
         filter: *filter,
         owners: 1,
+        skipped,
     });
     set.hooks[..hooks.len()].copy_from_slice(hooks);
     for r in st.libs.iter_mut() {
@@ -569,6 +585,7 @@ mod tests {
             symbol: b"calloc",
             replacement: forward_calloc as *const () as usize,
             original: REAL_CALLOC.as_ptr(),
+            flags: 0,
         }];
         let mut rep = Report::default();
         let id = install(&hooks, &Filter::default(), &mut rep).unwrap();

@@ -172,7 +172,7 @@ pub(super) fn apply(
     let mut n = 0;
     for &p in order {
         let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
-        for (j, h) in s.hooks[..s.nhooks].iter().enumerate() {
+        for (j, h) in s.active() {
             let k = match names[..n].iter().position(|&x| x == h.symbol) {
                 Some(k) => k,
                 None if n < MAX_WANTS => {
@@ -422,10 +422,7 @@ pub(super) fn restore(
         names[k] = h.symbol;
         for &p in order {
             if let Some(s) = st.sets[p].as_ref() {
-                if let Some(j) = s.hooks[..s.nhooks]
-                    .iter()
-                    .position(|x| x.symbol == h.symbol)
-                {
+                if let Some((j, _)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
                     wants[k].hook_of[p] = j as u8;
                 }
             }
