@@ -117,6 +117,27 @@ pub(super) fn chain(
     c
 }
 
+/// A 1024-bit prefilter of wanted symbol indices: a relocation whose `r_sym` misses it (almost
+/// all of them) costs one load and a bit test instead of a search of the want table.
+pub(super) struct IndexFilter([u64; 16]);
+
+impl IndexFilter {
+    pub(super) fn of(wants: &[Want]) -> IndexFilter {
+        let mut bits = [0u64; 16];
+        for w in wants {
+            for &i in &w.indices[..w.nindices as usize] {
+                bits[(i as usize >> 6) & 15] |= 1 << (i & 63);
+            }
+        }
+        IndexFilter(bits)
+    }
+
+    #[inline(always)]
+    pub(super) fn may_hold(&self, sym: u32) -> bool {
+        self.0[(sym as usize >> 6) & 15] & (1 << (sym & 63)) != 0
+    }
+}
+
 /// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
 /// table covers (below GNU `symoffset` live the undefined symbols), hash lookups for the rest.
 pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> Result<()> {
@@ -193,6 +214,7 @@ pub(super) fn apply(
         return Ok(None);
     }
     let arch = d.arch()?;
+    let prefilter = IndexFilter::of(&wants[..n]);
     let mut batch = slot::Batch::begin()?;
     let mut sentinel = None;
     let mut err = None;
@@ -200,6 +222,9 @@ pub(super) fn apply(
     // PLT stub from a slot bound to a definition inside the library itself.
     let mut own = [0usize; MAX_WANTS];
     d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+        if !prefilter.may_hold(sym) {
+            return true;
+        }
         let Some(k) = wants[..n]
             .iter()
             .position(|w| w.indices[..w.nindices as usize].contains(&sym))
@@ -432,11 +457,24 @@ pub(super) fn restore(
     let mut batch = slot::Batch::begin()?;
     let mut restored = 0;
     let mut err = None;
-    d.for_each_reloc(|r| {
+    let prefilter = IndexFilter::of(&wants[..set.nhooks]);
+    let arch = d.arch()?;
+    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+        if !prefilter.may_hold(sym) {
+            return true;
+        }
         let Some(k) = (0..set.nhooks)
-            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&r.sym))
+            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&sym))
         else {
             return true;
+        };
+        let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
+            Ok(Some(r)) => r,
+            Ok(None) => return true,
+            Err(e) => {
+                err = Some(e);
+                return false;
+            }
         };
         let current = slot::peek(r.slot);
         if current != set.hooks[k].replacement {
