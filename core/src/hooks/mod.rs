@@ -336,6 +336,8 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         .ok_or(Error::Full)?;
     let mut found = [0usize; MAX_HOOKS];
     let skipped = originals(&st, hooks, filter, &mut found, rep)?;
+    let mut canonical = [0usize; MAX_HOOKS];
+    canonical_entries(hooks, &mut canonical)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
         if !h.original.is_null() {
             // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
@@ -356,6 +358,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         filter: *filter,
         owners: 1,
         skipped,
+        canonical,
     });
     set.hooks[..hooks.len()].copy_from_slice(hooks);
     for r in st.libs.iter_mut() {

@@ -61,12 +61,16 @@ pub(super) fn chain(
 ) -> Chain {
     let hook = |p: usize| {
         let h = w.hook_of[p];
-        st.sets[p]
-            .as_ref()
-            .filter(|_| h != NO_HOOK)
-            .map(|s| (s.hooks[h as usize].replacement, s.originals[h as usize], s))
+        st.sets[p].as_ref().filter(|_| h != NO_HOOK).map(|s| {
+            (
+                s.hooks[h as usize].replacement,
+                s.originals[h as usize],
+                s,
+                h as usize,
+            )
+        })
     };
-    let gone = exclude.and_then(&hook).map(|(r, o, _)| (r, o));
+    let gone = exclude.and_then(&hook).map(|(r, o, _, _)| (r, o));
     let mut cur = value;
     if let Some((r, o)) = gone {
         if cur == r {
@@ -91,7 +95,7 @@ pub(super) fn chain(
     let mut stub = unbound;
     if let Some(i) = (0..n)
         .rev()
-        .find(|&i| hook(list[i]).is_some_and(|(r, _, _)| r == cur))
+        .find(|&i| hook(list[i]).is_some_and(|(r, _, _, _)| r == cur))
     {
         start = i + 1;
         c.applied |= 1 << list[i];
@@ -99,13 +103,16 @@ pub(super) fn chain(
         stub = false;
     }
     for &p in &list[start..n] {
-        let Some((r, o, s)) = hook(p) else { continue };
+        let Some((r, o, s, h)) = hook(p) else {
+            continue;
+        };
         let o = match gone {
             Some((gr, go)) if o == gr => go,
             _ => o,
         };
         let on_base = c.applied == 0;
-        if stub || o == cur || (on_base && s.filter.next_after != 0) {
+        let canonical = on_base && s.canonical[h] != 0 && s.canonical[h] == cur;
+        if stub || o == cur || canonical || (on_base && s.filter.next_after != 0) {
             cur = r;
             c.applied |= 1 << p;
             stub = false;

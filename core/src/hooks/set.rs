@@ -18,6 +18,10 @@ pub(super) struct Set {
     pub(super) owners: u32,
     /// Bit k: hook k is optional and its symbol has no definition (it patches nothing).
     pub(super) skipped: u32,
+    /// Per hook: the canonical PLT entry of the symbol in a non-PIE main program that takes its
+    /// address (0: none).  The loader binds other objects' GLOB_DAT and ABS slots to it for
+    /// function-pointer equality, so a slot holding it counts as bound to the original.
+    pub(super) canonical: [usize; MAX_HOOKS],
 }
 
 impl Set {
@@ -151,6 +155,28 @@ pub(super) fn originals(
         };
     }
     Ok(skipped)
+}
+
+/// Finds the canonical PLT entries the main program gives `hooks` (see `Set::canonical`): an
+/// undefined symbol with a non-zero value in a position-dependent executable.
+pub(super) fn canonical_entries(hooks: &[Hook], out: &mut [usize]) -> Result<()> {
+    loader::each(0, |lib| {
+        if lib.kind != LibKind::Main {
+            return true;
+        }
+        if let Ok(d) = lib.decode() {
+            for (h, o) in hooks.iter().zip(out.iter_mut()) {
+                let _ = d.find_named(h.symbol, false, |s| {
+                    if !s.is_defined() && s.value != 0 && s.binding() != crate::elf::STB_LOCAL {
+                        *o = d.bias.wrapping_add(s.value as usize);
+                        return false;
+                    }
+                    true
+                });
+            }
+        }
+        false
+    })
 }
 
 pub(super) fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
