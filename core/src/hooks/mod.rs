@@ -2,9 +2,35 @@
 //! Fixed-capacity tables only; never allocates; every slot write goes through `slot::swap`,
 //! and every library is read and patched inside the walk callback that reported it.
 //!
-//! Modules: `set` (sets, filters, originals), `libs` (the table of tracked libraries), `pass`
-//! (the patch and restore passes over one library).  This file holds the public API, the
-//! refresh pacing and the shared state.
+//! Modules: `set` (sets, filters, originals), `libs` (the table of tracked libraries and the
+//! watched lazy slots), `pass` (the patch and restore passes over one library, and the binding
+//! rule).  This file holds the public API, the refresh pacing and the shared state.
+//!
+//! The rules (design section 6):
+//! - Binding: a set patches a slot only where what the slot holds without it (the slot's own
+//!   binding, or the replacement of the set below it on that slot) equals the set's original.
+//!   A slot bound to another definition (`foo@V1` while `foo@@V2` is the default, an
+//!   RTLD_DEEPBIND plugin's own definition, another interposer) is skipped and counted in
+//!   `Report::slots_foreign`, so every call through a hook reaches what its slot was bound to.
+//!   A lazy slot still holding its PLT stub counts as bound to the original (the loader's lazy
+//!   resolution of a versioned or DEEPBIND import is not predicted: a documented limit); a slot
+//!   holding the canonical PLT entry of a non-PIE main program counts as bound to the
+//!   definition; a set with `next_after` stacks on any binding (its caller chose the original).
+//! - Stacking: a set's original is the replacement of the latest set hooking the same name in a
+//!   library both filters accept, else the global definition; the binding rule then stacks it
+//!   only on slots that carry that set, so disjoint filters never stack.  Uninstall takes a set
+//!   off only the slots that hold its replacement, writing what the remaining sets stack on its
+//!   original (its original when none), and re-points the originals of sets above it.
+//! - Atomicity: install rolls back what its pass patched when `mprotect` is refused; uninstall
+//!   keeps the set and its handle when a restore is refused.  Identical installs share one
+//!   set with an owner count.
+//! - Lazy binding: slots that held their PLT stub when patched are recorded and read by every
+//!   refresh that takes the loader lock, so a hook lost to a late `_dl_fixup` store is repaired
+//!   by the first such refresh after the loss, however long after the patch.
+//! - Pre-patch values are not recorded per slot: a restored slot gets the definition (or the
+//!   lower set's replacement), which equals its pre-patch value except for a lazy stub (restored
+//!   to the definition it would have bound to) and a canonical PLT entry (restored to the
+//!   definition).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
