@@ -144,6 +144,21 @@
 #define GOTHOOK_FILTER_EXCLUDE_MAIN 2
 
 /*
+ Filter flag: a hook of this set whose symbol has no definition is skipped (the set installs
+ with the others; `report->missing_hook` names the first one skipped) instead of failing the
+ install.  Put optional hooks in a set of their own to keep the others all-or-nothing.
+ */
+#define GOTHOOK_FILTER_HOOKS_OPTIONAL 4
+
+/*
+ Filter flag: a hook of this set whose symbol has no definition is installed anyway with a
+ NULL original: imports of an undefined weak symbol (`free_sized` on a libc without it; their
+ slots hold 0 or a lazy stub) are redirected to the replacement, which must not call the NULL
+ original.  Uninstall writes the 0 back.
+ */
+#define GOTHOOK_FILTER_HOOKS_UNDEFINED 8
+
+/*
  Refresh flag: re-scan every library and repair every slot (a full verify).
  */
 #define GOTHOOK_REFRESH_FULL 1
@@ -171,7 +186,7 @@
 /*
  Most hooks in one set.
  */
-#define GOTHOOK_MAX_HOOKS 16
+#define GOTHOOK_MAX_HOOKS 32
 
 /*
  Most distinct symbols hooked by all installed sets together (install says `GOTHOOK_EFULL`
@@ -490,6 +505,11 @@ typedef struct gothook_filter {
    Passed to `accept`.
    */
   void *accept_ctx;
+  /*
+   Never the library containing this address, or NULL (e.g. an address in the host itself:
+   "every library but me").
+   */
+  const void *exclude;
 } gothook_filter;
 
 /*

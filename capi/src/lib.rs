@@ -833,8 +833,19 @@ const _: () = {
 pub const GOTHOOK_FILTER_INCLUDE_SELF: u32 = 1;
 /// Filter flag: leave the main program alone (default: included).
 pub const GOTHOOK_FILTER_EXCLUDE_MAIN: u32 = 2;
+/// Filter flag: a hook of this set whose symbol has no definition is skipped (the set installs
+/// with the others; `report->missing_hook` names the first one skipped) instead of failing the
+/// install.  Put optional hooks in a set of their own to keep the others all-or-nothing.
+pub const GOTHOOK_FILTER_HOOKS_OPTIONAL: u32 = 4;
+/// Filter flag: a hook of this set whose symbol has no definition is installed anyway with a
+/// NULL original: imports of an undefined weak symbol (`free_sized` on a libc without it; their
+/// slots hold 0 or a lazy stub) are redirected to the replacement, which must not call the NULL
+/// original.  Uninstall writes the 0 back.
+pub const GOTHOOK_FILTER_HOOKS_UNDEFINED: u32 = 8;
 const_assert_eq!(GOTHOOK_FILTER_INCLUDE_SELF, hooks::FILTER_INCLUDE_SELF);
 const_assert_eq!(GOTHOOK_FILTER_EXCLUDE_MAIN, hooks::FILTER_EXCLUDE_MAIN);
+const HOOK_FILTER_FLAGS: u32 = GOTHOOK_FILTER_HOOKS_OPTIONAL | GOTHOOK_FILTER_HOOKS_UNDEFINED;
+const_assert_eq!(HOOK_FILTER_FLAGS & hooks::FILTER_FLAGS, 0);
 
 /// Library predicate for a filter: return non-zero to include the library.
 pub type gothook_lib_filter_cb =
@@ -858,12 +869,15 @@ pub struct gothook_filter {
     pub accept: gothook_lib_filter_cb,
     /// Passed to `accept`.
     pub accept_ctx: *mut c_void,
+    /// Never the library containing this address, or NULL (e.g. an address in the host itself:
+    /// "every library but me").
+    pub exclude: *const c_void,
 }
 
 // LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert_eq_size!(gothook_filter, [u8; 48]);
+    assert_eq_size!(gothook_filter, [u8; 56]);
     assert_eq_align!(gothook_filter, u64);
     const_assert_eq!(core::mem::offset_of!(gothook_filter, flags), 0);
     const_assert_eq!(core::mem::offset_of!(gothook_filter, reserved), 4);
@@ -872,6 +886,7 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_filter, next_after), 24);
     const_assert_eq!(core::mem::offset_of!(gothook_filter, accept), 32);
     const_assert_eq!(core::mem::offset_of!(gothook_filter, accept_ctx), 40);
+    const_assert_eq!(core::mem::offset_of!(gothook_filter, exclude), 48);
 };
 
 /// What a hook-set call did.
@@ -983,7 +998,7 @@ const_assert_eq!(GOTHOOK_LOCK_BURST_NS, hooks::LOCK_BURST_NS);
 pub const GOTHOOK_MAX_SETS: u32 = 8;
 const_assert_eq!(GOTHOOK_MAX_SETS as usize, hooks::MAX_SETS);
 /// Most hooks in one set.
-pub const GOTHOOK_MAX_HOOKS: u32 = 16;
+pub const GOTHOOK_MAX_HOOKS: u32 = 32;
 const_assert_eq!(GOTHOOK_MAX_HOOKS as usize, hooks::MAX_HOOKS);
 /// Most distinct symbols hooked by all installed sets together (install says `GOTHOOK_EFULL`
 /// beyond it, nothing installed).
@@ -1045,7 +1060,17 @@ pub unsafe extern "C" fn gothook_install(
         symbol: b"",
         replacement: 0,
         original: core::ptr::null_mut(),
+        flags: 0,
     };
+    // SAFETY: NULL or a caller filter valid for the call.
+    let filter_flags = unsafe { filter.as_ref() }.map_or(0, |c| c.flags);
+    let mut hook_flags = 0;
+    if filter_flags & GOTHOOK_FILTER_HOOKS_OPTIONAL != 0 {
+        hook_flags |= hooks::HOOK_OPTIONAL;
+    }
+    if filter_flags & GOTHOOK_FILTER_HOOKS_UNDEFINED != 0 {
+        hook_flags |= hooks::HOOK_UNDEFINED;
+    }
     let mut hs = [empty; hooks::MAX_HOOKS];
     for (i, h) in hs[..count].iter_mut().enumerate() {
         // SAFETY: `count` readable entries (API contract).
@@ -1058,17 +1083,19 @@ pub unsafe extern "C" fn gothook_install(
             symbol: sym,
             replacement: c.replacement as usize,
             original: c.original as *mut usize,
+            flags: hook_flags,
         };
     }
     let mut f = Filter::default();
     if !filter.is_null() {
         // SAFETY: non-NULL caller filter.
         let c = unsafe { &*filter };
-        f.flags = c.flags;
+        f.flags = c.flags & !HOOK_FILTER_FLAGS;
         // SAFETY: the suffix outlives the set (API contract).
         f.path_suffix = unsafe { c_str(c.path_suffix) };
         f.contains = c.contains as usize;
         f.next_after = c.next_after as usize;
+        f.exclude = c.exclude as usize;
         f.accept = c.accept.map(|a| {
             (
                 accept_trampoline as hooks::AcceptFn,

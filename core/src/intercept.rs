@@ -479,31 +479,29 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
             symbol: b"dlopen",
             replacement: dlopen_entry as *const () as usize,
             original: REAL_DLOPEN.as_ptr(),
+            flags: 0,
         };
         let dlmopen = Hook {
             symbol: b"dlmopen",
             replacement: dlmopen_entry as *const () as usize,
             original: REAL_DLMOPEN.as_ptr(),
+            // musl has no dlmopen.
+            flags: hooks::HOOK_OPTIONAL,
         };
         let dlclose = Hook {
             symbol: b"dlclose",
             replacement: dlclose_hook as *const () as usize,
             original: REAL_DLCLOSE.as_ptr(),
+            flags: 0,
         };
-        // musl has no dlmopen.
-        let with_dlmopen = [dlopen, dlclose, dlmopen];
-        let n = if loader::global_lookup(b"dlmopen", None).is_ok() {
-            3
-        } else {
-            2
-        };
+        let hooks = [dlopen, dlclose, dlmopen];
         // The host's own dlopen calls load libraries too: include gothook's own object (a main
         // program embedding the archive is that object).
         let filter = Filter {
             flags: hooks::FILTER_INCLUDE_SELF,
             ..Filter::default()
         };
-        let id = hooks::install(&with_dlmopen[..n], &filter, rep)?;
+        let id = hooks::install(&hooks, &filter, rep)?;
         if REAL_DLOPEN.load(Ordering::Acquire) == 0 || REAL_DLCLOSE.load(Ordering::Acquire) == 0 {
             return Err(Error::NotFound);
         }

@@ -123,7 +123,7 @@
 //! }
 //!
 //! let mut original = 0usize; // receives the real getppid before any slot changes
-//! let hooks = [Hook { symbol: b"getppid", replacement: my_getppid as *const () as usize, original: &mut original }];
+//! let hooks = [Hook { symbol: b"getppid", replacement: my_getppid as *const () as usize, original: &mut original, flags: 0 }];
 //! let mut report = Report::default();
 //! let set = hooks::install(&hooks, &Filter::default(), &mut report).unwrap();
 //! assert_ne!(original, 0);

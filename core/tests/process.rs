@@ -95,6 +95,7 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
         symbol: b"getppid",
         replacement: fake_getppid as *const () as usize,
         original: &mut original,
+        flags: 0,
     }];
     // This binary embeds gothook, so the default filter excludes it: include it explicitly.
     let filter = Filter {

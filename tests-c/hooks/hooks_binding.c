@@ -8,7 +8,8 @@
  *    it is left alone and its call keeps returning 2;
  *  - disjoint filters: set A hooks hk_filt_target only in libhk_filt_x.so, set B only in
  *    libhk_filt_y.so; each library's call runs only its own set's hook, and after uninstalling
- *    in either order each library's slot holds exactly what the remaining sets imply;
+ *    in either order each library's slot holds exactly what the remaining sets imply; with the
+ *    replacements in a library of their own, unloading it afterwards leaves both callers working;
  *  - more distinct names than GOTHOOK_MAX_NAMES across sets: EFULL, nothing installed; up to it:
  *    every set works;
  *  - originals are published before the first slot changes: a replacement called during the
@@ -21,7 +22,8 @@
  *  - mprotect refused (seccomp filter in a child): install rolls back and returns EPROTECT
  *    without a handle; uninstall returns EPROTECT and keeps the handle, so a retry says EPROTECT
  *    again (not ENOTFOUND) and the hooked slots stay consistent.
- * Usage: hooks_binding <libhk_deep_plugin.so> <relro now fixture.so> <another fixture.so> */
+ * Usage: hooks_binding <libhk_deep_plugin.so> <relro now fixture.so> <another fixture.so>
+ *                      <libhk_hook_code.so> */
 #include "hk_common.h"
 
 #include <errno.h>
@@ -155,6 +157,35 @@ static void disjoint_filters(void) {
   CHECK_ST(gothook_uninstall(sc, NULL), GOTHOOK_OK);
   expect_slots("overlap, both uninstalled", real, real);
   printf("  disjoint filters: both uninstall orders leave every slot exact\n");
+}
+
+/* Disjoint filters with the replacements in their own library, unloaded after both uninstalls:
+ * a slot left pointing into it would crash the next call. */
+static void hook_code_unloaded(const char *code) {
+  void *real = (void *)hk_filt_target;
+  for (int order = 0; order < 2; order++) {
+    void *h = dlopen(code, RTLD_NOW | RTLD_LOCAL);
+    CHECK(h, "dlopen %s: %s", code, dlerror());
+    if (!h) return;
+    gothook_hook ha = {"hk_filt_target", dlsym(h, "hk_code_a"), (void **)dlsym(h, "hk_code_a_orig")};
+    gothook_hook hb = {"hk_filt_target", dlsym(h, "hk_code_b"), (void **)dlsym(h, "hk_code_b_orig")};
+    gothook_filter fa = {0}, fb = {0};
+    fa.path_suffix = "libhk_filt_x.so";
+    fb.path_suffix = "libhk_filt_y.so";
+    gothook_set sa = 0, sb = 0;
+    CHECK_ST(gothook_install(&ha, 1, &fa, &sa, NULL), GOTHOOK_OK);
+    CHECK_ST(gothook_install(&hb, 1, &fb, &sb, NULL), GOTHOOK_OK);
+    CHECK(hk_filt_x_call() == 11 && hk_filt_y_call() == 21, "hooked: x %d, y %d", hk_filt_x_call(),
+          hk_filt_y_call());
+    CHECK_ST(gothook_uninstall(order == 0 ? sb : sa, NULL), GOTHOOK_OK);
+    CHECK_ST(gothook_uninstall(order == 0 ? sa : sb, NULL), GOTHOOK_OK);
+    expect_slots("hook code about to be unloaded", real, real);
+    dlclose(h);
+    /* Crashes (SIGSEGV) if a slot still points into the unloaded replacements. */
+    CHECK(hk_filt_x_call() == 1 && hk_filt_y_call() == 1, "after unloading the hook code: x %d, y %d",
+          hk_filt_x_call(), hk_filt_y_call());
+  }
+  printf("  hook code unloaded after uninstall in both orders: both callers still work\n");
 }
 
 static const char *const libc_names[] = {
@@ -353,13 +384,14 @@ static void uninstall_refused(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) return 2;
+  if (argc != 5) return 2;
   hk_init_main();
   relro_fixture = argv[2];
   hk_open(argv[2], 0);
   versioned_import();
   deepbind_plugin(argv[1]);
   disjoint_filters();
+  hook_code_unloaded(argv[4]);
   name_capacity();
   page_made_writable(argv[2]);
   publish_before_patch();

@@ -2,9 +2,35 @@
 //! Fixed-capacity tables only; never allocates; every slot write goes through `slot::swap`,
 //! and every library is read and patched inside the walk callback that reported it.
 //!
-//! Modules: `set` (sets, filters, originals), `libs` (the table of tracked libraries), `pass`
-//! (the patch and restore passes over one library).  This file holds the public API, the
-//! refresh pacing and the shared state.
+//! Modules: `set` (sets, filters, originals), `libs` (the table of tracked libraries and the
+//! watched lazy slots), `pass` (the patch and restore passes over one library, and the binding
+//! rule).  This file holds the public API, the refresh pacing and the shared state.
+//!
+//! The rules (design section 6):
+//! - Binding: a set patches a slot only where what the slot holds without it (the slot's own
+//!   binding, or the replacement of the set below it on that slot) equals the set's original.
+//!   A slot bound to another definition (`foo@V1` while `foo@@V2` is the default, an
+//!   RTLD_DEEPBIND plugin's own definition, another interposer) is skipped and counted in
+//!   `Report::slots_foreign`, so every call through a hook reaches what its slot was bound to.
+//!   A lazy slot still holding its PLT stub counts as bound to the original (the loader's lazy
+//!   resolution of a versioned or DEEPBIND import is not predicted: a documented limit); a slot
+//!   holding the canonical PLT entry of a non-PIE main program counts as bound to the
+//!   definition; a set with `next_after` stacks on any binding (its caller chose the original).
+//! - Stacking: a set's original is the replacement of the latest set hooking the same name in a
+//!   library both filters accept, else the global definition; the binding rule then stacks it
+//!   only on slots that carry that set, so disjoint filters never stack.  Uninstall takes a set
+//!   off only the slots that hold its replacement, writing what the remaining sets stack on its
+//!   original (its original when none), and re-points the originals of sets above it.
+//! - Atomicity: install rolls back what its pass patched when `mprotect` is refused; uninstall
+//!   keeps the set and its handle when a restore is refused.  Identical installs share one
+//!   set with an owner count.
+//! - Lazy binding: slots that held their PLT stub when patched are recorded and read by every
+//!   refresh that takes the loader lock, so a hook lost to a late `_dl_fixup` store is repaired
+//!   by the first such refresh after the loss, however long after the patch.
+//! - Pre-patch values are not recorded per slot: a restored slot gets the definition (or the
+//!   lower set's replacement), which equals its pre-patch value except for a lazy stub (restored
+//!   to the definition it would have bound to) and a canonical PLT entry (restored to the
+//!   definition).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -24,7 +50,7 @@ use set::*;
 /// Most hook sets installed at once.
 pub const MAX_SETS: usize = 8;
 /// Most hooks in one set.
-pub const MAX_HOOKS: usize = 16;
+pub const MAX_HOOKS: usize = 32;
 /// Most libraries tracked for incremental refresh; beyond it refresh degrades to full passes.
 #[cfg(not(test))]
 pub const MAX_LIBS: usize = 1024;
@@ -56,7 +82,19 @@ pub struct Hook {
     pub replacement: usize,
     /// Where the original is published before the first swap (0: not published).
     pub original: *mut usize,
+    /// `HOOK_*` flags.
+    pub flags: u32,
 }
+
+/// Hook flag: when the symbol has no definition, skip this hook (install succeeds and reports
+/// it in `Report::missing_hook`) instead of failing the whole set.
+pub const HOOK_OPTIONAL: u32 = 1;
+/// Hook flag: when the symbol has no definition, hook it anyway with a null original: imports
+/// of an undefined weak symbol (slots holding 0, or a lazy stub) are redirected.  The
+/// replacement must not call a null original.
+pub const HOOK_UNDEFINED: u32 = 2;
+/// Mask of valid hook flags.
+pub const HOOK_FLAGS: u32 = HOOK_OPTIONAL | HOOK_UNDEFINED;
 
 /// A caller-supplied predicate: (library, arg0, arg1) -> keep.
 pub type AcceptFn = fn(&LibInfo<'_>, usize, usize) -> bool;
@@ -72,6 +110,8 @@ pub struct Filter {
     pub contains: usize,
     /// Originals are looked up after the library containing this address (RTLD_NEXT; 0: global).
     pub next_after: usize,
+    /// Never the library containing this address (0: none excluded), e.g. the host's own.
+    pub exclude: usize,
     /// An extra predicate with its two arguments.
     pub accept: Option<(AcceptFn, usize, usize)>,
 }
@@ -274,6 +314,7 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
     for (i, h) in hooks.iter().enumerate() {
         if h.symbol.is_empty()
             || h.replacement == 0
+            || h.flags & !HOOK_FLAGS != 0
             || hooks[..i].iter().any(|o| o.symbol == h.symbol)
         {
             return Err(Error::Invalid);
@@ -320,7 +361,9 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         .position(|s| s.is_none())
         .ok_or(Error::Full)?;
     let mut found = [0usize; MAX_HOOKS];
-    originals(&st, hooks, filter, &mut found, rep)?;
+    let skipped = originals(&st, hooks, filter, &mut found, rep)?;
+    let mut canonical = [0usize; MAX_HOOKS];
+    canonical_entries(hooks, &mut canonical)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
         if !h.original.is_null() {
             // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
@@ -340,6 +383,8 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
         originals: found,
         filter: *filter,
         owners: 1,
+        skipped,
+        canonical,
     });
     set.hooks[..hooks.len()].copy_from_slice(hooks);
     for r in st.libs.iter_mut() {
@@ -569,6 +614,7 @@ mod tests {
             symbol: b"calloc",
             replacement: forward_calloc as *const () as usize,
             original: REAL_CALLOC.as_ptr(),
+            flags: 0,
         }];
         let mut rep = Report::default();
         // The test binary embeds gothook, so it is SELF: include it to have 3 libraries to track.

@@ -61,12 +61,16 @@ pub(super) fn chain(
 ) -> Chain {
     let hook = |p: usize| {
         let h = w.hook_of[p];
-        st.sets[p]
-            .as_ref()
-            .filter(|_| h != NO_HOOK)
-            .map(|s| (s.hooks[h as usize].replacement, s.originals[h as usize], s))
+        st.sets[p].as_ref().filter(|_| h != NO_HOOK).map(|s| {
+            (
+                s.hooks[h as usize].replacement,
+                s.originals[h as usize],
+                s,
+                h as usize,
+            )
+        })
     };
-    let gone = exclude.and_then(&hook).map(|(r, o, _)| (r, o));
+    let gone = exclude.and_then(&hook).map(|(r, o, _, _)| (r, o));
     let mut cur = value;
     if let Some((r, o)) = gone {
         if cur == r {
@@ -91,7 +95,7 @@ pub(super) fn chain(
     let mut stub = unbound;
     if let Some(i) = (0..n)
         .rev()
-        .find(|&i| hook(list[i]).is_some_and(|(r, _, _)| r == cur))
+        .find(|&i| hook(list[i]).is_some_and(|(r, _, _, _)| r == cur))
     {
         start = i + 1;
         c.applied |= 1 << list[i];
@@ -99,13 +103,16 @@ pub(super) fn chain(
         stub = false;
     }
     for &p in &list[start..n] {
-        let Some((r, o, s)) = hook(p) else { continue };
+        let Some((r, o, s, h)) = hook(p) else {
+            continue;
+        };
         let o = match gone {
             Some((gr, go)) if o == gr => go,
             _ => o,
         };
         let on_base = c.applied == 0;
-        if stub || o == cur || (on_base && s.filter.next_after != 0) {
+        let canonical = on_base && s.canonical[h] != 0 && s.canonical[h] == cur;
+        if stub || o == cur || canonical || (on_base && s.filter.next_after != 0) {
             cur = r;
             c.applied |= 1 << p;
             stub = false;
@@ -115,6 +122,27 @@ pub(super) fn chain(
     }
     c.desired = cur;
     c
+}
+
+/// A 1024-bit prefilter of wanted symbol indices: a relocation whose `r_sym` misses it (almost
+/// all of them) costs one load and a bit test instead of a search of the want table.
+pub(super) struct IndexFilter([u64; 16]);
+
+impl IndexFilter {
+    pub(super) fn of(wants: &[Want]) -> IndexFilter {
+        let mut bits = [0u64; 16];
+        for w in wants {
+            for &i in &w.indices[..w.nindices as usize] {
+                bits[(i as usize >> 6) & 15] |= 1 << (i & 63);
+            }
+        }
+        IndexFilter(bits)
+    }
+
+    #[inline(always)]
+    pub(super) fn may_hold(&self, sym: u32) -> bool {
+        self.0[(sym as usize >> 6) & 15] & (1 << (sym & 63)) != 0
+    }
 }
 
 /// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
@@ -172,7 +200,7 @@ pub(super) fn apply(
     let mut n = 0;
     for &p in order {
         let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
-        for (j, h) in s.hooks[..s.nhooks].iter().enumerate() {
+        for (j, h) in s.active() {
             let k = match names[..n].iter().position(|&x| x == h.symbol) {
                 Some(k) => k,
                 None if n < MAX_WANTS => {
@@ -193,6 +221,7 @@ pub(super) fn apply(
         return Ok(None);
     }
     let arch = d.arch()?;
+    let prefilter = IndexFilter::of(&wants[..n]);
     let mut batch = slot::Batch::begin()?;
     let mut sentinel = None;
     let mut err = None;
@@ -200,6 +229,9 @@ pub(super) fn apply(
     // PLT stub from a slot bound to a definition inside the library itself.
     let mut own = [0usize; MAX_WANTS];
     d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+        if !prefilter.may_hold(sym) {
+            return true;
+        }
         let Some(k) = wants[..n]
             .iter()
             .position(|w| w.indices[..w.nindices as usize].contains(&sym))
@@ -422,10 +454,7 @@ pub(super) fn restore(
         names[k] = h.symbol;
         for &p in order {
             if let Some(s) = st.sets[p].as_ref() {
-                if let Some(j) = s.hooks[..s.nhooks]
-                    .iter()
-                    .position(|x| x.symbol == h.symbol)
-                {
+                if let Some((j, _)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
                     wants[k].hook_of[p] = j as u8;
                 }
             }
@@ -435,11 +464,24 @@ pub(super) fn restore(
     let mut batch = slot::Batch::begin()?;
     let mut restored = 0;
     let mut err = None;
-    d.for_each_reloc(|r| {
+    let prefilter = IndexFilter::of(&wants[..set.nhooks]);
+    let arch = d.arch()?;
+    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
+        if !prefilter.may_hold(sym) {
+            return true;
+        }
         let Some(k) = (0..set.nhooks)
-            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&r.sym))
+            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&sym))
         else {
             return true;
+        };
+        let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
+            Ok(Some(r)) => r,
+            Ok(None) => return true,
+            Err(e) => {
+                err = Some(e);
+                return false;
+            }
         };
         let current = slot::peek(r.slot);
         if current != set.hooks[k].replacement {

@@ -16,12 +16,29 @@ pub(super) struct Set {
     pub(super) filter: Filter,
     /// Identical installs share the set: uninstall removes it when the last owner leaves.
     pub(super) owners: u32,
+    /// Bit k: hook k is optional and its symbol has no definition (it patches nothing).
+    pub(super) skipped: u32,
+    /// Per hook: the canonical PLT entry of the symbol in a non-PIE main program that takes its
+    /// address (0: none).  The loader binds other objects' GLOB_DAT and ABS slots to it for
+    /// function-pointer equality, so a slot holding it counts as bound to the original.
+    pub(super) canonical: [usize; MAX_HOOKS],
+}
+
+impl Set {
+    /// The hooks that take part in passes (optional hooks without a definition do not).
+    pub(super) fn active(&self) -> impl Iterator<Item = (usize, &Hook)> {
+        self.hooks[..self.nhooks]
+            .iter()
+            .enumerate()
+            .filter(move |(k, _)| self.skipped & (1 << k) == 0)
+    }
 }
 
 pub(super) const EMPTY_HOOK: Hook = Hook {
     symbol: b"",
     replacement: 0,
     original: core::ptr::null_mut(),
+    flags: 0,
 };
 
 pub(super) fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
@@ -42,6 +59,9 @@ impl Filter {
             }
         }
         if self.contains != 0 && !lib.contains(self.contains) {
+            return false;
+        }
+        if self.exclude != 0 && lib.contains(self.exclude) {
             return false;
         }
         match self.accept {
@@ -83,8 +103,9 @@ pub(super) fn originals(
     filter: &Filter,
     out: &mut [usize],
     rep: &mut Report,
-) -> Result<()> {
+) -> Result<u32> {
     let (order, n) = st.ordered();
+    let mut skipped = 0u32;
     // Per hook: install order of the latest set found stacked under it (0: none).
     let mut below = [(0u32, 0usize); MAX_HOOKS];
     loader::each(0, |lib| {
@@ -96,7 +117,7 @@ pub(super) fn originals(
                 continue;
             }
             for (h, b) in hooks.iter().zip(below.iter_mut()) {
-                if let Some(x) = s.hooks[..s.nhooks].iter().find(|x| x.symbol == h.symbol) {
+                if let Some((_, x)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
                     if s.order > b.0 {
                         *b = (s.order, x.replacement);
                     }
@@ -117,6 +138,14 @@ pub(super) fn originals(
             let next = filter.next_after;
             match loader::global_lookup(h.symbol, (next != 0).then_some(next)) {
                 Ok(v) => v,
+                Err(Error::NotFound) if h.flags & HOOK_UNDEFINED != 0 => 0,
+                Err(Error::NotFound) if h.flags & HOOK_OPTIONAL != 0 => {
+                    skipped |= 1 << k;
+                    if rep.missing_hook == 0 {
+                        rep.missing_hook = k as u32 + 1;
+                    }
+                    0
+                }
                 Err(Error::NotFound) => {
                     rep.missing_hook = k as u32 + 1;
                     return Err(Error::NotFound);
@@ -125,18 +154,44 @@ pub(super) fn originals(
             }
         };
     }
-    Ok(())
+    Ok(skipped)
+}
+
+/// Finds the canonical PLT entries the main program gives `hooks` (see `Set::canonical`): an
+/// undefined symbol with a non-zero value in a position-dependent executable.
+pub(super) fn canonical_entries(hooks: &[Hook], out: &mut [usize]) -> Result<()> {
+    loader::each(0, |lib| {
+        if lib.kind != LibKind::Main {
+            return true;
+        }
+        if let Ok(d) = lib.decode() {
+            for (h, o) in hooks.iter().zip(out.iter_mut()) {
+                let _ = d.find_named(h.symbol, false, |s| {
+                    if !s.is_defined() && s.value != 0 && s.binding() != crate::elf::STB_LOCAL {
+                        *o = d.bias.wrapping_add(s.value as usize);
+                        return false;
+                    }
+                    true
+                });
+            }
+        }
+        false
+    })
 }
 
 pub(super) fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
     s.nhooks == hooks.len()
         && s.hooks[..s.nhooks].iter().zip(hooks).all(|(a, b)| {
-            a.symbol == b.symbol && a.replacement == b.replacement && a.original == b.original
+            a.symbol == b.symbol
+                && a.replacement == b.replacement
+                && a.original == b.original
+                && a.flags == b.flags
         })
         && s.filter.flags == f.flags
         && s.filter.path_suffix == f.path_suffix
         && s.filter.contains == f.contains
         && s.filter.next_after == f.next_after
+        && s.filter.exclude == f.exclude
         && s.filter.accept.map(|(g, a, b)| (g as usize, a, b))
             == f.accept.map(|(g, a, b)| (g as usize, a, b))
 }

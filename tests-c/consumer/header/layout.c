@@ -74,7 +74,7 @@ LAYOUT_FIELD(gothook_hook, symbol, 0, 8);
 LAYOUT_FIELD(gothook_hook, replacement, 8, 8);
 LAYOUT_FIELD(gothook_hook, original, 16, 8);
 
-LAYOUT_STRUCT(gothook_filter, 48, 8);
+LAYOUT_STRUCT(gothook_filter, 56, 8);
 LAYOUT_FIELD(gothook_filter, flags, 0, 4);
 LAYOUT_FIELD(gothook_filter, reserved, 4, 4);
 LAYOUT_FIELD(gothook_filter, path_suffix, 8, 8);
@@ -82,6 +82,7 @@ LAYOUT_FIELD(gothook_filter, contains, 16, 8);
 LAYOUT_FIELD(gothook_filter, next_after, 24, 8);
 LAYOUT_FIELD(gothook_filter, accept, 32, 8);
 LAYOUT_FIELD(gothook_filter, accept_ctx, 40, 8);
+LAYOUT_FIELD(gothook_filter, exclude, 48, 8);
 
 LAYOUT_STRUCT(gothook_report, 52, 4);
 LAYOUT_FIELD(gothook_report, libs_patched, 0, 4);

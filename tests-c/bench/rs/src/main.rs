@@ -29,6 +29,7 @@ struct GFilter {
     next_after: *const c_void,
     accept: Option<extern "C" fn(*const GLib, *mut c_void) -> c_int>,
     accept_ctx: *mut c_void,
+    exclude: *const c_void,
 }
 #[repr(C)]
 #[derive(Default, Clone, Copy, Debug)]
@@ -183,6 +184,7 @@ fn empty_filter() -> GFilter {
         next_after: std::ptr::null(),
         accept: None,
         accept_ctx: std::ptr::null_mut(),
+        exclude: std::ptr::null(),
     }
 }
 
