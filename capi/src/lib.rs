@@ -336,8 +336,9 @@ fn dyn_ref(d: &gothook_dynamic) -> &Dynamic {
 
 fn dyn_store(out: &mut gothook_dynamic, d: &Dynamic) {
     out.opaque = [0; 80];
-    // SAFETY: size and alignment asserted above; Dynamic is Copy.
-    unsafe { core::ptr::write(out as *mut gothook_dynamic as *mut Dynamic, *d) };
+    // SAFETY: size and alignment asserted above; Dynamic is plain data without Drop, so a
+    // bitwise copy is a valid value; how long it may be used is the C API's documented contract.
+    unsafe { core::ptr::copy_nonoverlapping(d, out as *mut gothook_dynamic as *mut Dynamic, 1) };
 }
 
 // The last word of `gothook_dynamic` records the readiness a walk saw when it decoded the image

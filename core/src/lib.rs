@@ -92,6 +92,31 @@
 //! let _ = lib.decode();
 //! ```
 //!
+//! A library decoded in the walk is borrowed for its callback: it cannot be kept past it,
+//!
+//! ```compile_fail,E0521
+//! #![forbid(unsafe_code)]
+//! let mut kept = None;
+//! gothook_core::loader::each(0, |lib| {
+//!     kept = lib.decode().ok();
+//!     true
+//! })
+//! .unwrap();
+//! let _ = kept.map(|d| d.nsyms);
+//! ```
+//!
+//! nor can its `Dynamic` be copied out of the borrow:
+//!
+//! ```compile_fail,E0507
+//! #![forbid(unsafe_code)]
+//! let mut kept: Option<gothook_core::Dynamic> = None;
+//! gothook_core::loader::each(0, |lib| {
+//!     kept = Some(*lib.decode().unwrap());
+//!     true
+//! })
+//! .unwrap();
+//! ```
+//!
 //! The same forged headers through the safe reader, over bytes that exist, give a status:
 //!
 //! ```
@@ -155,7 +180,7 @@ pub mod slot;
 #[allow(unsafe_code)]
 pub mod sys;
 
-pub use dynamic::{Dynamic, Import, ImportKind, Symbol};
+pub use dynamic::{Dynamic, Import, ImportKind, Mapped, Symbol};
 pub use error::Error;
 pub use loader::{LibInfo, LibKind, Readiness};
 pub use read::{FileImage, Memory, ProcessImage};

@@ -5,7 +5,7 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use crate::dynamic::{self, Dynamic};
+use crate::dynamic::{self, Dynamic, Mapped};
 use crate::elf;
 use crate::error::{Error, Result};
 use crate::mem::Segments;
@@ -96,9 +96,9 @@ pub struct LibInfo<'a> {
     pub segs: &'a Segments,
 }
 
-impl LibInfo<'_> {
-    /// Decodes this library's dynamic section.
-    pub fn decode(&self) -> Result<Dynamic> {
+impl<'a> LibInfo<'a> {
+    /// Decodes this library's dynamic section, borrowed for this callback.
+    pub fn decode(&self) -> Result<Mapped<'a>> {
         // SAFETY: phdr/phnum come from the loader's dl_phdr_info for a listed object.
         let raw = unsafe {
             dynamic::phdr_bytes(
@@ -108,8 +108,9 @@ impl LibInfo<'_> {
             )?
         };
         // SAFETY: this library was listed by the loader in the walk callback that handed out
-        // `self`, whose borrow the caller holds, so its PT_LOAD ranges are mapped now.
-        unsafe { Dynamic::decode(self.bias, raw, 0) }
+        // `self`; the result borrows `'a`, which ends with that callback, so the PT_LOAD ranges
+        // stay mapped while it is used.
+        unsafe { Dynamic::decode(self.bias, raw, 0) }.map(Mapped::new)
     }
 
     /// Whether `addr` lies in one of this library's segments.

@@ -141,8 +141,11 @@ pub trait Memory {
 ///
 /// Creating one is `unsafe` (the caller vouches the ranges are mapped); gothook creates them
 /// inside the `dl_iterate_phdr` callback that reported the library, which keeps it mapped.
+///
+/// Neither `Copy` nor `Clone`: a decoded library handed out by the walk is borrowed for the
+/// callback ([`crate::dynamic::Mapped`]), and a copy would outlive it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct ProcessImage {
     segs: Segments,
 }

@@ -101,3 +101,100 @@ fn size_tag_claiming_one_entry_more_than_the_segment_holds_is_malformed() {
     }
     assert_eq!(n, 20);
 }
+
+#[test]
+fn each_malformed_dynamic_entry_is_refused_by_the_check_named_for_it() {
+    use Patch::*;
+    // An offset equal to DT_STRSZ is the first one past the table.
+    let strsz = STRTAB.len() as u64;
+    let cases: [(i64, Patch, &str); 18] = [
+        (dt::NULL, Remove, "dynamic array without DT_NULL"),
+        (dt::STRTAB, Remove, "no DT_STRTAB"),
+        (dt::STRSZ, Remove, "no DT_STRSZ"),
+        (dt::SYMTAB, Remove, "no DT_SYMTAB"),
+        (dt::STRSZ, Set(0), "string table ends outside its segment"),
+        (
+            dt::STRTAB,
+            Set(0x7000_0000),
+            "dynamic pointer outside the mapped segments",
+        ),
+        (
+            dt::SONAME,
+            Set(strsz),
+            "DT_SONAME, DT_RUNPATH or DT_RPATH past DT_STRSZ",
+        ),
+        (
+            dt::SYMENT,
+            Set(7),
+            "DT_SYMENT is not the class's symbol size",
+        ),
+        (dt::SYMTAB, Add(2), "misaligned DT_SYMTAB"),
+        (dt::HASH, Add(2), "misaligned DT_HASH"),
+        (
+            dt::VERSYM,
+            Add(1),
+            "DT_VERSYM misaligned or ending outside its segment",
+        ),
+        (
+            dt::PLTREL,
+            Set(99),
+            "DT_PLTREL is neither DT_RELA nor DT_REL",
+        ),
+        (
+            dt::RELAENT,
+            Set(5),
+            "DT_RELAENT, DT_RELENT or DT_RELRENT is not the class's",
+        ),
+        (
+            dt::RELENT,
+            Set(5),
+            "DT_RELAENT, DT_RELENT or DT_RELRENT is not the class's",
+        ),
+        (
+            dt::RELASZ,
+            Add(1),
+            "relocation table size not a multiple of its entry size",
+        ),
+        (dt::RELA, Add(2), "misaligned relocation table"),
+        (
+            dt::RELACOUNT,
+            Set(3),
+            "DT_RELACOUNT or DT_RELCOUNT larger than its table",
+        ),
+        (
+            dt::JMPREL,
+            Set(0x7000_0000),
+            "dynamic pointer outside the mapped segments",
+        ),
+    ];
+    let mut n = 0;
+    for is64 in [true, false] {
+        for (tag, patch, check) in cases {
+            let spec = Spec {
+                is64,
+                style: HashStyle::Sysv,
+                last: Part::Relr,
+                shrink: 0,
+                grow: None,
+                patch: Some((tag, patch)),
+            };
+            assert_eq!(build(spec).refusal(), Some(check), "{spec:?}");
+            n += 1;
+        }
+        let gnu = Spec {
+            is64,
+            style: HashStyle::Gnu,
+            last: Part::Relr,
+            shrink: 0,
+            grow: None,
+            patch: Some((dt::GNU_HASH, Add(2))),
+        };
+        assert_eq!(
+            build(gnu).refusal(),
+            Some("misaligned DT_GNU_HASH"),
+            "{gnu:?}"
+        );
+        n += 1;
+    }
+    assert_eq!(n, 38);
+}

@@ -154,6 +154,32 @@ pub struct Dynamic<M = ProcessImage> {
     pub sysv: SysvHash,
 }
 
+/// A library decoded inside the walk callback that reported it: derefs to its [`Dynamic`] and
+/// borrows the callback's [`crate::LibInfo`], so it cannot outlive the callback (the library
+/// may be unmapped after it), and the `Dynamic` inside cannot be copied out.
+#[derive(Debug)]
+pub struct Mapped<'lib> {
+    d: Dynamic,
+    _lib: core::marker::PhantomData<&'lib ()>,
+}
+
+impl Mapped<'_> {
+    /// Binds a decoded process image to a borrow no longer than the one it was decoded under.
+    pub(crate) fn new(d: Dynamic) -> Self {
+        Mapped {
+            d,
+            _lib: core::marker::PhantomData,
+        }
+    }
+}
+
+impl core::ops::Deref for Mapped<'_> {
+    type Target = Dynamic;
+    fn deref(&self) -> &Dynamic {
+        &self.d
+    }
+}
+
 /// A dynamic symbol.
 #[derive(Clone, Copy, Debug)]
 pub struct Symbol<'a> {

@@ -69,6 +69,19 @@ pub struct Spec {
     pub shrink: usize,
     /// A size tag and how much to add to its true value.
     pub grow: Option<(i64, u64)>,
+    /// One dynamic entry changed after layout.
+    pub patch: Option<(i64, Patch)>,
+}
+
+/// A change to one dynamic entry.
+#[derive(Clone, Copy, Debug)]
+pub enum Patch {
+    /// The value becomes this.
+    Set(u64),
+    /// This is added to the value.
+    Add(u64),
+    /// The entry's tag becomes DT_LOOS, which the decoder ignores: the tag is absent.
+    Remove,
 }
 
 /// A built image: the buffer holding it, its program headers, and what to pass to `decode`.
@@ -388,6 +401,12 @@ pub fn build(spec: Spec) -> Image {
     assert_eq!(entries.len(), n_dyn);
     let mut d = W::new(is64);
     for (tag, val) in entries {
+        let (tag, val) = match spec.patch {
+            Some((t, Patch::Set(v))) if t == tag => (tag, v),
+            Some((t, Patch::Add(v))) if t == tag => (tag, val.wrapping_add(v)),
+            Some((t, Patch::Remove)) if t == tag => (0x6000_000d, val),
+            _ => (tag, val),
+        };
         d.word(tag as u64);
         d.word(val);
     }
@@ -492,6 +511,7 @@ pub fn specs() -> Vec<Spec> {
                     last,
                     shrink: 0,
                     grow: None,
+                    patch: None,
                 });
             }
         }
