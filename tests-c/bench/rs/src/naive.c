@@ -50,6 +50,8 @@ struct naive_walk {
     unsigned slots;
     int failed;
     int plain;
+    /* Put-back mode: slots holding hooks[k] get put_back[k], nothing is recorded. */
+    void *const *put_back;
 };
 
 static int skipped(const char *name) {
@@ -112,8 +114,8 @@ static int naive_lib(struct dl_phdr_info *info, size_t size, void *ctx) {
                 if (!w->plain && name[0] != w->names[k][0]) continue;
                 if (strcmp(name, w->names[k]) != 0) continue;
                 void **slot = (void **)(bias + r->r_offset);
-                if (*slot == w->hooks[k]) break;
-                if (nrecords == NAIVE_MAX_SLOTS) {
+                if (w->put_back ? *slot != w->hooks[k] : *slot == w->hooks[k]) break;
+                if (!w->put_back && nrecords == NAIVE_MAX_SLOTS) {
                     w->failed = 1;
                     break;
                 }
@@ -132,11 +134,15 @@ static int naive_lib(struct dl_phdr_info *info, size_t size, void *ctx) {
                     else
                         tracked = 0;
                 }
-                records[nrecords].slot = slot;
-                records[nrecords].previous = *slot;
-                records[nrecords].relro = relro;
-                nrecords++;
-                *slot = w->hooks[k];
+                if (w->put_back) {
+                    *slot = w->put_back[k];
+                } else {
+                    records[nrecords].slot = slot;
+                    records[nrecords].previous = *slot;
+                    records[nrecords].relro = relro;
+                    nrecords++;
+                    *slot = w->hooks[k];
+                }
                 w->slots++;
                 if (!tracked && relro) mprotect((void *)pg, page, PROT_READ);
                 break;
@@ -153,11 +159,20 @@ static int naive_lib(struct dl_phdr_info *info, size_t size, void *ctx) {
  * page could not be made writable or the record table is full; *libs and *slots say what it
  * did. */
 int naive_install(const char *const *names, void *const *hooks, int plain, unsigned *libs, unsigned *slots) {
-    struct naive_walk w = {names, hooks, 0, 0, 0, plain};
+    struct naive_walk w = {names, hooks, 0, 0, 0, plain, 0};
     dl_iterate_phdr(naive_lib, &w);
     *libs = w.libs;
     *slots = w.slots;
     return w.failed ? -1 : 0;
+}
+
+/* Another tool's cleanup: every import slot of names[k] (same libraries) that holds hooks[k]
+ * gets originals[k].  For a tool without an uninstall (libdd-gotter).  Returns the number of
+ * slots written, or -1 when a page could not be made writable. */
+long naive_put_back(const char *const *names, void *const *hooks, void *const *originals) {
+    struct naive_walk w = {names, hooks, 0, 0, 0, 0, originals};
+    dl_iterate_phdr(naive_lib, &w);
+    return w.failed ? -1 : (long)w.slots;
 }
 
 /* Puts every slot naive_install changed back to its previous value (newest first).  Returns
