@@ -456,7 +456,8 @@ pub unsafe extern "C" fn gothook_decode_containing(
     if out.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }
-    match loader::decode_containing(addr as usize) {
+    // SAFETY: the header tells the caller to keep `*out` only while that library stays loaded.
+    match unsafe { loader::decode_containing(addr as usize) } {
         Ok(d) => {
             // SAFETY: non-NULL caller-owned output.
             dyn_store_seen(unsafe { &mut *out }, &d, loader::Readiness::Ready as u8);

@@ -488,14 +488,28 @@ pub unsafe fn maps(bias: usize, phdr: usize, phnum: u16, addr: usize) -> bool {
 /// READY: nothing decoded), decode errors.
 ///
 /// Context: malloc-safe.
-pub fn decode_containing(addr: usize) -> Result<Dynamic> {
+///
+/// # Safety
+/// The result reads the library's memory after the walk that decoded it has ended: the caller
+/// must make sure the library stays loaded while the result is used (e.g. a library that is
+/// never unloaded, such as libjvm in a running JVM, or one it holds a `dlopen` handle of).
+pub unsafe fn decode_containing(addr: usize) -> Result<Dynamic> {
     let mut out = Err(Error::NotFound);
     each(LIBS_ALL, |lib| {
         if !lib.contains(addr) {
             return true;
         }
         out = if lib.readiness == Readiness::Ready {
-            lib.decode()
+            // SAFETY: phdr/phnum come from the loader's dl_phdr_info for this listed object.
+            unsafe {
+                dynamic::phdr_bytes(
+                    lib.phdr,
+                    lib.phnum as usize,
+                    cfg!(target_pointer_width = "64"),
+                )
+            }
+            // SAFETY: mapped now (inside its walk callback); afterwards by the caller's contract.
+            .and_then(|raw| unsafe { Dynamic::decode(lib.bias, raw, 0) })
         } else {
             Err(Error::NotReady)
         };
