@@ -374,18 +374,20 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
     let order = st.next_order;
     st.next_gen = st.next_gen.wrapping_add(1).max(1);
     st.next_order += 1;
-    // Built in place: a Set is most of a kilobyte and this runs inside malloc hooks.
-    let set = st.sets[pos].insert(Set {
-        id,
-        order,
-        hooks: [EMPTY_HOOK; MAX_HOOKS],
-        nhooks: hooks.len(),
-        originals: found,
-        filter: *filter,
-        owners: 1,
-        skipped,
-        canonical,
-    });
+    // Built in place (from a constant, then field by field): a Set is two kilobytes and this
+    // runs inside malloc hooks, where a temporary would double the stack.
+    st.sets[pos] = Some(EMPTY_SET);
+    let Some(set) = st.sets[pos].as_mut() else {
+        return Err(Error::NotFound);
+    };
+    set.id = id;
+    set.order = order;
+    set.nhooks = hooks.len();
+    set.originals = found;
+    set.filter = *filter;
+    set.owners = 1;
+    set.skipped = skipped;
+    set.canonical = canonical;
     set.hooks[..hooks.len()].copy_from_slice(hooks);
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
