@@ -541,6 +541,7 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     take_off(&mut st, pos, rep)?;
     // Sets stacked above this one called its replacement as their original: hand them ours.
     let gone_order = st.sets[pos].as_ref().map_or(0, |s| s.order);
+    let mut repointed = 0u32;
     for q in 0..MAX_SETS {
         let Some(nq) = st.sets[q]
             .as_ref()
@@ -562,6 +563,7 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
             });
             if let (Some(original), Some(s)) = (handover, st.sets[q].as_mut()) {
                 s.originals[k] = original;
+                repointed |= 1 << q;
                 if !s.hooks[k].original.is_null() {
                     // SAFETY: the set's owner keeps the cell valid while installed.
                     unsafe { slot::publish(s.hooks[k].original, original) };
@@ -570,6 +572,15 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
         }
     }
     forget(&mut st, pos, id);
+    if repointed != 0 {
+        // A re-pointed set may now match slots it skipped (they were bound to what it
+        // expected to stack on): the next refresh walks and applies it again everywhere.
+        for r in st.libs.iter_mut() {
+            r.applied &= !repointed;
+        }
+        st.counters = (u64::MAX, u64::MAX);
+        SETTLED.store(0, Ordering::Release);
+    }
     Ok(())
 }
 
