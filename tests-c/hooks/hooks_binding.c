@@ -154,8 +154,13 @@ static void disjoint_filters(void) {
   CHECK_ST(gothook_uninstall(sa, NULL), GOTHOOK_OK);
   CHECK(b_orig == real, "A left: C's original re-pointed to %p, want %p", b_orig, real);
   CHECK(hk_filt_x_call() == 21, "A left: x returned %d (want 21)", hk_filt_x_call());
+  /* C's original is now the real one, which y's slot is bound to: one refresh stacks C there. */
+  gothook_report rr = {0};
+  CHECK_ST(gothook_refresh(0, &rr), GOTHOOK_OK);
+  CHECK(hk_filt_y_call() == 21, "A left, one refresh: y returned %d (want 21: C applied)", hk_filt_y_call());
   CHECK_ST(gothook_uninstall(sc, NULL), GOTHOOK_OK);
   expect_slots("overlap, both uninstalled", real, real);
+  CHECK(hk_filt_y_call() == 1, "overlap, both uninstalled: y returned %d", hk_filt_y_call());
   printf("  disjoint filters: both uninstall orders leave every slot exact\n");
 }
 

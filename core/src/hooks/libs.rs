@@ -49,7 +49,7 @@ pub(super) struct Notes {
 }
 
 /// Most slots of one lazily bound library noted by one pass.
-pub(super) const MAX_NOTES: usize = 32;
+pub(super) const MAX_NOTES: usize = 12;
 
 impl Notes {
     pub(super) fn new() -> Notes {

@@ -374,18 +374,20 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
     let order = st.next_order;
     st.next_gen = st.next_gen.wrapping_add(1).max(1);
     st.next_order += 1;
-    // Built in place: a Set is most of a kilobyte and this runs inside malloc hooks.
-    let set = st.sets[pos].insert(Set {
-        id,
-        order,
-        hooks: [EMPTY_HOOK; MAX_HOOKS],
-        nhooks: hooks.len(),
-        originals: found,
-        filter: *filter,
-        owners: 1,
-        skipped,
-        canonical,
-    });
+    // Built in place (from a constant, then field by field): a Set is two kilobytes and this
+    // runs inside malloc hooks, where a temporary would double the stack.
+    st.sets[pos] = Some(EMPTY_SET);
+    let Some(set) = st.sets[pos].as_mut() else {
+        return Err(Error::NotFound);
+    };
+    set.id = id;
+    set.order = order;
+    set.nhooks = hooks.len();
+    set.originals = found;
+    set.filter = *filter;
+    set.owners = 1;
+    set.skipped = skipped;
+    set.canonical = canonical;
     set.hooks[..hooks.len()].copy_from_slice(hooks);
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
@@ -539,6 +541,7 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
     take_off(&mut st, pos, rep)?;
     // Sets stacked above this one called its replacement as their original: hand them ours.
     let gone_order = st.sets[pos].as_ref().map_or(0, |s| s.order);
+    let mut repointed = 0u32;
     for q in 0..MAX_SETS {
         let Some(nq) = st.sets[q]
             .as_ref()
@@ -560,6 +563,7 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
             });
             if let (Some(original), Some(s)) = (handover, st.sets[q].as_mut()) {
                 s.originals[k] = original;
+                repointed |= 1 << q;
                 if !s.hooks[k].original.is_null() {
                     // SAFETY: the set's owner keeps the cell valid while installed.
                     unsafe { slot::publish(s.hooks[k].original, original) };
@@ -568,6 +572,15 @@ pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
         }
     }
     forget(&mut st, pos, id);
+    if repointed != 0 {
+        // A re-pointed set may now match slots it skipped (they were bound to what it
+        // expected to stack on): the next refresh walks and applies it again everywhere.
+        for r in st.libs.iter_mut() {
+            r.applied &= !repointed;
+        }
+        st.counters = (u64::MAX, u64::MAX);
+        SETTLED.store(0, Ordering::Release);
+    }
     Ok(())
 }
 

@@ -225,9 +225,6 @@ pub(super) fn apply(
     let mut batch = slot::Batch::begin()?;
     let mut sentinel = None;
     let mut err = None;
-    // The library's own definition of each name (0: not looked up yet, 1: none), to tell a lazy
-    // PLT stub from a slot bound to a definition inside the library itself.
-    let mut own = [0usize; MAX_WANTS];
     d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
         if !prefilter.may_hold(sym) {
             return true;
@@ -252,15 +249,12 @@ pub(super) fn apply(
             return true;
         }
         let current = slot::peek(r.slot);
-        let unbound = r.table == Table::JmpRel && d.bind_now == 0 && d.contains(current) && {
-            if own[k] == 0 {
-                own[k] = match d.lookup(names[k]) {
-                    Ok(Some(s)) if s.is_defined() => s.address(d.bias),
-                    _ => 1,
-                };
-            }
-            own[k] != current
-        };
+        // A lazy PLT stub lies inside the library; so does a definition of its own (bound to
+        // itself, e.g. under RTLD_DEEPBIND), told apart by a lookup (rare: lazy slots only).
+        let unbound = r.table == Table::JmpRel
+            && d.bind_now == 0
+            && d.contains(current)
+            && !matches!(d.lookup(names[k]), Ok(Some(s)) if s.is_defined() && s.address(d.bias) == current);
         let c = chain(st, order, w, current, unbound, None);
         if c.skipped & focus != 0 {
             rep.slots_foreign += 1;

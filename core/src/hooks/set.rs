@@ -24,6 +24,26 @@ pub(super) struct Set {
     pub(super) canonical: [usize; MAX_HOOKS],
 }
 
+/// An unused set, to be filled in place.
+pub(super) const EMPTY_SET: Set = Set {
+    id: 0,
+    order: 0,
+    hooks: [EMPTY_HOOK; MAX_HOOKS],
+    nhooks: 0,
+    originals: [0; MAX_HOOKS],
+    filter: Filter {
+        flags: 0,
+        path_suffix: None,
+        contains: 0,
+        next_after: 0,
+        exclude: 0,
+        accept: None,
+    },
+    owners: 0,
+    skipped: 0,
+    canonical: [0; MAX_HOOKS],
+};
+
 impl Set {
     /// The hooks that take part in passes (optional hooks without a definition do not).
     pub(super) fn active(&self) -> impl Iterator<Item = (usize, &Hook)> {
