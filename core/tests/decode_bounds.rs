@@ -20,6 +20,27 @@ fn check_decoded<M: Memory>(d: &Dynamic<M>, spec: Spec, got: usize) {
     let expected = (spec.style != HashStyle::GnuNoChains).then_some(3);
     let getpid = d.lookup(b"getpid").unwrap().map(|s| s.index);
     assert_eq!(getpid, expected, "{spec:?}");
+    // Undefined symbols: DT_HASH finds them by walking the chain 3 -> 2 -> 1; GNU hash does
+    // not cover them (they lie below symoffset), a linear scan does.
+    let mut named = Vec::new();
+    d.find_named(b"malloc", false, |s| {
+        named.push(s.index);
+        true
+    })
+    .unwrap();
+    assert_eq!(named, [1], "{spec:?}");
+    let mut hashed = Vec::new();
+    d.find_hashed(b"free", |s| {
+        hashed.push(s.index);
+        true
+    })
+    .unwrap();
+    let expected: &[u32] = if spec.style == HashStyle::Sysv {
+        &[2]
+    } else {
+        &[]
+    };
+    assert_eq!(hashed, expected, "{spec:?}");
     let mut imports = Vec::new();
     d.for_each_import(|i| {
         imports.push((i.name.to_vec(), i.reloc.kind, i.reloc.table, i.reloc.slot));
@@ -177,6 +198,7 @@ fn each_malformed_dynamic_entry_is_refused_by_the_check_named_for_it() {
                 shrink: 0,
                 grow: None,
                 patch: Some((tag, patch)),
+                poke: None,
             };
             assert_eq!(build(spec).refusal(), Some(check), "{spec:?}");
             n += 1;
@@ -188,6 +210,7 @@ fn each_malformed_dynamic_entry_is_refused_by_the_check_named_for_it() {
             shrink: 0,
             grow: None,
             patch: Some((dt::GNU_HASH, Add(2))),
+            poke: None,
         };
         assert_eq!(
             build(gnu).refusal(),
@@ -197,4 +220,78 @@ fn each_malformed_dynamic_entry_is_refused_by_the_check_named_for_it() {
         n += 1;
     }
     assert_eq!(n, 38);
+}
+
+#[test]
+fn malformed_hash_table_headers_are_refused_by_the_check_named_for_them() {
+    let cases: [(HashStyle, usize, u32, &str); 6] = [
+        (HashStyle::Sysv, 0, 0, "DT_HASH without buckets"),
+        (
+            HashStyle::Sysv,
+            4,
+            u32::MAX,
+            "DT_HASH buckets or chains end outside the segment",
+        ),
+        (
+            HashStyle::Gnu,
+            0,
+            0,
+            "GNU hash without buckets or with a bloom size not a power of 2",
+        ),
+        (
+            HashStyle::Gnu,
+            8,
+            3,
+            "GNU hash without buckets or with a bloom size not a power of 2",
+        ),
+        // The only bucket points below symoffset (3).
+        (HashStyle::Gnu, 16 + 8, 1, "GNU hash bucket below symoffset"),
+        (
+            HashStyle::Gnu,
+            8,
+            0x1000,
+            "GNU hash bloom filter ends outside the segment",
+        ),
+    ];
+    for is64 in [true, false] {
+        for (style, at, value, check) in cases {
+            // ELF32 bloom words are 4 bytes: the bucket follows 4 bytes earlier.
+            let at = if !is64 && at == 24 { 20 } else { at };
+            let part = if style == HashStyle::Sysv {
+                Part::SysvHash
+            } else {
+                Part::GnuHash
+            };
+            let spec = Spec {
+                is64,
+                style,
+                last: Part::Relr,
+                shrink: 0,
+                grow: None,
+                patch: None,
+                poke: Some((part, at, value)),
+            };
+            assert_eq!(build(spec).refusal(), Some(check), "{spec:?}");
+        }
+    }
+}
+
+#[test]
+fn plt_relocations_declared_rel_are_read_as_rel_entries() {
+    for is64 in [true, false] {
+        let spec = Spec {
+            is64,
+            style: HashStyle::Sysv,
+            last: Part::Relr,
+            shrink: 0,
+            grow: None,
+            patch: Some((dt::PLTREL, Patch::Set(dt::REL as u64))),
+            poke: None,
+        };
+        let img = build(spec);
+        let d = img.decode().unwrap();
+        assert_eq!(d.plt_rela, 0, "{spec:?}");
+        let f = img.decode_file().unwrap();
+        assert_eq!(f.plt_rela, 0, "{spec:?}");
+    }
 }

@@ -71,6 +71,8 @@ pub struct Spec {
     pub grow: Option<(i64, u64)>,
     /// One dynamic entry changed after layout.
     pub patch: Option<(i64, Patch)>,
+    /// A u32 written at this byte offset of a part after layout.
+    pub poke: Option<(Part, usize, u32)>,
 }
 
 /// A change to one dynamic entry.
@@ -428,6 +430,10 @@ pub fn build(spec: Spec) -> Image {
         assert_eq!(*len, b.len());
         image[*at..at + len].copy_from_slice(b);
     }
+    if let Some((part, k, v)) = spec.poke {
+        let at = off(part) + k;
+        image[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
 
     let seg_len = end.checked_sub(spec.shrink).unwrap();
     let mut ph = W::new(is64);
@@ -512,6 +518,7 @@ pub fn specs() -> Vec<Spec> {
                     shrink: 0,
                     grow: None,
                     patch: None,
+                    poke: None,
                 });
             }
         }
