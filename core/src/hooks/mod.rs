@@ -29,7 +29,7 @@
 //!   by the first such refresh after the loss, however long after the patch.
 //! - Pre-patch values: a restored slot gets the lower set's replacement, else the set's
 //!   original, which by the binding rule is what the slot was bound to; a slot that held its
-//!   lazy stub gets the stub back (recorded with the lazy slots, up to 256); a slot bound to a
+//!   lazy stub gets the stub back (recorded with the lazy slots, up to 224); a slot bound to a
 //!   canonical PLT entry gets the definition (not recorded).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
