@@ -558,7 +558,9 @@ typedef struct gothook_report {
    */
   uint32_t slots_restored;
   /*
-   Slots uninstall found changed by someone else (left alone).
+   Slots uninstall found changed by someone else during its compare-and-swap (left alone).
+   A slot the set never patched (bound elsewhere, or reverted by lazy binding) is not
+   counted.
    */
   uint32_t slots_changed;
   /*
@@ -795,7 +797,7 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  Lazy binding: a slot that still held its lazy PLT stub when it was patched can be
  overwritten by the loader's `_dl_fixup` at any later time (a thread that entered the stub
  before the patch and was preempted inside the loader).  gothook records such slots (up to
- 256; libraries beyond that are re-scanned instead) and, while any is recorded, every refresh
+ 224; libraries beyond that are re-scanned instead) and, while any is recorded, every refresh
  that takes the loader lock walks the libraries and reads them: a hook lost to lazy binding
  is repaired by the first refresh that takes the loader lock after the loss, however long
  after the patch (counted in `slots_repaired`).  With the dlopen interception installed,

@@ -913,7 +913,9 @@ pub struct gothook_report {
     pub slots_conflict: u32,
     /// Slots uninstall restored.
     pub slots_restored: u32,
-    /// Slots uninstall found changed by someone else (left alone).
+    /// Slots uninstall found changed by someone else during its compare-and-swap (left alone).
+    /// A slot the set never patched (bound elsewhere, or reverted by lazy binding) is not
+    /// counted.
     pub slots_changed: u32,
     /// Libraries not tracked because gothook's library table is full (re-scanned by every
     /// refresh; refresh then returns GOTHOOK_EFULL, install returns GOTHOOK_OK).
@@ -1127,7 +1129,7 @@ pub unsafe extern "C" fn gothook_install(
 /// Lazy binding: a slot that still held its lazy PLT stub when it was patched can be
 /// overwritten by the loader's `_dl_fixup` at any later time (a thread that entered the stub
 /// before the patch and was preempted inside the loader).  gothook records such slots (up to
-/// 256; libraries beyond that are re-scanned instead) and, while any is recorded, every refresh
+/// 224; libraries beyond that are re-scanned instead) and, while any is recorded, every refresh
 /// that takes the loader lock walks the libraries and reads them: a hook lost to lazy binding
 /// is repaired by the first refresh that takes the loader lock after the loss, however long
 /// after the patch (counted in `slots_repaired`).  With the dlopen interception installed,

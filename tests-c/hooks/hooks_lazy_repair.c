@@ -4,7 +4,8 @@
  * store into the slots that held their lazy stub when the set was installed, at random delays
  * of 0-500 ms after the patch (or the previous repair), while another thread loops refreshes.
  * Counts: every injected loss repaired, and no call from the fixture missed the hook after the
- * repair.
+ * repair.  Uninstall then writes back exactly what those slots held before the install: their
+ * lazy stubs (so the next call binds the way the loader would).
  * Usage: hooks_lazy_repair <lazy fixture.so> [rounds] */
 #include "hk_common.h"
 
@@ -41,10 +42,12 @@ int main(int argc, char **argv) {
   struct hk_slots pre;
   hk_snapshot(argv[1], &pre);
   void **lazy[HK_MAX_SLOTS];
+  void *stub[HK_MAX_SLOTS];
   int lazy_func[HK_MAX_SLOTS], nlazy = 0;
   for (int k = 0; k < pre.n; k++) {
     uintptr_t v = (uintptr_t)pre.s[k].value;
     if (pre.s[k].kind == GOTHOOK_IMPORT_PLT && pre.s[k].func >= 0 && v >= hk_libs[fx].lo && v < hk_libs[fx].hi) {
+      stub[nlazy] = pre.s[k].value;
       lazy[nlazy] = pre.s[k].slot;
       lazy_func[nlazy++] = pre.s[k].func;
     }
@@ -95,10 +98,13 @@ int main(int argc, char **argv) {
   CHECK(atomic_load(&repaired_seen) >= (unsigned)repaired, "refresh reported %u repairs for %d",
         atomic_load(&repaired_seen), repaired);
   CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
+  int stubs_back = 0;
+  for (int k = 0; k < nlazy; k++) stubs_back += __atomic_load_n(lazy[k], __ATOMIC_ACQUIRE) == stub[k];
+  CHECK(stubs_back == nlazy, "uninstall wrote back %d of %d lazy stubs", stubs_back, nlazy);
   hk_run_and_compare(fx, 0, "uninstalled");
-  printf("hooks_lazy_repair: %d lazy slots watched, %d of %d injected losses repaired (slowest %.1f ms), "
+  printf("hooks_lazy_repair: %d lazy slots watched (%d stubs restored), %d of %d injected losses repaired (slowest %.1f ms), "
          "%u refreshes, %u repairs reported; %s\n",
-         nlazy, repaired, injected, worst_ns / 1e6, atomic_load(&refreshes), atomic_load(&repaired_seen),
+         nlazy, stubs_back, repaired, injected, worst_ns / 1e6, atomic_load(&refreshes), atomic_load(&repaired_seen),
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }

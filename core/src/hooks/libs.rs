@@ -33,17 +33,29 @@ pub(super) struct LibRec {
 #[derive(Clone, Copy, Default)]
 pub(super) struct LazySlot {
     pub(super) bias: usize,
-    pub(super) slot: usize,
     pub(super) value: usize,
+    /// What the slot held before the first patch: its lazy PLT stub (uninstall writes it back,
+    /// so the next call binds the way the loader would, version and scope included).
+    pub(super) stub: usize,
+    /// The slot's offset from `bias` (32 bits keep the table at 32 bytes an entry).
+    pub(super) offset: u32,
     pub(super) key: u32,
 }
 
-/// Most lazily bound slots watched at once; beyond it their libraries are re-scanned instead.
-pub(super) const MAX_LAZY: usize = 256;
+impl LazySlot {
+    pub(super) fn slot(&self) -> usize {
+        self.bias.wrapping_add(self.offset as usize)
+    }
+}
+
+/// Most lazily bound slots watched at once; beyond it their libraries are re-scanned instead
+/// (sized so that all static data stays within 64 KiB).
+pub(super) const MAX_LAZY: usize = 224;
 
 /// Slots of one library that a pass patched or found patched, for the lazy table.
 pub(super) struct Notes {
-    pub(super) items: [(usize, usize, bool); MAX_NOTES],
+    /// (slot, value written, held its lazy stub before, value before).
+    pub(super) items: [(usize, usize, bool, usize); MAX_NOTES],
     pub(super) n: usize,
     pub(super) overflow: bool,
 }
@@ -54,16 +66,16 @@ pub(super) const MAX_NOTES: usize = 12;
 impl Notes {
     pub(super) fn new() -> Notes {
         Notes {
-            items: [(0, 0, false); MAX_NOTES],
+            items: [(0, 0, false, 0); MAX_NOTES],
             n: 0,
             overflow: false,
         }
     }
 
-    /// Slot `slot` now holds `value`; `unbound`: it held its lazy PLT stub before.
-    pub(super) fn push(&mut self, slot: usize, value: usize, unbound: bool) {
+    /// Slot `slot` now holds `value`; `unbound`: it held its lazy PLT stub `before`.
+    pub(super) fn push(&mut self, slot: usize, value: usize, unbound: bool, before: usize) {
         if self.n < MAX_NOTES {
-            self.items[self.n] = (slot, value, unbound);
+            self.items[self.n] = (slot, value, unbound, before);
             self.n += 1;
         } else {
             self.overflow = true;
@@ -86,8 +98,8 @@ impl State {
         self.lazy[..self.nlazy].iter().any(|l| {
             l.bias == bias
                 && l.key == key
-                && lib.contains(l.slot)
-                && crate::slot::peek(l.slot) != l.value
+                && lib.contains(l.slot())
+                && crate::slot::peek(l.slot()) != l.value
         })
     }
 
@@ -100,7 +112,7 @@ impl State {
         while k < self.nlazy {
             let l = self.lazy[k];
             if l.bias == bias && l.key == key {
-                match notes.items[..notes.n].iter().find(|n| n.0 == l.slot) {
+                match notes.items[..notes.n].iter().find(|n| n.0 == l.slot()) {
                     Some(n) => {
                         self.lazy[k].value = n.1;
                         k += 1;
@@ -115,21 +127,26 @@ impl State {
             }
         }
         let mut rescan = notes.overflow;
-        for &(slot, value, unbound) in &notes.items[..notes.n] {
+        for &(slot, value, unbound, stub) in &notes.items[..notes.n] {
             let known = self.lazy[..self.nlazy]
                 .iter()
-                .any(|l| l.bias == bias && l.key == key && l.slot == slot);
+                .any(|l| l.bias == bias && l.key == key && l.slot() == slot);
             if !unbound || known {
                 continue;
             }
+            let Ok(offset) = u32::try_from(slot.wrapping_sub(bias)) else {
+                rescan = true;
+                continue;
+            };
             if self.nlazy == MAX_LAZY {
                 rescan = true;
                 continue;
             }
             self.lazy[self.nlazy] = LazySlot {
                 bias,
-                slot,
+                offset,
                 value,
+                stub,
                 key,
             };
             self.nlazy += 1;

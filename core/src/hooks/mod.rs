@@ -27,10 +27,10 @@
 //! - Lazy binding: slots that held their PLT stub when patched are recorded and read by every
 //!   refresh that takes the loader lock, so a hook lost to a late `_dl_fixup` store is repaired
 //!   by the first such refresh after the loss, however long after the patch.
-//! - Pre-patch values are not recorded per slot: a restored slot gets the definition (or the
-//!   lower set's replacement), which equals its pre-patch value except for a lazy stub (restored
-//!   to the definition it would have bound to) and a canonical PLT entry (restored to the
-//!   definition).
+//! - Pre-patch values: a restored slot gets the lower set's replacement, else the set's
+//!   original, which by the binding rule is what the slot was bound to; a slot that held its
+//!   lazy stub gets the stub back (recorded with the lazy slots, up to 224); a slot bound to a
+//!   canonical PLT entry gets the definition (not recorded).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -215,8 +215,9 @@ static STATE: OwnedLock<State> = OwnedLock::new(State {
     unsettled: 0,
     lazy: [LazySlot {
         bias: 0,
-        slot: 0,
+        offset: 0,
         value: 0,
+        stub: 0,
         key: 0,
     }; MAX_LAZY],
     nlazy: 0,
@@ -441,7 +442,7 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
             rep.libs_failed += 1;
             return true;
         };
-        if let Err(e) = restore(st, pos, &d, &order[..n], rep) {
+        if let Err(e) = restore(st, pos, &d, key_of(lib), &order[..n], rep) {
             first_err.get_or_insert(e);
         }
         true

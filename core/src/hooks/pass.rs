@@ -283,7 +283,7 @@ pub(super) fn apply(
             sentinel = Some((r.slot, c.desired));
         }
         if d.bind_now == 0 && r.table == Table::JmpRel {
-            notes.push(r.slot, c.desired, unbound);
+            notes.push(r.slot, c.desired, unbound, current);
         }
         true
     })?;
@@ -438,6 +438,7 @@ pub(super) fn restore(
     st: &State,
     pos: usize,
     d: &Dynamic,
+    key: u32,
     order: &[usize],
     rep: &mut Report,
 ) -> Result<()> {
@@ -481,7 +482,17 @@ pub(super) fn restore(
         if current != set.hooks[k].replacement {
             return true;
         }
-        let target = chain(st, order, &wants[k], current, false, Some(pos)).desired;
+        let c = chain(st, order, &wants[k], current, false, Some(pos));
+        // No set left on a slot that held its lazy stub: the stub goes back, exactly.
+        let stub = (c.applied == 0 && r.table == Table::JmpRel)
+            .then(|| {
+                st.lazy[..st.nlazy]
+                    .iter()
+                    .find(|l| l.bias == d.bias && l.key == key && l.slot() == r.slot)
+                    .map(|l| l.stub)
+            })
+            .flatten();
+        let target = stub.unwrap_or(c.desired);
         match batch.swap(d, r.slot, current, target) {
             Ok(()) => restored += 1,
             Err(Error::Changed) => rep.slots_changed += 1,
