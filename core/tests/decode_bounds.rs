@@ -128,7 +128,7 @@ fn each_malformed_dynamic_entry_is_refused_by_the_check_named_for_it() {
     use Patch::*;
     // An offset equal to DT_STRSZ is the first one past the table.
     let strsz = STRTAB.len() as u64;
-    let cases: [(i64, Patch, &str); 18] = [
+    let cases: [(i64, Patch, &str); 19] = [
         (dt::NULL, Remove, "dynamic array without DT_NULL"),
         (dt::STRTAB, Remove, "no DT_STRTAB"),
         (dt::STRSZ, Remove, "no DT_STRSZ"),
@@ -183,6 +183,11 @@ fn each_malformed_dynamic_entry_is_refused_by_the_check_named_for_it() {
             "DT_RELACOUNT or DT_RELCOUNT larger than its table",
         ),
         (
+            dt::RELCOUNT,
+            Set(3),
+            "DT_RELACOUNT or DT_RELCOUNT larger than its table",
+        ),
+        (
             dt::JMPREL,
             Set(0x7000_0000),
             "dynamic pointer outside the mapped segments",
@@ -219,7 +224,7 @@ fn each_malformed_dynamic_entry_is_refused_by_the_check_named_for_it() {
         );
         n += 1;
     }
-    assert_eq!(n, 38);
+    assert_eq!(n, 40);
 }
 
 #[test]
@@ -293,5 +298,32 @@ fn plt_relocations_declared_rel_are_read_as_rel_entries() {
         assert_eq!(d.plt_rela, 0, "{spec:?}");
         let f = img.decode_file().unwrap();
         assert_eq!(f.plt_rela, 0, "{spec:?}");
+    }
+}
+
+#[test]
+fn leading_relative_counts_covering_a_whole_table_skip_all_its_imports() {
+    for is64 in [true, false] {
+        for (tag, table) in [(dt::RELACOUNT, Table::Rela), (dt::RELCOUNT, Table::Rel)] {
+            let spec = Spec {
+                is64,
+                style: HashStyle::Sysv,
+                last: Part::Relr,
+                shrink: 0,
+                grow: None,
+                patch: Some((tag, Patch::Set(2))),
+                poke: None,
+            };
+            let img = build(spec);
+            let d = img.decode().unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+            let mut tables = Vec::new();
+            d.for_each_import(|i| {
+                tables.push(i.reloc.table);
+                true
+            })
+            .unwrap();
+            assert!(!tables.contains(&table), "{spec:?}: {tables:?}");
+            assert_eq!(tables.len(), 2, "{spec:?}: the other two imports stay");
+        }
     }
 }

@@ -351,7 +351,7 @@ pub fn build(spec: Spec) -> Image {
         }
     };
     // The dynamic array has a fixed number of entries: lay it out by its length first.
-    let n_dyn = 21;
+    let n_dyn = 22;
     let dyn_len = n_dyn * 2 * ws(is64);
     let mut at = GOT + GOT_SLOTS * ws(is64);
     let mut offsets = Vec::new();
@@ -377,7 +377,7 @@ pub fn build(spec: Spec) -> Image {
         HashStyle::Sysv => (dt::HASH, vaddr(Part::SysvHash)),
         _ => (dt::GNU_HASH, vaddr(Part::GnuHash)),
     };
-    let entries: [(i64, u64); 21] = [
+    let entries: [(i64, u64); 22] = [
         (dt::STRTAB, vaddr(Part::Strtab)),
         (dt::STRSZ, grown(dt::STRSZ, len(Part::Strtab) as u64)),
         (dt::SYMTAB, vaddr(Part::Symtab)),
@@ -389,6 +389,7 @@ pub fn build(spec: Spec) -> Image {
         (dt::RELASZ, grown(dt::RELASZ, len(Part::Rela) as u64)),
         (dt::RELAENT, rela_ent(is64) as u64),
         (dt::RELACOUNT, 1),
+        (dt::RELCOUNT, 0),
         (dt::JMPREL, vaddr(Part::JmpRel)),
         (dt::PLTRELSZ, grown(dt::PLTRELSZ, len(Part::JmpRel) as u64)),
         (dt::PLTREL, dt::RELA as u64),
