@@ -147,12 +147,17 @@
 #define GOTHOOK_REFRESH_FULL 1
 
 /*
- Shortest time, in nanoseconds, between the starts of two refreshes that take the loader lock.
+ Longest time, in nanoseconds, that `gothook_refresh` trusts its last locked probe of the
+ loader's counters: a library that finished loading at time t (by `dlopen` or loaded by glibc
+ itself: iconv modules, NSS modules, `libgcc_s`) is hooked by the first refresh that starts at
+ or after t + `GOTHOOK_PROBE_INTERVAL_NS` and does not answer `GOTHOOK_EBUSY`.
  */
-#define GOTHOOK_MIN_LOCKED_INTERVAL_NS 50000
+#define GOTHOOK_PROBE_INTERVAL_NS 10000000
 
 /*
- Refreshes hold the loader lock at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average.
+ Re-scans of an overflowed library table hold the loader lock at most
+ 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average; one the budget holds back is not done
+ (`GOTHOOK_EBUSY` at once).
  */
 #define GOTHOOK_LOCK_SHARE_INVERSE 4
 
@@ -666,7 +671,12 @@ gothook_status gothook_dynamic_lookup_symbol(const struct gothook_dynamic *d,
  the slot holds `expected`.  The page is made writable only when its protection (derived from
  `owner`'s program headers: read-only inside the page-rounded RELRO range, else its PT_LOAD
  flags) lacks write, and is restored exactly afterwards.  All swaps in the process are
- serialised by one spin lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
+ serialised by one lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
+
+ Locks: gothook's swap lock only (never the loader's).  Its holder never waits for anything
+ (it only changes page protection and swaps), so a swap that finds it held by another thread
+ waits a few microseconds, blocked in the kernel, not spinning; a child forked while a parent
+ thread held it takes it over.
 
  Context: signal-safe (if `owner` was decoded earlier from a library that stays loaded).
  Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or misaligned),
@@ -690,7 +700,11 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
  definition; nothing installed), `GOTHOOK_EFULL` (no free set: nothing installed; or the
  library table is full: the set IS installed, `*out_set` is written and
  `report->libs_untracked` says how many libraries every refresh will re-scan),
- `GOTHOOK_EBUSY` (re-entry).
+ `GOTHOOK_EBUSY` (re-entry on this thread, or a child forked during a gothook walk: see
+ `gothook_refresh`).
+
+ Locks: as `gothook_refresh` (the loader's list lock, then the state lock inside its
+ callback); waits for another thread's install, uninstall or refresh without spinning.
  */
 gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                size_t count,
@@ -699,22 +713,47 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                struct gothook_report *report);
 
 /*
- Catches up after libraries were loaded or unloaded.  O(1) when nothing changed (gothook's
- dlopen interception saw no call, or the loader's counters are unchanged) and no library was
- left LOADING/UNKNOWN or awaits a lazy-binding re-check; otherwise one walk that processes
- only new, not-yet-READY, reloaded and re-check-due libraries, repairing slots lazy binding
- overwrote.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
- Refreshes that take the loader's list lock (which every dlopen/dlclose also needs, and which
- is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS` apart and hold it at most
- 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (a budget that allows bursts of up to
- `GOTHOOK_LOCK_BURST_NS`): an occasional refresh starts at once, a caller looping refreshes
- waits instead of starving other threads' dlopen calls.  `GOTHOOK_REFRESH_FULL` never waits
- (its time is still charged).
+ Catches up after libraries were loaded or unloaded.  `report` may be NULL.
 
- Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY`, `GOTHOOK_EFULL` (the
- library table overflowed; a full pass was done, nothing was missed).
+ Without the dlopen interception, every refresh does one locked probe of the loader's
+ add/remove counters (one `dl_iterate_phdr` callback, no syscall, well under a microsecond
+ uncontended), so a refresh right after your dlopen sees it.  With the interception installed
+ (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a locked probe
+ that started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has completed, the interception saw no
+ call since, and no library was left LOADING/UNKNOWN or awaits a lazy-binding re-check.  When
+ the counters changed, one walk processes only new, not-yet-READY, reloaded and re-check-due
+ libraries, repairing slots lazy binding overwrote.  `GOTHOOK_REFRESH_FULL` re-scans
+ everything.
+
+ Guarantee: a library that finished loading at time t, whoever loaded it (including glibc's
+ own loads of iconv modules, NSS modules and `libgcc_s`, which no dlopen hook sees), is hooked
+ by the first refresh that starts at or after t + `GOTHOOK_PROBE_INTERVAL_NS` and does not
+ answer `GOTHOOK_EBUSY`.
+
+ Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
+ dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only when
+ something changed, a library was seen LOADING, or a lazy-binding re-check is due, so a loop
+ of refreshes walks only as often as libraries come and go.  The exception is an overflowed
+ library table (`GOTHOOK_EFULL`), which every refresh re-scans: those re-scans hold the lock
+ at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (bursts up to
+ `GOTHOOK_LOCK_BURST_NS`), and one the budget holds back is not done: the call answers
+ `GOTHOOK_EBUSY` at once; call again later if you need its effect.  `GOTHOOK_REFRESH_FULL` is
+ never held back.
+
+ Locks: the loader's list lock (`dl_iterate_phdr`), and inside its callback gothook's state
+ lock, which is only ever held by a thread that holds the loader's lock, so no thread waits
+ for it while another waits for the loader.  Safe from a malloc hook, also one that runs
+ inside its own `dl_iterate_phdr` callback.
+
+ Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY` (this thread is already
+ inside gothook; a re-scan of an overflowed table held back by pacing; or this is a child forked while another thread
+ of the parent was inside a gothook walk: glibc does not reset its list lock in a forked
+ child, so any `dl_iterate_phdr` could block forever and gothook refuses to walk in this
+ process; hooks installed before the fork keep working), `GOTHOOK_EFULL` (the library table
+ overflowed; a full pass was done, nothing was missed).
  */
-gothook_status gothook_refresh(uint32_t flags, struct gothook_report *report);
+gothook_status gothook_refresh(uint32_t flags,
+                               struct gothook_report *report);
 
 /*
  Uninstalls a set: every slot still holding its replacement goes back, by compare-and-swap, to
@@ -722,7 +761,10 @@ gothook_status gothook_refresh(uint32_t flags, struct gothook_report *report);
  stacked above get their originals re-pointed.  Slots changed by someone else are counted in
  `slots_changed` and left alone.  `report` may be NULL.
 
- Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`.
+ Locks: as `gothook_refresh` (the loader's list lock, then the state lock inside its callback).
+
+ Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY` (re-entry
+ on this thread, or a child forked during a gothook walk: see `gothook_refresh`).
  */
 gothook_status gothook_uninstall(gothook_set set, struct gothook_report *report);
 

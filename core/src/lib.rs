@@ -71,6 +71,7 @@ pub mod intercept;
 pub mod loader;
 pub mod lock;
 pub mod mem;
+pub mod probe;
 pub mod slot;
 pub mod sys;
 
