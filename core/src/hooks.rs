@@ -198,22 +198,17 @@ pub static DLOPEN_HOOKED: AtomicU32 = AtomicU32::new(0);
 /// Whether refresh may take the lock-free shortcut (no unsettled or untracked libraries, no
 /// pass held back).
 static SETTLED: AtomicU32 = AtomicU32::new(0);
-/// Set when the state lock was taken over in a forked child: the next refresh is a full verify.
-static DIRTY: AtomicU32 = AtomicU32::new(0);
 
 /// Runs `f` holding the state lock, which is taken inside a walk callback: the order is always
 /// the loader's list lock, then the state lock, so waiting for it cannot deadlock with a thread
 /// that holds the loader's lock (see `lock`).  `f` also gets the loader's (adds, subs) counters,
 /// read under the same hold.  `Busy` on same-thread re-entry, or in a child forked during a walk.
+///
+/// Fork: the state lock is only ever held inside a walk, so a child forked while a parent thread
+/// held it (and possibly had the state half-updated) is a child that refuses to walk at all; a
+/// child that may walk always finds the lock free and the state whole.
 fn locked<R>(f: impl FnOnce(Guard<'_, State>, (u64, u64)) -> Result<R>) -> Result<R> {
-    probe::under_list_lock(|counters| {
-        let st = STATE.lock()?;
-        if st.taken_over() {
-            DIRTY.store(1, Ordering::Release);
-            SETTLED.store(0, Ordering::Release);
-        }
-        f(st, counters)
-    })
+    probe::under_list_lock(|counters| f(STATE.lock()?, counters))
 }
 
 fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
@@ -798,7 +793,6 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
             probe::probed(start);
             return Ok(());
         }
-        let full = full || DIRTY.load(Ordering::Acquire) != 0;
         let changed = counters != st.counters || g != SEEN_GENERATION.load(Ordering::Acquire);
         if !full && !changed && st.unsettled == 0 && !st.overflow {
             SETTLED.store(1, Ordering::Release);
@@ -816,7 +810,6 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
         let t0 = crate::sys::monotonic_ns();
         let r = pass(&mut st, full, rep);
         probe::charge(t0);
-        DIRTY.store(0, Ordering::Release);
         SEEN_GENERATION.store(g, Ordering::Release);
         probe::probed(start);
         r
