@@ -18,16 +18,27 @@ static WALKS: AtomicU64 = AtomicU64::new(0);
 /// The process that last proved it may walk: its pid (survives fork, unlike [`MARK`]).
 static WALK_PID: AtomicU32 = AtomicU32::new(0);
 
+/// Size and alignment of [`WipePage`]: the largest page size of the architecture, so that the
+/// page holds nothing else (x86 pages are always 4 KiB; others may be up to 64 KiB).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+const WIPE_SIZE: usize = 4096;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+const WIPE_SIZE: usize = 65536;
+
 /// One page that the kernel hands to a forked child zeroed (`MADV_WIPEONFORK`, Linux >= 4.14),
 /// so a non-zero mark proves "same process as the one that set it" without a syscall.
-#[repr(C, align(65536))]
+#[cfg_attr(any(target_arch = "x86_64", target_arch = "x86"), repr(C, align(4096)))]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86")),
+    repr(C, align(65536))
+)]
 struct WipePage {
     mark: AtomicU32,
-    _rest: [u8; 65536 - 4],
+    _rest: [u8; WIPE_SIZE - 4],
 }
 static MARK: WipePage = WipePage {
     mark: AtomicU32::new(0),
-    _rest: [0; 65536 - 4],
+    _rest: [0; WIPE_SIZE - 4],
 };
 /// 1 once `MARK` is known to be wiped in children, 2 if the kernel refused (then every walk asks
 /// `getpid`).
@@ -68,14 +79,15 @@ fn may_walk() -> bool {
 
 fn arm_mark() {
     if MARK_STATE.load(Ordering::Acquire) == 0 {
-        if page_size() > 65536 {
+        if page_size() > WIPE_SIZE || core::mem::size_of::<WipePage>() != WIPE_SIZE {
             MARK_STATE.store(2, Ordering::Release);
             return;
         }
         let page = &MARK as *const WipePage as usize;
         // SAFETY: `MARK` is a whole, aligned, zero-initialised static; wiping it in children is
         // exactly what this module wants, and nothing else lives in those pages.
-        let ok = unsafe { libc::madvise(page as *mut c_void, 65536, libc::MADV_WIPEONFORK) == 0 };
+        let ok =
+            unsafe { libc::madvise(page as *mut c_void, WIPE_SIZE, libc::MADV_WIPEONFORK) == 0 };
         MARK_STATE.store(if ok { 1 } else { 2 }, Ordering::Release);
     }
     if MARK_STATE.load(Ordering::Acquire) == 1 {
