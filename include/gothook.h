@@ -573,7 +573,8 @@ const char *gothook_status_str(uint32_t status);
  `_dl_find_object` on glibc >= 2.35, RELRO page state on older glibc, list membership on musl.
 
  Context: malloc-safe; not signal-safe (takes the loader's list lock).
- Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag).
+ Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag), `GOTHOOK_EBUSY` (a child forked while
+ another thread of the parent was inside a gothook walk: see `gothook_refresh`).
  */
 gothook_status gothook_libs_each(gothook_lib_cb cb, void *ctx, uint32_t flags);
 

@@ -236,7 +236,8 @@ fn c_lib(l: &LibInfo<'_>) -> gothook_lib {
 /// `_dl_find_object` on glibc >= 2.35, RELRO page state on older glibc, list membership on musl.
 ///
 /// Context: malloc-safe; not signal-safe (takes the loader's list lock).
-/// Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag).
+/// Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag), `GOTHOOK_EBUSY` (a child forked while
+/// another thread of the parent was inside a gothook walk: see `gothook_refresh`).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_libs_each(
     cb: gothook_lib_cb,
@@ -246,6 +247,9 @@ pub unsafe extern "C" fn gothook_libs_each(
     let Some(cb) = cb else {
         return gothook_status::GOTHOOK_EINVAL;
     };
+    if gothook_core::sys::walks_blocked() {
+        return gothook_status::GOTHOOK_EBUSY;
+    }
     result(loader::each(flags, |l| {
         let c = c_lib(l);
         // SAFETY: the caller's callback, called with a record valid for the call.

@@ -1,6 +1,6 @@
 /* A child forked at any instant can call every gothook function, and hooks keep working there.
  * Three threads loop install/uninstall, refresh (plain and full) and allocations whose malloc
- * hook refreshes, while the main thread forks.  Every child calls refresh, install and
+ * hook refreshes, while the main thread forks.  Every child walks the libraries, calls refresh, install and
  * uninstall, checks that the malloc hook and (when install succeeded) the new hook work, and
  * must exit within 1 s.  A child forked while a parent thread was inside a gothook walk may get
  * EBUSY (glibc does not reset its list lock in a forked child, so gothook refuses to walk there
@@ -64,9 +64,18 @@ static void *allocator(void *arg) {
 enum { C_REFRESH_BUSY = 1, C_INSTALL_BUSY = 2, C_UNINSTALL_BUSY = 4, C_BAD = 8, C_NO_MALLOC_HOOK = 16,
        C_NEW_HOOK_BROKEN = 32 };
 
+static int count_lib(const gothook_lib *lib, void *ctx) {
+  (void)lib;
+  ++*(int *)ctx;
+  return 0;
+}
+
 static int child(void) {
   alarm(1); /* a child that does not finish within 1 s dies of SIGALRM: a hang */
   int code = 0;
+  int nlibs = 0; /* a walk answers EBUSY or lists libraries, never an empty OK */
+  gothook_status w = gothook_libs_each(count_lib, &nlibs, 0);
+  if (w == GOTHOOK_OK ? nlibs == 0 : w != GOTHOOK_EBUSY) code |= C_BAD;
   unsigned long before = hooked_mallocs;
   free(malloc(16));
   if (hooked_mallocs == before) code |= C_NO_MALLOC_HOOK;
