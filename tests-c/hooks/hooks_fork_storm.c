@@ -1,10 +1,11 @@
 /* A child forked at any instant can call every gothook function, and hooks keep working there.
  * Three threads loop install/uninstall, refresh (plain and full) and allocations whose malloc
- * hook refreshes, while the main thread forks.  Every child walks the libraries, calls refresh, install and
- * uninstall, checks that the malloc hook and (when install succeeded) the new hook work, and
+ * hook refreshes, while the main thread forks.  Every child walks the libraries, calls refresh,
+ * install and uninstall, checks that the malloc hook and (when install succeeded) the new hook work, and
  * must exit within 1 s.  A child forked while a parent thread was inside a gothook walk may get
  * EBUSY (glibc does not reset its list lock in a forked child, so gothook refuses to walk there
- * rather than block forever); any other answer, or a hang, fails.
+ * rather than block forever); any other answer, or a hang, fails.  A child forked while no walk
+ * was in flight (before the threads start) must get OK from every call.
  * Usage: hooks_fork_storm [forks] */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -121,6 +122,14 @@ int main(int argc, char **argv) {
   memset(&f, 0, sizeof f);
   gothook_set set = 0;
   CHECK(gothook_install(&h, 1, &f, &set, NULL) == GOTHOOK_OK, "install");
+  pid_t quiet = fork(); /* no walk in flight: the child may walk, install and uninstall */
+  if (quiet == 0) {
+    signal(SIGALRM, SIG_DFL);
+    _exit(child());
+  }
+  int qs = 0;
+  waitpid(quiet, &qs, 0);
+  CHECK(WIFEXITED(qs) && WEXITSTATUS(qs) == 0, "a child forked with no walk in flight: status %#x", qs);
   pthread_t th[3];
   pthread_create(&th[0], NULL, installer, NULL);
   pthread_create(&th[1], NULL, refresher, NULL);
