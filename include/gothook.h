@@ -164,12 +164,17 @@
 #define GOTHOOK_REFRESH_FULL 1
 
 /*
- Shortest time, in nanoseconds, between the starts of two refreshes that take the loader lock.
+ Longest time, in nanoseconds, that `gothook_refresh` trusts its last locked probe of the
+ loader's counters: a library that finished loading at time t (by `dlopen` or loaded by glibc
+ itself: iconv modules, NSS modules, `libgcc_s`) is hooked by the first refresh that starts at
+ or after t + `GOTHOOK_PROBE_INTERVAL_NS` and does not answer `GOTHOOK_EBUSY`.
  */
-#define GOTHOOK_MIN_LOCKED_INTERVAL_NS 50000
+#define GOTHOOK_PROBE_INTERVAL_NS 10000000
 
 /*
- Refreshes hold the loader lock at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average.
+ Re-scans of an overflowed library table hold the loader lock at most
+ 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average; one the budget holds back is not done
+ (`GOTHOOK_EBUSY` at once).
  */
 #define GOTHOOK_LOCK_SHARE_INVERSE 4
 
@@ -610,7 +615,8 @@ const char *gothook_status_str(uint32_t status);
  `_dl_find_object` on glibc >= 2.35, RELRO page state on older glibc, list membership on musl.
 
  Context: malloc-safe; not signal-safe (takes the loader's list lock).
- Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag).
+ Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag), `GOTHOOK_EBUSY` (a child forked while
+ another thread of the parent was inside a gothook walk: see `gothook_refresh`).
  */
 gothook_status gothook_libs_each(gothook_lib_cb cb, void *ctx, uint32_t flags);
 
@@ -731,7 +737,12 @@ gothook_status gothook_dynamic_lookup_symbol(const struct gothook_dynamic *d,
  the slot holds `expected`.  The page is made writable only when its protection (derived from
  `owner`'s program headers: read-only inside the page-rounded RELRO range, else its PT_LOAD
  flags) lacks write, and is restored exactly afterwards.  All swaps in the process are
- serialised by one spin lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
+ serialised by one lock; re-entry on the same thread answers `GOTHOOK_EBUSY` at once.
+
+ Locks: gothook's swap lock only (never the loader's).  Its holder never waits for anything
+ (it only changes page protection and swaps), so a swap that finds it held by another thread
+ waits a few microseconds, blocked in the kernel, not spinning; a child forked while a parent
+ thread held it takes it over.
 
  Readiness: an `owner` from `gothook_lib_decode` of a library the walk reported READY, or from
  `gothook_decode_containing`, is READY (that was decided in the walk).  Otherwise it is decided
@@ -774,13 +785,17 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
  definition; nothing installed; `report->missing_hook` is 1 + its index), `GOTHOOK_EFULL`
- (nothing installed: no free set, or the
- installed sets would hook more than `GOTHOOK_MAX_NAMES` distinct symbols),
- `GOTHOOK_EPROTECT` (mprotect was refused: every slot this call patched was restored and
- nothing is installed; if even that was refused, `GOTHOOK_OK` is returned with the handle
- and `report->slots_conflict` > 0, so `gothook_uninstall` can finish later), `GOTHOOK_EBUSY`
- (re-entry).  A full library table is not an error here: the set is installed,
- `report->libs_untracked` says how many libraries every refresh will re-scan.
+ (nothing installed: no free set, or the installed sets would hook more than
+ `GOTHOOK_MAX_NAMES` distinct symbols), `GOTHOOK_EPROTECT` (mprotect was refused: every slot
+ this call patched was restored and nothing is installed; if even that was refused,
+ `GOTHOOK_OK` is returned with the handle and `report->slots_conflict` > 0, so
+ `gothook_uninstall` can finish later), `GOTHOOK_EBUSY` (re-entry on this thread, or a child
+ forked during a gothook walk: see `gothook_refresh`).  A full library table is not an error
+ here: the set is installed, `report->libs_untracked` says how many libraries every refresh
+ will re-scan.
+
+ Locks: as `gothook_refresh` (the loader's list lock, then the state lock inside its
+ callback); waits for another thread's install, uninstall or refresh without spinning.
  */
 gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                size_t count,
@@ -789,30 +804,56 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                struct gothook_report *report);
 
 /*
- Catches up after libraries were loaded or unloaded.  O(1) when nothing changed (gothook's
- dlopen interception saw no call, or the loader's counters are unchanged) and no library was
- left LOADING/UNKNOWN; otherwise one walk that processes only new, not-yet-READY and reloaded
- libraries.  `GOTHOOK_REFRESH_FULL` re-scans everything.  `report` may be NULL.
+ Catches up after libraries were loaded or unloaded.  `report` may be NULL.
 
  Lazy binding: a slot that still held its lazy PLT stub when it was patched can be
  overwritten by the loader's `_dl_fixup` at any later time (a thread that entered the stub
  before the patch and was preempted inside the loader).  gothook records such slots (up to
- 224; libraries beyond that are re-scanned instead) and, while any is recorded, every refresh
- that takes the loader lock walks the libraries and reads them: a hook lost to lazy binding
- is repaired by the first refresh that takes the loader lock after the loss, however long
- after the patch (counted in `slots_repaired`).  With the dlopen interception installed,
- a refresh that finds no dlopen/dlclose since the last one does not take the lock.
- Refreshes that take the loader's list lock (which every dlopen/dlclose also needs, and which
- is not fair) start at least `GOTHOOK_MIN_LOCKED_INTERVAL_NS` apart and hold it at most
- 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (a budget that allows bursts of up to
- `GOTHOOK_LOCK_BURST_NS`): an occasional refresh starts at once, a caller looping refreshes
- waits instead of starving other threads' dlopen calls.  `GOTHOOK_REFRESH_FULL` never waits
- (its time is still charged).
+ 224; libraries beyond that are re-scanned instead) and re-reads them (one walk) at most once
+ per `GOTHOOK_PROBE_INTERVAL_NS`: a hook lost to lazy binding at time t, however long after
+ the patch, is repaired by the first refresh that starts at or after t +
+ `GOTHOOK_PROBE_INTERVAL_NS` and does not answer `GOTHOOK_EBUSY` (counted in
+ `slots_repaired`).
 
- Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY`, `GOTHOOK_EFULL` (the
- library table overflowed; a full pass was done, nothing was missed).
+ Without the dlopen interception, every refresh does one locked probe of the loader's
+ add/remove counters (one `dl_iterate_phdr` callback, no syscall, well under a microsecond
+ uncontended), so a refresh right after your dlopen sees it.  With the interception installed
+ (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a locked probe
+ that started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has completed, the interception saw no
+ call since, and no library was left LOADING/UNKNOWN.  When
+ the counters changed, one walk processes only new, not-yet-READY, reloaded and re-check-due
+ libraries, repairing slots lazy binding overwrote.  `GOTHOOK_REFRESH_FULL` re-scans
+ everything.
+
+ Guarantee: a library that finished loading at time t, whoever loaded it (including glibc's
+ own loads of iconv modules, NSS modules and `libgcc_s`, which no dlopen hook sees), is hooked
+ by the first refresh that starts at or after t + `GOTHOOK_PROBE_INTERVAL_NS` and does not
+ answer `GOTHOOK_EBUSY`.
+
+ Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
+ dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only when
+ something changed, a library was seen LOADING, or a lazy-binding re-check is due, so a loop
+ of refreshes walks only as often as libraries come and go.  The exception is an overflowed
+ library table (`GOTHOOK_EFULL`), which every refresh re-scans: those re-scans hold the lock
+ at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (bursts up to
+ `GOTHOOK_LOCK_BURST_NS`), and one the budget holds back is not done: the call answers
+ `GOTHOOK_EBUSY` at once; call again later if you need its effect.  `GOTHOOK_REFRESH_FULL` is
+ never held back.
+
+ Locks: the loader's list lock (`dl_iterate_phdr`), and inside its callback gothook's state
+ lock, which is only ever held by a thread that holds the loader's lock, so no thread waits
+ for it while another waits for the loader.  Safe from a malloc hook, also one that runs
+ inside its own `dl_iterate_phdr` callback.
+
+ Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY` (this thread is already
+ inside gothook; a re-scan of an overflowed table held back by pacing; or this is a child forked while another thread
+ of the parent was inside a gothook walk: glibc does not reset its list lock in a forked
+ child, so any `dl_iterate_phdr` could block forever and gothook refuses to walk in this
+ process; hooks installed before the fork keep working), `GOTHOOK_EFULL` (the library table
+ overflowed; a full pass was done, nothing was missed).
  */
-gothook_status gothook_refresh(uint32_t flags, struct gothook_report *report);
+gothook_status gothook_refresh(uint32_t flags,
+                               struct gothook_report *report);
 
 /*
  Uninstalls a set: every slot still holding its replacement goes back, by compare-and-swap, to
@@ -822,7 +863,10 @@ gothook_status gothook_refresh(uint32_t flags, struct gothook_report *report);
  in `slots_changed` and left alone.  With several owners (identical installs), only the last
  uninstall restores.  `report` may be NULL.
 
- Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY`,
+ Locks: as `gothook_refresh` (the loader's list lock, then the state lock inside its callback).
+
+ Context: malloc-safe.  Errors: `GOTHOOK_ENOTFOUND` (stale handle), `GOTHOOK_EBUSY` (re-entry
+ on this thread, or a child forked during a gothook walk: see `gothook_refresh`),
  `GOTHOOK_EPROTECT` (mprotect refused: the set and its handle stay installed, the slots
  already restored stay restored; call again to finish).
  */

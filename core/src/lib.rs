@@ -173,6 +173,7 @@ pub mod loader;
 #[allow(unsafe_code)]
 pub mod lock;
 pub mod mem;
+pub mod probe;
 #[allow(unsafe_code)]
 pub mod read;
 #[allow(unsafe_code)]

@@ -2,6 +2,7 @@
 //! Never calls stdio, `dlsym`, `dlerror`, `getenv` or anything else that may allocate.
 
 use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// `dl_iterate_phdr`'s record, as far as gothook reads it (glibc and musl share this prefix).
 pub use libc::dl_phdr_info as PhdrInfo;
@@ -12,14 +13,131 @@ pub const INFO_WITH_COUNTERS: usize = core::mem::offset_of!(PhdrInfo, dlpi_subs)
 /// Callback type of `dl_iterate_phdr`.
 pub type IterCallback = unsafe extern "C" fn(*mut PhdrInfo, usize, *mut c_void) -> c_int;
 
-/// Calls `dl_iterate_phdr(3)`.  Takes the loader's list lock (glibc: `dl_load_write_lock`; musl:
-/// its read lock), so it is not async-signal-safe; it does not allocate.
+/// gothook's walks in flight in this process (a forked child inherits the parent's count).
+static WALKS: AtomicU64 = AtomicU64::new(0);
+/// The process that last proved it may walk: its pid (survives fork, unlike [`MARK`]).
+static WALK_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Size and alignment of [`WipePage`]: the largest page size of the architecture, so that the
+/// page holds nothing else (x86 pages are always 4 KiB; others may be up to 64 KiB).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+const WIPE_SIZE: usize = 4096;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+const WIPE_SIZE: usize = 65536;
+
+/// One page that the kernel hands to a forked child zeroed (`MADV_WIPEONFORK`, Linux >= 4.14),
+/// so a non-zero mark proves "same process as the one that set it" without a syscall.
+#[cfg_attr(any(target_arch = "x86_64", target_arch = "x86"), repr(C, align(4096)))]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "x86")),
+    repr(C, align(65536))
+)]
+struct WipePage {
+    mark: AtomicU32,
+    _rest: [u8; WIPE_SIZE - 4],
+}
+static MARK: WipePage = WipePage {
+    mark: AtomicU32::new(0),
+    _rest: [0; WIPE_SIZE - 4],
+};
+/// 1 once `MARK` is known to be wiped in children, 2 if the kernel refused (then every walk asks
+/// `getpid`).
+static MARK_STATE: AtomicU32 = AtomicU32::new(0);
+
+/// What [`dl_iterate_phdr`] returns when it refuses to walk (see [`walks_blocked`]).
+pub const WALK_REFUSED: c_int = -1;
+
+/// Whether this process is a child forked while another thread of its parent was inside (or
+/// about to enter, or just leaving) a gothook walk.  glibc (2.36 checked) does not reset its
+/// list lock (`dl_load_write_lock`) in a forked child, so the lock may belong to a thread that
+/// does not exist here and any `dl_iterate_phdr` would block forever; gothook then refuses to
+/// walk in this process.
+pub fn walks_blocked() -> bool {
+    !may_walk()
+}
+
+/// Whether this process may walk: cheap (one load) after the first walk of the process.
+fn may_walk() -> bool {
+    if MARK.mark.load(Ordering::Acquire) != 0 {
+        return true;
+    }
+    let me = getpid();
+    if WALK_PID.load(Ordering::Acquire) == me {
+        return true;
+    }
+    // A new process: the first ever, or a child.  Walks in flight now were started by the
+    // parent (none of this process's threads has passed here yet, or it would have set the
+    // pid), and their threads do not exist here.
+    if WALKS.load(Ordering::Acquire) != 0 {
+        // Unless a thread of this process proved it first (it stores the pid before counting).
+        return WALK_PID.load(Ordering::Acquire) == me;
+    }
+    WALK_PID.store(me, Ordering::Release);
+    arm_mark();
+    true
+}
+
+fn arm_mark() {
+    if MARK_STATE.load(Ordering::Acquire) == 0 {
+        if page_size() > WIPE_SIZE || core::mem::size_of::<WipePage>() != WIPE_SIZE {
+            MARK_STATE.store(2, Ordering::Release);
+            return;
+        }
+        let page = &MARK as *const WipePage as usize;
+        // SAFETY: `MARK` is a whole, aligned, zero-initialised static; wiping it in children is
+        // exactly what this module wants, and nothing else lives in those pages.
+        let ok =
+            unsafe { libc::madvise(page as *mut c_void, WIPE_SIZE, libc::MADV_WIPEONFORK) == 0 };
+        MARK_STATE.store(if ok { 1 } else { 2 }, Ordering::Release);
+    }
+    if MARK_STATE.load(Ordering::Acquire) == 1 {
+        MARK.mark.store(1, Ordering::Release);
+    }
+}
+
+/// Calls `dl_iterate_phdr(3)`.  Takes the loader's list lock (glibc: `dl_load_write_lock`,
+/// recursive, so a callback may walk again; musl: its read lock, only between callbacks), so it
+/// is not async-signal-safe; it does not allocate.  Returns [`WALK_REFUSED`] without calling it
+/// when [`walks_blocked`].
 ///
 /// # Safety
 /// `cb` must be safe to call with `data` for every listed object.
 pub unsafe fn dl_iterate_phdr(cb: IterCallback, data: *mut c_void) -> c_int {
+    if !may_walk() {
+        return WALK_REFUSED;
+    }
+    WALKS.fetch_add(1, Ordering::AcqRel);
     // SAFETY: forwarded contract; dl_iterate_phdr itself has no other precondition.
-    unsafe { libc::dl_iterate_phdr(Some(cb), data) }
+    let rc = unsafe { libc::dl_iterate_phdr(Some(cb), data) };
+    WALKS.fetch_sub(1, Ordering::AcqRel);
+    rc
+}
+
+/// Calls `f` once, inside `dl_iterate_phdr`'s callback for the first listed object (so on glibc
+/// holding the loader's list lock, which a nested walk takes again recursively), with that
+/// object's `(dlpi_adds, dlpi_subs)` counters (`(0, 0)` from a libc whose records lack them).
+/// Returns false, without calling `f`, when [`walks_blocked`].  Not signal-safe; no allocation.
+pub fn with_list_lock(f: &mut dyn FnMut((u64, u64))) -> bool {
+    unsafe extern "C" fn first(info: *mut PhdrInfo, size: usize, data: *mut c_void) -> c_int {
+        // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes; `data` is the `&mut dyn
+        // FnMut` below, alive for the whole walk.
+        let (info, f) = unsafe { (&*info, &mut *(data as *mut &mut dyn FnMut((u64, u64)))) };
+        let counters = if size >= INFO_WITH_COUNTERS {
+            (info.dlpi_adds, info.dlpi_subs)
+        } else {
+            (0, 0)
+        };
+        f(counters);
+        1
+    }
+    let mut f = f;
+    // SAFETY: `first` matches the callback ABI and uses `data` only as the closure reference.
+    unsafe {
+        dl_iterate_phdr(
+            first,
+            &mut f as *mut &mut dyn FnMut((u64, u64)) as *mut c_void,
+        ) != WALK_REFUSED
+    }
 }
 
 /// `getauxval(3)`: async-signal-safe, reads the saved auxiliary vector.
@@ -44,41 +162,122 @@ pub fn gettid() -> u32 {
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
-/// Gives up the CPU (raw `sched_yield`).
-pub fn yield_now() {
-    // SAFETY: sched_yield has no preconditions.
+/// A number that identifies the calling thread among the live threads of this process, read
+/// without a syscall where the architecture has a thread pointer (x86_64: the TCB self pointer
+/// at %fs:0; aarch64: TPIDR_EL0), else the kernel thread id.  Never 0.  Signal-safe.  Unlike a
+/// thread id it is the same in a forked child for the forking thread, so it cannot tell a
+/// parent's thread from a live one: use [`gettid`] where that matters.
+pub fn thread_token() -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    let tp: usize = {
+        let tp: usize;
+        // SAFETY: on x86_64 Linux %fs:0 holds the thread control block's own address (glibc and
+        // musl); reading it has no side effect.
+        unsafe {
+            core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+        };
+        tp
+    };
+    #[cfg(target_arch = "aarch64")]
+    let tp: usize = {
+        let tp: usize;
+        // SAFETY: reading TPIDR_EL0 has no side effect.
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nostack, nomem, preserves_flags))
+        };
+        tp
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let tp: usize = gettid() as usize;
+    // Thread control blocks are at least 16-byte aligned and far apart: fold to 32 bits.
+    let folded = ((tp >> 4) as u64 ^ ((tp as u64) >> 36)) as u32;
+    (folded & 0x7fff_ffff).max(1)
+}
+
+/// The process id (raw `getpid` syscall: glibc no longer caches it, and a forked child must see
+/// its own id even when `fork` was called from a signal handler).  Signal-safe.
+pub fn getpid() -> u32 {
+    // SAFETY: SYS_getpid takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_getpid) as u32 }
+}
+
+/// Whether thread `tid` belongs to this process (raw `tgkill(getpid(), tid, 0)`: signal 0 checks
+/// existence and sends nothing).  A lock word that names a thread of the parent reads false in a
+/// forked child.  Signal-safe.
+pub fn thread_alive(tid: u32) -> bool {
+    // SAFETY: signal 0 performs only the existence and permission checks.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, getpid() as c_int, tid as c_int, 0) };
+    // SAFETY: reading errno of this thread.
+    rc == 0 || unsafe { *libc::__errno_location() } != libc::ESRCH
+}
+
+/// Blocks while `*word == expected` (raw `FUTEX_WAIT_PRIVATE`, no timeout).  Returns at once if
+/// the word differs; may also return spuriously or on a signal: callers re-check.  Allocates
+/// nothing; signal-safe.
+pub fn futex_wait(word: &AtomicU32, expected: u32) {
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call; a NULL timeout waits
+    // until woken.
     unsafe {
-        libc::syscall(libc::SYS_sched_yield);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            core::ptr::null::<libc::timespec>(),
+        );
     }
 }
 
-/// CLOCK_MONOTONIC in nanoseconds (`clock_gettime`: vDSO, async-signal-safe, no allocation).
-pub fn monotonic_ns() -> u64 {
+/// Wakes up to `n` threads blocked in [`futex_wait`] on `word` (raw `FUTEX_WAKE_PRIVATE`).
+pub fn futex_wake(word: &AtomicU32, n: u32) {
+    // SAFETY: `word` is a valid, aligned u32; waking has no other precondition.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n.min(i32::MAX as u32) as c_int,
+        );
+    }
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid timespec to write.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     (ts.tv_sec as u64)
         .wrapping_mul(1_000_000_000)
         .wrapping_add(ts.tv_nsec as u64)
 }
 
-/// Sleeps for `ns` nanoseconds (raw `nanosleep`; an interrupted sleep simply ends early).
-pub fn sleep_ns(ns: u64) {
-    let ts = libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as _,
-        tv_nsec: (ns % 1_000_000_000) as _,
+/// CLOCK_MONOTONIC in nanoseconds (`clock_gettime`: vDSO, async-signal-safe, no allocation).
+pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+/// CLOCK_MONOTONIC_COARSE in nanoseconds: the time of the last timer tick, read from the vDSO
+/// without touching the clock source (a few nanoseconds on every machine).  It lags the real
+/// time by less than [`coarse_resolution_ns`].
+pub fn coarse_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC_COARSE)
+}
+
+/// The tick length of CLOCK_MONOTONIC_COARSE (`clock_getres`), in nanoseconds.
+pub fn coarse_resolution_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid timespec; a NULL remainder is allowed.
-    unsafe {
-        libc::syscall(
-            libc::SYS_nanosleep,
-            &ts as *const libc::timespec,
-            core::ptr::null_mut::<libc::timespec>(),
-        );
+    // SAFETY: `ts` is a valid timespec to write.
+    if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } != 0 {
+        return u64::MAX;
     }
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
 /// `mprotect(2)` on whole pages.  Returns false when the kernel refuses.

@@ -36,7 +36,8 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo};
-use crate::lock::OwnedLock;
+use crate::lock::{Guard, OwnedLock};
+use crate::probe;
 use crate::slot;
 
 mod libs;
@@ -196,7 +197,7 @@ struct State {
 // with atomic stores while holding the state lock.
 unsafe impl Send for State {}
 
-static STATE: OwnedLock<State> = OwnedLock::new(State {
+static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
     sets: [None; MAX_SETS],
     next_order: 1,
     next_gen: 1,
@@ -228,78 +229,27 @@ static STATE: OwnedLock<State> = OwnedLock::new(State {
 
 /// Bumped by gothook's own dlopen/dlclose hooks after every call: a lock-free change signal.
 pub static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// The generation the last full refresh consumed.
+/// The generation the last locked probe consumed.
 static SEEN_GENERATION: AtomicU64 = AtomicU64::new(0);
-/// Whether the dlopen/dlclose interception is installed (then GENERATION alone signals change).
+/// Whether the dlopen/dlclose interception is installed.
 pub static DLOPEN_HOOKED: AtomicU32 = AtomicU32::new(0);
-/// Whether refresh may take the O(1) shortcut (no unsettled or untracked libraries).
+/// Whether refresh may take the lock-free shortcut (no unsettled or untracked libraries, no
+/// pass held back).
 static SETTLED: AtomicU32 = AtomicU32::new(0);
-/// Shortest time between the starts of two refreshes that take the loader's list lock.
+/// When (probe clock) the last pass that re-read the recorded lazy slots started: those re-reads
+/// walk every library, so a loop of refreshes does them at most once per probe interval.
+static LAZY_CHECKED: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `f` holding the state lock, which is taken inside a walk callback: the order is always
+/// the loader's list lock, then the state lock, so waiting for it cannot deadlock with a thread
+/// that holds the loader's lock (see `lock`).  `f` also gets the loader's (adds, subs) counters,
+/// read under the same hold.  `Busy` on same-thread re-entry, or in a child forked during a walk.
 ///
-/// Every `dl_iterate_phdr` callback runs under glibc's `dl_load_write_lock`, which every dlopen
-/// and dlclose in other threads also needs, and that lock is not fair: a thread looping refreshes
-/// can starve them.  A refresh closer than this to the previous locked one waits out the rest of
-/// the interval first (it never skips the probe, so it never answers from stale data).
-pub const MIN_LOCKED_INTERVAL_NS: u64 = 50_000;
-/// Refreshes hold the loader lock at most 1/LOCK_SHARE_INVERSE of the time on average: each
-/// locked refresh spends LOCK_SHARE_INVERSE times its duration from a budget that refills at one
-/// nanosecond per nanosecond, up to [`LOCK_BURST_NS`]; a refresh that finds the budget spent
-/// waits until it is positive again.  So an occasional refresh (after a dlopen) starts at once,
-/// and a hot loop of full passes over a thousand libraries is held to a quarter of the time.
-pub const LOCK_SHARE_INVERSE: u64 = 4;
-/// How much budget (nanoseconds of wall time) can be saved up for a burst of refreshes.
-pub const LOCK_BURST_NS: u64 = 50_000_000;
-static LAST_LOCKED_NS: AtomicU64 = AtomicU64::new(0);
-/// Budget in nanoseconds, biased by `LOCK_BURST_NS` so it fits an unsigned atomic (a value
-/// below the bias means overdrawn); together with the time it was last brought up to date.
-static BUDGET_BIASED_NS: AtomicU64 = AtomicU64::new(2 * LOCK_BURST_NS);
-static BUDGET_AT_NS: AtomicU64 = AtomicU64::new(0);
-
-/// Waits as the pacing rules require (called with the state lock held, so the statics are only
-/// updated by one thread at a time); returns the start time of this locked refresh.
-fn pace() -> u64 {
-    let now = crate::sys::monotonic_ns();
-    let at = BUDGET_AT_NS.load(Ordering::Acquire);
-    let earned = if at == 0 {
-        LOCK_BURST_NS
-    } else {
-        now.saturating_sub(at)
-    };
-    let budget = BUDGET_BIASED_NS
-        .load(Ordering::Acquire)
-        .saturating_add(earned)
-        .min(2 * LOCK_BURST_NS);
-    let wait_budget = LOCK_BURST_NS.saturating_sub(budget);
-    let wait_min = LAST_LOCKED_NS
-        .load(Ordering::Acquire)
-        .saturating_add(MIN_LOCKED_INTERVAL_NS)
-        .saturating_sub(now);
-    let wait = wait_budget.max(wait_min);
-    if wait > 0 {
-        crate::sys::sleep_ns(wait);
-    }
-    let start = crate::sys::monotonic_ns();
-    BUDGET_BIASED_NS.store(
-        budget.saturating_add(start - now).min(2 * LOCK_BURST_NS),
-        Ordering::Release,
-    );
-    BUDGET_AT_NS.store(start, Ordering::Release);
-    LAST_LOCKED_NS.store(start, Ordering::Release);
-    start
-}
-
-/// Charges the locked part of a refresh that began at `start` to the pacing budget.
-fn paced_done(start: u64) {
-    let now = crate::sys::monotonic_ns();
-    let cost = now.saturating_sub(start).saturating_mul(LOCK_SHARE_INVERSE);
-    let budget = BUDGET_BIASED_NS
-        .load(Ordering::Acquire)
-        .saturating_add(now.saturating_sub(BUDGET_AT_NS.load(Ordering::Acquire)));
-    BUDGET_BIASED_NS.store(
-        budget.min(2 * LOCK_BURST_NS).saturating_sub(cost),
-        Ordering::Release,
-    );
-    BUDGET_AT_NS.store(now, Ordering::Release);
+/// Fork: the state lock is only ever held inside a walk, so a child forked while a parent thread
+/// held it (and possibly had the state half-updated) is a child that refuses to walk at all; a
+/// child that may walk always finds the lock free and the state whole.
+fn locked<R>(f: impl FnOnce(Guard<'_, State>, (u64, u64)) -> Result<R>) -> Result<R> {
+    probe::under_list_lock(|counters| f(STATE.lock()?, counters))
 }
 
 /// Installs a hook set: publishes every original, then patches every import slot of the hooked
@@ -321,7 +271,15 @@ pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetI
             return Err(Error::Invalid);
         }
     }
-    let mut st = STATE.lock()?;
+    locked(|st, _| install_locked(st, hooks, filter, rep))
+}
+
+fn install_locked(
+    mut st: Guard<'_, State>,
+    hooks: &[Hook],
+    filter: &Filter,
+    rep: &mut Report,
+) -> Result<SetId> {
     if let Some(pos) = st
         .sets
         .iter()
@@ -475,55 +433,88 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
     }
 }
 
-/// Catches up after libraries were loaded or unloaded.  O(1) without a walk when nothing can
-/// have changed (gothook's dlopen hooks saw no call, or the loader's counters are unchanged)
-/// and no library was left LOADING/UNKNOWN; otherwise one walk that patches only new,
-/// not-yet-READY and reloaded libraries.  While slots that were lazily unbound when patched are
-/// recorded, a refresh that takes the loader lock always walks and reads them, repairing any
-/// that `_dl_fixup` overwrote since (at whatever time after the patch).
+/// Catches up after libraries were loaded or unloaded.  With the dlopen interception installed,
+/// lock-free and O(1) when a locked probe that started less than [`probe::PROBE_INTERVAL_NS`] ago
+/// has completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
+/// Otherwise one locked probe of the loader's counters (one walk callback, no syscall); if they
+/// changed, one pass that patches only new, not-yet-READY and reloaded libraries.
 /// `REFRESH_FULL` re-scans every library (verify and repair everything).
 ///
-/// Refreshes that take the loader's list lock start at least [`MIN_LOCKED_INTERVAL_NS`] apart
-/// and hold the lock at most 1/[`LOCK_SHARE_INVERSE`] of the time on average (a caller in a hot
-/// loop waits; the lock-free shortcut is never delayed).
+/// A library that finished loading at time t is hooked by the first refresh that starts at or
+/// after t + [`probe::PROBE_INTERVAL_NS`] and does not answer `Busy` (see [`probe`]).  While slots
+/// that were lazily unbound when patched are recorded, a refresh re-reads them (a walk) when the
+/// last re-read started at least [`probe::PROBE_INTERVAL_NS`] earlier, repairing any that
+/// `_dl_fixup` overwrote since: a hook lost to lazy binding at time t, however long after the
+/// patch, is repaired by the first refresh that starts at or after t + the interval.
 ///
-/// Context: malloc-safe.  Returns `Full` when the library table overflowed (it then did a full
-/// pass, so nothing was missed).
+/// Never sleeps or spins.  The re-scan of an overflowed library table (the one pass that would
+/// repeat on every call) is paced ([`probe::LOCK_SHARE_INVERSE`]): one the budget holds back is
+/// not done, `Busy` at once.  Passes for loads, unloads, libraries seen LOADING and lazy
+/// re-checks, and `REFRESH_FULL`, are never held back.
+///
+/// Locks: the loader's list lock, then the state lock (waited for only while holding the
+/// loader's lock, so never behind a thread that waits for the loader).
+/// Context: malloc-safe.  Errors: `Invalid`, `Busy` (re-entry on this thread; an overflowed
+/// table's re-scan held back by pacing; a child forked while a walk was in flight), `Full` (the
+/// library table overflowed; a full pass was done, nothing was missed).
 pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
     if flags & !REFRESH_FLAGS != 0 {
         return Err(Error::Invalid);
     }
     let full = flags & REFRESH_FULL != 0;
-    if !full && SETTLED.load(Ordering::Acquire) != 0 && DLOPEN_HOOKED.load(Ordering::Acquire) != 0 {
+    // Without the interception nothing signals a dlopen lock-free, and callers expect a refresh
+    // after their dlopen to catch it: every refresh probes.  With it, the generation signals
+    // every intercepted load at once and the probe interval bounds the loads glibc makes itself
+    // and the lazy re-checks.
+    if !full
+        && SETTLED.load(Ordering::Acquire) != 0
+        && DLOPEN_HOOKED.load(Ordering::Acquire) != 0
+        && GENERATION.load(Ordering::Acquire) == SEEN_GENERATION.load(Ordering::Acquire)
+        && probe::probed_recently()
+    {
+        return Ok(());
+    }
+    let start = probe::probe_start();
+    locked(|mut st, counters| {
         let g = GENERATION.load(Ordering::Acquire);
-        if g == SEEN_GENERATION.load(Ordering::Acquire) {
+        if st.sets.iter().all(|s| s.is_none()) {
+            SEEN_GENERATION.store(g, Ordering::Release);
+            probe::probed(start);
             return Ok(());
         }
-    }
-    let mut st = STATE.lock()?;
-    if st.sets.iter().all(|s| s.is_none()) {
-        return Ok(());
-    }
-    let g = GENERATION.load(Ordering::Acquire);
-    let start = if full {
-        crate::sys::monotonic_ns()
-    } else {
-        pace()
-    };
-    if !full
-        && st.unsettled == 0
-        && !st.overflow
-        && !st.watch_lazy
-        && loader::counters() == st.counters
-    {
-        paced_done(start);
+        let changed = counters != st.counters || g != SEEN_GENERATION.load(Ordering::Acquire);
+        let lazy_due = st.watch_lazy
+            && start.saturating_sub(LAZY_CHECKED.load(Ordering::Acquire))
+                >= probe::PROBE_INTERVAL_NS;
+        if !full && !changed && st.unsettled == 0 && !st.overflow && !lazy_due {
+            SETTLED.store(1, Ordering::Release);
+            SEEN_GENERATION.store(g, Ordering::Release);
+            probe::probed(start);
+            return Ok(());
+        }
+        // Pacing holds back only the re-scans of an overflowed table, the one pass that repeats
+        // forever: a pass for a load or unload is as frequent as the loads themselves, a pass
+        // for a library seen LOADING is what makes "dlopen, then refresh" hook it, and lazy
+        // re-checks happen at most once per probe interval.
+        if !full
+            && !changed
+            && st.unsettled == 0
+            && !lazy_due
+            && st.overflow
+            && !probe::budget_allows()
+        {
+            return Err(Error::Busy);
+        }
+        let t0 = crate::sys::monotonic_ns();
+        if st.watch_lazy {
+            LAZY_CHECKED.store(start, Ordering::Release);
+        }
+        let r = pass(&mut st, full, u32::MAX, rep);
+        probe::charge(t0);
         SEEN_GENERATION.store(g, Ordering::Release);
-        return Ok(());
-    }
-    let r = pass(&mut st, full, u32::MAX, rep);
-    paced_done(start);
-    SEEN_GENERATION.store(g, Ordering::Release);
-    r
+        probe::probed(start);
+        r
+    })
 }
 
 /// Uninstalls a set: restores each of its slots to what the set below it expects (the next
@@ -532,7 +523,10 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
 ///
 /// Context: malloc-safe.  Errors: `NotFound` (stale handle), `Busy`.
 pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
-    let mut st = STATE.lock()?;
+    locked(|st, _| uninstall_locked(st, id, rep))
+}
+
+fn uninstall_locked(mut st: Guard<'_, State>, id: SetId, rep: &mut Report) -> Result<()> {
     let pos = st.set_pos(id).ok_or(Error::NotFound)?;
     if let Some(s) = st.sets[pos].as_mut().filter(|s| s.owners > 1) {
         s.owners -= 1;
