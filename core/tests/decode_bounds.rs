@@ -327,3 +327,42 @@ fn leading_relative_counts_covering_a_whole_table_skip_all_its_imports() {
         }
     }
 }
+
+#[test]
+fn symbol_count_comes_from_a_multi_entry_gnu_chain_or_runs_to_the_string_table() {
+    for is64 in [true, false] {
+        for style in [HashStyle::GnuTwoChained, HashStyle::NoHash] {
+            let spec = Spec {
+                is64,
+                style,
+                last: Part::Relr,
+                shrink: 0,
+                grow: None,
+                patch: None,
+                poke: None,
+            };
+            let img = build(spec);
+            for nsyms in [
+                img.decode().map(|d| d.nsyms),
+                img.decode_file().map(|d| d.nsyms),
+            ] {
+                assert_eq!(nsyms, Ok(4), "{spec:?}");
+            }
+            let d = img.decode().unwrap();
+            let getpid = d.lookup(b"getpid").unwrap().map(|s| s.index);
+            assert_eq!(getpid, Some(3), "{spec:?}");
+            let mut hashed = Vec::new();
+            d.find_hashed(b"free", |s| {
+                hashed.push(s.index);
+                true
+            })
+            .unwrap();
+            let expected: &[u32] = if style == HashStyle::NoHash {
+                &[]
+            } else {
+                &[2]
+            };
+            assert_eq!(hashed, expected, "{spec:?}");
+        }
+    }
+}

@@ -57,6 +57,10 @@ pub enum HashStyle {
     Gnu,
     /// DT_GNU_HASH covering no symbol: the table ends with its bucket array.
     GnuNoChains,
+    /// DT_GNU_HASH from symoffset 2: free and getpid share the one bucket's two-entry chain.
+    GnuTwoChained,
+    /// Neither table: the symbol table runs up to the string table that follows it.
+    NoHash,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -260,6 +264,15 @@ pub fn part_bytes(part: Part, is64: bool, style: HashStyle) -> Vec<u8> {
                 w.u32(v);
             }
         }
+        Part::GnuHash if style == HashStyle::GnuTwoChained => {
+            for v in [1u32, 2, 1, 6] {
+                w.u32(v); // nbuckets, symoffset, bloom words, bloom shift
+            }
+            w.word(u64::MAX);
+            w.u32(2); // the bucket starts at free
+            w.u32(elf::gnu_hash(b"free") & !1);
+            w.u32(elf::gnu_hash(b"getpid") | 1);
+        }
         Part::GnuHash => {
             let covers_getpid = style == HashStyle::Gnu;
             let symoffset = if covers_getpid { 3 } else { 4 };
@@ -303,6 +316,7 @@ pub fn part_bytes(part: Part, is64: bool, style: HashStyle) -> Vec<u8> {
 pub fn uses(part: Part, style: HashStyle) -> bool {
     match part {
         Part::SysvHash => style == HashStyle::Sysv,
+        Part::GnuHash if style == HashStyle::NoHash => false,
         Part::GnuHash => style != HashStyle::Sysv,
         _ => true,
     }
@@ -343,6 +357,14 @@ pub fn build(spec: Spec) -> Image {
         .filter(|&p| p != spec.last && uses(p, spec.style))
         .collect();
     order.push(spec.last);
+    if spec.style == HashStyle::NoHash {
+        // Without a hash table the symbol count comes from the string table following symtab.
+        let (a, b) = (
+            order.iter().position(|&p| p == Part::Strtab).unwrap(),
+            order.iter().position(|&p| p == Part::Symtab).unwrap(),
+        );
+        order.swap(a, b);
+    }
     let bytes = |p: Part| {
         if p == Part::Dynamic {
             Vec::new()
@@ -375,6 +397,7 @@ pub fn build(spec: Spec) -> Image {
 
     let hash_entry = match spec.style {
         HashStyle::Sysv => (dt::HASH, vaddr(Part::SysvHash)),
+        HashStyle::NoHash => (0x6000_000d, 0), // an OS-specific tag the decoder ignores
         _ => (dt::GNU_HASH, vaddr(Part::GnuHash)),
     };
     let entries: [(i64, u64); 22] = [
