@@ -455,7 +455,43 @@ impl<M: Memory> Dynamic<M> {
         d.strings(&tags)?;
         d.symbols(&tags)?;
         d.relocations(&tags, arch)?;
+        d.cover_unhashed_imports()?;
         Ok(d)
+    }
+
+    /// An object that exports nothing can carry an empty DT_GNU_HASH (no bucket used) whose
+    /// `symoffset` lies below its imports (GNU ld for aarch64 writes 1 for an executable with
+    /// no exports): the hash table then gives no symbol count and the imports sit above
+    /// `symoffset`.  Count the symbols up to the largest one a relocation names, so the imports
+    /// are iterated and found by the linear pass below `symoffset`.
+    fn cover_unhashed_imports(&mut self) -> Result<()> {
+        if self.hash != 0 || self.gnu_hash == 0 {
+            return Ok(());
+        }
+        let buckets = self
+            .segs
+            .slice::<elf::U32>(self.gnu.buckets, self.gnu.nbuckets as usize)?;
+        if buckets.iter().any(|b| b.get() != 0) {
+            return Ok(());
+        }
+        let mut top = self.nsyms;
+        self.for_each_raw_reloc(|_, sym, _, _, _| {
+            top = top.max(sym.saturating_add(1));
+            true
+        })?;
+        if top == self.nsyms {
+            return Ok(());
+        }
+        if !self
+            .segs
+            .contains(self.symtab, top as usize * self.sym_size())
+            || (self.versym != 0 && !self.segs.contains(self.versym, top as usize * 2))
+        {
+            return Err(bad("relocation names a symbol past the symbol table"));
+        }
+        self.nsyms = top;
+        self.symoffset = top;
+        Ok(())
     }
 
     /// `e_machine` from the mapped ELF header, else the caller's hint, else the host's.
