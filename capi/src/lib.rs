@@ -8,6 +8,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 use core::ffi::{c_char, c_int, c_void, CStr};
+use core::sync::atomic::AtomicUsize;
 
 use gothook_core::dynamic::{self as dynamic_mod, Dynamic};
 use gothook_core::hooks::{self, Filter, Hook, Report};
@@ -839,6 +840,23 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_hook, original), 16);
 };
 
+/// The one place a C `original` pointer becomes the typed cell the core publishes into:
+/// `Ok(None)` for NULL, `Err(())` when it is not aligned for a pointer.
+///
+/// # Safety
+/// `p` is NULL or points to a pointer-sized cell that stays valid, and is written by nobody but
+/// gothook, while the set it belongs to is installed (the `gothook_install` contract); the core
+/// keeps the reference no longer than that, though its type says `'static`.
+unsafe fn original_cell(p: *mut *mut c_void) -> Result<Option<&'static AtomicUsize>, ()> {
+    if !p.cast::<AtomicUsize>().is_aligned() {
+        return Err(());
+    }
+    // SAFETY: aligned (checked above), and valid for the set's lifetime (forwarded contract);
+    // `AtomicUsize` has the size and alignment of a pointer, and gothook only stores to it
+    // atomically.
+    Ok(unsafe { p.cast::<AtomicUsize>().as_ref() })
+}
+
 /// Filter flag: also hook the object containing gothook's code, `GOTHOOK_KIND_SELF` (default:
 /// excluded, also when that object is the main program).
 pub const GOTHOOK_FILTER_INCLUDE_SELF: u32 = 1;
@@ -1078,7 +1096,7 @@ pub unsafe extern "C" fn gothook_install(
     let empty = Hook {
         symbol: b"",
         replacement: 0,
-        original: core::ptr::null_mut(),
+        original: None,
         flags: 0,
     };
     // SAFETY: NULL or a caller filter valid for the call.
@@ -1098,10 +1116,14 @@ pub unsafe extern "C" fn gothook_install(
         let Some(sym) = (unsafe { c_str(c.symbol) }) else {
             return gothook_status::GOTHOOK_EINVAL;
         };
+        // SAFETY: NULL or a cell that stays valid while the set is installed (API contract).
+        let Ok(original) = (unsafe { original_cell(c.original) }) else {
+            return gothook_status::GOTHOOK_EINVAL;
+        };
         *h = Hook {
             symbol: sym,
             replacement: c.replacement as usize,
-            original: c.original as *mut usize,
+            original,
             flags: hook_flags,
         };
     }

@@ -478,20 +478,20 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
         let dlopen = Hook {
             symbol: b"dlopen",
             replacement: dlopen_entry as *const () as usize,
-            original: REAL_DLOPEN.as_ptr(),
+            original: Some(&REAL_DLOPEN),
             flags: 0,
         };
         let dlmopen = Hook {
             symbol: b"dlmopen",
             replacement: dlmopen_entry as *const () as usize,
-            original: REAL_DLMOPEN.as_ptr(),
+            original: Some(&REAL_DLMOPEN),
             // musl has no dlmopen.
             flags: hooks::HOOK_OPTIONAL,
         };
         let dlclose = Hook {
             symbol: b"dlclose",
             replacement: dlclose_hook as *const () as usize,
-            original: REAL_DLCLOSE.as_ptr(),
+            original: Some(&REAL_DLCLOSE),
             flags: 0,
         };
         let hooks = [dlopen, dlclose, dlmopen];

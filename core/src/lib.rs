@@ -117,6 +117,57 @@
 //! .unwrap();
 //! ```
 //!
+//! nor can a copy of it be edited to point elsewhere:
+//!
+//! ```compile_fail,E0507
+//! #![forbid(unsafe_code)]
+//! gothook_core::loader::each(0, |lib| {
+//!     let mut forged = *lib;
+//!     forged.phdr = 0x1000;
+//!     let _ = forged.decode();
+//!     true
+//! })
+//! .unwrap();
+//! ```
+//!
+//! A slot is read only through the library that owns it, never from a bare address:
+//!
+//! ```compile_fail,E0061
+//! #![forbid(unsafe_code)]
+//! let _ = gothook_core::slot::peek(0x1000);
+//! ```
+//!
+//! and an address outside that library gives `None`:
+//!
+//! ```
+//! #![forbid(unsafe_code)]
+//! use gothook_core::{loader, slot};
+//! let mut seen = 0;
+//! loader::each(0, |lib| {
+//!     assert_eq!(slot::peek_listed(lib, 0x1000), None);
+//!     if let Ok(d) = lib.decode() {
+//!         assert_eq!(slot::peek(&d, 0x1000), None);
+//!         assert_eq!(slot::peek(&d, d.dynamic + 1), None, "misaligned");
+//!         seen += 1;
+//!     }
+//!     true
+//! })
+//! .unwrap();
+//! assert!(seen > 0);
+//! ```
+//!
+//! A hook publishes its original into a typed cell, not through a raw address:
+//!
+//! ```compile_fail,E0308
+//! #![forbid(unsafe_code)]
+//! let _ = gothook_core::hooks::Hook {
+//!     symbol: b"getppid",
+//!     replacement: 0,
+//!     original: 0x1000 as *mut usize,
+//!     flags: 0,
+//! };
+//! ```
+//!
 //! The same forged headers through the safe reader, over bytes that exist, give a status:
 //!
 //! ```
@@ -141,17 +192,19 @@
 //! # Hooking
 //!
 //! ```
+//! use core::sync::atomic::{AtomicUsize, Ordering};
 //! use gothook_core::hooks::{self, Filter, Hook, Report};
 //!
 //! extern "C" fn my_getppid() -> i32 {
 //!     7
 //! }
 //!
-//! let mut original = 0usize; // receives the real getppid before any slot changes
-//! let hooks = [Hook { symbol: b"getppid", replacement: my_getppid as *const () as usize, original: &mut original, flags: 0 }];
+//! // Receives the real getppid before any slot changes.
+//! static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
+//! let hooks = [Hook { symbol: b"getppid", replacement: my_getppid as *const () as usize, original: Some(&ORIGINAL), flags: 0 }];
 //! let mut report = Report::default();
 //! let set = hooks::install(&hooks, &Filter::default(), &mut report).unwrap();
-//! assert_ne!(original, 0);
+//! assert_ne!(ORIGINAL.load(Ordering::Acquire), 0);
 //! // ... later, after libraries were loaded: O(1) when nothing changed.
 //! hooks::refresh(0, &mut report).unwrap();
 //! hooks::uninstall(set, &mut report).unwrap();

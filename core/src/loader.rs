@@ -69,7 +69,7 @@ static FIND_OBJECT: AtomicUsize = AtomicUsize::new(0);
 
 /// One listed library, valid during the walk callback only.  Only the walk creates these
 /// (`non_exhaustive`), so `decode` may trust `phdr`, `phnum` and `segs`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct LibInfo<'a> {
     /// Load bias.

@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use crate::dynamic::Dynamic;
 use crate::elf;
 use crate::error::{Error, Result};
+use crate::loader::LibInfo;
 use crate::lock::OwnedLock;
 use crate::sys;
 
@@ -180,23 +181,28 @@ fn writable_now(addr: usize) -> bool {
     r >= 0
 }
 
-/// Publishes `value` into a caller-owned pointer cell (a hook's "original" variable) with a
-/// release store, so a hook running on another thread never sees a torn or stale-before-swap value.
-///
-/// # Safety
-/// `cell` must be a valid, aligned, writable pointer-sized location owned by the caller.
-pub unsafe fn publish(cell: *mut usize, value: usize) {
-    // SAFETY: forwarded contract.
-    unsafe { AtomicUsize::from_ptr(cell) }.store(value, Ordering::Release);
+/// Reads the aligned word `addr` of the library `owner`, decoded inside the walk callback that
+/// reported it; `None` when `addr` is 0, misaligned or outside the library's mapped segments.
+pub fn peek(owner: &Dynamic, addr: usize) -> Option<usize> {
+    let ws = core::mem::size_of::<usize>();
+    if addr == 0 || !addr.is_multiple_of(ws) || !owner.segs.contains(addr, ws) {
+        return None;
+    }
+    // SAFETY: `addr` is aligned and lies with its whole word inside a PT_LOAD range of `owner`,
+    // which stays mapped while it is borrowed (a `Dynamic` of the process is only built by the
+    // unsafe decoder, whose caller vouches for that).
+    Some(unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire))
 }
 
-/// Reads a word the caller knows to lie in a listed library (a sentinel slot recorded earlier,
-/// checked against the library's segments by the caller).
-pub fn peek(addr: usize) -> usize {
-    if addr == 0 || !addr.is_multiple_of(core::mem::size_of::<usize>()) {
-        return 0;
+/// Reads the aligned word `addr` of the listed library `lib` inside the walk callback that
+/// reported it; `None` when `addr` is 0, misaligned or outside the library's mapped segments.
+pub fn peek_listed(lib: &LibInfo<'_>, addr: usize) -> Option<usize> {
+    let ws = core::mem::size_of::<usize>();
+    if addr == 0 || !addr.is_multiple_of(ws) || !lib.segs.contains(addr, ws) {
+        return None;
     }
-    // SAFETY: the caller checked `addr` lies inside a mapped segment of a listed library, inside
-    // that library's walk callback; it is aligned (checked above).
-    unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire)
+    // SAFETY: `addr` is aligned and lies with its whole word inside a PT_LOAD range of `lib`;
+    // only the walk creates a `LibInfo` (it is `non_exhaustive`, neither `Copy` nor `Clone`)
+    // and lends it to its callback only, while the library is listed and mapped.
+    Some(unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire))
 }

@@ -2,6 +2,7 @@
 //! (`dlsym`), and a hook set round trip on a libc import of this test binary.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use gothook_core::hooks::{self, Filter, Hook, Report};
@@ -90,11 +91,11 @@ extern "C" fn fake_getppid() -> libc::pid_t {
 fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     let _g = SERIAL.lock().unwrap();
     let real = unsafe { libc::getppid() };
-    let mut original: usize = 0;
+    static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
     let hooks = [Hook {
         symbol: b"getppid",
         replacement: fake_getppid as *const () as usize,
-        original: &mut original,
+        original: Some(&ORIGINAL),
         flags: 0,
     }];
     // This binary embeds gothook, so the default filter excludes it: include it explicitly.
@@ -106,7 +107,7 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     let id = hooks::install(&hooks, &filter, &mut rep).unwrap();
     assert!(rep.slots_patched >= 1, "{rep:?}");
     assert_eq!(
-        original,
+        ORIGINAL.load(Ordering::Acquire),
         dlsym("getppid"),
         "the original is the real function"
     );

@@ -32,13 +32,12 @@
 //!   lazy stub gets the stub back (recorded with the lazy slots, up to 224); a slot bound to a
 //!   canonical PLT entry gets the definition (not recorded).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo};
 use crate::lock::{Guard, OwnedLock};
 use crate::probe;
-use crate::slot;
 
 mod libs;
 pub mod pass;
@@ -81,8 +80,9 @@ pub struct Hook {
     pub symbol: &'static [u8],
     /// Address the slots are redirected to.
     pub replacement: usize,
-    /// Where the original is published before the first swap (0: not published).
-    pub original: *mut usize,
+    /// Where the original is published (a release store) before the first swap; `None`: not
+    /// published.
+    pub original: Option<&'static AtomicUsize>,
     /// `HOOK_*` flags.
     pub flags: u32,
 }
@@ -192,10 +192,6 @@ struct State {
     overflow: bool,
     counters: (u64, u64),
 }
-
-// SAFETY: the raw `original` pointers in hooks are caller-owned cells that gothook only writes
-// with atomic stores while holding the state lock.
-unsafe impl Send for State {}
 
 static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
     sets: [None; MAX_SETS],
@@ -324,9 +320,8 @@ fn install_locked(
     let mut canonical = [0usize; MAX_HOOKS];
     canonical_entries(hooks, &mut canonical)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
-        if !h.original.is_null() {
-            // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
-            unsafe { slot::publish(h.original, o) };
+        if let Some(cell) = h.original {
+            cell.store(o, Ordering::Release);
         }
     }
     let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
@@ -559,9 +554,8 @@ fn uninstall_locked(mut st: Guard<'_, State>, id: SetId, rep: &mut Report) -> Re
             if let (Some(original), Some(s)) = (handover, st.sets[q].as_mut()) {
                 s.originals[k] = original;
                 repointed |= 1 << q;
-                if !s.hooks[k].original.is_null() {
-                    // SAFETY: the set's owner keeps the cell valid while installed.
-                    unsafe { slot::publish(s.hooks[k].original, original) };
+                if let Some(cell) = s.hooks[k].original {
+                    cell.store(original, Ordering::Release);
                 }
             }
         }
@@ -601,7 +595,7 @@ mod tests {
                 let d = lib.decode().unwrap();
                 d.for_each_import(|imp| {
                     if imp.name == b"calloc" {
-                        value = slot::peek(imp.reloc.slot);
+                        value = crate::slot::peek(&d, imp.reloc.slot).unwrap_or(0);
                     }
                     true
                 })
@@ -621,7 +615,7 @@ mod tests {
         let hooks = [Hook {
             symbol: b"calloc",
             replacement: forward_calloc as *const () as usize,
-            original: REAL_CALLOC.as_ptr(),
+            original: Some(&REAL_CALLOC),
             flags: 0,
         }];
         let mut rep = Report::default();
