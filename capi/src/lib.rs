@@ -3,9 +3,11 @@
 //! never keeps a pointer into a library past the call that produced it.
 #![no_std]
 #![allow(non_camel_case_types)]
-// Every entry point has the same C contract, stated once in the header preamble (non-NULL
-// pointers point to valid objects of the documented type); NULL is checked and answered EINVAL.
-#![allow(clippy::missing_safety_doc)]
+// Every unsafe entry point states its own pointer contract in a `# Safety` section (its
+// "Lifetime:" line) and its thread rule ("Threads:"); clippy enforces both kinds of comment.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::missing_safety_doc)]
 
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::sync::atomic::AtomicUsize;
@@ -77,7 +79,8 @@ fn result(r: Result<(), Error>) -> gothook_status {
 
 /// Borrows a NUL-terminated C string without its NUL; None for NULL.
 ///
-/// SAFETY contract of every caller: a non-NULL `p` is a valid C string for the stated lifetime.
+/// # Safety
+/// A non-NULL `p` is a valid C string, unchanged for the lifetime `'a` the caller picks.
 unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a [u8]> {
     if p.is_null() {
         None
@@ -105,6 +108,9 @@ const_assert_eq!(
 );
 
 /// The library's version as "MAJOR.MINOR.PATCH".  Context: signal-safe.
+///
+/// Threads: any thread.
+/// Lifetime: the string is static; never free it.
 #[no_mangle]
 pub extern "C" fn gothook_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
@@ -112,6 +118,8 @@ pub extern "C" fn gothook_version() -> *const c_char {
 
 /// The library's version as `GOTHOOK_VERSION_NUMBER` computes it; compare with the header's
 /// macro to detect a header/library mismatch.  Context: signal-safe.
+///
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn gothook_version_number() -> u32 {
     GOTHOOK_VERSION_NUMBER
@@ -119,6 +127,9 @@ pub extern "C" fn gothook_version_number() -> u32 {
 
 /// A fixed, NUL-terminated description of `status`; never NULL, also for unknown values.
 /// Context: signal-safe.
+///
+/// Threads: any thread.
+/// Lifetime: the string is static; never free it.
 #[no_mangle]
 pub extern "C" fn gothook_status_str(status: u32) -> *const c_char {
     let e = match status {
@@ -240,6 +251,14 @@ fn c_lib(l: &LibInfo<'_>) -> gothook_lib {
 /// Context: malloc-safe; not signal-safe (takes the loader's list lock).
 /// Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag), `GOTHOOK_EBUSY` (a child forked while
 /// another thread of the parent was inside a gothook walk: see `gothook_refresh`).
+///
+/// Threads: any thread; walks of several threads take turns on the loader's list lock, and `cb`
+/// runs on the calling thread, where it may call gothook again (a nested walk) but not
+/// `dlopen`/`dlclose`.
+///
+/// # Safety
+/// Lifetime: `*lib` handed to `cb`, its `name` and the program headers it points to are valid only
+/// until `cb` returns; `ctx` is passed to `cb` untouched.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_libs_each(
     cb: gothook_lib_cb,
@@ -263,6 +282,12 @@ pub unsafe extern "C" fn gothook_libs_each(
 /// loader's list lock briefly.  Compare snapshots for inequality only; never order them.
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL output).
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `adds` and `subs` are NULL (answered `GOTHOOK_EINVAL`) or writable `uint64_t`s for the
+/// call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_libs_counters(adds: *mut u64, subs: *mut u64) -> gothook_status {
     if adds.is_null() || subs.is_null() {
@@ -278,6 +303,8 @@ pub unsafe extern "C" fn gothook_libs_counters(adds: *mut u64, subs: *mut u64) -
 }
 
 /// The readiness rule in force (`GOTHOOK_RULE_*`), detected on first use.  Context: malloc-safe.
+///
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn gothook_readiness_rule() -> u32 {
     loader::rule() as u32
@@ -286,6 +313,8 @@ pub extern "C" fn gothook_readiness_rule() -> u32 {
 /// Forces a readiness rule, e.g. `GOTHOOK_RULE_RELRO` to exercise the glibc < 2.35 path on a
 /// newer glibc; 0 re-detects.  For tests and diagnostics.  Context: malloc-safe.
 /// Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it).
+///
+/// Threads: any thread; the rule is process-wide, so set it before other threads use gothook.
 #[no_mangle]
 pub extern "C" fn gothook_set_readiness_rule(rule: u32) -> gothook_status {
     let r = match rule {
@@ -372,6 +401,13 @@ fn dyn_seen_ready(d: &gothook_dynamic) -> bool {
 ///
 /// Context: signal-safe (reads memory only).  Errors: `GOTHOOK_EINVAL` (NULL, zero phnum, bad
 /// flags), `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+///
+/// Threads: any thread; `*out` is a plain value the caller owns.
+///
+/// # Safety
+/// Lifetime: `phdr` points to `phnum` readable program headers for the call, and the image at
+/// `bias` stays mapped while `*out` is used (inside a walk callback, or an image that is never
+/// unloaded); `out` is NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_decode(
     bias: usize,
@@ -405,6 +441,12 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
 /// `gothook_dynamic_decode`.
 ///
 /// Context: signal-safe (reads memory only).
+///
+/// Threads: the thread running the walk callback that received `lib`.
+///
+/// # Safety
+/// Lifetime: `lib` is NULL or the record a walk callback received, used during that callback;
+/// `*out` may be used while the library stays loaded (as `gothook_dynamic_decode`).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_lib_decode(
     lib: *const gothook_lib,
@@ -429,6 +471,12 @@ pub unsafe extern "C" fn gothook_lib_decode(
 /// segments: 1 if it does, 0 if not or if `lib` is NULL.
 ///
 /// Context: signal-safe (reads the program headers only); use it during the callback.
+///
+/// Threads: the thread running the walk callback that received `lib`.
+///
+/// # Safety
+/// Lifetime: `lib` is NULL or the record a walk callback received, used during that callback;
+/// `addr` is only compared, never read.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_lib_contains(
     lib: *const gothook_lib,
@@ -453,6 +501,12 @@ pub unsafe extern "C" fn gothook_lib_contains(
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL `out`), `GOTHOOK_ENOTFOUND` (no listed
 /// library maps `addr`), `GOTHOOK_ENOTREADY` (it is not READY yet; retry later),
 /// `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `addr` is only compared, never read; `out` is NULL or writable for the call; use
+/// `*out` only while the library that maps `addr` stays loaded.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_decode_containing(
     addr: *const c_void,
@@ -510,6 +564,12 @@ const _: () = {
 };
 
 /// Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `d` is NULL or a value a gothook decode filled whose image is still mapped; `out` is
+/// NULL or writable for the call; `out->soname` points into the image and lives as long as it.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_info_get(
     d: *const gothook_dynamic,
@@ -605,6 +665,13 @@ fn c_symbol(d: &Dynamic, s: &gothook_core::Symbol<'_>) -> gothook_symbol {
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED` (the walk stops at the
 /// first bad entry; entries already reported were in range).
+///
+/// Threads: any thread; `cb` runs on the calling thread.
+///
+/// # Safety
+/// Lifetime: `d` is NULL or a value a gothook decode filled whose image stays mapped for the call;
+/// the record handed to `cb` is valid until `cb` returns, its `name` as long as the image; `ctx` is
+/// passed untouched.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_symbols(
     d: *const gothook_dynamic,
@@ -676,6 +743,12 @@ pub type gothook_import_cb =
 /// imports.  Every slot reported lies inside the image and is aligned.
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+///
+/// Threads: any thread; `cb` runs on the calling thread.
+///
+/// # Safety
+/// Lifetime: as `gothook_dynamic_symbols`: the record is valid until `cb` returns, `name` and
+/// `slot` as long as the image.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_imports(
     d: *const gothook_dynamic,
@@ -709,6 +782,12 @@ pub unsafe extern "C" fn gothook_dynamic_imports(
 /// definitions a lookup binds to: they answer `GOTHOOK_ENOTFOUND`.
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`, `GOTHOOK_EMALFORMED`.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `d` as `gothook_dynamic_symbols`; `name` is NULL or a C string for the call; `addr` is
+/// NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_lookup(
     d: *const gothook_dynamic,
@@ -730,6 +809,12 @@ pub unsafe extern "C" fn gothook_dynamic_lookup(
 }
 
 /// Like `gothook_dynamic_lookup`, but fills the whole symbol record.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: as `gothook_dynamic_lookup`; `out` is NULL or writable for the call, and `out->name`
+/// lives as long as the image.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
     d: *const gothook_dynamic,
@@ -779,6 +864,12 @@ pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
 /// stays loaded).  Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or
 /// misaligned), `GOTHOOK_ENOTREADY` (slot unchanged), `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`,
 /// `GOTHOOK_EBUSY`.
+///
+/// Threads: any thread; swaps of all threads are serialised by gothook's swap lock.
+///
+/// # Safety
+/// Lifetime: `owner` is NULL or a value a gothook decode filled whose library stays loaded for the
+/// call; `slot` is only written after it was checked to lie, aligned, inside `owner`.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_slot_swap(
     owner: *const gothook_dynamic,
@@ -1082,6 +1173,16 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
 ///
 /// Locks: as `gothook_refresh` (the loader's list lock, then the state lock inside its
 /// callback); waits for another thread's install, uninstall or refresh without spinning.
+///
+/// Threads: any thread; install, uninstall and refresh of all threads take turns on gothook's state
+/// lock.
+///
+/// # Safety
+/// Lifetime: `hooks_in` points to `count` readable hooks, `filter` is NULL or readable, `out_set`
+/// writable and `report` NULL or writable, all for the call; each `symbol`, `filter->path_suffix`
+/// and every non-NULL `original` cell (aligned for a pointer, written by nobody else) stay valid
+/// until the set is uninstalled by its last owner; `accept` may be called with `accept_ctx` until
+/// then, from any thread that calls install, refresh or uninstall.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_install(
     hooks_in: *const gothook_hook,
@@ -1205,6 +1306,11 @@ pub unsafe extern "C" fn gothook_install(
 /// child, so any `dl_iterate_phdr` could block forever and gothook refuses to walk in this
 /// process; hooks installed before the fork keep working), `GOTHOOK_EFULL` (the library table
 /// overflowed; a full pass was done, nothing was missed).
+///
+/// Threads: any thread, also from a malloc hook (see Locks).
+///
+/// # Safety
+/// Lifetime: `report` is NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_refresh(
     flags: u32,
@@ -1229,6 +1335,13 @@ pub unsafe extern "C" fn gothook_refresh(
 /// on this thread, or a child forked during a gothook walk: see `gothook_refresh`),
 /// `GOTHOOK_EPROTECT` (mprotect refused: the set and its handle stay installed, the slots
 /// already restored stay restored; call again to finish).
+///
+/// Threads: any thread (see Locks).
+///
+/// # Safety
+/// Lifetime: `report` is NULL or writable for the call; after the last owner's uninstall returns
+/// `GOTHOOK_OK`, gothook keeps no pointer from the set (symbols, suffix, `original` cells,
+/// `accept_ctx`).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_uninstall(
     set: gothook_set,
@@ -1258,6 +1371,12 @@ pub unsafe extern "C" fn gothook_uninstall(
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (also when `next_after`
 /// lies in no listed object).
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `name` is NULL or a C string for the call; `next_after` is only compared, never read;
+/// `addr` is NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_global_lookup(
     name: *const c_char,
@@ -1299,6 +1418,12 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 /// Context: malloc-safe.  Errors: `GOTHOOK_EUNSUPPORTED` on architectures other than x86_64 and
 /// aarch64, and when a shadow stack (x86 CET, arm64 GCS) is active; otherwise as
 /// `gothook_install`.
+///
+/// Threads: any thread; afterwards every thread's dlopen, dlmopen and dlclose run gothook's
+/// refresh.
+///
+/// # Safety
+/// Lifetime: `out_set` is NULL or writable and `report` NULL or writable, for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_intercept_dlopen(
     out_set: *mut gothook_set,

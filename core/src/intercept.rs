@@ -65,6 +65,9 @@ struct Prepared {
 #[cfg(target_arch = "x86_64")]
 macro_rules! entry {
     ($name:ident, $which:expr) => {
+        /// # Safety
+        /// Reached only through a patched dlopen/dlmopen slot, with that function's arguments
+        /// in registers, after install published the real function.
         #[unsafe(naked)]
         unsafe extern "C" fn $name() {
             core::arch::naked_asm!(
@@ -107,6 +110,9 @@ macro_rules! entry {
 #[cfg(target_arch = "aarch64")]
 macro_rules! entry {
     ($name:ident, $which:expr) => {
+        /// # Safety
+        /// Reached only through a patched dlopen/dlmopen slot, with that function's arguments
+        /// in registers, after install published the real function.
         #[unsafe(naked)]
         unsafe extern "C" fn $name() {
             core::arch::naked_asm!(
@@ -172,9 +178,15 @@ extern "C" fn resume() {
     errno::set(saved);
 }
 
+/// The dlclose replacement.
+///
+/// # Safety
+/// Reached only through a patched dlclose slot, after install published the real dlclose;
+/// `handle` is the caller's, passed on unchanged (dlclose's own contract).
 unsafe extern "C" fn dlclose_hook(handle: *mut c_void) -> c_int {
     let real = REAL_DLCLOSE.load(Ordering::Acquire);
-    // SAFETY: `real` is the original dlclose published when the set was installed.
+    // SAFETY: `real` is the original dlclose, published before any slot pointed here (install
+    // publishes originals before its first swap), so it is non-zero and has dlclose's type.
     let rc = unsafe {
         let f: unsafe extern "C" fn(*mut c_void) -> c_int = core::mem::transmute(real);
         f(handle)
@@ -216,7 +228,8 @@ mod errno {
         unsafe { *libc::__errno_location() }
     }
     pub fn set(v: i32) {
-        // SAFETY: as above.
+        // SAFETY: __errno_location returns the calling thread's errno cell, an aligned int
+        // nobody else writes meanwhile.
         unsafe { *libc::__errno_location() = v }
     }
 }

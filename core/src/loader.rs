@@ -240,6 +240,9 @@ fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
 
 /// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
 fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
+    /// # Safety
+    /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
+    /// `F` that `raw_walk` passed, alive for the walk.
     unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(
         info: *mut sys::PhdrInfo,
         size: usize,

@@ -583,6 +583,7 @@ mod tests {
     /// Forwards to the real calloc: the test harness's own threads keep allocating meanwhile.
     extern "C" fn forward_calloc(n: usize, size: usize) -> *mut core::ffi::c_void {
         let f: extern "C" fn(usize, usize) -> *mut core::ffi::c_void =
+            // SAFETY: the test calls this hook only after install published the real calloc.
             unsafe { core::mem::transmute(REAL_CALLOC.load(Ordering::Acquire)) };
         f(n, size)
     }
