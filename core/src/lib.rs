@@ -4,8 +4,9 @@
 //! that a malloc hook could hold, or calls into stdio, `dlsym` or `dlerror`.  `unsafe` is a
 //! compile error (`deny(unsafe_code)`) except in the modules whose `mod` line allows it:
 //! [`read`] (the one bounds-checked reader), [`slot`] (the protection-correct compare-and-swap),
-//! [`sys`] (the raw libc calls) and, until they shrink, [`loader`], [`intercept`], [`hooks`] and
-//! [`lock`].  The decoder ([`dynamic`], [`elf`], [`mem`]) contains none.
+//! [`sys`] (the raw libc calls), [`lock`] (the value behind the lock word) and, until they
+//! shrink, [`loader`] and [`intercept`].  The decoder ([`dynamic`], [`elf`], [`mem`]) and the
+//! hook sets ([`hooks`]) contain none.
 //!
 //! The layers, bottom up:
 //! - [`elf`]: ELF constants and per-architecture relocation numbers, as data;
@@ -219,7 +220,6 @@
 pub mod dynamic;
 pub mod elf;
 pub mod error;
-#[allow(unsafe_code)]
 pub mod hooks;
 #[allow(unsafe_code)]
 pub mod intercept;

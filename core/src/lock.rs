@@ -21,7 +21,7 @@ const WAITERS: u32 = 1 << 31;
 /// Spins before blocking: a holder is normally out within a microsecond or two.
 const SPINS: u32 = 100;
 
-/// A lock over `T` whose word is the holder's thread id (0: free), plus [`WAITERS`].
+/// A lock over `T` whose word is the holder's thread id (0: free), plus a waiters bit.
 pub struct OwnedLock<T> {
     word: AtomicU32,
     /// Holders are named by kernel thread id and checked for existence (fork takeover), or, for
