@@ -45,8 +45,6 @@ use crate::read::Memory;
 static REAL_DLOPEN: AtomicUsize = AtomicUsize::new(0);
 static REAL_DLMOPEN: AtomicUsize = AtomicUsize::new(0);
 static REAL_DLCLOSE: AtomicUsize = AtomicUsize::new(0);
-/// The handle of the interception set (0: not installed).
-pub static SET: AtomicU32 = AtomicU32::new(0);
 
 /// Which real function an entry forwards to (the entries pass it to [`prepare`]).
 const WHICH_DLOPEN: usize = 0;
@@ -518,8 +516,7 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
         if REAL_DLOPEN.load(Ordering::Acquire) == 0 || REAL_DLCLOSE.load(Ordering::Acquire) == 0 {
             return Err(Error::NotFound);
         }
-        SET.store(id, Ordering::Release);
-        hooks::DLOPEN_HOOKED.store(1, Ordering::Release);
+        hooks::signal_changes_with(id);
         Ok(id)
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]

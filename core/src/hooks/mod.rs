@@ -227,8 +227,16 @@ static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
 pub static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// The generation the last locked probe consumed.
 static SEEN_GENERATION: AtomicU64 = AtomicU64::new(0);
-/// Whether the dlopen/dlclose interception is installed.
-pub static DLOPEN_HOOKED: AtomicU32 = AtomicU32::new(0);
+/// The installed set whose hooks bump [`GENERATION`] after every loader change (the
+/// dlopen/dlclose interception; 0: none).  Set by [`signal_changes_with`], cleared when that set
+/// is forgotten.
+static SIGNAL_SET: AtomicU32 = AtomicU32::new(0);
+
+/// Declares that the installed set `id` bumps [`GENERATION`] after every call that may load or
+/// unload a library, so refresh may answer lock-free while it stays installed.
+pub fn signal_changes_with(id: SetId) {
+    SIGNAL_SET.store(id, Ordering::Release);
+}
 /// Whether refresh may take the lock-free shortcut (no unsettled or untracked libraries, no
 /// pass held back).
 static SETTLED: AtomicU32 = AtomicU32::new(0);
@@ -417,12 +425,7 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
             r.rescan = false;
         }
     }
-    if crate::intercept::SET
-        .compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        DLOPEN_HOOKED.store(0, Ordering::Release);
-    }
+    let _ = SIGNAL_SET.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire);
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
     }
@@ -463,7 +466,7 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
     // and the lazy re-checks.
     if !full
         && SETTLED.load(Ordering::Acquire) != 0
-        && DLOPEN_HOOKED.load(Ordering::Acquire) != 0
+        && SIGNAL_SET.load(Ordering::Acquire) != 0
         && GENERATION.load(Ordering::Acquire) == SEEN_GENERATION.load(Ordering::Acquire)
         && probe::probed_recently()
     {
