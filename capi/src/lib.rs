@@ -53,21 +53,89 @@ pub enum gothook_status {
     GOTHOOK_ERANGE = 11,
 }
 
-fn status(e: Error) -> gothook_status {
-    use gothook_status::*;
-    match e {
-        Error::Invalid => GOTHOOK_EINVAL,
-        Error::NotReady => GOTHOOK_ENOTREADY,
-        Error::Malformed(_) => GOTHOOK_EMALFORMED,
-        Error::NoDynamic => GOTHOOK_ENODYNAMIC,
-        Error::NotFound => GOTHOOK_ENOTFOUND,
-        Error::Changed => GOTHOOK_ECHANGED,
-        Error::Protect => GOTHOOK_EPROTECT,
-        Error::Busy => GOTHOOK_EBUSY,
-        Error::Full => GOTHOOK_EFULL,
-        Error::Unsupported => GOTHOOK_EUNSUPPORTED,
-        Error::Range => GOTHOOK_ERANGE,
+/// Generates both directions of the status table from its one list: `status` (core error to C
+/// status, an exhaustive match, so a new core error does not compile without its row) and
+/// `error_of` (C status to core error).
+macro_rules! status_table {
+    ($($status:ident <=> $variant:ident $(($arg:expr))?,)*) => {
+        const fn status(e: Error) -> gothook_status {
+            match e {
+                $(Error::$variant { .. } => gothook_status::$status,)*
+            }
+        }
+
+        /// The core error a non-OK status stands for; `None` for `GOTHOOK_OK` and unknown values.
+        const fn error_of(code: u32) -> Option<Error> {
+            $(if code == gothook_status::$status as u32 {
+                return Some(Error::$variant $(($arg))?);
+            })*
+            None
+        }
+    };
+}
+
+status_table! {
+    GOTHOOK_EINVAL <=> Invalid,
+    GOTHOOK_ENOTREADY <=> NotReady,
+    GOTHOOK_EMALFORMED <=> Malformed(""),
+    GOTHOOK_ENODYNAMIC <=> NoDynamic,
+    GOTHOOK_ENOTFOUND <=> NotFound,
+    GOTHOOK_ECHANGED <=> Changed,
+    GOTHOOK_EPROTECT <=> Protect,
+    GOTHOOK_EBUSY <=> Busy,
+    GOTHOOK_EFULL <=> Full,
+    GOTHOOK_EUNSUPPORTED <=> Unsupported,
+    GOTHOOK_ERANGE <=> Range,
+}
+
+// Both directions agree: every non-OK status names a core error that maps back to it (so no
+// status is listed twice or missing), and OK and the values past the last have none.
+const _: () = {
+    let mut code = 1;
+    while code <= gothook_status::GOTHOOK_ERANGE as u32 {
+        match error_of(code) {
+            Some(e) => assert!(status(e) as u32 == code),
+            None => panic!("a status without a core error"),
+        }
+        code += 1;
     }
+    assert!(error_of(gothook_status::GOTHOOK_OK as u32).is_none());
+    assert!(error_of(code).is_none());
+};
+
+/// Borrows the pointer argument `$p` for the call, or returns `GOTHOOK_EINVAL` from the entry
+/// point when it is NULL.
+macro_rules! arg {
+    ($p:expr) => {
+        // SAFETY: every entry point's `# Safety` section: a non-NULL pointer argument points to
+        // a valid, aligned value, not written by anyone else during the call.
+        match unsafe { $p.as_ref() } {
+            Some(r) => r,
+            None => return gothook_status::GOTHOOK_EINVAL,
+        }
+    };
+}
+
+/// Borrows the output pointer `$p` for the call, or returns `GOTHOOK_EINVAL` from the entry
+/// point when it is NULL.
+macro_rules! out {
+    ($p:expr) => {
+        // SAFETY: every entry point's `# Safety` section: a non-NULL output points to a
+        // writable, aligned value the caller does not touch during the call.
+        match unsafe { $p.as_mut() } {
+            Some(r) => r,
+            None => return gothook_status::GOTHOOK_EINVAL,
+        }
+    };
+}
+
+/// Borrows an optional output pointer `$p` (NULL allowed: `None`) for the call.
+macro_rules! opt_out {
+    ($p:expr) => {
+        // SAFETY: every entry point's `# Safety` section: a non-NULL output points to a
+        // writable, aligned value the caller does not touch during the call.
+        unsafe { $p.as_mut() }
+    };
 }
 
 fn result(r: Result<(), Error>) -> gothook_status {
@@ -132,22 +200,12 @@ pub extern "C" fn gothook_version_number() -> u32 {
 /// Lifetime: the string is static; never free it.
 #[no_mangle]
 pub extern "C" fn gothook_status_str(status: u32) -> *const c_char {
-    let e = match status {
-        0 => return c"success".as_ptr(),
-        1 => Error::Invalid,
-        2 => Error::NotReady,
-        3 => Error::Malformed(""),
-        4 => Error::NoDynamic,
-        5 => Error::NotFound,
-        6 => Error::Changed,
-        7 => Error::Protect,
-        8 => Error::Busy,
-        9 => Error::Full,
-        10 => Error::Unsupported,
-        11 => Error::Range,
-        _ => return c"unknown gothook status".as_ptr(),
-    };
-    e.c_message().as_ptr()
+    if status == gothook_status::GOTHOOK_OK as u32 {
+        return c"success".as_ptr();
+    }
+    error_of(status)
+        .map_or(c"unknown gothook status", Error::c_message)
+        .as_ptr()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,6 +242,22 @@ pub const GOTHOOK_RULE_FIND_OBJECT: u32 = 1;
 pub const GOTHOOK_RULE_RELRO: u32 = 2;
 /// Readiness rule: musl or a static program; a listed library is relocated.
 pub const GOTHOOK_RULE_LISTED: u32 = 3;
+
+// The C values are the core enums' discriminants (`c_lib` and `gothook_set_readiness_rule`
+// convert with `as`): asserted here, so a change on either side does not compile.
+const_assert_eq!(GOTHOOK_UNKNOWN, loader::Readiness::Unknown as u8);
+const_assert_eq!(GOTHOOK_LOADING, loader::Readiness::Loading as u8);
+const_assert_eq!(GOTHOOK_READY, loader::Readiness::Ready as u8);
+const_assert_eq!(GOTHOOK_KIND_OTHER, loader::LibKind::Other as u8);
+const_assert_eq!(GOTHOOK_KIND_MAIN, loader::LibKind::Main as u8);
+const_assert_eq!(GOTHOOK_KIND_VDSO, loader::LibKind::Vdso as u8);
+const_assert_eq!(GOTHOOK_KIND_LOADER, loader::LibKind::Loader as u8);
+const_assert_eq!(GOTHOOK_KIND_SELF, loader::LibKind::SelfLib as u8);
+const_assert_eq!(GOTHOOK_LIBS_ALL, loader::LIBS_ALL);
+const_assert_eq!(GOTHOOK_RULE_FIND_OBJECT, Rule::FindObject as u32);
+const_assert_eq!(GOTHOOK_RULE_RELRO, Rule::Relro as u32);
+const_assert_eq!(GOTHOOK_RULE_LISTED, Rule::Listed as u32);
+const_assert_eq!(0, Rule::Undetected as u32);
 
 /// One loaded object as `gothook_libs_each` reports it.  Valid only during the callback.
 #[repr(C)]
@@ -290,15 +364,8 @@ pub unsafe extern "C" fn gothook_libs_each(
 /// call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_libs_counters(adds: *mut u64, subs: *mut u64) -> gothook_status {
-    if adds.is_null() || subs.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    let (a, s) = loader::counters();
-    // SAFETY: non-NULL caller-owned outputs.
-    unsafe {
-        *adds = a;
-        *subs = s;
-    }
+    let (adds, subs) = (out!(adds), out!(subs));
+    (*adds, *subs) = loader::counters();
     gothook_status::GOTHOOK_OK
 }
 
@@ -416,7 +483,8 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
     flags: u32,
     out: *mut gothook_dynamic,
 ) -> gothook_status {
-    if out.is_null() || phdr.is_null() || phnum == 0 {
+    let out = out!(out);
+    if phdr.is_null() || phnum == 0 {
         return gothook_status::GOTHOOK_EINVAL;
     }
     let is64 = dynamic_mod::class_is64(flags);
@@ -428,8 +496,7 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
     // SAFETY: the caller vouches the image is mapped while the result is used (API contract).
     match unsafe { Dynamic::decode(bias, raw, flags) } {
         Ok(d) => {
-            // SAFETY: non-NULL caller-owned output.
-            dyn_store(unsafe { &mut *out }, &d);
+            dyn_store(out, &d);
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -452,16 +519,12 @@ pub unsafe extern "C" fn gothook_lib_decode(
     lib: *const gothook_lib,
     out: *mut gothook_dynamic,
 ) -> gothook_status {
-    if lib.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    // SAFETY: non-NULL record from a walk callback (API contract).
-    let l = unsafe { &*lib };
-    // SAFETY: forwarded contract.
+    let l = arg!(lib);
+    let out = out!(out);
+    // SAFETY: forwarded contract (a walk record's program headers, the image mapped while `*out`
+    // is used); `out` is a valid output, borrowed here for the call.
     let st = unsafe { gothook_dynamic_decode(l.bias, l.phdr, l.phnum, 0, out) };
     if st == gothook_status::GOTHOOK_OK {
-        // SAFETY: decode succeeded, so `out` is a non-NULL caller-owned output it just filled.
-        let out = unsafe { &mut *out };
         out.opaque[READINESS_WORD] = READINESS_TAG | l.readiness as u64;
     }
     st
@@ -512,14 +575,11 @@ pub unsafe extern "C" fn gothook_decode_containing(
     addr: *const c_void,
     out: *mut gothook_dynamic,
 ) -> gothook_status {
-    if out.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
+    let out = out!(out);
     // SAFETY: the header tells the caller to keep `*out` only while that library stays loaded.
     match unsafe { loader::decode_containing(addr as usize) } {
         Ok(d) => {
-            // SAFETY: non-NULL caller-owned output.
-            dyn_store_seen(unsafe { &mut *out }, &d, loader::Readiness::Ready as u8);
+            dyn_store_seen(out, &d, loader::Readiness::Ready as u8);
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -575,11 +635,7 @@ pub unsafe extern "C" fn gothook_dynamic_info_get(
     d: *const gothook_dynamic,
     out: *mut gothook_dynamic_info,
 ) -> gothook_status {
-    if d.is_null() || out.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    // SAFETY: non-NULL caller-owned values.
-    let (d, out) = unsafe { (dyn_ref(&*d), &mut *out) };
+    let (d, out) = (dyn_ref(arg!(d)), out!(out));
     *out = gothook_dynamic_info {
         bias: d.bias,
         soname: if d.soname == 0 {
@@ -678,11 +734,10 @@ pub unsafe extern "C" fn gothook_dynamic_symbols(
     cb: gothook_symbol_cb,
     ctx: *mut c_void,
 ) -> gothook_status {
-    let (Some(cb), false) = (cb, d.is_null()) else {
+    let d = dyn_ref(arg!(d));
+    let Some(cb) = cb else {
         return gothook_status::GOTHOOK_EINVAL;
     };
-    // SAFETY: non-NULL decoded value.
-    let d = dyn_ref(unsafe { &*d });
     result(d.for_each_symbol(|s| {
         let c = c_symbol(d, s);
         // SAFETY: the caller's callback with a record valid for the call.
@@ -696,6 +751,17 @@ pub const GOTHOOK_IMPORT_PLT: u8 = 0;
 pub const GOTHOOK_IMPORT_GLOB_DAT: u8 = 1;
 /// Import kind: word-sized absolute data slot (`R_X86_64_64`, `R_AARCH64_ABS64`, ...).
 pub const GOTHOOK_IMPORT_ABS: u8 = 2;
+
+const_assert_eq!(GOTHOOK_IMPORT_PLT, dynamic_mod::ImportKind::Plt as u8);
+const_assert_eq!(
+    GOTHOOK_IMPORT_GLOB_DAT,
+    dynamic_mod::ImportKind::GlobDat as u8
+);
+const_assert_eq!(GOTHOOK_IMPORT_ABS, dynamic_mod::ImportKind::Abs as u8);
+// The `table` field's documented values.
+const_assert_eq!(0, dynamic_mod::Table::JmpRel as u8);
+const_assert_eq!(1, dynamic_mod::Table::Rela as u8);
+const_assert_eq!(2, dynamic_mod::Table::Rel as u8);
 
 /// One import: a relocation that fills `slot` with the address of symbol `name`.
 #[repr(C)]
@@ -755,11 +821,10 @@ pub unsafe extern "C" fn gothook_dynamic_imports(
     cb: gothook_import_cb,
     ctx: *mut c_void,
 ) -> gothook_status {
-    let (Some(cb), false) = (cb, d.is_null()) else {
+    let d = dyn_ref(arg!(d));
+    let Some(cb) = cb else {
         return gothook_status::GOTHOOK_EINVAL;
     };
-    // SAFETY: non-NULL decoded value.
-    let d = dyn_ref(unsafe { &*d });
     result(d.for_each_import(|i| {
         let c = gothook_import {
             name: i.name.as_ptr() as *const c_char,
@@ -795,15 +860,13 @@ pub unsafe extern "C" fn gothook_dynamic_lookup(
     addr: *mut *mut c_void,
 ) -> gothook_status {
     // A NULL output is invalid whether or not the name exists.
-    if addr.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
+    let addr = out!(addr);
     let mut sym = core::mem::MaybeUninit::<gothook_symbol>::uninit();
-    // SAFETY: forwarded contract.
+    // SAFETY: forwarded contract; `sym` is a writable local.
     let st = unsafe { gothook_dynamic_lookup_symbol(d, name, sym.as_mut_ptr()) };
     if st == gothook_status::GOTHOOK_OK {
-        // SAFETY: initialised on OK; `addr` non-NULL.
-        unsafe { *addr = sym.assume_init().address as *mut c_void };
+        // SAFETY: lookup_symbol wrote the whole record when it answered OK.
+        *addr = unsafe { sym.assume_init() }.address as *mut c_void;
     }
     st
 }
@@ -821,18 +884,13 @@ pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
     name: *const c_char,
     out: *mut gothook_symbol,
 ) -> gothook_status {
-    if d.is_null() || out.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    // SAFETY: caller passes a C string.
+    let (d, out) = (dyn_ref(arg!(d)), out!(out));
+    // SAFETY: NULL or a C string for the call (the entry point's contract).
     let Some(name) = (unsafe { c_str(name) }) else {
         return gothook_status::GOTHOOK_EINVAL;
     };
-    // SAFETY: non-NULL decoded value.
-    let d = dyn_ref(unsafe { &*d });
     match d.lookup(name) {
-        // SAFETY: non-NULL output.
-        Ok(Some(s)) => unsafe { *out = c_symbol(d, &s) },
+        Ok(Some(s)) => *out = c_symbol(d, &s),
         Ok(None) => return gothook_status::GOTHOOK_ENOTFOUND,
         Err(e) => return status(e),
     }
@@ -877,11 +935,10 @@ pub unsafe extern "C" fn gothook_slot_swap(
     expected: *mut c_void,
     desired: *mut c_void,
 ) -> gothook_status {
-    if owner.is_null() || slot.is_null() {
+    let owner = arg!(owner);
+    if slot.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }
-    // SAFETY: non-NULL decoded value.
-    let owner = unsafe { &*owner };
     let d = dyn_ref(owner);
     if !dyn_seen_ready(owner) && loader::readiness_now(d) != Some(loader::Readiness::Ready) {
         return gothook_status::GOTHOOK_ENOTREADY;
@@ -1089,10 +1146,9 @@ fn c_report(r: &Report) -> gothook_report {
     }
 }
 
-fn write_report(out: *mut gothook_report, r: &Report) {
-    if !out.is_null() {
-        // SAFETY: non-NULL caller-owned output.
-        unsafe { *out = c_report(r) };
+fn write_report(out: Option<&mut gothook_report>, r: &Report) {
+    if let Some(out) = out {
+        *out = c_report(r);
     }
 }
 
@@ -1191,17 +1247,21 @@ pub unsafe extern "C" fn gothook_install(
     out_set: *mut gothook_set,
     report: *mut gothook_report,
 ) -> gothook_status {
-    if hooks_in.is_null() || out_set.is_null() || count == 0 || count > hooks::MAX_HOOKS {
+    let out_set = out!(out_set);
+    if hooks_in.is_null() || count == 0 || count > hooks::MAX_HOOKS {
         return gothook_status::GOTHOOK_EINVAL;
     }
+    // SAFETY: `hooks_in` is non-NULL and points to `count` readable hooks (the contract).
+    let hooks_in = unsafe { core::slice::from_raw_parts(hooks_in, count) };
+    // SAFETY: NULL or a readable filter (the contract).
+    let filter = unsafe { filter.as_ref() };
     let empty = Hook {
         symbol: b"",
         replacement: 0,
         original: None,
         flags: 0,
     };
-    // SAFETY: NULL or a caller filter valid for the call.
-    let filter_flags = unsafe { filter.as_ref() }.map_or(0, |c| c.flags);
+    let filter_flags = filter.map_or(0, |c| c.flags);
     let mut hook_flags = 0;
     if filter_flags & GOTHOOK_FILTER_HOOKS_OPTIONAL != 0 {
         hook_flags |= hooks::HOOK_OPTIONAL;
@@ -1210,9 +1270,7 @@ pub unsafe extern "C" fn gothook_install(
         hook_flags |= hooks::HOOK_UNDEFINED;
     }
     let mut hs = [empty; hooks::MAX_HOOKS];
-    for (i, h) in hs[..count].iter_mut().enumerate() {
-        // SAFETY: `count` readable entries (API contract).
-        let c = unsafe { &*hooks_in.add(i) };
+    for (h, c) in hs.iter_mut().zip(hooks_in) {
         // SAFETY: the symbol string outlives the set (API contract).
         let Some(sym) = (unsafe { c_str(c.symbol) }) else {
             return gothook_status::GOTHOOK_EINVAL;
@@ -1229,9 +1287,7 @@ pub unsafe extern "C" fn gothook_install(
         };
     }
     let mut f = Filter::default();
-    if !filter.is_null() {
-        // SAFETY: non-NULL caller filter.
-        let c = unsafe { &*filter };
+    if let Some(c) = filter {
         f.flags = c.flags & !HOOK_FILTER_FLAGS;
         // SAFETY: the suffix outlives the set (API contract).
         f.path_suffix = unsafe { c_str(c.path_suffix) };
@@ -1248,11 +1304,10 @@ pub unsafe extern "C" fn gothook_install(
     }
     let mut rep = Report::default();
     let r = hooks::install(&hs[..count], &f, &mut rep);
-    write_report(report, &rep);
+    write_report(opt_out!(report), &rep);
     match r {
         Ok(id) => {
-            // SAFETY: non-NULL output.
-            unsafe { *out_set = id };
+            *out_set = id;
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -1318,7 +1373,7 @@ pub unsafe extern "C" fn gothook_refresh(
 ) -> gothook_status {
     let mut rep = Report::default();
     let r = hooks::refresh(flags, &mut rep);
-    write_report(report, &rep);
+    write_report(opt_out!(report), &rep);
     result(r)
 }
 
@@ -1349,7 +1404,7 @@ pub unsafe extern "C" fn gothook_uninstall(
 ) -> gothook_status {
     let mut rep = Report::default();
     let r = hooks::uninstall(set, &mut rep);
-    write_report(report, &rep);
+    write_report(opt_out!(report), &rep);
     result(r)
 }
 
@@ -1383,14 +1438,14 @@ pub unsafe extern "C" fn gothook_global_lookup(
     next_after: *const c_void,
     addr: *mut *mut c_void,
 ) -> gothook_status {
-    // SAFETY: caller passes a C string.
-    let (Some(name), false) = (unsafe { c_str(name) }, addr.is_null()) else {
+    let addr = out!(addr);
+    // SAFETY: NULL or a C string for the call (the entry point's contract).
+    let Some(name) = (unsafe { c_str(name) }) else {
         return gothook_status::GOTHOOK_EINVAL;
     };
     match loader::global_lookup(name, (!next_after.is_null()).then_some(next_after as usize)) {
         Ok(a) => {
-            // SAFETY: non-NULL output.
-            unsafe { *addr = a as *mut c_void };
+            *addr = a as *mut c_void;
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -1429,16 +1484,13 @@ pub unsafe extern "C" fn gothook_intercept_dlopen(
     out_set: *mut gothook_set,
     report: *mut gothook_report,
 ) -> gothook_status {
-    if out_set.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
+    let out_set = out!(out_set);
     let mut rep = Report::default();
     let r = gothook_core::intercept::install(&mut rep);
-    write_report(report, &rep);
+    write_report(opt_out!(report), &rep);
     match r {
         Ok(id) => {
-            // SAFETY: non-NULL output.
-            unsafe { *out_set = id };
+            *out_set = id;
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
