@@ -841,7 +841,9 @@ gothook_status gothook_dynamic_lookup_symbol(const struct gothook_dynamic *d,
 
  # Safety
  Lifetime: `owner` is NULL or a value a gothook decode filled whose library stays loaded for the
- call; `slot` is only written after it was checked to lie, aligned, inside `owner`.
+ call; `slot` is only written after it was checked to lie, aligned, inside `owner`; `desired`
+ is a function (or object) of the type the slot's relocation binds, valid while the slot may
+ hold it.
  */
 gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
                                  void **slot,
@@ -893,7 +895,8 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
  writable and `report` NULL or writable, all for the call; each `symbol`, `filter->path_suffix`
  and every non-NULL `original` cell (aligned for a pointer, written by nobody else) stay valid
  until the set is uninstalled by its last owner; `accept` may be called with `accept_ctx` until
- then, from any thread that calls install, refresh or uninstall.
+ then, from any thread that calls install, refresh or uninstall.  Each `replacement` is a
+ function (or object) of the replaced symbol's type, valid until the set is uninstalled.
  */
 gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                size_t count,

@@ -927,7 +927,9 @@ pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
 ///
 /// # Safety
 /// Lifetime: `owner` is NULL or a value a gothook decode filled whose library stays loaded for the
-/// call; `slot` is only written after it was checked to lie, aligned, inside `owner`.
+/// call; `slot` is only written after it was checked to lie, aligned, inside `owner`; `desired`
+/// is a function (or object) of the type the slot's relocation binds, valid while the slot may
+/// hold it.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_slot_swap(
     owner: *const gothook_dynamic,
@@ -939,16 +941,17 @@ pub unsafe extern "C" fn gothook_slot_swap(
     if slot.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }
-    let d = dyn_ref(owner);
-    if !dyn_seen_ready(owner) && loader::readiness_now(d) != Some(loader::Readiness::Ready) {
-        return gothook_status::GOTHOOK_ENOTREADY;
-    }
-    result(slot::swap(
-        d,
-        slot as usize,
-        expected as usize,
-        desired as usize,
-    ))
+    // SAFETY: `desired` is the caller's value for a slot of the type it names (the contract of
+    // `gothook_slot_swap`, as of any C write to a GOT slot).
+    result(unsafe {
+        slot::swap_if_ready(
+            dyn_ref(owner),
+            dyn_seen_ready(owner),
+            slot as usize,
+            expected as usize,
+            desired as usize,
+        )
+    })
 }
 
 /// Detects the readiness rule when libgothook is loaded (a walk of the listed objects, as any
@@ -1238,7 +1241,8 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
 /// writable and `report` NULL or writable, all for the call; each `symbol`, `filter->path_suffix`
 /// and every non-NULL `original` cell (aligned for a pointer, written by nobody else) stay valid
 /// until the set is uninstalled by its last owner; `accept` may be called with `accept_ctx` until
-/// then, from any thread that calls install, refresh or uninstall.
+/// then, from any thread that calls install, refresh or uninstall.  Each `replacement` is a
+/// function (or object) of the replaced symbol's type, valid until the set is uninstalled.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_install(
     hooks_in: *const gothook_hook,
@@ -1303,7 +1307,9 @@ pub unsafe extern "C" fn gothook_install(
         });
     }
     let mut rep = Report::default();
-    let r = hooks::install(&hs[..count], &f, &mut rep);
+    // SAFETY: the replacements are the caller's functions, of the replaced symbols' types and
+    // valid until the set is uninstalled (the C contract of `gothook_hook.replacement`).
+    let r = unsafe { hooks::install(&hs[..count], &f, &mut rep) };
     write_report(opt_out!(report), &rep);
     match r {
         Ok(id) => {

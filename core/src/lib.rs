@@ -169,6 +169,29 @@
 //! };
 //! ```
 //!
+//! Redirecting calls is the caller's promise that the replacement has the symbol's type, so
+//! installing a hook set is `unsafe`:
+//!
+//! ```compile_fail,E0133
+//! #![forbid(unsafe_code)]
+//! use gothook_core::hooks::{self, Filter, Hook, Report};
+//! let hooks = [Hook { symbol: b"getppid", replacement: 0x1000, original: None, flags: 0 }];
+//! let _ = hooks::install(&hooks, &Filter::default(), &mut Report::default());
+//! ```
+//!
+//! and so is a single slot swap, which is reachable from safe code only through it:
+//!
+//! ```compile_fail,E0133
+//! #![forbid(unsafe_code)]
+//! gothook_core::loader::each(0, |lib| {
+//!     if let Ok(d) = lib.decode() {
+//!         let _ = gothook_core::slot::swap_if_ready(&d, true, d.dynamic, 0, 0x1000);
+//!     }
+//!     true
+//! })
+//! .unwrap();
+//! ```
+//!
 //! The same forged headers through the safe reader, over bytes that exist, give a status:
 //!
 //! ```
@@ -204,7 +227,8 @@
 //! static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
 //! let hooks = [Hook { symbol: b"getppid", replacement: my_getppid as *const () as usize, original: Some(&ORIGINAL), flags: 0 }];
 //! let mut report = Report::default();
-//! let set = hooks::install(&hooks, &Filter::default(), &mut report).unwrap();
+//! // SAFETY: my_getppid has getppid's type and is static code.
+//! let set = unsafe { hooks::install(&hooks, &Filter::default(), &mut report) }.unwrap();
 //! assert_ne!(ORIGINAL.load(Ordering::Acquire), 0);
 //! // ... later, after libraries were loaded: O(1) when nothing changed.
 //! hooks::refresh(0, &mut report).unwrap();

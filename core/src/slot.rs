@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use crate::dynamic::Dynamic;
 use crate::elf;
 use crate::error::{Error, Result};
-use crate::loader::LibInfo;
+use crate::loader::{self, LibInfo, Readiness};
 use crate::lock::OwnedLock;
 use crate::sys;
 
@@ -39,12 +39,40 @@ fn check(owner: &Dynamic, slot: usize) -> Result<()> {
 /// slot holds something else, `Busy` when this thread is already inside a swap.
 ///
 /// Context: signal-safe (a try-lock that reports same-thread re-entry, raw syscalls only).
-/// The caller guarantees `owner` is READY and stays mapped for the call.
-pub fn swap(owner: &Dynamic, slot: usize, expected: usize, desired: usize) -> Result<()> {
+/// Crate-internal: the caller guarantees `owner` is READY and that `desired` is a value every
+/// user of the slot may call or read as the slot's binding (the hook sets' contract); the public
+/// entry is [`swap_if_ready`].
+pub(crate) fn swap(owner: &Dynamic, slot: usize, expected: usize, desired: usize) -> Result<()> {
     let mut batch = Batch::begin()?;
     let r = batch.swap(owner, slot, expected, desired);
     let closed = batch.finish();
     r.and(closed)
+}
+
+/// [`swap`] after the readiness check (design rule 3): `seen_ready` says whether the walk that
+/// decoded `owner` saw it READY (a library READY once stays READY while mapped); if not, the
+/// readiness is decided now without walking ([`loader::readiness_now`]).  `NotReady`, with the
+/// slot untouched, when `owner` is not READY or the readiness rule is not yet detected.
+///
+/// Context: signal-safe once the readiness rule is detected (a try-lock that reports
+/// same-thread re-entry, raw syscalls only).
+///
+/// # Safety
+/// Every later use of the slot by the library's code reaches `desired` instead of its binding:
+/// `desired` must be a function (or object) of the type the slot's relocation binds, valid as
+/// long as the slot may hold it.
+#[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
+pub unsafe fn swap_if_ready(
+    owner: &Dynamic,
+    seen_ready: bool,
+    slot: usize,
+    expected: usize,
+    desired: usize,
+) -> Result<()> {
+    if !seen_ready && loader::readiness_now(owner) != Some(Readiness::Ready) {
+        return Err(Error::NotReady);
+    }
+    swap(owner, slot, expected, desired)
 }
 
 /// Most pages a batch keeps writable at once (GOT slots of one library share one or two pages).
@@ -52,8 +80,8 @@ const BATCH_PAGES: usize = 4;
 
 /// A run of swaps in one library under one hold of the swap lock: a read-only page is made
 /// writable once for all the slots on it and restored when the batch finishes (or is dropped),
-/// instead of two `mprotect` calls per slot.
-pub struct Batch {
+/// instead of two `mprotect` calls per slot.  Crate-internal, under [`swap`]'s contract.
+pub(crate) struct Batch {
     _guard: crate::lock::Guard<'static, ()>,
     open: [(usize, u32); BATCH_PAGES],
     nopen: usize,
@@ -63,7 +91,7 @@ pub struct Batch {
 
 impl Batch {
     /// Takes the swap lock (`Busy` on same-thread re-entry).
-    pub fn begin() -> Result<Batch> {
+    pub(crate) fn begin() -> Result<Batch> {
         Ok(Batch {
             _guard: SWAP_LOCK.lock()?,
             open: [(0, 0); BATCH_PAGES],
@@ -74,7 +102,7 @@ impl Batch {
     }
 
     /// Compare-and-swap of `slot` in the READY library `owner` (see [`swap`]).
-    pub fn swap(
+    pub(crate) fn swap(
         &mut self,
         owner: &Dynamic,
         slot: usize,
@@ -131,7 +159,7 @@ impl Batch {
     }
 
     /// Restores every page the batch made writable; `Protect` if one could not be restored.
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         let mut r = Ok(());
         while self.nopen > 0 {
             if let Err(e) = self.close_first() {

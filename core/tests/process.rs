@@ -104,7 +104,8 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
         ..Filter::default()
     };
     let mut rep = Report::default();
-    let id = hooks::install(&hooks, &filter, &mut rep).unwrap();
+    // SAFETY: fake_getppid has getppid's type and is static code.
+    let id = unsafe { hooks::install(&hooks, &filter, &mut rep) }.unwrap();
     assert!(rep.slots_patched >= 1, "{rep:?}");
     assert_eq!(
         ORIGINAL.load(Ordering::Acquire),
@@ -118,7 +119,8 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     );
     let mut again = Report::default();
     assert_eq!(
-        hooks::install(&hooks, &filter, &mut again),
+        // SAFETY: as above.
+        unsafe { hooks::install(&hooks, &filter, &mut again) },
         Ok(id),
         "same set, same handle, one more owner"
     );

@@ -262,7 +262,15 @@ fn locked<R>(f: impl FnOnce(Guard<'_, State>, (u64, u64)) -> Result<R>) -> Resul
 ///
 /// Context: malloc-safe.  Errors: `Invalid` (no hooks, too many, empty name, null replacement,
 /// unknown flags), `NotFound` (a symbol has no definition), `Full` (no free set), `Busy`.
-pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetId> {
+///
+/// # Safety
+/// Every call through a patched slot reaches `replacement` instead of the symbol's definition,
+/// from any thread, until the set is uninstalled: each `replacement` must be a function (or
+/// object, for data imports) with the type of the symbol it replaces and stay valid that long,
+/// and must work with the original published into `original` (which is null for a
+/// `HOOK_UNDEFINED` hook without a definition).
+#[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
+pub unsafe fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetId> {
     if hooks.is_empty() || hooks.len() > MAX_HOOKS || filter.flags & !FILTER_FLAGS != 0 {
         return Err(Error::Invalid);
     }
@@ -629,7 +637,8 @@ mod tests {
             flags: FILTER_INCLUDE_SELF,
             ..Filter::default()
         };
-        let id = install(&hooks, &filter, &mut rep).unwrap();
+        // SAFETY: forward_calloc has calloc's type and calls the published original.
+        let id = unsafe { install(&hooks, &filter, &mut rep) }.unwrap();
         assert!(
             rep.libs_untracked > 0,
             "more than {MAX_LIBS} libraries to track: {rep:?}"
