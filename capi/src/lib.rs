@@ -379,7 +379,8 @@ pub extern "C" fn gothook_readiness_rule() -> u32 {
 
 /// Forces a readiness rule, e.g. `GOTHOOK_RULE_RELRO` to exercise the glibc < 2.35 path on a
 /// newer glibc; 0 re-detects.  For tests and diagnostics.  Context: malloc-safe.
-/// Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it).
+/// Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it, or
+/// LISTED on a loader that lists libraries before relocating them: glibc).
 ///
 /// Threads: any thread; the rule is process-wide, so set it before other threads use gothook.
 #[no_mangle]

@@ -142,3 +142,20 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
         "stale handle"
     );
 }
+
+#[cfg(target_env = "gnu")]
+#[test]
+fn forcing_the_listed_rule_on_glibc_is_refused_and_keeps_the_rule() {
+    let _g = SERIAL.lock().unwrap();
+    let before = loader::rule();
+    assert_ne!(
+        before,
+        Rule::Listed,
+        "glibc lists libraries before relocating them"
+    );
+    assert_eq!(
+        loader::force_rule(Rule::Listed),
+        Err(gothook_core::Error::Unsupported)
+    );
+    assert_eq!(loader::rule(), before);
+}
