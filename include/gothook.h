@@ -593,18 +593,26 @@ extern "C" {
 
 /*
  The library's version as "MAJOR.MINOR.PATCH".  Context: signal-safe.
+
+ Threads: any thread.
+ Lifetime: the string is static; never free it.
  */
 const char *gothook_version(void);
 
 /*
  The library's version as `GOTHOOK_VERSION_NUMBER` computes it; compare with the header's
  macro to detect a header/library mismatch.  Context: signal-safe.
+
+ Threads: any thread.
  */
 uint32_t gothook_version_number(void);
 
 /*
  A fixed, NUL-terminated description of `status`; never NULL, also for unknown values.
  Context: signal-safe.
+
+ Threads: any thread.
+ Lifetime: the string is static; never free it.
  */
 const char *gothook_status_str(uint32_t status);
 
@@ -617,6 +625,14 @@ const char *gothook_status_str(uint32_t status);
  Context: malloc-safe; not signal-safe (takes the loader's list lock).
  Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag), `GOTHOOK_EBUSY` (a child forked while
  another thread of the parent was inside a gothook walk: see `gothook_refresh`).
+
+ Threads: any thread; walks of several threads take turns on the loader's list lock, and `cb`
+ runs on the calling thread, where it may call gothook again (a nested walk) but not
+ `dlopen`/`dlclose`.
+
+ # Safety
+ Lifetime: `*lib` handed to `cb`, its `name` and the program headers it points to are valid only
+ until `cb` returns; `ctx` is passed to `cb` untouched.
  */
 gothook_status gothook_libs_each(gothook_lib_cb cb, void *ctx, uint32_t flags);
 
@@ -625,18 +641,29 @@ gothook_status gothook_libs_each(gothook_lib_cb cb, void *ctx, uint32_t flags);
  loader's list lock briefly.  Compare snapshots for inequality only; never order them.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL output).
+
+ Threads: any thread.
+
+ # Safety
+ Lifetime: `adds` and `subs` are NULL (answered `GOTHOOK_EINVAL`) or writable `uint64_t`s for the
+ call.
  */
 gothook_status gothook_libs_counters(uint64_t *adds, uint64_t *subs);
 
 /*
  The readiness rule in force (`GOTHOOK_RULE_*`), detected on first use.  Context: malloc-safe.
+
+ Threads: any thread.
  */
 uint32_t gothook_readiness_rule(void);
 
 /*
  Forces a readiness rule, e.g. `GOTHOOK_RULE_RELRO` to exercise the glibc < 2.35 path on a
  newer glibc; 0 re-detects.  For tests and diagnostics.  Context: malloc-safe.
- Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it).
+ Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it, or
+ LISTED on a loader that lists libraries before relocating them: glibc).
+
+ Threads: any thread; the rule is process-wide, so set it before other threads use gothook.
  */
 gothook_status gothook_set_readiness_rule(uint32_t rule);
 
@@ -650,6 +677,13 @@ gothook_status gothook_set_readiness_rule(uint32_t rule);
 
  Context: signal-safe (reads memory only).  Errors: `GOTHOOK_EINVAL` (NULL, zero phnum, bad
  flags), `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+
+ Threads: any thread; `*out` is a plain value the caller owns.
+
+ # Safety
+ Lifetime: `phdr` points to `phnum` readable program headers for the call, and the image at
+ `bias` stays mapped while `*out` is used (inside a walk callback, or an image that is never
+ unloaded); `out` is NULL or writable for the call.
  */
 gothook_status gothook_dynamic_decode(size_t bias,
                                       const void *phdr,
@@ -663,6 +697,12 @@ gothook_status gothook_dynamic_decode(size_t bias,
  `gothook_dynamic_decode`.
 
  Context: signal-safe (reads memory only).
+
+ Threads: the thread running the walk callback that received `lib`.
+
+ # Safety
+ Lifetime: `lib` is NULL or the record a walk callback received, used during that callback;
+ `*out` may be used while the library stays loaded (as `gothook_dynamic_decode`).
  */
 gothook_status gothook_lib_decode(const struct gothook_lib *lib, struct gothook_dynamic *out);
 
@@ -671,6 +711,12 @@ gothook_status gothook_lib_decode(const struct gothook_lib *lib, struct gothook_
  segments: 1 if it does, 0 if not or if `lib` is NULL.
 
  Context: signal-safe (reads the program headers only); use it during the callback.
+
+ Threads: the thread running the walk callback that received `lib`.
+
+ # Safety
+ Lifetime: `lib` is NULL or the record a walk callback received, used during that callback;
+ `addr` is only compared, never read.
  */
 int gothook_lib_contains(const struct gothook_lib *lib, const void *addr);
 
@@ -682,11 +728,23 @@ int gothook_lib_contains(const struct gothook_lib *lib, const void *addr);
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL `out`), `GOTHOOK_ENOTFOUND` (no listed
  library maps `addr`), `GOTHOOK_ENOTREADY` (it is not READY yet; retry later),
  `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+
+ Threads: any thread.
+
+ # Safety
+ Lifetime: `addr` is only compared, never read; `out` is NULL or writable for the call; use
+ `*out` only while the library that maps `addr` stays loaded.
  */
 gothook_status gothook_decode_containing(const void *addr, struct gothook_dynamic *out);
 
 /*
  Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
+
+ Threads: any thread.
+
+ # Safety
+ Lifetime: `d` is NULL or a value a gothook decode filled whose image is still mapped; `out` is
+ NULL or writable for the call; `out->soname` points into the image and lives as long as it.
  */
 gothook_status gothook_dynamic_info_get(const struct gothook_dynamic *d,
                                         struct gothook_dynamic_info *out);
@@ -697,6 +755,13 @@ gothook_status gothook_dynamic_info_get(const struct gothook_dynamic *d,
 
  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED` (the walk stops at the
  first bad entry; entries already reported were in range).
+
+ Threads: any thread; `cb` runs on the calling thread.
+
+ # Safety
+ Lifetime: `d` is NULL or a value a gothook decode filled whose image stays mapped for the call;
+ the record handed to `cb` is valid until `cb` returns, its `name` as long as the image; `ctx` is
+ passed untouched.
  */
 gothook_status gothook_dynamic_symbols(const struct gothook_dynamic *d,
                                        gothook_symbol_cb cb,
@@ -708,6 +773,12 @@ gothook_status gothook_dynamic_symbols(const struct gothook_dynamic *d,
  imports.  Every slot reported lies inside the image and is aligned.
 
  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+
+ Threads: any thread; `cb` runs on the calling thread.
+
+ # Safety
+ Lifetime: as `gothook_dynamic_symbols`: the record is valid until `cb` returns, `name` and
+ `slot` as long as the image.
  */
 gothook_status gothook_dynamic_imports(const struct gothook_dynamic *d,
                                        gothook_import_cb cb,
@@ -720,6 +791,12 @@ gothook_status gothook_dynamic_imports(const struct gothook_dynamic *d,
  definitions a lookup binds to: they answer `GOTHOOK_ENOTFOUND`.
 
  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`, `GOTHOOK_EMALFORMED`.
+
+ Threads: any thread.
+
+ # Safety
+ Lifetime: `d` as `gothook_dynamic_symbols`; `name` is NULL or a C string for the call; `addr` is
+ NULL or writable for the call.
  */
 gothook_status gothook_dynamic_lookup(const struct gothook_dynamic *d,
                                       const char *name,
@@ -727,6 +804,12 @@ gothook_status gothook_dynamic_lookup(const struct gothook_dynamic *d,
 
 /*
  Like `gothook_dynamic_lookup`, but fills the whole symbol record.
+
+ Threads: any thread.
+
+ # Safety
+ Lifetime: as `gothook_dynamic_lookup`; `out` is NULL or writable for the call, and `out->name`
+ lives as long as the image.
  */
 gothook_status gothook_dynamic_lookup_symbol(const struct gothook_dynamic *d,
                                              const char *name,
@@ -754,6 +837,14 @@ gothook_status gothook_dynamic_lookup_symbol(const struct gothook_dynamic *d,
  stays loaded).  Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or
  misaligned), `GOTHOOK_ENOTREADY` (slot unchanged), `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`,
  `GOTHOOK_EBUSY`.
+
+ Threads: any thread; swaps of all threads are serialised by gothook's swap lock.
+
+ # Safety
+ Lifetime: `owner` is NULL or a value a gothook decode filled whose library stays loaded for the
+ call; `slot` is only written after it was checked to lie, aligned, inside `owner`; `desired`
+ is a function (or object) of the type the slot's relocation binds, valid while the slot may
+ hold it.
  */
 gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
                                  void **slot,
@@ -796,6 +887,17 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
 
  Locks: as `gothook_refresh` (the loader's list lock, then the state lock inside its
  callback); waits for another thread's install, uninstall or refresh without spinning.
+
+ Threads: any thread; install, uninstall and refresh of all threads take turns on gothook's state
+ lock.
+
+ # Safety
+ Lifetime: `hooks_in` points to `count` readable hooks, `filter` is NULL or readable, `out_set`
+ writable and `report` NULL or writable, all for the call; each `symbol`, `filter->path_suffix`
+ and every non-NULL `original` cell (aligned for a pointer, written by nobody else) stay valid
+ until the set is uninstalled by its last owner; `accept` may be called with `accept_ctx` until
+ then, from any thread that calls install, refresh or uninstall.  Each `replacement` is a
+ function (or object) of the replaced symbol's type, valid until the set is uninstalled.
  */
 gothook_status gothook_install(const struct gothook_hook *hooks_in,
                                size_t count,
@@ -851,6 +953,11 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  child, so any `dl_iterate_phdr` could block forever and gothook refuses to walk in this
  process; hooks installed before the fork keep working), `GOTHOOK_EFULL` (the library table
  overflowed; a full pass was done, nothing was missed).
+
+ Threads: any thread, also from a malloc hook (see Locks).
+
+ # Safety
+ Lifetime: `report` is NULL or writable for the call.
  */
 gothook_status gothook_refresh(uint32_t flags,
                                struct gothook_report *report);
@@ -869,6 +976,13 @@ gothook_status gothook_refresh(uint32_t flags,
  on this thread, or a child forked during a gothook walk: see `gothook_refresh`),
  `GOTHOOK_EPROTECT` (mprotect refused: the set and its handle stay installed, the slots
  already restored stay restored; call again to finish).
+
+ Threads: any thread (see Locks).
+
+ # Safety
+ Lifetime: `report` is NULL or writable for the call; after the last owner's uninstall returns
+ `GOTHOOK_OK`, gothook keeps no pointer from the set (symbols, suffix, `original` cells,
+ `accept_ctx`).
  */
 gothook_status gothook_uninstall(gothook_set set, struct gothook_report *report);
 
@@ -891,6 +1005,12 @@ gothook_status gothook_uninstall(gothook_set set, struct gothook_report *report)
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (also when `next_after`
  lies in no listed object).
+
+ Threads: any thread.
+
+ # Safety
+ Lifetime: `name` is NULL or a C string for the call; `next_after` is only compared, never read;
+ `addr` is NULL or writable for the call.
  */
 gothook_status gothook_global_lookup(const char *name, const void *next_after, void **addr);
 
@@ -908,6 +1028,12 @@ gothook_status gothook_global_lookup(const char *name, const void *next_after, v
  Context: malloc-safe.  Errors: `GOTHOOK_EUNSUPPORTED` on architectures other than x86_64 and
  aarch64, and when a shadow stack (x86 CET, arm64 GCS) is active; otherwise as
  `gothook_install`.
+
+ Threads: any thread; afterwards every thread's dlopen, dlmopen and dlclose run gothook's
+ refresh.
+
+ # Safety
+ Lifetime: `out_set` is NULL or writable and `report` NULL or writable, for the call.
  */
 gothook_status gothook_intercept_dlopen(gothook_set *out_set, struct gothook_report *report);
 

@@ -3,11 +3,14 @@
 //! never keeps a pointer into a library past the call that produced it.
 #![no_std]
 #![allow(non_camel_case_types)]
-// Every entry point has the same C contract, stated once in the header preamble (non-NULL
-// pointers point to valid objects of the documented type); NULL is checked and answered EINVAL.
-#![allow(clippy::missing_safety_doc)]
+// Every unsafe entry point states its own pointer contract in a `# Safety` section (its
+// "Lifetime:" line) and its thread rule ("Threads:"); clippy enforces both kinds of comment.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::missing_safety_doc)]
 
 use core::ffi::{c_char, c_int, c_void, CStr};
+use core::sync::atomic::AtomicUsize;
 
 use gothook_core::dynamic::{self as dynamic_mod, Dynamic};
 use gothook_core::hooks::{self, Filter, Hook, Report};
@@ -50,21 +53,89 @@ pub enum gothook_status {
     GOTHOOK_ERANGE = 11,
 }
 
-fn status(e: Error) -> gothook_status {
-    use gothook_status::*;
-    match e {
-        Error::Invalid => GOTHOOK_EINVAL,
-        Error::NotReady => GOTHOOK_ENOTREADY,
-        Error::Malformed(_) => GOTHOOK_EMALFORMED,
-        Error::NoDynamic => GOTHOOK_ENODYNAMIC,
-        Error::NotFound => GOTHOOK_ENOTFOUND,
-        Error::Changed => GOTHOOK_ECHANGED,
-        Error::Protect => GOTHOOK_EPROTECT,
-        Error::Busy => GOTHOOK_EBUSY,
-        Error::Full => GOTHOOK_EFULL,
-        Error::Unsupported => GOTHOOK_EUNSUPPORTED,
-        Error::Range => GOTHOOK_ERANGE,
+/// Generates both directions of the status table from its one list: `status` (core error to C
+/// status, an exhaustive match, so a new core error does not compile without its row) and
+/// `error_of` (C status to core error).
+macro_rules! status_table {
+    ($($status:ident <=> $variant:ident $(($arg:expr))?,)*) => {
+        const fn status(e: Error) -> gothook_status {
+            match e {
+                $(Error::$variant { .. } => gothook_status::$status,)*
+            }
+        }
+
+        /// The core error a non-OK status stands for; `None` for `GOTHOOK_OK` and unknown values.
+        const fn error_of(code: u32) -> Option<Error> {
+            $(if code == gothook_status::$status as u32 {
+                return Some(Error::$variant $(($arg))?);
+            })*
+            None
+        }
+    };
+}
+
+status_table! {
+    GOTHOOK_EINVAL <=> Invalid,
+    GOTHOOK_ENOTREADY <=> NotReady,
+    GOTHOOK_EMALFORMED <=> Malformed(""),
+    GOTHOOK_ENODYNAMIC <=> NoDynamic,
+    GOTHOOK_ENOTFOUND <=> NotFound,
+    GOTHOOK_ECHANGED <=> Changed,
+    GOTHOOK_EPROTECT <=> Protect,
+    GOTHOOK_EBUSY <=> Busy,
+    GOTHOOK_EFULL <=> Full,
+    GOTHOOK_EUNSUPPORTED <=> Unsupported,
+    GOTHOOK_ERANGE <=> Range,
+}
+
+// Both directions agree: every non-OK status names a core error that maps back to it (so no
+// status is listed twice or missing), and OK and the values past the last have none.
+const _: () = {
+    let mut code = 1;
+    while code <= gothook_status::GOTHOOK_ERANGE as u32 {
+        match error_of(code) {
+            Some(e) => assert!(status(e) as u32 == code),
+            None => panic!("a status without a core error"),
+        }
+        code += 1;
     }
+    assert!(error_of(gothook_status::GOTHOOK_OK as u32).is_none());
+    assert!(error_of(code).is_none());
+};
+
+/// Borrows the pointer argument `$p` for the call, or returns `GOTHOOK_EINVAL` from the entry
+/// point when it is NULL.
+macro_rules! arg {
+    ($p:expr) => {
+        // SAFETY: every entry point's `# Safety` section: a non-NULL pointer argument points to
+        // a valid, aligned value, not written by anyone else during the call.
+        match unsafe { $p.as_ref() } {
+            Some(r) => r,
+            None => return gothook_status::GOTHOOK_EINVAL,
+        }
+    };
+}
+
+/// Borrows the output pointer `$p` for the call, or returns `GOTHOOK_EINVAL` from the entry
+/// point when it is NULL.
+macro_rules! out {
+    ($p:expr) => {
+        // SAFETY: every entry point's `# Safety` section: a non-NULL output points to a
+        // writable, aligned value the caller does not touch during the call.
+        match unsafe { $p.as_mut() } {
+            Some(r) => r,
+            None => return gothook_status::GOTHOOK_EINVAL,
+        }
+    };
+}
+
+/// Borrows an optional output pointer `$p` (NULL allowed: `None`) for the call.
+macro_rules! opt_out {
+    ($p:expr) => {
+        // SAFETY: every entry point's `# Safety` section: a non-NULL output points to a
+        // writable, aligned value the caller does not touch during the call.
+        unsafe { $p.as_mut() }
+    };
 }
 
 fn result(r: Result<(), Error>) -> gothook_status {
@@ -76,7 +147,8 @@ fn result(r: Result<(), Error>) -> gothook_status {
 
 /// Borrows a NUL-terminated C string without its NUL; None for NULL.
 ///
-/// SAFETY contract of every caller: a non-NULL `p` is a valid C string for the stated lifetime.
+/// # Safety
+/// A non-NULL `p` is a valid C string, unchanged for the lifetime `'a` the caller picks.
 unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a [u8]> {
     if p.is_null() {
         None
@@ -104,6 +176,9 @@ const_assert_eq!(
 );
 
 /// The library's version as "MAJOR.MINOR.PATCH".  Context: signal-safe.
+///
+/// Threads: any thread.
+/// Lifetime: the string is static; never free it.
 #[no_mangle]
 pub extern "C" fn gothook_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
@@ -111,6 +186,8 @@ pub extern "C" fn gothook_version() -> *const c_char {
 
 /// The library's version as `GOTHOOK_VERSION_NUMBER` computes it; compare with the header's
 /// macro to detect a header/library mismatch.  Context: signal-safe.
+///
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn gothook_version_number() -> u32 {
     GOTHOOK_VERSION_NUMBER
@@ -118,24 +195,17 @@ pub extern "C" fn gothook_version_number() -> u32 {
 
 /// A fixed, NUL-terminated description of `status`; never NULL, also for unknown values.
 /// Context: signal-safe.
+///
+/// Threads: any thread.
+/// Lifetime: the string is static; never free it.
 #[no_mangle]
 pub extern "C" fn gothook_status_str(status: u32) -> *const c_char {
-    let e = match status {
-        0 => return c"success".as_ptr(),
-        1 => Error::Invalid,
-        2 => Error::NotReady,
-        3 => Error::Malformed(""),
-        4 => Error::NoDynamic,
-        5 => Error::NotFound,
-        6 => Error::Changed,
-        7 => Error::Protect,
-        8 => Error::Busy,
-        9 => Error::Full,
-        10 => Error::Unsupported,
-        11 => Error::Range,
-        _ => return c"unknown gothook status".as_ptr(),
-    };
-    e.c_message().as_ptr()
+    if status == gothook_status::GOTHOOK_OK as u32 {
+        return c"success".as_ptr();
+    }
+    error_of(status)
+        .map_or(c"unknown gothook status", Error::c_message)
+        .as_ptr()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,6 +242,22 @@ pub const GOTHOOK_RULE_FIND_OBJECT: u32 = 1;
 pub const GOTHOOK_RULE_RELRO: u32 = 2;
 /// Readiness rule: musl or a static program; a listed library is relocated.
 pub const GOTHOOK_RULE_LISTED: u32 = 3;
+
+// The C values are the core enums' discriminants (`c_lib` and `gothook_set_readiness_rule`
+// convert with `as`): asserted here, so a change on either side does not compile.
+const_assert_eq!(GOTHOOK_UNKNOWN, loader::Readiness::Unknown as u8);
+const_assert_eq!(GOTHOOK_LOADING, loader::Readiness::Loading as u8);
+const_assert_eq!(GOTHOOK_READY, loader::Readiness::Ready as u8);
+const_assert_eq!(GOTHOOK_KIND_OTHER, loader::LibKind::Other as u8);
+const_assert_eq!(GOTHOOK_KIND_MAIN, loader::LibKind::Main as u8);
+const_assert_eq!(GOTHOOK_KIND_VDSO, loader::LibKind::Vdso as u8);
+const_assert_eq!(GOTHOOK_KIND_LOADER, loader::LibKind::Loader as u8);
+const_assert_eq!(GOTHOOK_KIND_SELF, loader::LibKind::SelfLib as u8);
+const_assert_eq!(GOTHOOK_LIBS_ALL, loader::LIBS_ALL);
+const_assert_eq!(GOTHOOK_RULE_FIND_OBJECT, Rule::FindObject as u32);
+const_assert_eq!(GOTHOOK_RULE_RELRO, Rule::Relro as u32);
+const_assert_eq!(GOTHOOK_RULE_LISTED, Rule::Listed as u32);
+const_assert_eq!(0, Rule::Undetected as u32);
 
 /// One loaded object as `gothook_libs_each` reports it.  Valid only during the callback.
 #[repr(C)]
@@ -239,6 +325,14 @@ fn c_lib(l: &LibInfo<'_>) -> gothook_lib {
 /// Context: malloc-safe; not signal-safe (takes the loader's list lock).
 /// Errors: `GOTHOOK_EINVAL` (NULL `cb`, unknown flag), `GOTHOOK_EBUSY` (a child forked while
 /// another thread of the parent was inside a gothook walk: see `gothook_refresh`).
+///
+/// Threads: any thread; walks of several threads take turns on the loader's list lock, and `cb`
+/// runs on the calling thread, where it may call gothook again (a nested walk) but not
+/// `dlopen`/`dlclose`.
+///
+/// # Safety
+/// Lifetime: `*lib` handed to `cb`, its `name` and the program headers it points to are valid only
+/// until `cb` returns; `ctx` is passed to `cb` untouched.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_libs_each(
     cb: gothook_lib_cb,
@@ -262,21 +356,22 @@ pub unsafe extern "C" fn gothook_libs_each(
 /// loader's list lock briefly.  Compare snapshots for inequality only; never order them.
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL output).
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `adds` and `subs` are NULL (answered `GOTHOOK_EINVAL`) or writable `uint64_t`s for the
+/// call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_libs_counters(adds: *mut u64, subs: *mut u64) -> gothook_status {
-    if adds.is_null() || subs.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    let (a, s) = loader::counters();
-    // SAFETY: non-NULL caller-owned outputs.
-    unsafe {
-        *adds = a;
-        *subs = s;
-    }
+    let (adds, subs) = (out!(adds), out!(subs));
+    (*adds, *subs) = loader::counters();
     gothook_status::GOTHOOK_OK
 }
 
 /// The readiness rule in force (`GOTHOOK_RULE_*`), detected on first use.  Context: malloc-safe.
+///
+/// Threads: any thread.
 #[no_mangle]
 pub extern "C" fn gothook_readiness_rule() -> u32 {
     loader::rule() as u32
@@ -284,7 +379,10 @@ pub extern "C" fn gothook_readiness_rule() -> u32 {
 
 /// Forces a readiness rule, e.g. `GOTHOOK_RULE_RELRO` to exercise the glibc < 2.35 path on a
 /// newer glibc; 0 re-detects.  For tests and diagnostics.  Context: malloc-safe.
-/// Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it).
+/// Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it, or
+/// LISTED on a loader that lists libraries before relocating them: glibc).
+///
+/// Threads: any thread; the rule is process-wide, so set it before other threads use gothook.
 #[no_mangle]
 pub extern "C" fn gothook_set_readiness_rule(rule: u32) -> gothook_status {
     let r = match rule {
@@ -371,6 +469,13 @@ fn dyn_seen_ready(d: &gothook_dynamic) -> bool {
 ///
 /// Context: signal-safe (reads memory only).  Errors: `GOTHOOK_EINVAL` (NULL, zero phnum, bad
 /// flags), `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+///
+/// Threads: any thread; `*out` is a plain value the caller owns.
+///
+/// # Safety
+/// Lifetime: `phdr` points to `phnum` readable program headers for the call, and the image at
+/// `bias` stays mapped while `*out` is used (inside a walk callback, or an image that is never
+/// unloaded); `out` is NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_decode(
     bias: usize,
@@ -379,7 +484,8 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
     flags: u32,
     out: *mut gothook_dynamic,
 ) -> gothook_status {
-    if out.is_null() || phdr.is_null() || phnum == 0 {
+    let out = out!(out);
+    if phdr.is_null() || phnum == 0 {
         return gothook_status::GOTHOOK_EINVAL;
     }
     let is64 = dynamic_mod::class_is64(flags);
@@ -391,8 +497,7 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
     // SAFETY: the caller vouches the image is mapped while the result is used (API contract).
     match unsafe { Dynamic::decode(bias, raw, flags) } {
         Ok(d) => {
-            // SAFETY: non-NULL caller-owned output.
-            dyn_store(unsafe { &mut *out }, &d);
+            dyn_store(out, &d);
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -404,21 +509,23 @@ pub unsafe extern "C" fn gothook_dynamic_decode(
 /// `gothook_dynamic_decode`.
 ///
 /// Context: signal-safe (reads memory only).
+///
+/// Threads: the thread running the walk callback that received `lib`.
+///
+/// # Safety
+/// Lifetime: `lib` is NULL or the record a walk callback received, used during that callback;
+/// `*out` may be used while the library stays loaded (as `gothook_dynamic_decode`).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_lib_decode(
     lib: *const gothook_lib,
     out: *mut gothook_dynamic,
 ) -> gothook_status {
-    if lib.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    // SAFETY: non-NULL record from a walk callback (API contract).
-    let l = unsafe { &*lib };
-    // SAFETY: forwarded contract.
+    let l = arg!(lib);
+    let out = out!(out);
+    // SAFETY: forwarded contract (a walk record's program headers, the image mapped while `*out`
+    // is used); `out` is a valid output, borrowed here for the call.
     let st = unsafe { gothook_dynamic_decode(l.bias, l.phdr, l.phnum, 0, out) };
     if st == gothook_status::GOTHOOK_OK {
-        // SAFETY: decode succeeded, so `out` is a non-NULL caller-owned output it just filled.
-        let out = unsafe { &mut *out };
         out.opaque[READINESS_WORD] = READINESS_TAG | l.readiness as u64;
     }
     st
@@ -428,6 +535,12 @@ pub unsafe extern "C" fn gothook_lib_decode(
 /// segments: 1 if it does, 0 if not or if `lib` is NULL.
 ///
 /// Context: signal-safe (reads the program headers only); use it during the callback.
+///
+/// Threads: the thread running the walk callback that received `lib`.
+///
+/// # Safety
+/// Lifetime: `lib` is NULL or the record a walk callback received, used during that callback;
+/// `addr` is only compared, never read.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_lib_contains(
     lib: *const gothook_lib,
@@ -452,19 +565,22 @@ pub unsafe extern "C" fn gothook_lib_contains(
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (NULL `out`), `GOTHOOK_ENOTFOUND` (no listed
 /// library maps `addr`), `GOTHOOK_ENOTREADY` (it is not READY yet; retry later),
 /// `GOTHOOK_ENODYNAMIC`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `addr` is only compared, never read; `out` is NULL or writable for the call; use
+/// `*out` only while the library that maps `addr` stays loaded.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_decode_containing(
     addr: *const c_void,
     out: *mut gothook_dynamic,
 ) -> gothook_status {
-    if out.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
+    let out = out!(out);
     // SAFETY: the header tells the caller to keep `*out` only while that library stays loaded.
     match unsafe { loader::decode_containing(addr as usize) } {
         Ok(d) => {
-            // SAFETY: non-NULL caller-owned output.
-            dyn_store_seen(unsafe { &mut *out }, &d, loader::Readiness::Ready as u8);
+            dyn_store_seen(out, &d, loader::Readiness::Ready as u8);
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -509,16 +625,18 @@ const _: () = {
 };
 
 /// Fills `*out` with a summary of `d`.  Context: signal-safe.  Errors: `GOTHOOK_EINVAL`.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `d` is NULL or a value a gothook decode filled whose image is still mapped; `out` is
+/// NULL or writable for the call; `out->soname` points into the image and lives as long as it.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_info_get(
     d: *const gothook_dynamic,
     out: *mut gothook_dynamic_info,
 ) -> gothook_status {
-    if d.is_null() || out.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    // SAFETY: non-NULL caller-owned values.
-    let (d, out) = unsafe { (dyn_ref(&*d), &mut *out) };
+    let (d, out) = (dyn_ref(arg!(d)), out!(out));
     *out = gothook_dynamic_info {
         bias: d.bias,
         soname: if d.soname == 0 {
@@ -604,17 +722,23 @@ fn c_symbol(d: &Dynamic, s: &gothook_core::Symbol<'_>) -> gothook_symbol {
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED` (the walk stops at the
 /// first bad entry; entries already reported were in range).
+///
+/// Threads: any thread; `cb` runs on the calling thread.
+///
+/// # Safety
+/// Lifetime: `d` is NULL or a value a gothook decode filled whose image stays mapped for the call;
+/// the record handed to `cb` is valid until `cb` returns, its `name` as long as the image; `ctx` is
+/// passed untouched.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_symbols(
     d: *const gothook_dynamic,
     cb: gothook_symbol_cb,
     ctx: *mut c_void,
 ) -> gothook_status {
-    let (Some(cb), false) = (cb, d.is_null()) else {
+    let d = dyn_ref(arg!(d));
+    let Some(cb) = cb else {
         return gothook_status::GOTHOOK_EINVAL;
     };
-    // SAFETY: non-NULL decoded value.
-    let d = dyn_ref(unsafe { &*d });
     result(d.for_each_symbol(|s| {
         let c = c_symbol(d, s);
         // SAFETY: the caller's callback with a record valid for the call.
@@ -628,6 +752,17 @@ pub const GOTHOOK_IMPORT_PLT: u8 = 0;
 pub const GOTHOOK_IMPORT_GLOB_DAT: u8 = 1;
 /// Import kind: word-sized absolute data slot (`R_X86_64_64`, `R_AARCH64_ABS64`, ...).
 pub const GOTHOOK_IMPORT_ABS: u8 = 2;
+
+const_assert_eq!(GOTHOOK_IMPORT_PLT, dynamic_mod::ImportKind::Plt as u8);
+const_assert_eq!(
+    GOTHOOK_IMPORT_GLOB_DAT,
+    dynamic_mod::ImportKind::GlobDat as u8
+);
+const_assert_eq!(GOTHOOK_IMPORT_ABS, dynamic_mod::ImportKind::Abs as u8);
+// The `table` field's documented values.
+const_assert_eq!(0, dynamic_mod::Table::JmpRel as u8);
+const_assert_eq!(1, dynamic_mod::Table::Rela as u8);
+const_assert_eq!(2, dynamic_mod::Table::Rel as u8);
 
 /// One import: a relocation that fills `slot` with the address of symbol `name`.
 #[repr(C)]
@@ -675,17 +810,22 @@ pub type gothook_import_cb =
 /// imports.  Every slot reported lies inside the image and is aligned.
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EMALFORMED`, `GOTHOOK_EUNSUPPORTED`.
+///
+/// Threads: any thread; `cb` runs on the calling thread.
+///
+/// # Safety
+/// Lifetime: as `gothook_dynamic_symbols`: the record is valid until `cb` returns, `name` and
+/// `slot` as long as the image.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_imports(
     d: *const gothook_dynamic,
     cb: gothook_import_cb,
     ctx: *mut c_void,
 ) -> gothook_status {
-    let (Some(cb), false) = (cb, d.is_null()) else {
+    let d = dyn_ref(arg!(d));
+    let Some(cb) = cb else {
         return gothook_status::GOTHOOK_EINVAL;
     };
-    // SAFETY: non-NULL decoded value.
-    let d = dyn_ref(unsafe { &*d });
     result(d.for_each_import(|i| {
         let c = gothook_import {
             name: i.name.as_ptr() as *const c_char,
@@ -708,6 +848,12 @@ pub unsafe extern "C" fn gothook_dynamic_imports(
 /// definitions a lookup binds to: they answer `GOTHOOK_ENOTFOUND`.
 ///
 /// Context: signal-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND`, `GOTHOOK_EMALFORMED`.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `d` as `gothook_dynamic_symbols`; `name` is NULL or a C string for the call; `addr` is
+/// NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_lookup(
     d: *const gothook_dynamic,
@@ -715,38 +861,37 @@ pub unsafe extern "C" fn gothook_dynamic_lookup(
     addr: *mut *mut c_void,
 ) -> gothook_status {
     // A NULL output is invalid whether or not the name exists.
-    if addr.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
+    let addr = out!(addr);
     let mut sym = core::mem::MaybeUninit::<gothook_symbol>::uninit();
-    // SAFETY: forwarded contract.
+    // SAFETY: forwarded contract; `sym` is a writable local.
     let st = unsafe { gothook_dynamic_lookup_symbol(d, name, sym.as_mut_ptr()) };
     if st == gothook_status::GOTHOOK_OK {
-        // SAFETY: initialised on OK; `addr` non-NULL.
-        unsafe { *addr = sym.assume_init().address as *mut c_void };
+        // SAFETY: lookup_symbol wrote the whole record when it answered OK.
+        *addr = unsafe { sym.assume_init() }.address as *mut c_void;
     }
     st
 }
 
 /// Like `gothook_dynamic_lookup`, but fills the whole symbol record.
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: as `gothook_dynamic_lookup`; `out` is NULL or writable for the call, and `out->name`
+/// lives as long as the image.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
     d: *const gothook_dynamic,
     name: *const c_char,
     out: *mut gothook_symbol,
 ) -> gothook_status {
-    if d.is_null() || out.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
-    // SAFETY: caller passes a C string.
+    let (d, out) = (dyn_ref(arg!(d)), out!(out));
+    // SAFETY: NULL or a C string for the call (the entry point's contract).
     let Some(name) = (unsafe { c_str(name) }) else {
         return gothook_status::GOTHOOK_EINVAL;
     };
-    // SAFETY: non-NULL decoded value.
-    let d = dyn_ref(unsafe { &*d });
     match d.lookup(name) {
-        // SAFETY: non-NULL output.
-        Ok(Some(s)) => unsafe { *out = c_symbol(d, &s) },
+        Ok(Some(s)) => *out = c_symbol(d, &s),
         Ok(None) => return gothook_status::GOTHOOK_ENOTFOUND,
         Err(e) => return status(e),
     }
@@ -778,6 +923,14 @@ pub unsafe extern "C" fn gothook_dynamic_lookup_symbol(
 /// stays loaded).  Errors: `GOTHOOK_EINVAL` (NULL), `GOTHOOK_ERANGE` (slot outside `owner` or
 /// misaligned), `GOTHOOK_ENOTREADY` (slot unchanged), `GOTHOOK_ECHANGED`, `GOTHOOK_EPROTECT`,
 /// `GOTHOOK_EBUSY`.
+///
+/// Threads: any thread; swaps of all threads are serialised by gothook's swap lock.
+///
+/// # Safety
+/// Lifetime: `owner` is NULL or a value a gothook decode filled whose library stays loaded for the
+/// call; `slot` is only written after it was checked to lie, aligned, inside `owner`; `desired`
+/// is a function (or object) of the type the slot's relocation binds, valid while the slot may
+/// hold it.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_slot_swap(
     owner: *const gothook_dynamic,
@@ -785,21 +938,21 @@ pub unsafe extern "C" fn gothook_slot_swap(
     expected: *mut c_void,
     desired: *mut c_void,
 ) -> gothook_status {
-    if owner.is_null() || slot.is_null() {
+    let owner = arg!(owner);
+    if slot.is_null() {
         return gothook_status::GOTHOOK_EINVAL;
     }
-    // SAFETY: non-NULL decoded value.
-    let owner = unsafe { &*owner };
-    let d = dyn_ref(owner);
-    if !dyn_seen_ready(owner) && loader::readiness_now(d) != Some(loader::Readiness::Ready) {
-        return gothook_status::GOTHOOK_ENOTREADY;
-    }
-    result(slot::swap(
-        d,
-        slot as usize,
-        expected as usize,
-        desired as usize,
-    ))
+    // SAFETY: `desired` is the caller's value for a slot of the type it names (the contract of
+    // `gothook_slot_swap`, as of any C write to a GOT slot).
+    result(unsafe {
+        slot::swap_if_ready(
+            dyn_ref(owner),
+            dyn_seen_ready(owner),
+            slot as usize,
+            expected as usize,
+            desired as usize,
+        )
+    })
 }
 
 /// Detects the readiness rule when libgothook is loaded (a walk of the listed objects, as any
@@ -838,6 +991,23 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_hook, replacement), 8);
     const_assert_eq!(core::mem::offset_of!(gothook_hook, original), 16);
 };
+
+/// The one place a C `original` pointer becomes the typed cell the core publishes into:
+/// `Ok(None)` for NULL, `Err(())` when it is not aligned for a pointer.
+///
+/// # Safety
+/// `p` is NULL or points to a pointer-sized cell that stays valid, and is written by nobody but
+/// gothook, while the set it belongs to is installed (the `gothook_install` contract); the core
+/// keeps the reference no longer than that, though its type says `'static`.
+unsafe fn original_cell(p: *mut *mut c_void) -> Result<Option<&'static AtomicUsize>, ()> {
+    if !p.cast::<AtomicUsize>().is_aligned() {
+        return Err(());
+    }
+    // SAFETY: aligned (checked above), and valid for the set's lifetime (forwarded contract);
+    // `AtomicUsize` has the size and alignment of a pointer, and gothook only stores to it
+    // atomically.
+    Ok(unsafe { p.cast::<AtomicUsize>().as_ref() })
+}
 
 /// Filter flag: also hook the object containing gothook's code, `GOTHOOK_KIND_SELF` (default:
 /// excluded, also when that object is the main program).
@@ -980,10 +1150,9 @@ fn c_report(r: &Report) -> gothook_report {
     }
 }
 
-fn write_report(out: *mut gothook_report, r: &Report) {
-    if !out.is_null() {
-        // SAFETY: non-NULL caller-owned output.
-        unsafe { *out = c_report(r) };
+fn write_report(out: Option<&mut gothook_report>, r: &Report) {
+    if let Some(out) = out {
+        *out = c_report(r);
     }
 }
 
@@ -1064,6 +1233,17 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
 ///
 /// Locks: as `gothook_refresh` (the loader's list lock, then the state lock inside its
 /// callback); waits for another thread's install, uninstall or refresh without spinning.
+///
+/// Threads: any thread; install, uninstall and refresh of all threads take turns on gothook's state
+/// lock.
+///
+/// # Safety
+/// Lifetime: `hooks_in` points to `count` readable hooks, `filter` is NULL or readable, `out_set`
+/// writable and `report` NULL or writable, all for the call; each `symbol`, `filter->path_suffix`
+/// and every non-NULL `original` cell (aligned for a pointer, written by nobody else) stay valid
+/// until the set is uninstalled by its last owner; `accept` may be called with `accept_ctx` until
+/// then, from any thread that calls install, refresh or uninstall.  Each `replacement` is a
+/// function (or object) of the replaced symbol's type, valid until the set is uninstalled.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_install(
     hooks_in: *const gothook_hook,
@@ -1072,17 +1252,21 @@ pub unsafe extern "C" fn gothook_install(
     out_set: *mut gothook_set,
     report: *mut gothook_report,
 ) -> gothook_status {
-    if hooks_in.is_null() || out_set.is_null() || count == 0 || count > hooks::MAX_HOOKS {
+    let out_set = out!(out_set);
+    if hooks_in.is_null() || count == 0 || count > hooks::MAX_HOOKS {
         return gothook_status::GOTHOOK_EINVAL;
     }
+    // SAFETY: `hooks_in` is non-NULL and points to `count` readable hooks (the contract).
+    let hooks_in = unsafe { core::slice::from_raw_parts(hooks_in, count) };
+    // SAFETY: NULL or a readable filter (the contract).
+    let filter = unsafe { filter.as_ref() };
     let empty = Hook {
         symbol: b"",
         replacement: 0,
-        original: core::ptr::null_mut(),
+        original: None,
         flags: 0,
     };
-    // SAFETY: NULL or a caller filter valid for the call.
-    let filter_flags = unsafe { filter.as_ref() }.map_or(0, |c| c.flags);
+    let filter_flags = filter.map_or(0, |c| c.flags);
     let mut hook_flags = 0;
     if filter_flags & GOTHOOK_FILTER_HOOKS_OPTIONAL != 0 {
         hook_flags |= hooks::HOOK_OPTIONAL;
@@ -1091,24 +1275,24 @@ pub unsafe extern "C" fn gothook_install(
         hook_flags |= hooks::HOOK_UNDEFINED;
     }
     let mut hs = [empty; hooks::MAX_HOOKS];
-    for (i, h) in hs[..count].iter_mut().enumerate() {
-        // SAFETY: `count` readable entries (API contract).
-        let c = unsafe { &*hooks_in.add(i) };
+    for (h, c) in hs.iter_mut().zip(hooks_in) {
         // SAFETY: the symbol string outlives the set (API contract).
         let Some(sym) = (unsafe { c_str(c.symbol) }) else {
+            return gothook_status::GOTHOOK_EINVAL;
+        };
+        // SAFETY: NULL or a cell that stays valid while the set is installed (API contract).
+        let Ok(original) = (unsafe { original_cell(c.original) }) else {
             return gothook_status::GOTHOOK_EINVAL;
         };
         *h = Hook {
             symbol: sym,
             replacement: c.replacement as usize,
-            original: c.original as *mut usize,
+            original,
             flags: hook_flags,
         };
     }
     let mut f = Filter::default();
-    if !filter.is_null() {
-        // SAFETY: non-NULL caller filter.
-        let c = unsafe { &*filter };
+    if let Some(c) = filter {
         f.flags = c.flags & !HOOK_FILTER_FLAGS;
         // SAFETY: the suffix outlives the set (API contract).
         f.path_suffix = unsafe { c_str(c.path_suffix) };
@@ -1124,12 +1308,13 @@ pub unsafe extern "C" fn gothook_install(
         });
     }
     let mut rep = Report::default();
-    let r = hooks::install(&hs[..count], &f, &mut rep);
-    write_report(report, &rep);
+    // SAFETY: the replacements are the caller's functions, of the replaced symbols' types and
+    // valid until the set is uninstalled (the C contract of `gothook_hook.replacement`).
+    let r = unsafe { hooks::install(&hs[..count], &f, &mut rep) };
+    write_report(opt_out!(report), &rep);
     match r {
         Ok(id) => {
-            // SAFETY: non-NULL output.
-            unsafe { *out_set = id };
+            *out_set = id;
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -1183,6 +1368,11 @@ pub unsafe extern "C" fn gothook_install(
 /// child, so any `dl_iterate_phdr` could block forever and gothook refuses to walk in this
 /// process; hooks installed before the fork keep working), `GOTHOOK_EFULL` (the library table
 /// overflowed; a full pass was done, nothing was missed).
+///
+/// Threads: any thread, also from a malloc hook (see Locks).
+///
+/// # Safety
+/// Lifetime: `report` is NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_refresh(
     flags: u32,
@@ -1190,7 +1380,7 @@ pub unsafe extern "C" fn gothook_refresh(
 ) -> gothook_status {
     let mut rep = Report::default();
     let r = hooks::refresh(flags, &mut rep);
-    write_report(report, &rep);
+    write_report(opt_out!(report), &rep);
     result(r)
 }
 
@@ -1207,6 +1397,13 @@ pub unsafe extern "C" fn gothook_refresh(
 /// on this thread, or a child forked during a gothook walk: see `gothook_refresh`),
 /// `GOTHOOK_EPROTECT` (mprotect refused: the set and its handle stay installed, the slots
 /// already restored stay restored; call again to finish).
+///
+/// Threads: any thread (see Locks).
+///
+/// # Safety
+/// Lifetime: `report` is NULL or writable for the call; after the last owner's uninstall returns
+/// `GOTHOOK_OK`, gothook keeps no pointer from the set (symbols, suffix, `original` cells,
+/// `accept_ctx`).
 #[no_mangle]
 pub unsafe extern "C" fn gothook_uninstall(
     set: gothook_set,
@@ -1214,7 +1411,7 @@ pub unsafe extern "C" fn gothook_uninstall(
 ) -> gothook_status {
     let mut rep = Report::default();
     let r = hooks::uninstall(set, &mut rep);
-    write_report(report, &rep);
+    write_report(opt_out!(report), &rep);
     result(r)
 }
 
@@ -1236,20 +1433,26 @@ pub unsafe extern "C" fn gothook_uninstall(
 ///
 /// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (also when `next_after`
 /// lies in no listed object).
+///
+/// Threads: any thread.
+///
+/// # Safety
+/// Lifetime: `name` is NULL or a C string for the call; `next_after` is only compared, never read;
+/// `addr` is NULL or writable for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_global_lookup(
     name: *const c_char,
     next_after: *const c_void,
     addr: *mut *mut c_void,
 ) -> gothook_status {
-    // SAFETY: caller passes a C string.
-    let (Some(name), false) = (unsafe { c_str(name) }, addr.is_null()) else {
+    let addr = out!(addr);
+    // SAFETY: NULL or a C string for the call (the entry point's contract).
+    let Some(name) = (unsafe { c_str(name) }) else {
         return gothook_status::GOTHOOK_EINVAL;
     };
     match loader::global_lookup(name, (!next_after.is_null()).then_some(next_after as usize)) {
         Ok(a) => {
-            // SAFETY: non-NULL output.
-            unsafe { *addr = a as *mut c_void };
+            *addr = a as *mut c_void;
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),
@@ -1277,21 +1480,24 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 /// Context: malloc-safe.  Errors: `GOTHOOK_EUNSUPPORTED` on architectures other than x86_64 and
 /// aarch64, and when a shadow stack (x86 CET, arm64 GCS) is active; otherwise as
 /// `gothook_install`.
+///
+/// Threads: any thread; afterwards every thread's dlopen, dlmopen and dlclose run gothook's
+/// refresh.
+///
+/// # Safety
+/// Lifetime: `out_set` is NULL or writable and `report` NULL or writable, for the call.
 #[no_mangle]
 pub unsafe extern "C" fn gothook_intercept_dlopen(
     out_set: *mut gothook_set,
     report: *mut gothook_report,
 ) -> gothook_status {
-    if out_set.is_null() {
-        return gothook_status::GOTHOOK_EINVAL;
-    }
+    let out_set = out!(out_set);
     let mut rep = Report::default();
     let r = gothook_core::intercept::install(&mut rep);
-    write_report(report, &rep);
+    write_report(opt_out!(report), &rep);
     match r {
         Ok(id) => {
-            // SAFETY: non-NULL output.
-            unsafe { *out_set = id };
+            *out_set = id;
             gothook_status::GOTHOOK_OK
         }
         Err(e) => status(e),

@@ -45,8 +45,6 @@ use crate::read::Memory;
 static REAL_DLOPEN: AtomicUsize = AtomicUsize::new(0);
 static REAL_DLMOPEN: AtomicUsize = AtomicUsize::new(0);
 static REAL_DLCLOSE: AtomicUsize = AtomicUsize::new(0);
-/// The handle of the interception set (0: not installed).
-pub static SET: AtomicU32 = AtomicU32::new(0);
 
 /// Which real function an entry forwards to (the entries pass it to [`prepare`]).
 const WHICH_DLOPEN: usize = 0;
@@ -65,6 +63,9 @@ struct Prepared {
 #[cfg(target_arch = "x86_64")]
 macro_rules! entry {
     ($name:ident, $which:expr) => {
+        /// # Safety
+        /// Reached only through a patched dlopen/dlmopen slot, with that function's arguments
+        /// in registers, after install published the real function.
         #[unsafe(naked)]
         unsafe extern "C" fn $name() {
             core::arch::naked_asm!(
@@ -107,6 +108,9 @@ macro_rules! entry {
 #[cfg(target_arch = "aarch64")]
 macro_rules! entry {
     ($name:ident, $which:expr) => {
+        /// # Safety
+        /// Reached only through a patched dlopen/dlmopen slot, with that function's arguments
+        /// in registers, after install published the real function.
         #[unsafe(naked)]
         unsafe extern "C" fn $name() {
             core::arch::naked_asm!(
@@ -172,9 +176,15 @@ extern "C" fn resume() {
     errno::set(saved);
 }
 
+/// The dlclose replacement.
+///
+/// # Safety
+/// Reached only through a patched dlclose slot, after install published the real dlclose;
+/// `handle` is the caller's, passed on unchanged (dlclose's own contract).
 unsafe extern "C" fn dlclose_hook(handle: *mut c_void) -> c_int {
     let real = REAL_DLCLOSE.load(Ordering::Acquire);
-    // SAFETY: `real` is the original dlclose published when the set was installed.
+    // SAFETY: `real` is the original dlclose, published before any slot pointed here (install
+    // publishes originals before its first swap), so it is non-zero and has dlclose's type.
     let rc = unsafe {
         let f: unsafe extern "C" fn(*mut c_void) -> c_int = core::mem::transmute(real);
         f(handle)
@@ -216,7 +226,8 @@ mod errno {
         unsafe { *libc::__errno_location() }
     }
     pub fn set(v: i32) {
-        // SAFETY: as above.
+        // SAFETY: __errno_location returns the calling thread's errno cell, an aligned int
+        // nobody else writes meanwhile.
         unsafe { *libc::__errno_location() = v }
     }
 }
@@ -478,20 +489,20 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
         let dlopen = Hook {
             symbol: b"dlopen",
             replacement: dlopen_entry as *const () as usize,
-            original: REAL_DLOPEN.as_ptr(),
+            original: Some(&REAL_DLOPEN),
             flags: 0,
         };
         let dlmopen = Hook {
             symbol: b"dlmopen",
             replacement: dlmopen_entry as *const () as usize,
-            original: REAL_DLMOPEN.as_ptr(),
+            original: Some(&REAL_DLMOPEN),
             // musl has no dlmopen.
             flags: hooks::HOOK_OPTIONAL,
         };
         let dlclose = Hook {
             symbol: b"dlclose",
             replacement: dlclose_hook as *const () as usize,
-            original: REAL_DLCLOSE.as_ptr(),
+            original: Some(&REAL_DLCLOSE),
             flags: 0,
         };
         let hooks = [dlopen, dlclose, dlmopen];
@@ -501,12 +512,13 @@ pub fn install(rep: &mut Report) -> Result<SetId> {
             flags: hooks::FILTER_INCLUDE_SELF,
             ..Filter::default()
         };
-        let id = hooks::install(&hooks, &filter, rep)?;
+        // SAFETY: each entry has the type of the function it replaces (the entries keep its
+        // arguments and forward to the published original), and is static code.
+        let id = unsafe { hooks::install(&hooks, &filter, rep) }?;
         if REAL_DLOPEN.load(Ordering::Acquire) == 0 || REAL_DLCLOSE.load(Ordering::Acquire) == 0 {
             return Err(Error::NotFound);
         }
-        SET.store(id, Ordering::Release);
-        hooks::DLOPEN_HOOKED.store(1, Ordering::Release);
+        hooks::signal_changes_with(id);
         Ok(id)
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]

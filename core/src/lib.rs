@@ -4,8 +4,9 @@
 //! that a malloc hook could hold, or calls into stdio, `dlsym` or `dlerror`.  `unsafe` is a
 //! compile error (`deny(unsafe_code)`) except in the modules whose `mod` line allows it:
 //! [`read`] (the one bounds-checked reader), [`slot`] (the protection-correct compare-and-swap),
-//! [`sys`] (the raw libc calls) and, until they shrink, [`loader`], [`intercept`], [`hooks`] and
-//! [`lock`].  The decoder ([`dynamic`], [`elf`], [`mem`]) contains none.
+//! [`sys`] (the raw libc calls), [`lock`] (the value behind the lock word) and, until they
+//! shrink, [`loader`] and [`intercept`].  The decoder ([`dynamic`], [`elf`], [`mem`]) and the
+//! hook sets ([`hooks`]) contain none.
 //!
 //! The layers, bottom up:
 //! - [`elf`]: ELF constants and per-architecture relocation numbers, as data;
@@ -117,6 +118,80 @@
 //! .unwrap();
 //! ```
 //!
+//! nor can a copy of it be edited to point elsewhere:
+//!
+//! ```compile_fail,E0507
+//! #![forbid(unsafe_code)]
+//! gothook_core::loader::each(0, |lib| {
+//!     let mut forged = *lib;
+//!     forged.phdr = 0x1000;
+//!     let _ = forged.decode();
+//!     true
+//! })
+//! .unwrap();
+//! ```
+//!
+//! A slot is read only through the library that owns it, never from a bare address:
+//!
+//! ```compile_fail,E0061
+//! #![forbid(unsafe_code)]
+//! let _ = gothook_core::slot::peek(0x1000);
+//! ```
+//!
+//! and an address outside that library gives `None`:
+//!
+//! ```
+//! #![forbid(unsafe_code)]
+//! use gothook_core::{loader, slot};
+//! let mut seen = 0;
+//! loader::each(0, |lib| {
+//!     assert_eq!(slot::peek_listed(lib, 0x1000), None);
+//!     if let Ok(d) = lib.decode() {
+//!         assert_eq!(slot::peek(&d, 0x1000), None);
+//!         assert_eq!(slot::peek(&d, d.dynamic + 1), None, "misaligned");
+//!         seen += 1;
+//!     }
+//!     true
+//! })
+//! .unwrap();
+//! assert!(seen > 0);
+//! ```
+//!
+//! A hook publishes its original into a typed cell, not through a raw address:
+//!
+//! ```compile_fail,E0308
+//! #![forbid(unsafe_code)]
+//! let _ = gothook_core::hooks::Hook {
+//!     symbol: b"getppid",
+//!     replacement: 0,
+//!     original: 0x1000 as *mut usize,
+//!     flags: 0,
+//! };
+//! ```
+//!
+//! Redirecting calls is the caller's promise that the replacement has the symbol's type, so
+//! installing a hook set is `unsafe`:
+//!
+//! ```compile_fail,E0133
+//! #![forbid(unsafe_code)]
+//! use gothook_core::hooks::{self, Filter, Hook, Report};
+//! let hooks = [Hook { symbol: b"getppid", replacement: 0x1000, original: None, flags: 0 }];
+//! let _ = hooks::install(&hooks, &Filter::default(), &mut Report::default());
+//! ```
+//!
+//! and so is a single slot swap, which is reachable from safe code only through it:
+//!
+//! ```compile_fail,E0133
+//! #![forbid(unsafe_code)]
+//! gothook_core::loader::each(0, |lib| {
+//!     if let Ok(d) = lib.decode() {
+//!         let _ = gothook_core::slot::swap_if_ready(&d, true, d.dynamic, 0, 0x1000);
+//!     }
+//!     true
+//! })
+//! .unwrap();
+//! ```
+//!
 //! The same forged headers through the safe reader, over bytes that exist, give a status:
 //!
 //! ```
@@ -141,17 +216,20 @@
 //! # Hooking
 //!
 //! ```
+//! use core::sync::atomic::{AtomicUsize, Ordering};
 //! use gothook_core::hooks::{self, Filter, Hook, Report};
 //!
 //! extern "C" fn my_getppid() -> i32 {
 //!     7
 //! }
 //!
-//! let mut original = 0usize; // receives the real getppid before any slot changes
-//! let hooks = [Hook { symbol: b"getppid", replacement: my_getppid as *const () as usize, original: &mut original, flags: 0 }];
+//! // Receives the real getppid before any slot changes.
+//! static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
+//! let hooks = [Hook { symbol: b"getppid", replacement: my_getppid as *const () as usize, original: Some(&ORIGINAL), flags: 0 }];
 //! let mut report = Report::default();
-//! let set = hooks::install(&hooks, &Filter::default(), &mut report).unwrap();
-//! assert_ne!(original, 0);
+//! // SAFETY: my_getppid has getppid's type and is static code.
+//! let set = unsafe { hooks::install(&hooks, &Filter::default(), &mut report) }.unwrap();
+//! assert_ne!(ORIGINAL.load(Ordering::Acquire), 0);
 //! // ... later, after libraries were loaded: O(1) when nothing changed.
 //! hooks::refresh(0, &mut report).unwrap();
 //! hooks::uninstall(set, &mut report).unwrap();
@@ -159,12 +237,13 @@
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::missing_safety_doc)]
 #![warn(missing_docs)]
 
 pub mod dynamic;
 pub mod elf;
 pub mod error;
-#[allow(unsafe_code)]
 pub mod hooks;
 #[allow(unsafe_code)]
 pub mod intercept;

@@ -66,10 +66,12 @@ pub const LIBS_FLAGS: u32 = LIBS_ALL;
 
 static RULE: AtomicU8 = AtomicU8::new(Rule::Undetected as u8);
 static FIND_OBJECT: AtomicUsize = AtomicUsize::new(0);
+/// The rule detection picked (kept when another rule is forced).
+static DETECTED: AtomicU8 = AtomicU8::new(Rule::Undetected as u8);
 
 /// One listed library, valid during the walk callback only.  Only the walk creates these
 /// (`non_exhaustive`), so `decode` may trust `phdr`, `phnum` and `segs`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct LibInfo<'a> {
     /// Load bias.
@@ -141,9 +143,14 @@ pub fn rule_if_detected() -> Option<Rule> {
 }
 
 /// Forces a readiness rule (tests of the older-glibc path on a newer glibc).  `Undetected`
-/// re-runs detection on next use.  Forcing `FindObject` fails when the function is absent.
+/// re-runs detection on next use.  Forcing `FindObject` fails when the function is absent, and
+/// forcing `Listed` fails (`Unsupported`) unless detection picks it too: on glibc a library is
+/// listed before it is relocated, so trusting the list would patch libraries mid-relocation.
 pub fn force_rule(r: Rule) -> Result<()> {
     if r == Rule::FindObject && find_object_fn() == 0 {
+        return Err(Error::Unsupported);
+    }
+    if r == Rule::Listed && detected_rule() != Rule::Listed {
         return Err(Error::Unsupported);
     }
     RULE.store(r as u8, Ordering::Release);
@@ -191,6 +198,7 @@ fn detect() -> Rule {
         Rule::Listed
     };
     // Racing detections compute the same answer; the first store wins harmlessly.
+    DETECTED.store(rule as u8, Ordering::Release);
     let _ = RULE.compare_exchange(
         Rule::Undetected as u8,
         rule as u8,
@@ -198,6 +206,16 @@ fn detect() -> Rule {
         Ordering::Acquire,
     );
     rule
+}
+
+/// The rule detection picks for this process, whichever rule is forced.
+fn detected_rule() -> Rule {
+    match DETECTED.load(Ordering::Acquire) {
+        1 => Rule::FindObject,
+        2 => Rule::Relro,
+        3 => Rule::Listed,
+        _ => detect(),
+    }
 }
 
 /// The raw record of one `dl_iterate_phdr` callback, with segments and counters read.
@@ -240,6 +258,9 @@ fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
 
 /// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
 fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
+    /// # Safety
+    /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
+    /// `F` that `raw_walk` passed, alive for the walk.
     unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(
         info: *mut sys::PhdrInfo,
         size: usize,

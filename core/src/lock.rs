@@ -21,7 +21,7 @@ const WAITERS: u32 = 1 << 31;
 /// Spins before blocking: a holder is normally out within a microsecond or two.
 const SPINS: u32 = 100;
 
-/// A lock over `T` whose word is the holder's thread id (0: free), plus [`WAITERS`].
+/// A lock over `T` whose word is the holder's thread id (0: free), plus a waiters bit.
 pub struct OwnedLock<T> {
     word: AtomicU32,
     /// Holders are named by kernel thread id and checked for existence (fork takeover), or, for
@@ -154,14 +154,16 @@ impl<T> Guard<'_, T> {
 impl<T> core::ops::Deref for Guard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: this guard is the only holder.
+        // SAFETY: a Guard exists only while its thread holds the lock word, so no other
+        // reference to the value exists; the borrow ends with the guard's.
         unsafe { &*self.lock.value.get() }
     }
 }
 
 impl<T> core::ops::DerefMut for Guard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: this guard is the only holder, and borrowed mutably.
+        // SAFETY: as in `deref`, and the guard is borrowed mutably, so this is the only
+        // reference for the borrow's duration.
         unsafe { &mut *self.lock.value.get() }
     }
 }

@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use crate::dynamic::Dynamic;
 use crate::elf;
 use crate::error::{Error, Result};
+use crate::loader::{self, LibInfo, Readiness};
 use crate::lock::OwnedLock;
 use crate::sys;
 
@@ -38,12 +39,40 @@ fn check(owner: &Dynamic, slot: usize) -> Result<()> {
 /// slot holds something else, `Busy` when this thread is already inside a swap.
 ///
 /// Context: signal-safe (a try-lock that reports same-thread re-entry, raw syscalls only).
-/// The caller guarantees `owner` is READY and stays mapped for the call.
-pub fn swap(owner: &Dynamic, slot: usize, expected: usize, desired: usize) -> Result<()> {
+/// Crate-internal: the caller guarantees `owner` is READY and that `desired` is a value every
+/// user of the slot may call or read as the slot's binding (the hook sets' contract); the public
+/// entry is [`swap_if_ready`].
+pub(crate) fn swap(owner: &Dynamic, slot: usize, expected: usize, desired: usize) -> Result<()> {
     let mut batch = Batch::begin()?;
     let r = batch.swap(owner, slot, expected, desired);
     let closed = batch.finish();
     r.and(closed)
+}
+
+/// [`swap`] after the readiness check (design rule 3): `seen_ready` says whether the walk that
+/// decoded `owner` saw it READY (a library READY once stays READY while mapped); if not, the
+/// readiness is decided now without walking ([`loader::readiness_now`]).  `NotReady`, with the
+/// slot untouched, when `owner` is not READY or the readiness rule is not yet detected.
+///
+/// Context: signal-safe once the readiness rule is detected (a try-lock that reports
+/// same-thread re-entry, raw syscalls only).
+///
+/// # Safety
+/// Every later use of the slot by the library's code reaches `desired` instead of its binding:
+/// `desired` must be a function (or object) of the type the slot's relocation binds, valid as
+/// long as the slot may hold it.
+#[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
+pub unsafe fn swap_if_ready(
+    owner: &Dynamic,
+    seen_ready: bool,
+    slot: usize,
+    expected: usize,
+    desired: usize,
+) -> Result<()> {
+    if !seen_ready && loader::readiness_now(owner) != Some(Readiness::Ready) {
+        return Err(Error::NotReady);
+    }
+    swap(owner, slot, expected, desired)
 }
 
 /// Most pages a batch keeps writable at once (GOT slots of one library share one or two pages).
@@ -51,8 +80,8 @@ const BATCH_PAGES: usize = 4;
 
 /// A run of swaps in one library under one hold of the swap lock: a read-only page is made
 /// writable once for all the slots on it and restored when the batch finishes (or is dropped),
-/// instead of two `mprotect` calls per slot.
-pub struct Batch {
+/// instead of two `mprotect` calls per slot.  Crate-internal, under [`swap`]'s contract.
+pub(crate) struct Batch {
     _guard: crate::lock::Guard<'static, ()>,
     open: [(usize, u32); BATCH_PAGES],
     nopen: usize,
@@ -62,7 +91,7 @@ pub struct Batch {
 
 impl Batch {
     /// Takes the swap lock (`Busy` on same-thread re-entry).
-    pub fn begin() -> Result<Batch> {
+    pub(crate) fn begin() -> Result<Batch> {
         Ok(Batch {
             _guard: SWAP_LOCK.lock()?,
             open: [(0, 0); BATCH_PAGES],
@@ -73,7 +102,7 @@ impl Batch {
     }
 
     /// Compare-and-swap of `slot` in the READY library `owner` (see [`swap`]).
-    pub fn swap(
+    pub(crate) fn swap(
         &mut self,
         owner: &Dynamic,
         slot: usize,
@@ -130,7 +159,7 @@ impl Batch {
     }
 
     /// Restores every page the batch made writable; `Protect` if one could not be restored.
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         let mut r = Ok(());
         while self.nopen > 0 {
             if let Err(e) = self.close_first() {
@@ -180,23 +209,28 @@ fn writable_now(addr: usize) -> bool {
     r >= 0
 }
 
-/// Publishes `value` into a caller-owned pointer cell (a hook's "original" variable) with a
-/// release store, so a hook running on another thread never sees a torn or stale-before-swap value.
-///
-/// # Safety
-/// `cell` must be a valid, aligned, writable pointer-sized location owned by the caller.
-pub unsafe fn publish(cell: *mut usize, value: usize) {
-    // SAFETY: forwarded contract.
-    unsafe { AtomicUsize::from_ptr(cell) }.store(value, Ordering::Release);
+/// Reads the aligned word `addr` of the library `owner`, decoded inside the walk callback that
+/// reported it; `None` when `addr` is 0, misaligned or outside the library's mapped segments.
+pub fn peek(owner: &Dynamic, addr: usize) -> Option<usize> {
+    let ws = core::mem::size_of::<usize>();
+    if addr == 0 || !addr.is_multiple_of(ws) || !owner.segs.contains(addr, ws) {
+        return None;
+    }
+    // SAFETY: `addr` is aligned and lies with its whole word inside a PT_LOAD range of `owner`,
+    // which stays mapped while it is borrowed (a `Dynamic` of the process is only built by the
+    // unsafe decoder, whose caller vouches for that).
+    Some(unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire))
 }
 
-/// Reads a word the caller knows to lie in a listed library (a sentinel slot recorded earlier,
-/// checked against the library's segments by the caller).
-pub fn peek(addr: usize) -> usize {
-    if addr == 0 || !addr.is_multiple_of(core::mem::size_of::<usize>()) {
-        return 0;
+/// Reads the aligned word `addr` of the listed library `lib` inside the walk callback that
+/// reported it; `None` when `addr` is 0, misaligned or outside the library's mapped segments.
+pub fn peek_listed(lib: &LibInfo<'_>, addr: usize) -> Option<usize> {
+    let ws = core::mem::size_of::<usize>();
+    if addr == 0 || !addr.is_multiple_of(ws) || !lib.segs.contains(addr, ws) {
+        return None;
     }
-    // SAFETY: the caller checked `addr` lies inside a mapped segment of a listed library, inside
-    // that library's walk callback; it is aligned (checked above).
-    unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire)
+    // SAFETY: `addr` is aligned and lies with its whole word inside a PT_LOAD range of `lib`;
+    // only the walk creates a `LibInfo` (it is `non_exhaustive`, neither `Copy` nor `Clone`)
+    // and lends it to its callback only, while the library is listed and mapped.
+    Some(unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire))
 }

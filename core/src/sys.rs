@@ -118,6 +118,9 @@ pub unsafe fn dl_iterate_phdr(cb: IterCallback, data: *mut c_void) -> c_int {
 /// object's `(dlpi_adds, dlpi_subs)` counters (`(0, 0)` from a libc whose records lack them).
 /// Returns false, without calling `f`, when [`walks_blocked`].  Not signal-safe; no allocation.
 pub fn with_list_lock(f: &mut dyn FnMut((u64, u64))) -> bool {
+    /// # Safety
+    /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
+    /// `&mut dyn FnMut` passed below, alive for the walk.
     unsafe extern "C" fn first(info: *mut PhdrInfo, size: usize, data: *mut c_void) -> c_int {
         // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes; `data` is the `&mut dyn
         // FnMut` below, alive for the whole walk.

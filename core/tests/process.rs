@@ -2,6 +2,7 @@
 //! (`dlsym`), and a hook set round trip on a libc import of this test binary.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use gothook_core::hooks::{self, Filter, Hook, Report};
@@ -90,11 +91,11 @@ extern "C" fn fake_getppid() -> libc::pid_t {
 fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     let _g = SERIAL.lock().unwrap();
     let real = unsafe { libc::getppid() };
-    let mut original: usize = 0;
+    static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
     let hooks = [Hook {
         symbol: b"getppid",
         replacement: fake_getppid as *const () as usize,
-        original: &mut original,
+        original: Some(&ORIGINAL),
         flags: 0,
     }];
     // This binary embeds gothook, so the default filter excludes it: include it explicitly.
@@ -103,10 +104,11 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
         ..Filter::default()
     };
     let mut rep = Report::default();
-    let id = hooks::install(&hooks, &filter, &mut rep).unwrap();
+    // SAFETY: fake_getppid has getppid's type and is static code.
+    let id = unsafe { hooks::install(&hooks, &filter, &mut rep) }.unwrap();
     assert!(rep.slots_patched >= 1, "{rep:?}");
     assert_eq!(
-        original,
+        ORIGINAL.load(Ordering::Acquire),
         dlsym("getppid"),
         "the original is the real function"
     );
@@ -117,7 +119,8 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
     );
     let mut again = Report::default();
     assert_eq!(
-        hooks::install(&hooks, &filter, &mut again),
+        // SAFETY: as above.
+        unsafe { hooks::install(&hooks, &filter, &mut again) },
         Ok(id),
         "same set, same handle, one more owner"
     );
@@ -138,4 +141,21 @@ fn hook_set_redirects_this_binarys_getppid_and_uninstall_restores_it() {
         Err(gothook_core::Error::NotFound),
         "stale handle"
     );
+}
+
+#[cfg(target_env = "gnu")]
+#[test]
+fn forcing_the_listed_rule_on_glibc_is_refused_and_keeps_the_rule() {
+    let _g = SERIAL.lock().unwrap();
+    let before = loader::rule();
+    assert_ne!(
+        before,
+        Rule::Listed,
+        "glibc lists libraries before relocating them"
+    );
+    assert_eq!(
+        loader::force_rule(Rule::Listed),
+        Err(gothook_core::Error::Unsupported)
+    );
+    assert_eq!(loader::rule(), before);
 }

@@ -99,7 +99,7 @@ impl State {
             l.bias == bias
                 && l.key == key
                 && lib.contains(l.slot())
-                && crate::slot::peek(l.slot()) != l.value
+                && crate::slot::peek_listed(lib, l.slot()) != Some(l.value)
         })
     }
 

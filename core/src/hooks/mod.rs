@@ -32,13 +32,12 @@
 //!   lazy stub gets the stub back (recorded with the lazy slots, up to 224); a slot bound to a
 //!   canonical PLT entry gets the definition (not recorded).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo};
 use crate::lock::{Guard, OwnedLock};
 use crate::probe;
-use crate::slot;
 
 mod libs;
 pub mod pass;
@@ -81,8 +80,9 @@ pub struct Hook {
     pub symbol: &'static [u8],
     /// Address the slots are redirected to.
     pub replacement: usize,
-    /// Where the original is published before the first swap (0: not published).
-    pub original: *mut usize,
+    /// Where the original is published (a release store) before the first swap; `None`: not
+    /// published.
+    pub original: Option<&'static AtomicUsize>,
     /// `HOOK_*` flags.
     pub flags: u32,
 }
@@ -193,10 +193,6 @@ struct State {
     counters: (u64, u64),
 }
 
-// SAFETY: the raw `original` pointers in hooks are caller-owned cells that gothook only writes
-// with atomic stores while holding the state lock.
-unsafe impl Send for State {}
-
 static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
     sets: [None; MAX_SETS],
     next_order: 1,
@@ -231,8 +227,16 @@ static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
 pub static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// The generation the last locked probe consumed.
 static SEEN_GENERATION: AtomicU64 = AtomicU64::new(0);
-/// Whether the dlopen/dlclose interception is installed.
-pub static DLOPEN_HOOKED: AtomicU32 = AtomicU32::new(0);
+/// The installed set whose hooks bump [`GENERATION`] after every loader change (the
+/// dlopen/dlclose interception; 0: none).  Set by [`signal_changes_with`], cleared when that set
+/// is forgotten.
+static SIGNAL_SET: AtomicU32 = AtomicU32::new(0);
+
+/// Declares that the installed set `id` bumps [`GENERATION`] after every call that may load or
+/// unload a library, so refresh may answer lock-free while it stays installed.
+pub fn signal_changes_with(id: SetId) {
+    SIGNAL_SET.store(id, Ordering::Release);
+}
 /// Whether refresh may take the lock-free shortcut (no unsettled or untracked libraries, no
 /// pass held back).
 static SETTLED: AtomicU32 = AtomicU32::new(0);
@@ -258,7 +262,15 @@ fn locked<R>(f: impl FnOnce(Guard<'_, State>, (u64, u64)) -> Result<R>) -> Resul
 ///
 /// Context: malloc-safe.  Errors: `Invalid` (no hooks, too many, empty name, null replacement,
 /// unknown flags), `NotFound` (a symbol has no definition), `Full` (no free set), `Busy`.
-pub fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetId> {
+///
+/// # Safety
+/// Every call through a patched slot reaches `replacement` instead of the symbol's definition,
+/// from any thread, until the set is uninstalled: each `replacement` must be a function (or
+/// object, for data imports) with the type of the symbol it replaces and stay valid that long,
+/// and must work with the original published into `original` (which is null for a
+/// `HOOK_UNDEFINED` hook without a definition).
+#[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
+pub unsafe fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetId> {
     if hooks.is_empty() || hooks.len() > MAX_HOOKS || filter.flags & !FILTER_FLAGS != 0 {
         return Err(Error::Invalid);
     }
@@ -324,9 +336,8 @@ fn install_locked(
     let mut canonical = [0usize; MAX_HOOKS];
     canonical_entries(hooks, &mut canonical)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
-        if !h.original.is_null() {
-            // SAFETY: the caller handed a valid cell for the set's lifetime (API contract).
-            unsafe { slot::publish(h.original, o) };
+        if let Some(cell) = h.original {
+            cell.store(o, Ordering::Release);
         }
     }
     let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
@@ -422,12 +433,7 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
             r.rescan = false;
         }
     }
-    if crate::intercept::SET
-        .compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        DLOPEN_HOOKED.store(0, Ordering::Release);
-    }
+    let _ = SIGNAL_SET.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire);
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
     }
@@ -468,7 +474,7 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
     // and the lazy re-checks.
     if !full
         && SETTLED.load(Ordering::Acquire) != 0
-        && DLOPEN_HOOKED.load(Ordering::Acquire) != 0
+        && SIGNAL_SET.load(Ordering::Acquire) != 0
         && GENERATION.load(Ordering::Acquire) == SEEN_GENERATION.load(Ordering::Acquire)
         && probe::probed_recently()
     {
@@ -559,9 +565,8 @@ fn uninstall_locked(mut st: Guard<'_, State>, id: SetId, rep: &mut Report) -> Re
             if let (Some(original), Some(s)) = (handover, st.sets[q].as_mut()) {
                 s.originals[k] = original;
                 repointed |= 1 << q;
-                if !s.hooks[k].original.is_null() {
-                    // SAFETY: the set's owner keeps the cell valid while installed.
-                    unsafe { slot::publish(s.hooks[k].original, original) };
+                if let Some(cell) = s.hooks[k].original {
+                    cell.store(original, Ordering::Release);
                 }
             }
         }
@@ -580,6 +585,7 @@ fn uninstall_locked(mut st: Guard<'_, State>, id: SetId, rep: &mut Report) -> Re
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // the tests call the real functions through published originals
 mod tests {
     use super::*;
     use core::sync::atomic::AtomicUsize;
@@ -589,6 +595,7 @@ mod tests {
     /// Forwards to the real calloc: the test harness's own threads keep allocating meanwhile.
     extern "C" fn forward_calloc(n: usize, size: usize) -> *mut core::ffi::c_void {
         let f: extern "C" fn(usize, usize) -> *mut core::ffi::c_void =
+            // SAFETY: the test calls this hook only after install published the real calloc.
             unsafe { core::mem::transmute(REAL_CALLOC.load(Ordering::Acquire)) };
         f(n, size)
     }
@@ -601,7 +608,7 @@ mod tests {
                 let d = lib.decode().unwrap();
                 d.for_each_import(|imp| {
                     if imp.name == b"calloc" {
-                        value = slot::peek(imp.reloc.slot);
+                        value = crate::slot::peek(&d, imp.reloc.slot).unwrap_or(0);
                     }
                     true
                 })
@@ -621,7 +628,7 @@ mod tests {
         let hooks = [Hook {
             symbol: b"calloc",
             replacement: forward_calloc as *const () as usize,
-            original: REAL_CALLOC.as_ptr(),
+            original: Some(&REAL_CALLOC),
             flags: 0,
         }];
         let mut rep = Report::default();
@@ -630,7 +637,8 @@ mod tests {
             flags: FILTER_INCLUDE_SELF,
             ..Filter::default()
         };
-        let id = install(&hooks, &filter, &mut rep).unwrap();
+        // SAFETY: forward_calloc has calloc's type and calls the published original.
+        let id = unsafe { install(&hooks, &filter, &mut rep) }.unwrap();
         assert!(
             rep.libs_untracked > 0,
             "more than {MAX_LIBS} libraries to track: {rep:?}"

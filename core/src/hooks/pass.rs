@@ -248,7 +248,7 @@ pub(super) fn apply(
         if r.kind == ImportKind::Abs && r.addend != 0 {
             return true;
         }
-        let current = slot::peek(r.slot);
+        let current = slot::peek(d, r.slot).unwrap_or(0);
         // A lazy PLT stub lies inside the library; so does a definition of its own (bound to
         // itself, e.g. under RTLD_DEEPBIND), told apart by a lookup (rare: lazy slots only).
         let unbound = r.table == Table::JmpRel
@@ -369,7 +369,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
                     // A watched lazy slot was overwritten by `_dl_fixup` (at any time since).
                     || (r.has_lazy && st.lazy_lost(i, lib))
                     // A library reloaded at the same place: its sentinel slot was reset.
-                    || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(r.sentinel))
+                    || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(lib, r.sentinel))
             }
         };
         if !due {
@@ -425,9 +425,8 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
     first_err.map_or(Ok(()), Err)
 }
 
-pub(super) fn sentinel_moved((slot, value): (usize, usize)) -> bool {
-    // SAFETY-free: the slot lies in a listed library (checked by the caller) and is aligned.
-    crate::slot::peek(slot) != value
+pub(super) fn sentinel_moved(lib: &LibInfo<'_>, (slot, value): (usize, usize)) -> bool {
+    crate::slot::peek_listed(lib, slot) != Some(value)
 }
 
 /// Takes set `pos` off every slot of `d` that holds its replacement: the slot gets what the
@@ -478,7 +477,7 @@ pub(super) fn restore(
                 return false;
             }
         };
-        let current = slot::peek(r.slot);
+        let current = slot::peek(d, r.slot).unwrap_or(0);
         if current != set.hooks[k].replacement {
             return true;
         }

@@ -57,7 +57,7 @@ impl Set {
 pub(super) const EMPTY_HOOK: Hook = Hook {
     symbol: b"",
     replacement: 0,
-    original: core::ptr::null_mut(),
+    original: None,
     flags: 0,
 };
 
@@ -204,7 +204,7 @@ pub(super) fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
         && s.hooks[..s.nhooks].iter().zip(hooks).all(|(a, b)| {
             a.symbol == b.symbol
                 && a.replacement == b.replacement
-                && a.original == b.original
+                && a.original.map(core::ptr::from_ref) == b.original.map(core::ptr::from_ref)
                 && a.flags == b.flags
         })
         && s.filter.flags == f.flags
