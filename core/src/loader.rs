@@ -779,11 +779,21 @@ fn scoped_lookup(
             (len, at.map_or(len, |p| p + 1))
         }
     };
-    // Position of each recorded object in the part of the scope that is searched.
-    pos.fill(scope::NONE);
+    // Position of each recorded object in the part of the scope that is searched.  `pos` is
+    // all NONE between lookups: set entry by entry and put back below (a bulk fill would be a
+    // libc `memset` on shared static memory, which a race detector blind to the lock reports).
     for (k, &i) in order[start..len].iter().enumerate() {
         pos[i as usize] = k as u16;
     }
+    let found = search(name, objs, pos);
+    for &i in &order[start..len] {
+        pos[i as usize] = scope::NONE;
+    }
+    found
+}
+
+/// The definition of `name` in the READY object of lowest `pos` (NONE: not searched).
+fn search(name: &[u8], objs: &scope::Objects, pos: &[u16; scope::OBJ_MAX]) -> Result<usize> {
     let mut best: Option<(u16, usize)> = None;
     each(0, |lib| {
         // Usually at the same index; after an unload in between, found by bias.
