@@ -4,6 +4,7 @@
 use crate::dynamic::{Dynamic, ImportKind, Table};
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, Readiness};
+use crate::read::Memory;
 use crate::slot;
 
 use super::*;
@@ -471,6 +472,11 @@ pub(super) fn sentinel_moved((slot, value): (usize, usize)) -> bool {
 /// remaining sets in `order` stack on the set's original (its original when none does).
 /// Slots holding anything else are left alone: a set above carries it (its original is
 /// re-pointed by uninstall), or the set skipped the slot, or lazy binding reverted it.
+///
+/// No symbol-table scan: one pass over the relocation tables reads each import slot and checks
+/// its value against a 64-bit filter of the set's replacements; only a slot that holds one has
+/// its symbol's name compared (a slot can hold a replacement by being bound to it: a hook
+/// function that some library imports under its own name is not taken off).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub(super) fn restore(
@@ -484,9 +490,9 @@ pub(super) fn restore(
     rep: &mut Report,
 ) -> Result<()> {
     let set = sets[pos].as_ref().ok_or(Error::NotFound)?;
-    let Scratch { wants, names, .. } = sc;
+    let wants = &mut sc.wants;
+    let mut values = 0u64;
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
-        names[k] = h.symbol;
         wants[k] = EMPTY_WANT;
         for &p in order {
             if let Some(s) = sets[p].as_ref() {
@@ -495,46 +501,41 @@ pub(super) fn restore(
                 }
             }
         }
+        values |= value_bit(h.replacement);
     }
-    find_indices(d, &names[..set.nhooks], &mut wants[..set.nhooks])?;
+    let arch = d.arch()?;
+    let ws = core::mem::size_of::<usize>();
     let mut batch = slot::Batch::begin()?;
     let mut restored = 0;
     let mut err = None;
-    let prefilter = IndexFilter::of(&wants[..set.nhooks]);
-    let arch = d.arch()?;
-    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
-        if !prefilter.may_hold(sym) {
+    // Import slots cluster in one segment: the last one that held a slot is checked first.
+    let (mut lo, mut hi) = (1usize, 0usize);
+    d.for_each_raw_reloc(|offset, sym, r_type, _, table| {
+        if sym == 0
+            || (r_type != arch.jump_slot && Some(r_type) != arch.glob_dat && r_type != arch.abs)
+        {
             return true;
         }
-        let Some(k) = (0..set.nhooks)
-            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&sym))
-        else {
-            return true;
-        };
-        let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
-            Ok(Some(r)) => r,
-            Ok(None) => return true,
-            Err(e) => {
-                err = Some(e);
-                return false;
+        let at = d.bias.wrapping_add(offset as usize);
+        if at < lo || at.wrapping_add(ws) > hi || at & (ws - 1) != 0 {
+            match d.segs.segments().containing(at, ws) {
+                Some(r) if at & (ws - 1) == 0 => (lo, hi) = (r.start, r.end),
+                // Not a slot gothook can have written (apply refuses it).
+                _ => return true,
             }
-        };
-        let current = slot::peek(r.slot);
-        if current != set.hooks[k].replacement {
+        }
+        let current = slot::peek(at);
+        if values & value_bit(current) == 0 {
             return true;
         }
-        let c = chain(sets, order, &wants[k], current, false, Some(pos));
-        // No set left on a slot that held its lazy stub: the stub goes back, exactly.
-        let stub = (c.applied == 0 && r.table == Table::JmpRel)
-            .then(|| {
-                lazy.iter()
-                    .find(|l| l.bias == d.bias && l.key == key && l.slot() == r.slot)
-                    .map(|l| l.stub)
-            })
-            .flatten();
-        let target = stub.unwrap_or(c.desired);
-        match batch.swap(d, r.slot, current, target) {
-            Ok(()) => restored += 1,
+        let Some(k) = (0..set.nhooks).find(|&k| set.hooks[k].replacement == current) else {
+            return true;
+        };
+        match restore_slot(
+            sets, lazy, wants, set, pos, d, key, order, at, sym, k, table, &mut batch,
+        ) {
+            Ok(true) => restored += 1,
+            Ok(false) => {}
             Err(Error::Changed) => rep.slots_changed += 1,
             Err(e) => {
                 err = Some(e);
@@ -549,4 +550,54 @@ pub(super) fn restore(
         rep.libs_patched += 1;
     }
     err.map_or(Ok(()), Err)
+}
+
+/// One bit of a 64-bit filter of slot values (functions are at least 4-byte aligned).
+#[inline(always)]
+fn value_bit(v: usize) -> u64 {
+    1 << ((v >> 4) & 63)
+}
+
+/// Restores one slot of `restore` that holds the replacement of hook `k` (first match by
+/// value; the hook with the slot's symbol name is the one taken off).  `Ok(false)`: the slot's
+/// symbol is none of the set's names.
+#[allow(clippy::too_many_arguments)]
+#[cold]
+fn restore_slot(
+    sets: &[Option<Set>; MAX_SETS],
+    lazy: &[LazySlot],
+    wants: &[Want; MAX_WANTS],
+    set: &Set,
+    pos: usize,
+    d: &Dynamic,
+    key: u32,
+    order: &[usize],
+    at: usize,
+    sym: u32,
+    k: usize,
+    table: Table,
+    batch: &mut slot::Batch,
+) -> Result<bool> {
+    let current = set.hooks[k].replacement;
+    let name = match d.symbol(sym) {
+        Ok(s) => s.name,
+        Err(_) => return Ok(false),
+    };
+    // Two hooks of a set may share a replacement: the one named by the slot's symbol.
+    let Some(k) = (k..set.nhooks)
+        .find(|&j| set.hooks[j].replacement == current && set.hooks[j].symbol == name)
+    else {
+        return Ok(false);
+    };
+    let c = chain(sets, order, &wants[k], current, false, Some(pos));
+    // No set left on a slot that held its lazy stub: the stub goes back, exactly.
+    let stub = (c.applied == 0 && table == Table::JmpRel)
+        .then(|| {
+            lazy.iter()
+                .find(|l| l.bias == d.bias && l.key == key && l.slot() == at)
+                .map(|l| l.stub)
+        })
+        .flatten();
+    let target = stub.unwrap_or(c.desired);
+    batch.swap(d, at, current, target).map(|()| true)
 }
