@@ -8,7 +8,9 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use crate::dynamic::{self, Dynamic, Mapped};
 use crate::elf;
 use crate::error::{Error, Result};
+use crate::lock::OwnedLock;
 use crate::mem::Segments;
+use crate::probe;
 use crate::read::Memory;
 use crate::sys;
 
@@ -721,8 +723,8 @@ fn defined_in(lib: &LibInfo<'_>, name: &[u8]) -> Option<usize> {
     })
 }
 
-/// Looks `name` up the way `dlsym` would, without locks beyond the loader's list lock and
-/// without allocation (about 12 KiB of stack).  IFUNC definitions are resolved by calling their
+/// Looks `name` up the way `dlsym` would, without allocation and with little stack (the scope
+/// tables are static, see [`SCOPE`]).  IFUNC definitions are resolved by calling their
 /// resolver; only READY objects are searched.
 ///
 /// - `after == None` (`RTLD_DEFAULT`): the global scope, i.e. the main program, the LD_PRELOAD
@@ -738,34 +740,81 @@ fn defined_in(lib: &LibInfo<'_>, name: &[u8]) -> Option<usize> {
 /// recognised again by its load bias (two listed objects never share one), so objects loaded
 /// between the walks are not searched and objects unloaded meanwhile are simply not found.
 ///
-/// On musl and static programs (rule `Listed`), and in processes listing more objects than the
-/// scope tables hold, the search is the list order (after the object containing `addr`).
+/// On musl and static programs (rule `Listed`), in processes listing more objects than the
+/// scope tables hold, and on re-entry from this thread (an IFUNC resolver or a hook that looks
+/// a symbol up while this thread is inside a lookup), the search is the list order (after the
+/// object containing `addr`).
 ///
 /// Errors: `NotFound`.
 pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
     if rule() == Rule::Listed {
         return list_lookup(name, after);
     }
-    let mut objs = scope::Objects::new();
-    let host = record(&mut objs, after.unwrap_or(0));
-    if objs.overflow {
-        return list_lookup(name, after);
+    let scoped = probe::under_list_lock(|_| {
+        let mut scratch = SCOPE.lock()?;
+        let ScopeTables { objs, order, pos } = &mut *scratch;
+        scoped_lookup(name, after, objs, order, pos)
+    });
+    match scoped {
+        Err(Error::Busy) | Err(Error::Full) => list_lookup(name, after),
+        r => r,
     }
-    let mut order = [scope::NONE; scope::OBJ_MAX];
+}
+
+/// The scope computation's tables (about 11 KiB).
+struct ScopeTables {
+    objs: scope::Objects,
+    order: [u16; scope::OBJ_MAX],
+    pos: [u16; scope::OBJ_MAX],
+}
+
+/// Static, so that a lookup (which install runs inside malloc hooks) needs little stack.  Only
+/// taken inside a walk, so the loader's list lock already orders its holders: it is never
+/// waited for, and a thread that re-enters a lookup gets `Busy` (then searches in list order).
+static SCOPE: OwnedLock<ScopeTables> = OwnedLock::new_in_walks(ScopeTables {
+    objs: scope::Objects::new(),
+    order: [scope::NONE; scope::OBJ_MAX],
+    pos: [scope::NONE; scope::OBJ_MAX],
+});
+
+/// [`global_lookup`] through the scope tables; `Full` when the process lists more objects than
+/// they hold.
+fn scoped_lookup(
+    name: &[u8],
+    after: Option<usize>,
+    objs: &mut scope::Objects,
+    order: &mut [u16; scope::OBJ_MAX],
+    pos: &mut [u16; scope::OBJ_MAX],
+) -> Result<usize> {
+    objs.clear();
+    let host = record(objs, after.unwrap_or(0));
+    if objs.overflow {
+        return Err(Error::Full);
+    }
     let (len, start) = match (after, host) {
-        (None, _) => (objs.global(&mut order), 0),
+        (None, _) => (objs.global(order), 0),
         (Some(_), None) => return Err(Error::NotFound),
         (Some(_), Some(h)) => {
-            let len = objs.next_scope(h, &mut order);
+            let len = objs.next_scope(h, order);
             let at = order[..len].iter().position(|&x| x as usize == h);
             (len, at.map_or(len, |p| p + 1))
         }
     };
-    // Position of each recorded object in the part of the scope that is searched.
-    let mut pos = [scope::NONE; scope::OBJ_MAX];
+    // Position of each recorded object in the part of the scope that is searched.  `pos` is
+    // all NONE between lookups: set entry by entry and put back below (a bulk fill would be a
+    // libc `memset` on shared static memory, which a race detector blind to the lock reports).
     for (k, &i) in order[start..len].iter().enumerate() {
         pos[i as usize] = k as u16;
     }
+    let found = search(name, objs, pos);
+    for &i in &order[start..len] {
+        pos[i as usize] = scope::NONE;
+    }
+    found
+}
+
+/// The definition of `name` in the READY object of lowest `pos` (NONE: not searched).
+fn search(name: &[u8], objs: &scope::Objects, pos: &[u16; scope::OBJ_MAX]) -> Result<usize> {
     let mut best: Option<(u16, usize)> = None;
     each(0, |lib| {
         // Usually at the same index; after an unload in between, found by bias.

@@ -64,12 +64,17 @@ pub(super) struct Notes {
 pub(super) const MAX_NOTES: usize = 12;
 
 impl Notes {
-    pub(super) fn new() -> Notes {
+    pub(super) const fn new() -> Notes {
         Notes {
             items: [(0, 0, false, 0); MAX_NOTES],
             n: 0,
             overflow: false,
         }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.n = 0;
+        self.overflow = false;
     }
 
     /// Slot `slot` now holds `value`; `unbound`: it held its lazy PLT stub `before`.
@@ -104,9 +109,10 @@ impl State {
     }
 
     /// Brings library `i`'s lazy records up to date after a pass patched it: slots it noted
-    /// keep (or, if they were unbound, get) a record with the value now written; records of
-    /// slots no set holds any more are dropped.
-    pub(super) fn note_lazy(&mut self, i: usize, notes: &Notes) {
+    /// (in the scratch notes) keep (or, if they were unbound, get) a record with the value now
+    /// written; records of slots no set holds any more are dropped.
+    pub(super) fn note_lazy(&mut self, i: usize) {
+        let notes = &self.scratch.notes;
         let (bias, key) = (self.libs[i].bias, self.libs[i].key);
         let mut k = 0;
         while k < self.nlazy {

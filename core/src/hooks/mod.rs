@@ -191,6 +191,8 @@ struct State {
     /// A library could not be tracked (table full): refresh may not shortcut.
     overflow: bool,
     counters: (u64, u64),
+    /// Working tables of the pass in progress (see `pass::Scratch`).
+    scratch: Scratch,
 }
 
 static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
@@ -221,6 +223,7 @@ static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
     watch_lazy: false,
     overflow: false,
     counters: (u64::MAX, u64::MAX),
+    scratch: EMPTY_SCRATCH,
 });
 
 /// Bumped by gothook's own dlopen/dlclose hooks after every call: a lock-free change signal.
@@ -332,7 +335,7 @@ fn install_locked(
         .position(|s| s.is_none())
         .ok_or(Error::Full)?;
     let mut found = [0usize; MAX_HOOKS];
-    let skipped = originals(&st, hooks, filter, &mut found, rep)?;
+    let skipped = originals(&st.sets, hooks, filter, &mut found, rep)?;
     let mut canonical = [0usize; MAX_HOOKS];
     canonical_entries(hooks, &mut canonical)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {
@@ -401,9 +404,16 @@ fn distinct_names(st: &State) -> usize {
 fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
     let mut first_err = None;
     let (all, nall) = st.ordered();
-    let st = &*st;
+    let State {
+        sets,
+        lazy,
+        nlazy,
+        scratch,
+        ..
+    } = st;
+    let lazy = &lazy[..*nlazy];
     loader::each(0, |lib| {
-        let (order, n, mask) = accepting(st, &all[..nall], lib);
+        let (order, n, mask) = accepting(sets, &all[..nall], lib);
         if mask & (1 << pos) == 0 {
             return true;
         }
@@ -411,7 +421,7 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
             rep.libs_failed += 1;
             return true;
         };
-        if let Err(e) = restore(st, pos, &d, key_of(lib), &order[..n], rep) {
+        if let Err(e) = restore(sets, lazy, scratch, pos, &d, key_of(lib), &order[..n], rep) {
             first_err.get_or_insert(e);
         }
         true

@@ -4,6 +4,7 @@
 use crate::dynamic::{Dynamic, ImportKind, Table};
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, Readiness};
+use crate::read::Memory;
 use crate::slot;
 
 use super::*;
@@ -26,6 +27,26 @@ pub(super) const EMPTY_WANT: Want = Want {
     hook_of: [NO_HOOK; MAX_SETS],
     nindices: 0,
     indices: [0; MAX_INDICES],
+};
+
+/// A pass's per-library tables: the wanted names, their symbol indices and the lazy slots
+/// noted.  Kept in the state (static, used only under its lock) so that the walk callback of a
+/// pass, which runs inside malloc hooks and signal handlers, stays small on the stack.  Written
+/// entry by entry, never cleared in bulk: a bulk clear becomes a libc `memset` call, which a
+/// race detector intercepting libc (and blind to gothook's own lock) would report.
+pub(super) struct Scratch {
+    pub(super) wants: [Want; MAX_WANTS],
+    pub(super) names: [&'static [u8]; MAX_WANTS],
+    pub(super) notes: Notes,
+}
+
+// `restore` keeps one set's hooks in the want table.
+const _: () = assert!(MAX_HOOKS <= MAX_WANTS);
+
+pub(super) const EMPTY_SCRATCH: Scratch = Scratch {
+    wants: [EMPTY_WANT; MAX_WANTS],
+    names: [b""; MAX_WANTS],
+    notes: Notes::new(),
 };
 
 /// How one slot's value relates to the sets hooking its name in its library.
@@ -52,7 +73,7 @@ pub(super) struct Chain {
 /// its original).  `exclude` computes the chain as if that set were gone: its replacement counts
 /// as its original, and originals equal to its replacement as its original too.
 pub(super) fn chain(
-    st: &State,
+    sets: &[Option<Set>; MAX_SETS],
     order: &[usize],
     w: &Want,
     value: usize,
@@ -61,7 +82,7 @@ pub(super) fn chain(
 ) -> Chain {
     let hook = |p: usize| {
         let h = w.hook_of[p];
-        st.sets[p].as_ref().filter(|_| h != NO_HOOK).map(|s| {
+        sets[p].as_ref().filter(|_| h != NO_HOOK).map(|s| {
             (
                 s.hooks[h as usize].replacement,
                 s.originals[h as usize],
@@ -186,24 +207,33 @@ pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> 
 /// pass over its relocation tables, by the binding rule of [`chain`].  `was_applied` says which
 /// sets were applied before (then a reverted slot counts as repaired); only slots that involve
 /// a set in `focus` are counted.  Returns the first slot patched, for the sentinel.
+///
+/// Not inlined into the walk callback: its frame and `Dynamic::decode`'s are never on the
+/// stack together.
+#[inline(never)]
 pub(super) fn apply(
-    st: &State,
+    sets: &[Option<Set>; MAX_SETS],
+    sc: &mut Scratch,
     d: &Dynamic,
     order: &[usize],
     was_applied: u32,
     focus: u32,
-    notes: &mut Notes,
     rep: &mut Report,
 ) -> Result<Option<(usize, usize)>> {
-    let mut wants = [EMPTY_WANT; MAX_WANTS];
-    let mut names: [&[u8]; MAX_WANTS] = [b""; MAX_WANTS];
+    let Scratch {
+        wants,
+        names,
+        notes,
+    } = sc;
+    notes.clear();
     let mut n = 0;
     for &p in order {
-        let s = st.sets[p].as_ref().ok_or(Error::NotFound)?;
+        let s = sets[p].as_ref().ok_or(Error::NotFound)?;
         for (j, h) in s.active() {
             let k = match names[..n].iter().position(|&x| x == h.symbol) {
                 Some(k) => k,
                 None if n < MAX_WANTS => {
+                    wants[n] = EMPTY_WANT;
                     n += 1;
                     n - 1
                 }
@@ -255,7 +285,7 @@ pub(super) fn apply(
             && d.bind_now == 0
             && d.contains(current)
             && !matches!(d.lookup(names[k]), Ok(Some(s)) if s.is_defined() && s.address(d.bias) == current);
-        let c = chain(st, order, w, current, unbound, None);
+        let c = chain(sets, order, w, current, unbound, None);
         if c.skipped & focus != 0 {
             rep.slots_foreign += 1;
         }
@@ -296,7 +326,7 @@ pub(super) fn apply(
 
 /// Positions (install order) of the sets whose filter accepts `lib`.
 pub(super) fn accepting(
-    st: &State,
+    sets: &[Option<Set>; MAX_SETS],
     all: &[usize],
     lib: &LibInfo<'_>,
 ) -> ([usize; MAX_SETS], usize, u32) {
@@ -304,7 +334,7 @@ pub(super) fn accepting(
     let mut m = 0;
     let mut mask = 0u32;
     for &p in all {
-        if st.sets[p].as_ref().is_some_and(|s| s.filter.accepts(lib)) {
+        if sets[p].as_ref().is_some_and(|s| s.filter.accepts(lib)) {
             out[m] = p;
             m += 1;
             mask |= 1 << p;
@@ -325,7 +355,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
     let (all, nall) = st.ordered();
     loader::each(loader::LIBS_ALL, |lib| {
         counters = (lib.adds, lib.subs);
-        let (order, n, mask) = accepting(st, &all[..nall], lib);
+        let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
         if mask & focus == 0 {
             rep.libs_filtered += 1;
         }
@@ -389,8 +419,16 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         };
         let was = rec.map_or(0, |i| st.libs[i].applied);
         let mut lib_rep = Report::default();
-        let mut notes = Notes::new();
-        match apply(st, &d, &order[..n], was, focus, &mut notes, &mut lib_rep) {
+        let applied = apply(
+            &st.sets,
+            &mut st.scratch,
+            &d,
+            &order[..n],
+            was,
+            focus,
+            &mut lib_rep,
+        );
+        match applied {
             Ok(sentinel) => {
                 if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
                     lib_rep.libs_patched = 1;
@@ -401,7 +439,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
                     r.pending = false;
                     r.sentinel = sentinel.unwrap_or((0, 0));
                     if d.bind_now == 0 {
-                        st.note_lazy(i, &notes);
+                        st.note_lazy(i);
                     }
                 }
             }
@@ -433,67 +471,70 @@ pub(super) fn sentinel_moved(lib: &LibInfo<'_>, (slot, value): (usize, usize)) -
 /// remaining sets in `order` stack on the set's original (its original when none does).
 /// Slots holding anything else are left alone: a set above carries it (its original is
 /// re-pointed by uninstall), or the set skipped the slot, or lazy binding reverted it.
+///
+/// No symbol-table scan: one pass over the relocation tables reads each import slot and checks
+/// its value against a 64-bit filter of the set's replacements; only a slot that holds one has
+/// its symbol's name compared (a slot can hold a replacement by being bound to it: a hook
+/// function that some library imports under its own name is not taken off).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(super) fn restore(
-    st: &State,
+    sets: &[Option<Set>; MAX_SETS],
+    lazy: &[LazySlot],
+    sc: &mut Scratch,
     pos: usize,
     d: &Dynamic,
     key: u32,
     order: &[usize],
     rep: &mut Report,
 ) -> Result<()> {
-    let set = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
-    let mut wants = [EMPTY_WANT; MAX_HOOKS];
-    let mut names: [&[u8]; MAX_HOOKS] = [b""; MAX_HOOKS];
+    let set = sets[pos].as_ref().ok_or(Error::NotFound)?;
+    let wants = &mut sc.wants;
+    let mut values = 0u64;
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
-        names[k] = h.symbol;
+        wants[k] = EMPTY_WANT;
         for &p in order {
-            if let Some(s) = st.sets[p].as_ref() {
+            if let Some(s) = sets[p].as_ref() {
                 if let Some((j, _)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
                     wants[k].hook_of[p] = j as u8;
                 }
             }
         }
+        values |= value_bit(h.replacement);
     }
-    find_indices(d, &names[..set.nhooks], &mut wants[..set.nhooks])?;
+    let arch = d.arch()?;
+    let ws = core::mem::size_of::<usize>();
     let mut batch = slot::Batch::begin()?;
     let mut restored = 0;
     let mut err = None;
-    let prefilter = IndexFilter::of(&wants[..set.nhooks]);
-    let arch = d.arch()?;
-    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
-        if !prefilter.may_hold(sym) {
+    // Import slots cluster in one segment: the last one that held a slot is checked first.
+    let (mut lo, mut hi) = (1usize, 0usize);
+    d.for_each_raw_reloc(|offset, sym, r_type, _, table| {
+        if sym == 0
+            || (r_type != arch.jump_slot && Some(r_type) != arch.glob_dat && r_type != arch.abs)
+        {
             return true;
         }
-        let Some(k) = (0..set.nhooks)
-            .find(|&k| wants[k].indices[..wants[k].nindices as usize].contains(&sym))
-        else {
-            return true;
-        };
-        let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
-            Ok(Some(r)) => r,
-            Ok(None) => return true,
-            Err(e) => {
-                err = Some(e);
-                return false;
+        let at = d.bias.wrapping_add(offset as usize);
+        if at < lo || at.wrapping_add(ws) > hi || at & (ws - 1) != 0 {
+            match d.segs.segments().containing(at, ws) {
+                Some(r) if at & (ws - 1) == 0 => (lo, hi) = (r.start, r.end),
+                // Not a slot gothook can have written (apply refuses it).
+                _ => return true,
             }
-        };
-        let current = slot::peek(d, r.slot).unwrap_or(0);
-        if current != set.hooks[k].replacement {
+        }
+        let current = slot::peek(d, at).unwrap_or(0);
+        if values & value_bit(current) == 0 {
             return true;
         }
-        let c = chain(st, order, &wants[k], current, false, Some(pos));
-        // No set left on a slot that held its lazy stub: the stub goes back, exactly.
-        let stub = (c.applied == 0 && r.table == Table::JmpRel)
-            .then(|| {
-                st.lazy[..st.nlazy]
-                    .iter()
-                    .find(|l| l.bias == d.bias && l.key == key && l.slot() == r.slot)
-                    .map(|l| l.stub)
-            })
-            .flatten();
-        let target = stub.unwrap_or(c.desired);
-        match batch.swap(d, r.slot, current, target) {
-            Ok(()) => restored += 1,
+        let Some(k) = (0..set.nhooks).find(|&k| set.hooks[k].replacement == current) else {
+            return true;
+        };
+        match restore_slot(
+            sets, lazy, wants, set, pos, d, key, order, at, sym, k, table, &mut batch,
+        ) {
+            Ok(true) => restored += 1,
+            Ok(false) => {}
             Err(Error::Changed) => rep.slots_changed += 1,
             Err(e) => {
                 err = Some(e);
@@ -508,4 +549,54 @@ pub(super) fn restore(
         rep.libs_patched += 1;
     }
     err.map_or(Ok(()), Err)
+}
+
+/// One bit of a 64-bit filter of slot values (functions are at least 4-byte aligned).
+#[inline(always)]
+fn value_bit(v: usize) -> u64 {
+    1 << ((v >> 4) & 63)
+}
+
+/// Restores one slot of `restore` that holds the replacement of hook `k` (first match by
+/// value; the hook with the slot's symbol name is the one taken off).  `Ok(false)`: the slot's
+/// symbol is none of the set's names.
+#[allow(clippy::too_many_arguments)]
+#[cold]
+fn restore_slot(
+    sets: &[Option<Set>; MAX_SETS],
+    lazy: &[LazySlot],
+    wants: &[Want; MAX_WANTS],
+    set: &Set,
+    pos: usize,
+    d: &Dynamic,
+    key: u32,
+    order: &[usize],
+    at: usize,
+    sym: u32,
+    k: usize,
+    table: Table,
+    batch: &mut slot::Batch,
+) -> Result<bool> {
+    let current = set.hooks[k].replacement;
+    let name = match d.symbol(sym) {
+        Ok(s) => s.name,
+        Err(_) => return Ok(false),
+    };
+    // Two hooks of a set may share a replacement: the one named by the slot's symbol.
+    let Some(k) = (k..set.nhooks)
+        .find(|&j| set.hooks[j].replacement == current && set.hooks[j].symbol == name)
+    else {
+        return Ok(false);
+    };
+    let c = chain(sets, order, &wants[k], current, false, Some(pos));
+    // No set left on a slot that held its lazy stub: the stub goes back, exactly.
+    let stub = (c.applied == 0 && table == Table::JmpRel)
+        .then(|| {
+            lazy.iter()
+                .find(|l| l.bias == d.bias && l.key == key && l.slot() == at)
+                .map(|l| l.stub)
+        })
+        .flatten();
+    let target = stub.unwrap_or(c.desired);
+    batch.swap(d, at, current, target).map(|()| true)
 }

@@ -100,17 +100,22 @@ impl State {
 
     /// Active set positions in install order.
     pub(super) fn ordered(&self) -> ([usize; MAX_SETS], usize) {
-        let mut out = [0usize; MAX_SETS];
-        let mut n = 0;
-        for (i, s) in self.sets.iter().enumerate() {
-            if s.is_some() {
-                out[n] = i;
-                n += 1;
-            }
-        }
-        out[..n].sort_unstable_by_key(|&i| self.sets[i].as_ref().map_or(0, |s| s.order));
-        (out, n)
+        ordered(&self.sets)
     }
+}
+
+/// Active positions of `sets` in install order.
+pub(super) fn ordered(sets: &[Option<Set>; MAX_SETS]) -> ([usize; MAX_SETS], usize) {
+    let mut out = [0usize; MAX_SETS];
+    let mut n = 0;
+    for (i, s) in sets.iter().enumerate() {
+        if s.is_some() {
+            out[n] = i;
+            n += 1;
+        }
+    }
+    out[..n].sort_unstable_by_key(|&i| sets[i].as_ref().map_or(0, |s| s.order));
+    (out, n)
 }
 
 /// Looks up the originals of `hooks` for a set with `filter`: the replacement of the latest
@@ -118,13 +123,13 @@ impl State {
 /// where their filters overlap), else the global-scope definition (after `next_after` if set).
 /// A slot bound elsewhere than the chosen original is skipped by the binding rule.
 pub(super) fn originals(
-    st: &State,
+    sets: &[Option<Set>; MAX_SETS],
     hooks: &[Hook],
     filter: &Filter,
     out: &mut [usize],
     rep: &mut Report,
 ) -> Result<u32> {
-    let (order, n) = st.ordered();
+    let (order, n) = ordered(sets);
     let mut skipped = 0u32;
     // Per hook: install order of the latest set found stacked under it (0: none).
     let mut below = [(0u32, 0usize); MAX_HOOKS];
@@ -132,7 +137,7 @@ pub(super) fn originals(
         if !filter.accepts(lib) {
             return true;
         }
-        for s in order[..n].iter().filter_map(|&p| st.sets[p].as_ref()) {
+        for s in order[..n].iter().filter_map(|&p| sets[p].as_ref()) {
             if !s.filter.accepts(lib) {
                 continue;
             }

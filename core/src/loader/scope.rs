@@ -1,5 +1,7 @@
 //! Lookup scopes rebuilt from public data: which objects `dlsym(RTLD_DEFAULT)` and
-//! `dlsym(RTLD_NEXT)` search, and in which order.  Never allocates (fixed tables on the stack).
+//! `dlsym(RTLD_NEXT)` search, and in which order.  Never allocates: the object table is a
+//! fixed-size value the caller places (the lookup keeps one in static memory), the search
+//! orders are small tables on the stack.
 //!
 //! glibc (2.36, `elf/dl-sym.c`, `elf/dl-object.c`, `elf/dl-lookup.c`) answers `RTLD_NEXT` from
 //! a caller by following the caller's `l_loader` chain to its root and searching that root's
@@ -68,7 +70,7 @@ pub struct Objects {
 
 impl Objects {
     /// An empty table.
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Objects {
             n: 0,
             bias: [0; OBJ_MAX],
@@ -80,6 +82,15 @@ impl Objects {
             n_needed: 0,
             overflow: false,
         }
+    }
+
+    /// Empties the table for a new walk (the arrays are overwritten as objects are pushed).
+    pub fn clear(&mut self) {
+        self.n = 0;
+        self.n_needed = 0;
+        self.main = NONE;
+        self.vdso = NONE;
+        self.overflow = false;
     }
 
     /// Appends an object; `needed` is then filled by `push_needed`.  Returns its index.
