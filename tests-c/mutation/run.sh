@@ -34,7 +34,7 @@ for f in "$@"; do
   echo "== $f (C tests: $(ctests_for "$f"))"
   # shellcheck disable=SC2086
   GOTHOOK_MUTANTS_CTEST=$(ctests_for "$f") "$CM" mutants -j1 --package gothook-core \
-    --file "$f" --output "$OUT/$name" --timeout-multiplier 3 ${MUTANTS_ARGS:-} || status=$?
+    --file "$f" --output "$OUT/$name" --timeout-multiplier 1.5 ${MUTANTS_ARGS:-} || status=$?
   for k in caught missed unviable timeout; do
     printf '%s %s  ' "$k" "$(cat "$OUT/$name/mutants.out/$k.txt" 2>/dev/null | wc -l)"
   done
