@@ -211,3 +211,83 @@ fn peek_reads_aligned_words_and_answers_zero_otherwise() {
     assert_eq!(slot::peek(0), 0);
     assert_eq!(slot::peek(addr + 1), 0);
 }
+
+/// Makes every later `mprotect` of the calling thread fail with EPERM (a seccomp filter, as a
+/// sandbox would install); other threads are unaffected.
+fn refuse_mprotect_on_this_thread() {
+    const LD_NR: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS, offset 0: the syscall number
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const RET_ERRNO: u32 = 0x0005_0000;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    let filter = [
+        libc::sock_filter {
+            code: LD_NR,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        libc::sock_filter {
+            code: JEQ,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_mprotect as u32,
+        },
+        libc::sock_filter {
+            code: RET,
+            jt: 0,
+            jf: 0,
+            k: RET_ERRNO | libc::EPERM as u32,
+        },
+        libc::sock_filter {
+            code: RET,
+            jt: 0,
+            jf: 0,
+            k: RET_ALLOW,
+        },
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog),
+            0
+        );
+    }
+}
+
+#[test]
+fn a_batch_whose_page_cannot_be_restored_reports_protect() {
+    let _g = SERIAL.lock().unwrap();
+    let d = this_binary();
+    let ps = page_size();
+    let page = (d.relro.0 + ps - 1) & !(ps - 1);
+    let slot = getppid_slot(&d);
+    let real = read(slot);
+    let (finished, refused) = std::thread::spawn(move || {
+        let mut batch = Batch::begin().unwrap();
+        let v = read(page);
+        batch.swap(&d, page, v, v).unwrap();
+        refuse_mprotect_on_this_thread();
+        let finished = batch.finish();
+        // A read-only page that cannot be opened is not written either.
+        let refused = slot::swap(&d, slot, real, fake_getppid as *const () as usize);
+        (finished, refused)
+    })
+    .join()
+    .unwrap();
+    let left_writable = writable(page);
+    assert!(unsafe { libc::mprotect(page as *mut _, ps, libc::PROT_READ) } == 0);
+    assert_eq!(
+        finished,
+        Err(Error::Protect),
+        "the restore failed and says so"
+    );
+    assert!(left_writable, "the kernel refused the restore");
+    assert_eq!(refused, Err(Error::Protect));
+    assert_eq!(read(slot), real, "slot unchanged");
+    assert!(!writable(slot));
+}
