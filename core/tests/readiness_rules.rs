@@ -63,6 +63,7 @@ fn each_rule_makes_ready_only_what_its_signal_says_is_finished() {
     }
     // The vDSO has no RELRO and is never relocated: READY under every rule.
     assert_eq!(loader::readiness_of(&vdso), Readiness::Ready);
+    assert_eq!(loader::readiness_now(&vdso), Some(Readiness::Ready));
 
     // Listed: everything the loader lists is READY.
     loader::force_rule(Rule::Listed).unwrap();
