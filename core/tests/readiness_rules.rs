@@ -61,6 +61,20 @@ fn each_rule_makes_ready_only_what_its_signal_says_is_finished() {
             "{relro:x?}"
         );
     }
+    // The page asked about is the one holding the RELRO start, not its neighbour: a RELRO that
+    // starts inside an odd-numbered page while the page below it is writable is still READY.
+    let ps = page_size();
+    let odd = (1..)
+        .map(|i| relro_page + i * ps)
+        .find(|p| p / ps % 2 == 1)
+        .unwrap();
+    assert!(odd + ps <= d.relro.1, "{:x?}", d.relro);
+    let mut shifted = this_binary();
+    shifted.relro = (odd + 8, d.relro.1);
+    protect(odd - ps, libc::PROT_READ | libc::PROT_WRITE);
+    let r = loader::readiness_of(&shifted);
+    protect(odd - ps, libc::PROT_READ);
+    assert_eq!(r, Readiness::Ready);
     // The vDSO has no RELRO and is never relocated: READY under every rule.
     assert_eq!(loader::readiness_of(&vdso), Readiness::Ready);
     assert_eq!(loader::readiness_now(&vdso), Some(Readiness::Ready));
