@@ -75,6 +75,16 @@ fn each_rule_makes_ready_only_what_its_signal_says_is_finished() {
     let r = loader::readiness_of(&shifted);
     protect(odd - ps, libc::PROT_READ);
     assert_eq!(r, Readiness::Ready);
+    // A RELRO range inside one page is UNKNOWN whether that page's number is odd or even.
+    for p in [odd, odd + ps] {
+        let mut one_page = this_binary();
+        one_page.relro = (p + 8, p + 16);
+        assert_eq!(
+            loader::readiness_of(&one_page),
+            Readiness::Unknown,
+            "{p:#x}"
+        );
+    }
     // The vDSO has no RELRO and is never relocated: READY under every rule.
     assert_eq!(loader::readiness_of(&vdso), Readiness::Ready);
     assert_eq!(loader::readiness_now(&vdso), Some(Readiness::Ready));
