@@ -1,0 +1,293 @@
+//! Slot swaps on this very process, checked against the kernel's view of page protections
+//! (`/proc/self/maps`): a swap writes only an aligned slot of its owner holding the expected
+//! value, and leaves every page with the protection it had.
+
+use std::sync::Mutex;
+
+use gothook_core::slot::{self, Batch};
+use gothook_core::{loader, Dynamic, Error};
+
+/// Swaps change process-wide state (this binary's GOT, libc's RELRO pages): one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+extern "C" fn fake_getppid() -> libc::pid_t {
+    -42
+}
+
+fn page_size() -> usize {
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+/// Whether the kernel maps `addr` writable now.
+fn writable(addr: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    for line in maps.lines() {
+        let (range, rest) = line.split_once(' ').unwrap();
+        let (lo, hi) = range.split_once('-').unwrap();
+        let lo = usize::from_str_radix(lo, 16).unwrap();
+        let hi = usize::from_str_radix(hi, 16).unwrap();
+        if addr >= lo && addr < hi {
+            return rest.as_bytes()[1] == b'w';
+        }
+    }
+    panic!("{addr:#x} is not mapped");
+}
+
+/// This test binary, decoded (it embeds gothook and is linked with full RELRO).
+fn this_binary() -> Dynamic {
+    unsafe { loader::decode_containing(this_binary as *const () as usize) }.unwrap()
+}
+
+/// The GOT slot through which this binary calls `getppid`.
+fn getppid_slot(d: &Dynamic) -> usize {
+    let mut slot = 0;
+    d.for_each_import(|i| {
+        if i.name == b"getppid" {
+            slot = i.reloc.slot;
+        }
+        slot == 0
+    })
+    .unwrap();
+    assert_ne!(slot, 0, "this binary imports getppid");
+    slot
+}
+
+fn read(addr: usize) -> usize {
+    unsafe { (addr as *const usize).read_volatile() }
+}
+
+#[test]
+fn swap_redirects_a_relro_slot_and_leaves_its_page_read_only() {
+    let _g = SERIAL.lock().unwrap();
+    let d = this_binary();
+    let slot = getppid_slot(&d);
+    let real = read(slot);
+    let real_ppid = unsafe { libc::getppid() };
+    assert!(!writable(slot), "full RELRO: the GOT page is read-only");
+
+    slot::swap(&d, slot, real, fake_getppid as *const () as usize).unwrap();
+    assert_eq!(read(slot), fake_getppid as *const () as usize);
+    assert_eq!(
+        unsafe { libc::getppid() },
+        -42,
+        "calls reach the replacement"
+    );
+    assert!(
+        !writable(slot),
+        "the page is read-only again after the swap"
+    );
+
+    slot::swap(&d, slot, fake_getppid as *const () as usize, real).unwrap();
+    assert_eq!(read(slot), real);
+    assert_eq!(unsafe { libc::getppid() }, real_ppid);
+    assert!(!writable(slot));
+}
+
+#[test]
+fn swap_with_a_stale_expected_value_writes_nothing() {
+    let _g = SERIAL.lock().unwrap();
+    let d = this_binary();
+    let slot = getppid_slot(&d);
+    let real = read(slot);
+    assert_eq!(
+        slot::swap(&d, slot, real ^ 0x10, fake_getppid as *const () as usize),
+        Err(Error::Changed)
+    );
+    assert_eq!(read(slot), real, "slot unchanged");
+    assert!(!writable(slot), "page restored");
+}
+
+#[test]
+fn swap_rejects_null_misaligned_and_foreign_slots_without_writing() {
+    let _g = SERIAL.lock().unwrap();
+    let d = this_binary();
+    let slot = getppid_slot(&d);
+    let real = read(slot);
+    let ws = core::mem::size_of::<usize>();
+    let local: usize = 7;
+    let foreign = &local as *const usize as usize;
+    for (what, addr) in [
+        ("null", 0),
+        ("one byte in", slot + 1),
+        ("half a word in", slot + ws / 2),
+        ("a word of another mapping", foreign),
+    ] {
+        assert_eq!(
+            slot::swap(&d, addr, real, 1),
+            Err(Error::Range),
+            "{what}: {addr:#x}"
+        );
+    }
+    assert_eq!(read(slot), real);
+    assert_eq!(local, 7);
+    assert!(!writable(slot));
+}
+
+#[test]
+fn swap_on_a_page_someone_made_writable_keeps_it_writable() {
+    let _g = SERIAL.lock().unwrap();
+    let d = this_binary();
+    let slot = getppid_slot(&d);
+    let real = read(slot);
+    let page = slot & !(page_size() - 1);
+    assert!(
+        unsafe {
+            libc::mprotect(
+                page as *mut _,
+                page_size(),
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        } == 0
+    );
+    slot::swap(&d, slot, real, fake_getppid as *const () as usize).unwrap();
+    assert!(
+        writable(slot),
+        "gothook never re-protects a page it found writable"
+    );
+    slot::swap(&d, slot, fake_getppid as *const () as usize, real).unwrap();
+    assert!(writable(slot));
+    assert_eq!(read(slot), real);
+    assert!(unsafe { libc::mprotect(page as *mut _, page_size(), libc::PROT_READ) } == 0);
+}
+
+#[test]
+fn a_batch_opens_at_most_four_pages_and_restores_every_one() {
+    let _g = SERIAL.lock().unwrap();
+    let d = this_binary();
+    let ps = page_size();
+    // Six consecutive read-only pages of this binary's RELRO range (.data.rel.ro): a same-value
+    // swap on the first word of each opens the page without changing anything.
+    let first = (d.relro.0 + ps - 1) & !(ps - 1);
+    let pages: Vec<usize> = (0..6).map(|i| first + i * ps).collect();
+    assert!(
+        pages[5] + ps <= d.relro.1 & !(ps - 1),
+        "this binary's RELRO spans six whole pages: {:x?}",
+        d.relro
+    );
+    for &p in &pages {
+        assert!(!writable(p));
+    }
+    let mut batch = Batch::begin().unwrap();
+    assert_eq!(
+        Batch::begin().err(),
+        Some(Error::Busy),
+        "a second batch on this thread"
+    );
+    assert_eq!(
+        slot::swap(&d, pages[0], 0, 0),
+        Err(Error::Busy),
+        "a swap inside a batch on this thread"
+    );
+    for (n, &p) in pages.iter().enumerate() {
+        let v = read(p);
+        batch.swap(&d, p, v, v).unwrap();
+        assert_eq!(read(p), v);
+        let open: Vec<bool> = pages.iter().map(|&q| writable(q)).collect();
+        let want: Vec<bool> = (0..pages.len()).map(|i| i <= n && i + 4 > n).collect();
+        assert_eq!(
+            open, want,
+            "after the swap on page {n}: the last four stay open"
+        );
+    }
+    batch.finish().unwrap();
+    for &p in &pages {
+        assert!(!writable(p), "{p:#x} restored");
+    }
+    // Dropping an unfinished batch restores too.
+    let mut batch = Batch::begin().unwrap();
+    let v = read(pages[0]);
+    batch.swap(&d, pages[0], v, v).unwrap();
+    assert!(writable(pages[0]));
+    drop(batch);
+    assert!(!writable(pages[0]));
+    assert!(Batch::begin().is_ok(), "the lock is free again");
+}
+
+#[test]
+fn peek_reads_aligned_words_and_answers_zero_otherwise() {
+    let local: usize = 0x1234_5678;
+    let addr = &local as *const usize as usize;
+    assert_eq!(slot::peek(addr), 0x1234_5678);
+    assert_eq!(slot::peek(0), 0);
+    assert_eq!(slot::peek(addr + 1), 0);
+}
+
+/// Makes every later `mprotect` of the calling thread fail with EPERM (a seccomp filter, as a
+/// sandbox would install); other threads are unaffected.
+fn refuse_mprotect_on_this_thread() {
+    const LD_NR: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS, offset 0: the syscall number
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const RET_ERRNO: u32 = 0x0005_0000;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    let filter = [
+        libc::sock_filter {
+            code: LD_NR,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        libc::sock_filter {
+            code: JEQ,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_mprotect as u32,
+        },
+        libc::sock_filter {
+            code: RET,
+            jt: 0,
+            jf: 0,
+            k: RET_ERRNO | libc::EPERM as u32,
+        },
+        libc::sock_filter {
+            code: RET,
+            jt: 0,
+            jf: 0,
+            k: RET_ALLOW,
+        },
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog),
+            0
+        );
+    }
+}
+
+#[test]
+fn a_batch_whose_page_cannot_be_restored_reports_protect() {
+    let _g = SERIAL.lock().unwrap();
+    let d = this_binary();
+    let ps = page_size();
+    let page = (d.relro.0 + ps - 1) & !(ps - 1);
+    let slot = getppid_slot(&d);
+    let real = read(slot);
+    let (finished, refused) = std::thread::spawn(move || {
+        let mut batch = Batch::begin().unwrap();
+        let v = read(page);
+        batch.swap(&d, page, v, v).unwrap();
+        refuse_mprotect_on_this_thread();
+        let finished = batch.finish();
+        // A read-only page that cannot be opened is not written either.
+        let refused = slot::swap(&d, slot, real, fake_getppid as *const () as usize);
+        (finished, refused)
+    })
+    .join()
+    .unwrap();
+    let left_writable = writable(page);
+    assert!(unsafe { libc::mprotect(page as *mut _, ps, libc::PROT_READ) } == 0);
+    assert_eq!(
+        finished,
+        Err(Error::Protect),
+        "the restore failed and says so"
+    );
+    assert!(left_writable, "the kernel refused the restore");
+    assert_eq!(refused, Err(Error::Protect));
+    assert_eq!(read(slot), real, "slot unchanged");
+    assert!(!writable(slot));
+}

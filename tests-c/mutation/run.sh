@@ -1,0 +1,43 @@
+#!/bin/sh
+# Mutation testing of gothook's core (not part of the normal test run; see docs/mutation.md).
+#
+#   tests-c/mutation/run.sh [FILE...]      default: slot, loader, hooks/*, dynamic/mod.rs
+#
+# Runs cargo-mutants (cargo install --locked cargo-mutants) one mutant at a time (-j1) over each
+# FILE.  A mutant is caught when `cargo test -p gothook-core` fails or when one of the C tests
+# chosen for that file (built against the mutated tree by core/tests/c_suite.rs) fails.
+# Results go to $MUTANTS_OUT/<file>/mutants.out/ (outcomes.json, caught.txt, missed.txt, ...).
+# Environment: CARGO_MUTANTS (the cargo-mutants binary), MUTANTS_ARGS (extra arguments, e.g.
+# "--re Batch::swap" or "--iterate"), MUTANTS_OUT (output root, default ./build-mutants.out, ignored by git).
+set -eu
+cd "$(dirname "$0")/../.."
+CM=${CARGO_MUTANTS:-cargo-mutants}
+OUT=${MUTANTS_OUT:-$PWD/build-mutants.out}
+[ $# -gt 0 ] || set -- core/src/slot.rs core/src/loader.rs core/src/hooks/mod.rs \
+  core/src/hooks/set.rs core/src/hooks/libs.rs core/src/hooks/pass.rs core/src/dynamic/mod.rs
+
+# The C tests that exercise each module (ctest names that are also target names).
+ctests_for() {
+  case $1 in
+    */slot.rs) echo "hooks_api_contract hooks_all_shapes adopter_swap_not_ready adopter_swap_first_call" ;;
+    */loader.rs) echo "hooks_all_shapes hooks_reload hooks_reload_same_address adopter_swap_not_ready" ;;
+    */hooks/*) echo "hooks_all_shapes hooks_stacking hooks_reload hooks_reload_same_address hooks_lazy_repair hooks_api_contract hooks_filters_shared hooks_optional_weak" ;;
+    */dynamic/*) echo "hooks_all_shapes" ;;
+    *) echo "" ;;
+  esac
+}
+
+status=0
+for f in "$@"; do
+  name=$(echo "$f" | sed 's|^core/src/||; s|/|_|g; s|\.rs$||')
+  mkdir -p "$OUT/$name"
+  echo "== $f (C tests: $(ctests_for "$f"))"
+  # shellcheck disable=SC2086
+  GOTHOOK_MUTANTS_CTEST=$(ctests_for "$f") "$CM" mutants -j1 --package gothook-core \
+    --file "$f" --output "$OUT/$name" --timeout-multiplier 1.5 ${MUTANTS_ARGS:-} || status=$?
+  for k in caught missed unviable timeout; do
+    printf '%s %s  ' "$k" "$(cat "$OUT/$name/mutants.out/$k.txt" 2>/dev/null | wc -l)"
+  done
+  echo
+done
+exit "$status"
