@@ -80,8 +80,9 @@ const BATCH_PAGES: usize = 4;
 
 /// A run of swaps in one library under one hold of the swap lock: a read-only page is made
 /// writable once for all the slots on it and restored when the batch finishes (or is dropped),
-/// instead of two `mprotect` calls per slot.  Crate-internal, under [`swap`]'s contract.
-pub(crate) struct Batch {
+/// instead of two `mprotect` calls per slot.  Public for tests and tools through the `unsafe`
+/// [`Batch::swap_ready`]; gothook's own passes use it under [`swap`]'s contract.
+pub struct Batch {
     _guard: crate::lock::Guard<'static, ()>,
     open: [(usize, u32); BATCH_PAGES],
     nopen: usize,
@@ -91,7 +92,7 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// Takes the swap lock (`Busy` on same-thread re-entry).
-    pub(crate) fn begin() -> Result<Batch> {
+    pub fn begin() -> Result<Batch> {
         Ok(Batch {
             _guard: SWAP_LOCK.lock()?,
             open: [(0, 0); BATCH_PAGES],
@@ -99,6 +100,22 @@ impl Batch {
             page_size: sys::page_size(),
             failed: false,
         })
+    }
+
+    /// [`Batch::swap`] for code outside gothook (tests, tools).
+    ///
+    /// # Safety
+    /// As [`swap_if_ready`], and `owner` must be READY (decoded in the walk that reported it
+    /// READY, or judged READY by [`swap_if_ready`]'s check).
+    #[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
+    pub unsafe fn swap_ready(
+        &mut self,
+        owner: &Dynamic,
+        slot: usize,
+        expected: usize,
+        desired: usize,
+    ) -> Result<()> {
+        self.swap(owner, slot, expected, desired)
     }
 
     /// Compare-and-swap of `slot` in the READY library `owner` (see [`swap`]).
@@ -159,7 +176,7 @@ impl Batch {
     }
 
     /// Restores every page the batch made writable; `Protect` if one could not be restored.
-    pub(crate) fn finish(mut self) -> Result<()> {
+    pub fn finish(mut self) -> Result<()> {
         let mut r = Ok(());
         while self.nopen > 0 {
             if let Err(e) = self.close_first() {

@@ -1,6 +1,8 @@
 //! The default filter never patches the object that contains gothook (here: this test binary),
 //! whose own imports a hook would re-enter.
 
+use core::sync::atomic::AtomicUsize;
+
 use gothook_core::hooks::{self, Filter, Hook, Report};
 
 extern "C" fn fake_getppid() -> libc::pid_t {
@@ -10,15 +12,16 @@ extern "C" fn fake_getppid() -> libc::pid_t {
 #[test]
 fn default_filter_leaves_the_object_containing_gothook_alone() {
     let real = unsafe { libc::getppid() };
-    let mut original: usize = 0;
+    static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
     let hooks = [Hook {
         symbol: b"getppid",
         replacement: fake_getppid as *const () as usize,
-        original: &mut original,
+        original: Some(&ORIGINAL),
         flags: 0,
     }];
     let mut rep = Report::default();
-    let id = hooks::install(&hooks, &Filter::default(), &mut rep).unwrap();
+    // The replacement has getppid's type.
+    let id = unsafe { hooks::install(&hooks, &Filter::default(), &mut rep) }.unwrap();
     let during = unsafe { libc::getppid() };
     let mut un = Report::default();
     hooks::uninstall(id, &mut un).unwrap();

@@ -65,7 +65,8 @@ fn swap_redirects_a_relro_slot_and_leaves_its_page_read_only() {
     let real_ppid = unsafe { libc::getppid() };
     assert!(!writable(slot), "full RELRO: the GOT page is read-only");
 
-    slot::swap(&d, slot, real, fake_getppid as *const () as usize).unwrap();
+    unsafe { slot::swap_if_ready(&d, true, slot, real, fake_getppid as *const () as usize) }
+        .unwrap();
     assert_eq!(read(slot), fake_getppid as *const () as usize);
     assert_eq!(
         unsafe { libc::getppid() },
@@ -77,7 +78,8 @@ fn swap_redirects_a_relro_slot_and_leaves_its_page_read_only() {
         "the page is read-only again after the swap"
     );
 
-    slot::swap(&d, slot, fake_getppid as *const () as usize, real).unwrap();
+    unsafe { slot::swap_if_ready(&d, true, slot, fake_getppid as *const () as usize, real) }
+        .unwrap();
     assert_eq!(read(slot), real);
     assert_eq!(unsafe { libc::getppid() }, real_ppid);
     assert!(!writable(slot));
@@ -90,7 +92,15 @@ fn swap_with_a_stale_expected_value_writes_nothing() {
     let slot = getppid_slot(&d);
     let real = read(slot);
     assert_eq!(
-        slot::swap(&d, slot, real ^ 0x10, fake_getppid as *const () as usize),
+        unsafe {
+            slot::swap_if_ready(
+                &d,
+                true,
+                slot,
+                real ^ 0x10,
+                fake_getppid as *const () as usize,
+            )
+        },
         Err(Error::Changed)
     );
     assert_eq!(read(slot), real, "slot unchanged");
@@ -113,7 +123,7 @@ fn swap_rejects_null_misaligned_and_foreign_slots_without_writing() {
         ("a word of another mapping", foreign),
     ] {
         assert_eq!(
-            slot::swap(&d, addr, real, 1),
+            unsafe { slot::swap_if_ready(&d, true, addr, real, 1) },
             Err(Error::Range),
             "{what}: {addr:#x}"
         );
@@ -139,12 +149,14 @@ fn swap_on_a_page_someone_made_writable_keeps_it_writable() {
             )
         } == 0
     );
-    slot::swap(&d, slot, real, fake_getppid as *const () as usize).unwrap();
+    unsafe { slot::swap_if_ready(&d, true, slot, real, fake_getppid as *const () as usize) }
+        .unwrap();
     assert!(
         writable(slot),
         "gothook never re-protects a page it found writable"
     );
-    slot::swap(&d, slot, fake_getppid as *const () as usize, real).unwrap();
+    unsafe { slot::swap_if_ready(&d, true, slot, fake_getppid as *const () as usize, real) }
+        .unwrap();
     assert!(writable(slot));
     assert_eq!(read(slot), real);
     assert!(unsafe { libc::mprotect(page as *mut _, page_size(), libc::PROT_READ) } == 0);
@@ -174,13 +186,13 @@ fn a_batch_opens_at_most_four_pages_and_restores_every_one() {
         "a second batch on this thread"
     );
     assert_eq!(
-        slot::swap(&d, pages[0], 0, 0),
+        unsafe { slot::swap_if_ready(&d, true, pages[0], 0, 0) },
         Err(Error::Busy),
         "a swap inside a batch on this thread"
     );
     for (n, &p) in pages.iter().enumerate() {
         let v = read(p);
-        batch.swap(&d, p, v, v).unwrap();
+        unsafe { batch.swap_ready(&d, p, v, v) }.unwrap();
         assert_eq!(read(p), v);
         let open: Vec<bool> = pages.iter().map(|&q| writable(q)).collect();
         let want: Vec<bool> = (0..pages.len()).map(|i| i <= n && i + 4 > n).collect();
@@ -196,7 +208,7 @@ fn a_batch_opens_at_most_four_pages_and_restores_every_one() {
     // Dropping an unfinished batch restores too.
     let mut batch = Batch::begin().unwrap();
     let v = read(pages[0]);
-    batch.swap(&d, pages[0], v, v).unwrap();
+    unsafe { batch.swap_ready(&d, pages[0], v, v) }.unwrap();
     assert!(writable(pages[0]));
     drop(batch);
     assert!(!writable(pages[0]));
@@ -204,12 +216,19 @@ fn a_batch_opens_at_most_four_pages_and_restores_every_one() {
 }
 
 #[test]
-fn peek_reads_aligned_words_and_answers_zero_otherwise() {
-    let local: usize = 0x1234_5678;
-    let addr = &local as *const usize as usize;
-    assert_eq!(slot::peek(addr), 0x1234_5678);
-    assert_eq!(slot::peek(0), 0);
-    assert_eq!(slot::peek(addr + 1), 0);
+fn peek_reads_aligned_words_of_the_owner_and_answers_none_otherwise() {
+    static WORD: usize = 0x1234_5678;
+    let d = this_binary();
+    let addr = &WORD as *const usize as usize;
+    assert_eq!(slot::peek(&d, addr), Some(0x1234_5678));
+    assert_eq!(slot::peek(&d, 0), None);
+    assert_eq!(slot::peek(&d, addr + 1), None);
+    let local: usize = 7;
+    assert_eq!(
+        slot::peek(&d, &local as *const usize as usize),
+        None,
+        "a stack word is not the owner's"
+    );
 }
 
 /// Makes every later `mprotect` of the calling thread fail with EPERM (a seccomp filter, as a
@@ -270,11 +289,13 @@ fn a_batch_whose_page_cannot_be_restored_reports_protect() {
     let (finished, refused) = std::thread::spawn(move || {
         let mut batch = Batch::begin().unwrap();
         let v = read(page);
-        batch.swap(&d, page, v, v).unwrap();
+        unsafe { batch.swap_ready(&d, page, v, v) }.unwrap();
         refuse_mprotect_on_this_thread();
         let finished = batch.finish();
         // A read-only page that cannot be opened is not written either.
-        let refused = slot::swap(&d, slot, real, fake_getppid as *const () as usize);
+        let refused = unsafe {
+            slot::swap_if_ready(&d, true, slot, real, fake_getppid as *const () as usize)
+        };
         (finished, refused)
     })
     .join()
