@@ -80,21 +80,59 @@ pub type Result<T> = core::result::Result<T, Error>;
 
 #[cfg(test)]
 mod tests {
-    extern crate std;
     use super::*;
-    use std::string::ToString;
+    use core::fmt::Write;
+
+    /// Formats `e` into a fixed buffer (no allocation, as everywhere in this crate).
+    struct Text {
+        buf: [u8; 160],
+        len: usize,
+    }
+
+    impl Write for Text {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.len + s.len();
+            self.buf
+                .get_mut(self.len..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    fn text(e: &Error) -> Text {
+        let mut t = Text {
+            buf: [0; 160],
+            len: 0,
+        };
+        write!(t, "{e}").unwrap();
+        t
+    }
+
+    impl PartialEq<&str> for Text {
+        fn eq(&self, other: &&str) -> bool {
+            &self.buf[..self.len] == other.as_bytes()
+        }
+    }
+
+    impl core::fmt::Debug for Text {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str(core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?"))
+        }
+    }
 
     #[test]
     fn malformed_names_its_check_and_is_a_core_error() {
         let e = Error::Malformed("string table ends outside its segment");
         assert_eq!(
-            e.to_string(),
+            text(&e),
             "malformed dynamic section or table outside the mapped segments \
              (string table ends outside its segment)"
         );
         assert!(e.is_malformed() && !Error::Range.is_malformed());
         let dynamic: &dyn core::error::Error = &e;
         assert!(dynamic.source().is_none());
-        assert_eq!(Error::NotFound.to_string(), "not found");
+        assert_eq!(text(&Error::NotFound), "not found");
     }
 }
