@@ -113,33 +113,24 @@ impl<T> OwnedLock<T> {
         if owner == me {
             return Err(Error::Busy);
         }
-        // WAITERS survives a takeover, so the release still wakes whoever blocked meanwhile.
-        let want = me | (v & WAITERS);
-        if owner == 0 {
-            return Ok(self
-                .word
-                .compare_exchange(v, want, Ordering::Acquire, Ordering::Relaxed)
-                .ok()
-                .map(|_| Guard {
-                    lock: self,
-                    taken_over: false,
-                }));
-        }
         // A holder that is no thread of this process: the lock was held when this process was
         // forked and can never be released.  Take it over (a freshly started thread cannot have
         // the number of a thread of the parent that is still alive, so this is never a live
         // holder in the parent).
-        if check_owner && self.by_tid && !sys::thread_alive(owner) {
-            return Ok(self
-                .word
-                .compare_exchange(v, want, Ordering::Acquire, Ordering::Relaxed)
-                .ok()
-                .map(|_| Guard {
-                    lock: self,
-                    taken_over: true,
-                }));
+        let taken_over = owner != 0;
+        if taken_over && !(check_owner && self.by_tid && !sys::thread_alive(owner)) {
+            return Ok(None);
         }
-        Ok(None)
+        // WAITERS survives a takeover, so the release still wakes whoever blocked meanwhile.
+        let want = me | (v & WAITERS);
+        Ok(self
+            .word
+            .compare_exchange(v, want, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| Guard {
+                lock: self,
+                taken_over,
+            }))
     }
 }
 
