@@ -362,23 +362,6 @@ impl Drop for Fd {
     }
 }
 
-/// Whether the NUL-terminated `path` names an existing file (raw `faccessat(F_OK)`).
-pub fn file_exists(path: &[u8]) -> bool {
-    if !path.contains(&0) {
-        return false;
-    }
-    // SAFETY: `path` contains a NUL within its bounds.
-    unsafe {
-        libc::syscall(
-            libc::SYS_faccessat,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::F_OK,
-            0,
-        ) == 0
-    }
-}
-
 /// Reads one pointer-sized word at `addr` of loader-owned memory (a `link_map` field).
 ///
 /// # Safety
