@@ -20,12 +20,7 @@ static int host = -1; /* index of libhk_host.so in hk_libs */
 
 struct accept_ctx { const char *want; unsigned calls; };
 static int accept_one(const gothook_lib *lib, void *ctx) {
-  #ifdef HK_STATIC
-void hk_host_allocate(void);
-static int host = -1; /* index of libhk_host.so in hk_libs */
-#endif
-
-struct accept_ctx *a = ctx;
+  struct accept_ctx *a = ctx;
   a->calls++;
   return strcmp(lib->name, a->want) == 0;
 }
@@ -86,12 +81,7 @@ int main(int argc, char **argv) {
   expect_hooked("contains address", &f, 0, 1 << 2, 0), cases++;
 
   memset(&f, 0, sizeof f);
-  #ifdef HK_STATIC
-void hk_host_allocate(void);
-static int host = -1; /* index of libhk_host.so in hk_libs */
-#endif
-
-struct accept_ctx ac = {argv[1], 0};
+  struct accept_ctx ac = {argv[1], 0};
   f.accept = accept_one;
   f.accept_ctx = &ac;
   expect_hooked("accept callback", &f, 0, 1 << 0, 0), cases++;
