@@ -1132,6 +1132,12 @@ const _: () = {
 assert_eq_size!(gothook_report, Report);
 assert_eq_align!(gothook_report, Report);
 
+// The C report mirrors the core's field for field: a field added to one side only fails here.
+const_assert_eq!(
+    core::mem::size_of::<gothook_report>(),
+    core::mem::size_of::<Report>()
+);
+
 fn c_report(r: &Report) -> gothook_report {
     gothook_report {
         libs_patched: r.libs_patched,
