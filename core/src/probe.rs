@@ -93,6 +93,17 @@ pub fn probed_recently() -> bool {
     now.saturating_sub(last).saturating_add(lag) < PROBE_INTERVAL_NS
 }
 
+/// Whether at least [`PROBE_INTERVAL_NS`] of real time may have passed between two probe stamps
+/// (`since`, then `now`): conservative by the stamp lag, so it never answers no when the real
+/// interval was long enough.
+pub fn interval_passed(since: u64, now: u64) -> bool {
+    let lag = match stamp_lag() {
+        PRECISE => 0,
+        lag => lag,
+    };
+    now.saturating_sub(since).saturating_add(lag) >= PROBE_INTERVAL_NS
+}
+
 /// Whether the pacing budget allows a locked pass to start now.
 pub fn budget_allows() -> bool {
     let now = sys::monotonic_ns();

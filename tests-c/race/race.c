@@ -594,9 +594,19 @@ static void verdict(gothook_fixture_run_fn run, int kind, int lazy, int hold_cyc
     return;
   }
   atomic_fetch_add(&S->lost_lazy, 1);
-  /* Give refresh its chance to repair (a few passes), then judge. */
-  for (int i = 0; i < 4; i++)
-    if (!wait_pass()) return;
+  /* The promise (README, "When refresh sees a new library"): a hook lost to lazy binding at
+   * time t is repaired by the first refresh that starts at or after t + the probe interval.
+   * The loss happened before now, so wait out the interval, then exactly one refresh. Fewer
+   * passes than that prove nothing: with no load in between, no refresh is due to walk. */
+  struct timespec t_seen, t_now;
+  clock_gettime(CLOCK_MONOTONIC, &t_seen);
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &t_now);
+    long long ns = (t_now.tv_sec - t_seen.tv_sec) * 1000000000LL + (t_now.tv_nsec - t_seen.tv_nsec);
+    if (ns >= (long long)GOTHOOK_PROBE_INTERVAL_NS || atomic_load(&stop)) break;
+    sleep_us(500);
+  }
+  if (!wait_pass()) return;
   r = check_hooked(run, hold_cycle);
   if (r == 1)
     atomic_fetch_add(&S->repaired_lazy, 1);

@@ -499,13 +499,15 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
             return Ok(());
         }
         let changed = counters != st.counters || g != SEEN_GENERATION.load(Ordering::Acquire);
-        let lazy_due = st.watch_lazy
-            && start.saturating_sub(LAZY_CHECKED.load(Ordering::Acquire))
-                >= probe::PROBE_INTERVAL_NS;
+        let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+        let lazy_due = st.watch_lazy && probe::interval_passed(lazy_checked, start);
         if !full && !changed && st.unsettled == 0 && !st.overflow && !lazy_due {
             SETTLED.store(1, Ordering::Release);
             SEEN_GENERATION.store(g, Ordering::Release);
-            probe::probed(start);
+            // While lazy slots are watched, this probe vouches only for what the last re-read
+            // saw: stamping it with `start` would let the lock-free shortcut skip the re-read
+            // that falls due before `start` + the interval.
+            probe::probed(if st.watch_lazy { lazy_checked } else { start });
             return Ok(());
         }
         // Pacing holds back only the re-scans of an overflowed table, the one pass that repeats
@@ -522,9 +524,8 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
             return Err(Error::Busy);
         }
         let t0 = crate::sys::monotonic_ns();
-        if st.watch_lazy {
-            LAZY_CHECKED.store(start, Ordering::Release);
-        }
+        // Every walking pass re-reads the watched lazy slots (`pass` checks each library's).
+        LAZY_CHECKED.store(start, Ordering::Release);
         let r = pass(&mut st, full, u32::MAX, rep);
         probe::charge(t0);
         SEEN_GENERATION.store(g, Ordering::Release);
