@@ -159,6 +159,36 @@
 #define GOTHOOK_FILTER_HOOKS_UNDEFINED 8
 
 /*
+ Most skipped libraries one report names (`gothook_report.skipped`); the others are counted in
+ `libs_skipped_more`.
+ */
+#define GOTHOOK_REPORT_MAX_SKIPPED 4
+
+/*
+ Size of `gothook_skipped_lib.name`: the path's last 47 bytes and a NUL.
+ */
+#define GOTHOOK_SKIPPED_NAME 48
+
+/*
+ Skip reason: listed by the loader but not READY; left alone and retried by the next refresh
+ (counted in `libs_not_ready`).
+ */
+#define GOTHOOK_SKIP_NOT_READY 1
+
+/*
+ Skip reason: its dynamic section, or a table it points to, could not be decoded (or its
+ relocations could not be scanned); no slot of it was patched by this call (counted in
+ `libs_failed`).
+ */
+#define GOTHOOK_SKIP_DECODE_FAILED 2
+
+/*
+ Skip reason: gothook's library table is full; the library was processed but is not tracked,
+ so every refresh re-scans it (counted in `libs_untracked`).
+ */
+#define GOTHOOK_SKIP_UNTRACKED 3
+
+/*
  Refresh flag: re-scan every library and repair every slot (a full verify).
  */
 #define GOTHOOK_REFRESH_FULL 1
@@ -523,7 +553,36 @@ typedef struct gothook_filter {
 typedef uint32_t gothook_set;
 
 /*
+ A library a hook-set call skipped, named by value: the path is copied, so the record stays
+ valid after the library is unloaded.
+ */
+typedef struct gothook_skipped_lib {
+  /*
+   Load bias when it was skipped (compare with `gothook_lib.bias` of a later walk).
+   */
+  size_t bias;
+  /*
+   `GOTHOOK_SKIP_*`.
+   */
+  uint32_t reason;
+  /*
+   Length of the whole path; larger than 47 when `name` holds only its end.
+   */
+  uint32_t name_len;
+  /*
+   The path's last bytes (at most 47, all of it when shorter), NUL-terminated; "" for the
+   main program on glibc.
+   */
+  char name[48];
+} gothook_skipped_lib;
+
+/*
  What a hook-set call did.
+
+ Skipped libraries: besides the counts, the first `GOTHOOK_REPORT_MAX_SKIPPED` libraries the
+ call left not READY, failed to decode or could not track are named in `skipped` (by bias
+ and a copy of the path's end, so a host can log them after the call, also from a malloc
+ hook: nothing is allocated); `libs_skipped_more` counts the rest.
  */
 typedef struct gothook_report {
   /*
@@ -582,9 +641,29 @@ typedef struct gothook_report {
   uint32_t slots_foreign;
   /*
    After `GOTHOOK_ENOTFOUND` from install: 1 + the index of the first hook whose symbol has
-   no definition (0 otherwise).
+   no definition; after a successful install, 1 + the index of the first optional hook
+   skipped (0 otherwise).
    */
   uint32_t missing_hook;
+  /*
+   After install: bit i is set when `hooks[i]`'s symbol has no definition and the hook was
+   skipped (`GOTHOOK_FILTER_HOOKS_OPTIONAL`) or installed with a NULL original
+   (`GOTHOOK_FILTER_HOOKS_UNDEFINED`).
+   */
+  uint32_t hooks_missing;
+  /*
+   Entries of `skipped` filled (at most `GOTHOOK_REPORT_MAX_SKIPPED`).
+   */
+  uint32_t libs_skipped;
+  /*
+   Skipped libraries that did not fit in `skipped` (counted only).
+   */
+  uint32_t libs_skipped_more;
+  /*
+   The first libraries this call skipped, in walk order: not READY, failed to decode, or not
+   tracked (`reason`); a library appears once per reason.
+   */
+  struct gothook_skipped_lib skipped[4];
 } gothook_report;
 
 #ifdef __cplusplus

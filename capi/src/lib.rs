@@ -1070,9 +1070,64 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_filter, exclude), 48);
 };
 
-/// What a hook-set call did.
+/// Most skipped libraries one report names (`gothook_report.skipped`); the others are counted in
+/// `libs_skipped_more`.
+pub const GOTHOOK_REPORT_MAX_SKIPPED: u32 = 4;
+const_assert_eq!(GOTHOOK_REPORT_MAX_SKIPPED as usize, hooks::MAX_SKIPPED);
+/// Size of `gothook_skipped_lib.name`: the path's last 47 bytes and a NUL.
+pub const GOTHOOK_SKIPPED_NAME: u32 = 48;
+const_assert_eq!(GOTHOOK_SKIPPED_NAME as usize, hooks::SKIPPED_NAME);
+
+/// Skip reason: listed by the loader but not READY; left alone and retried by the next refresh
+/// (counted in `libs_not_ready`).
+pub const GOTHOOK_SKIP_NOT_READY: u32 = 1;
+/// Skip reason: its dynamic section, or a table it points to, could not be decoded (or its
+/// relocations could not be scanned); no slot of it was patched by this call (counted in
+/// `libs_failed`).
+pub const GOTHOOK_SKIP_DECODE_FAILED: u32 = 2;
+/// Skip reason: gothook's library table is full; the library was processed but is not tracked,
+/// so every refresh re-scans it (counted in `libs_untracked`).
+pub const GOTHOOK_SKIP_UNTRACKED: u32 = 3;
+const_assert_eq!(GOTHOOK_SKIP_NOT_READY, hooks::SKIP_NOT_READY);
+const_assert_eq!(GOTHOOK_SKIP_DECODE_FAILED, hooks::SKIP_DECODE_FAILED);
+const_assert_eq!(GOTHOOK_SKIP_UNTRACKED, hooks::SKIP_UNTRACKED);
+
+/// A library a hook-set call skipped, named by value: the path is copied, so the record stays
+/// valid after the library is unloaded.
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
+pub struct gothook_skipped_lib {
+    /// Load bias when it was skipped (compare with `gothook_lib.bias` of a later walk).
+    pub bias: usize,
+    /// `GOTHOOK_SKIP_*`.
+    pub reason: u32,
+    /// Length of the whole path; larger than 47 when `name` holds only its end.
+    pub name_len: u32,
+    /// The path's last bytes (at most 47, all of it when shorter), NUL-terminated; "" for the
+    /// main program on glibc.
+    pub name: [c_char; 48],
+}
+
+// LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert_eq_size!(gothook_skipped_lib, [u8; 64]);
+    assert_eq_align!(gothook_skipped_lib, u64);
+    const_assert_eq!(core::mem::offset_of!(gothook_skipped_lib, bias), 0);
+    const_assert_eq!(core::mem::offset_of!(gothook_skipped_lib, reason), 8);
+    const_assert_eq!(core::mem::offset_of!(gothook_skipped_lib, name_len), 12);
+    const_assert_eq!(core::mem::offset_of!(gothook_skipped_lib, name), 16);
+};
+assert_eq_size!(gothook_skipped_lib, hooks::Skipped);
+
+/// What a hook-set call did.
+///
+/// Skipped libraries: besides the counts, the first `GOTHOOK_REPORT_MAX_SKIPPED` libraries the
+/// call left not READY, failed to decode or could not track are named in `skipped` (by bias
+/// and a copy of the path's end, so a host can log them after the call, also from a malloc
+/// hook: nothing is allocated); `libs_skipped_more` counts the rest.
+#[repr(C)]
+#[derive(Clone, Copy)]
 pub struct gothook_report {
     /// Libraries in which slots were patched, verified or restored.
     pub libs_patched: u32,
@@ -1105,15 +1160,27 @@ pub struct gothook_report {
     /// carry).  Calls through them keep reaching what they were bound to.
     pub slots_foreign: u32,
     /// After `GOTHOOK_ENOTFOUND` from install: 1 + the index of the first hook whose symbol has
-    /// no definition (0 otherwise).
+    /// no definition; after a successful install, 1 + the index of the first optional hook
+    /// skipped (0 otherwise).
     pub missing_hook: u32,
+    /// After install: bit i is set when `hooks[i]`'s symbol has no definition and the hook was
+    /// skipped (`GOTHOOK_FILTER_HOOKS_OPTIONAL`) or installed with a NULL original
+    /// (`GOTHOOK_FILTER_HOOKS_UNDEFINED`).
+    pub hooks_missing: u32,
+    /// Entries of `skipped` filled (at most `GOTHOOK_REPORT_MAX_SKIPPED`).
+    pub libs_skipped: u32,
+    /// Skipped libraries that did not fit in `skipped` (counted only).
+    pub libs_skipped_more: u32,
+    /// The first libraries this call skipped, in walk order: not READY, failed to decode, or not
+    /// tracked (`reason`); a library appears once per reason.
+    pub skipped: [gothook_skipped_lib; 4],
 }
 
 // LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert_eq_size!(gothook_report, [u8; 52]);
-    assert_eq_align!(gothook_report, u32);
+    assert_eq_size!(gothook_report, [u8; 320]);
+    assert_eq_align!(gothook_report, u64);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_patched), 0);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_not_ready), 4);
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_filtered), 8);
@@ -1127,6 +1194,10 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(gothook_report, libs_untracked), 40);
     const_assert_eq!(core::mem::offset_of!(gothook_report, slots_foreign), 44);
     const_assert_eq!(core::mem::offset_of!(gothook_report, missing_hook), 48);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, hooks_missing), 52);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, libs_skipped), 56);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, libs_skipped_more), 60);
+    const_assert_eq!(core::mem::offset_of!(gothook_report, skipped), 64);
 };
 
 assert_eq_size!(gothook_report, Report);
@@ -1138,27 +1209,40 @@ const_assert_eq!(
     core::mem::size_of::<Report>()
 );
 
-fn c_report(r: &Report) -> gothook_report {
-    gothook_report {
-        libs_patched: r.libs_patched,
-        libs_not_ready: r.libs_not_ready,
-        libs_filtered: r.libs_filtered,
-        libs_failed: r.libs_failed,
-        slots_patched: r.slots_patched,
-        slots_already: r.slots_already,
-        slots_repaired: r.slots_repaired,
-        slots_conflict: r.slots_conflict,
-        slots_restored: r.slots_restored,
-        slots_changed: r.slots_changed,
-        libs_untracked: r.libs_untracked,
-        slots_foreign: r.slots_foreign,
-        missing_hook: r.missing_hook,
+fn c_skipped(s: &hooks::Skipped) -> gothook_skipped_lib {
+    let mut name = [0 as c_char; 48];
+    for (d, &b) in name.iter_mut().zip(s.name.iter()) {
+        *d = b as c_char;
+    }
+    gothook_skipped_lib {
+        bias: s.bias,
+        reason: s.reason,
+        name_len: s.name_len,
+        name,
     }
 }
 
 fn write_report(out: Option<&mut gothook_report>, r: &Report) {
-    if let Some(out) = out {
-        *out = c_report(r);
+    // Field by field into the caller's report: no second report-sized temporary on the stack.
+    let Some(out) = out else { return };
+    out.libs_patched = r.libs_patched;
+    out.libs_not_ready = r.libs_not_ready;
+    out.libs_filtered = r.libs_filtered;
+    out.libs_failed = r.libs_failed;
+    out.slots_patched = r.slots_patched;
+    out.slots_already = r.slots_already;
+    out.slots_repaired = r.slots_repaired;
+    out.slots_conflict = r.slots_conflict;
+    out.slots_restored = r.slots_restored;
+    out.slots_changed = r.slots_changed;
+    out.libs_untracked = r.libs_untracked;
+    out.slots_foreign = r.slots_foreign;
+    out.missing_hook = r.missing_hook;
+    out.hooks_missing = r.hooks_missing;
+    out.libs_skipped = r.libs_skipped;
+    out.libs_skipped_more = r.libs_skipped_more;
+    for (o, s) in out.skipped.iter_mut().zip(r.skipped.iter()) {
+        *o = c_skipped(s);
     }
 }
 

@@ -117,6 +117,73 @@ pub struct Filter {
     pub accept: Option<(AcceptFn, usize, usize)>,
 }
 
+/// Most skipped libraries one report names; the others are only counted
+/// (`Report::libs_skipped_more`).
+pub const MAX_SKIPPED: usize = 4;
+/// Bytes kept of a skipped library's path: its last `SKIPPED_NAME - 1` bytes and a NUL.
+pub const SKIPPED_NAME: usize = 48;
+
+/// Skip reason: the library is listed but not READY (left alone; retried by the next refresh).
+pub const SKIP_NOT_READY: u32 = 1;
+/// Skip reason: its dynamic section, or a table it points to, could not be decoded (or its slots
+/// could not be scanned): no slot of it was patched by this call.
+pub const SKIP_DECODE_FAILED: u32 = 2;
+/// Skip reason: the library table is full, so the library is not tracked: it was processed, but
+/// every refresh re-scans it.
+pub const SKIP_UNTRACKED: u32 = 3;
+
+/// A library a call skipped (or could not track), named by value: the loader's memory it came
+/// from may be gone once the call returns (a dlclose), so the path is copied, not pointed to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Load bias when it was skipped.
+    pub bias: usize,
+    /// `SKIP_*`.
+    pub reason: u32,
+    /// Length of the whole path (`name` holds its end when it is longer than `SKIPPED_NAME - 1`).
+    pub name_len: u32,
+    /// The path's last bytes (at most `SKIPPED_NAME - 1`), NUL-terminated.
+    pub name: [u8; SKIPPED_NAME],
+}
+
+impl Default for Skipped {
+    fn default() -> Skipped {
+        Skipped {
+            bias: 0,
+            reason: 0,
+            name_len: 0,
+            name: [0; SKIPPED_NAME],
+        }
+    }
+}
+
+impl Skipped {
+    fn of(lib: &LibInfo<'_>, reason: u32) -> Skipped {
+        let mut s = Skipped {
+            bias: lib.bias,
+            reason,
+            name_len: u32::try_from(lib.name.len()).unwrap_or(u32::MAX),
+            ..Skipped::default()
+        };
+        let tail = &lib.name[lib.name.len().saturating_sub(SKIPPED_NAME - 1)..];
+        for (d, &b) in s.name.iter_mut().zip(tail) {
+            *d = b;
+        }
+        s
+    }
+
+    /// The kept part of the path (without the NUL).
+    pub fn name(&self) -> &[u8] {
+        let n = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(SKIPPED_NAME);
+        &self.name[..n]
+    }
+}
+
 /// What one call did.  Counters add up across the libraries and slots it visited.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -149,8 +216,19 @@ pub struct Report {
     /// that the slot does not carry); left as they are.
     pub slots_foreign: u32,
     /// After `NotFound` from install: 1 + the index of the first hook whose symbol has no
-    /// definition (0 otherwise).
+    /// definition; after a successful install, 1 + the index of the first optional hook skipped
+    /// (0 otherwise).
     pub missing_hook: u32,
+    /// After install: bit k set when hook k's symbol has no definition and the hook was skipped
+    /// (`HOOK_OPTIONAL`) or installed with a null original (`HOOK_UNDEFINED`).
+    pub hooks_missing: u32,
+    /// Entries of `skipped` filled, at most [`MAX_SKIPPED`].
+    pub libs_skipped: u32,
+    /// Skipped libraries that did not fit in `skipped` (counted only).
+    pub libs_skipped_more: u32,
+    /// The first libraries this call skipped, not READY, failed to decode or not tracked, in
+    /// walk order; a library appears once per reason.
+    pub skipped: [Skipped; MAX_SKIPPED],
 }
 
 impl Report {
@@ -168,6 +246,32 @@ impl Report {
         self.libs_untracked += o.libs_untracked;
         self.slots_foreign += o.slots_foreign;
         self.missing_hook = self.missing_hook.max(o.missing_hook);
+        self.hooks_missing |= o.hooks_missing;
+        for s in &o.skipped[..(o.libs_skipped as usize).min(MAX_SKIPPED)] {
+            self.name_skipped(*s);
+        }
+        self.libs_skipped_more += o.libs_skipped_more;
+    }
+
+    /// Counts `lib` as skipped for `reason` (`SKIP_*`: in `libs_not_ready`, `libs_failed` or
+    /// `libs_untracked`) and names it in `skipped` while there is room.
+    pub(super) fn lib_skipped(&mut self, lib: &LibInfo<'_>, reason: u32) {
+        match reason {
+            SKIP_NOT_READY => self.libs_not_ready += 1,
+            SKIP_DECODE_FAILED => self.libs_failed += 1,
+            _ => self.libs_untracked += 1,
+        }
+        self.name_skipped(Skipped::of(lib, reason));
+    }
+
+    fn name_skipped(&mut self, s: Skipped) {
+        match self.skipped.get_mut(self.libs_skipped as usize) {
+            Some(slot) => {
+                *slot = s;
+                self.libs_skipped += 1;
+            }
+            None => self.libs_skipped_more += 1,
+        }
     }
 }
 
@@ -418,7 +522,7 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
             return true;
         }
         let Ok(d) = lib.decode() else {
-            rep.libs_failed += 1;
+            rep.lib_skipped(lib, SKIP_DECODE_FAILED);
             return true;
         };
         if let Err(e) = restore(sets, lazy, scratch, pos, &d, key_of(lib), &order[..n], rep) {
@@ -653,6 +757,16 @@ mod tests {
         assert!(
             rep.libs_untracked > 0,
             "more than {MAX_LIBS} libraries to track: {rep:?}"
+        );
+        // The report names the library it could not track, by the end of its path.
+        let named = rep.skipped[..rep.libs_skipped as usize]
+            .iter()
+            .any(|s| s.reason == SKIP_UNTRACKED && s.name().ends_with(b"libc.so.6") && s.bias != 0);
+        assert!(named, "libc not named as untracked: {rep:?}");
+        assert_eq!(
+            rep.libs_skipped + rep.libs_skipped_more,
+            rep.libs_untracked + rep.libs_not_ready + rep.libs_failed,
+            "every skipped library named or counted: {rep:?}"
         );
         assert_eq!(
             libc_calloc_slot(),

@@ -371,7 +371,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
                 let i = st.insert_lib(lib);
                 if i.is_none() {
                     overflow = true;
-                    rep.libs_untracked += 1;
+                    rep.lib_skipped(lib, SKIP_UNTRACKED);
                 }
                 i
             }
@@ -381,7 +381,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         }
         if lib.readiness != Readiness::Ready {
             if mask & focus != 0 {
-                rep.libs_not_ready += 1;
+                rep.lib_skipped(lib, SKIP_NOT_READY);
             }
             unsettled += 1;
             if let Some(i) = rec {
@@ -408,7 +408,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         let d = match lib.decode() {
             Ok(d) => d,
             Err(e) => {
-                rep.libs_failed += 1;
+                rep.lib_skipped(lib, SKIP_DECODE_FAILED);
                 first_err.get_or_insert(e);
                 if let Some(i) = rec {
                     st.libs[i].applied |= mask;
@@ -444,7 +444,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
                 }
             }
             Err(e) => {
-                lib_rep.libs_failed = 1;
+                lib_rep.lib_skipped(lib, SKIP_DECODE_FAILED);
                 first_err.get_or_insert(e);
             }
         }

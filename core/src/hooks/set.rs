@@ -163,9 +163,13 @@ pub(super) fn originals(
             let next = filter.next_after;
             match loader::global_lookup(h.symbol, (next != 0).then_some(next)) {
                 Ok(v) => v,
-                Err(Error::NotFound) if h.flags & HOOK_UNDEFINED != 0 => 0,
+                Err(Error::NotFound) if h.flags & HOOK_UNDEFINED != 0 => {
+                    rep.hooks_missing |= 1 << k;
+                    0
+                }
                 Err(Error::NotFound) if h.flags & HOOK_OPTIONAL != 0 => {
                     skipped |= 1 << k;
+                    rep.hooks_missing |= 1 << k;
                     if rep.missing_hook == 0 {
                         rep.missing_hook = k as u32 + 1;
                     }

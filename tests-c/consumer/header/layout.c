@@ -84,7 +84,7 @@ LAYOUT_FIELD(gothook_filter, accept, 32, 8);
 LAYOUT_FIELD(gothook_filter, accept_ctx, 40, 8);
 LAYOUT_FIELD(gothook_filter, exclude, 48, 8);
 
-LAYOUT_STRUCT(gothook_report, 52, 4);
+LAYOUT_STRUCT(gothook_report, 320, 8);
 LAYOUT_FIELD(gothook_report, libs_patched, 0, 4);
 LAYOUT_FIELD(gothook_report, libs_not_ready, 4, 4);
 LAYOUT_FIELD(gothook_report, libs_filtered, 8, 4);
@@ -98,6 +98,16 @@ LAYOUT_FIELD(gothook_report, slots_changed, 36, 4);
 LAYOUT_FIELD(gothook_report, libs_untracked, 40, 4);
 LAYOUT_FIELD(gothook_report, slots_foreign, 44, 4);
 LAYOUT_FIELD(gothook_report, missing_hook, 48, 4);
+LAYOUT_FIELD(gothook_report, hooks_missing, 52, 4);
+LAYOUT_FIELD(gothook_report, libs_skipped, 56, 4);
+LAYOUT_FIELD(gothook_report, libs_skipped_more, 60, 4);
+LAYOUT_FIELD(gothook_report, skipped, 64, 256);
+
+LAYOUT_STRUCT(gothook_skipped_lib, 64, 8);
+LAYOUT_FIELD(gothook_skipped_lib, bias, 0, 8);
+LAYOUT_FIELD(gothook_skipped_lib, reason, 8, 4);
+LAYOUT_FIELD(gothook_skipped_lib, name_len, 12, 4);
+LAYOUT_FIELD(gothook_skipped_lib, name, 16, 48);
 
 int gothook_layout_checked(void);
 int gothook_layout_checked(void) { return 0; }

@@ -47,6 +47,10 @@ struct GReport {
     libs_untracked: u32,
     slots_foreign: u32,
     missing_hook: u32,
+    hooks_missing: u32,
+    libs_skipped: u32,
+    libs_skipped_more: u32,
+    skipped: [[u64; 8]; 4],
 }
 #[repr(C)]
 struct GLib {
