@@ -133,6 +133,23 @@
 #define GOTHOOK_IMPORT_ABS 2
 
 /*
+ Hook flag: optional.  When the symbol has no definition, this hook alone is skipped: the
+ set installs with its other hooks, `report->hooks_missing` has bit i set for `hooks[i]` and
+ `report->missing_hook` names the first one skipped.  Hooks without the flag keep the
+ all-or-nothing rule (`GOTHOOK_ENOTFOUND`, nothing installed).
+ */
+#define GOTHOOK_HOOK_OPTIONAL 1
+
+/*
+ Hook flag: when the symbol has no definition, hook it anyway with a NULL original: imports of
+ an undefined weak symbol (`free_sized` on a libc without it; their slots hold 0 or a lazy
+ stub) are redirected to the replacement, which must not call the NULL original; bit i of
+ `report->hooks_missing` says it happened.  Uninstall writes the 0 back.  Wins over
+ `GOTHOOK_HOOK_OPTIONAL`.
+ */
+#define GOTHOOK_HOOK_UNDEFINED 2
+
+/*
  Filter flag: also hook the object containing gothook's code, `GOTHOOK_KIND_SELF` (default:
  excluded, also when that object is the main program).
  */
@@ -144,17 +161,14 @@
 #define GOTHOOK_FILTER_EXCLUDE_MAIN 2
 
 /*
- Filter flag: a hook of this set whose symbol has no definition is skipped (the set installs
- with the others; `report->missing_hook` names the first one skipped) instead of failing the
- install.  Put optional hooks in a set of their own to keep the others all-or-nothing.
+ Filter flag, a default for every hook of the set: as if each had `GOTHOOK_HOOK_OPTIONAL`.
+ Superseded by the per-hook flag, which can keep the other hooks of the set required.
  */
 #define GOTHOOK_FILTER_HOOKS_OPTIONAL 4
 
 /*
- Filter flag: a hook of this set whose symbol has no definition is installed anyway with a
- NULL original: imports of an undefined weak symbol (`free_sized` on a libc without it; their
- slots hold 0 or a lazy stub) are redirected to the replacement, which must not call the NULL
- original.  Uninstall writes the 0 back.
+ Filter flag, a default for every hook of the set: as if each had `GOTHOOK_HOOK_UNDEFINED`.
+ Superseded by the per-hook flag.
  */
 #define GOTHOOK_FILTER_HOOKS_UNDEFINED 8
 
@@ -501,6 +515,11 @@ typedef struct gothook_hook {
    the set is installed (uninstalling a set below re-points it).
    */
   void **original;
+  /*
+   `GOTHOOK_HOOK_*`, or 0: a required hook (a symbol without a definition fails the whole
+   install).  Zero it when filling a hook field by field.
+   */
+  uint32_t flags;
 } gothook_hook;
 
 /*
@@ -647,8 +666,8 @@ typedef struct gothook_report {
   uint32_t missing_hook;
   /*
    After install: bit i is set when `hooks[i]`'s symbol has no definition and the hook was
-   skipped (`GOTHOOK_FILTER_HOOKS_OPTIONAL`) or installed with a NULL original
-   (`GOTHOOK_FILTER_HOOKS_UNDEFINED`).
+   skipped (`GOTHOOK_HOOK_OPTIONAL`) or installed with a NULL original
+   (`GOTHOOK_HOOK_UNDEFINED`).
    */
   uint32_t hooks_missing;
   /*
@@ -953,8 +972,11 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
  returns the same handle with one more owner: each owner uninstalls once, the slots go back
  when the last one does.  The report counts only what this call did for this set.
 
- Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
- definition; nothing installed; `report->missing_hook` is 1 + its index), `GOTHOOK_EFULL`
+ Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (also an unknown bit in a hook's `flags`),
+ `GOTHOOK_ENOTFOUND` (the symbol of a hook without `GOTHOOK_HOOK_OPTIONAL` or
+ `GOTHOOK_HOOK_UNDEFINED` has no definition; nothing installed; `report->missing_hook` is 1 +
+ its index; an optional hook without a definition is skipped and named in
+ `report->hooks_missing` instead), `GOTHOOK_EFULL`
  (nothing installed: no free set, or the installed sets would hook more than
  `GOTHOOK_MAX_NAMES` distinct symbols), `GOTHOOK_EPROTECT` (mprotect was refused: every slot
  this call patched was restored and nothing is installed; if even that was refused,
@@ -1131,25 +1153,30 @@ gothook_status gothook_intercept_dlopen(gothook_set *out_set, struct gothook_rep
  *   static void *my_malloc(size_t n) { return real_malloc(n); }
  *   gothook_hook hooks[] = {GOTHOOK_HOOK("malloc", my_malloc, real_malloc)};
  *
+ * GOTHOOK_HOOK_FLAGS(symbol, replacement, original, flags) does the same with `flags`
+ * (GOTHOOK_HOOK_OPTIONAL, GOTHOOK_HOOK_UNDEFINED); GOTHOOK_HOOK gives flags 0 (required).
+ *
  * In C (GCC, Clang) it is a brace initializer checked with __builtin_types_compatible_p (a
- * _Static_assert from C11 on, a negative array size in C99; usable in static initializers); in C++ an inline function template whose parameters must deduce to
- * one function type.  Other C compilers get the initializer unchecked.
+ * _Static_assert from C11 on, a negative array size in C99; usable in static initializers); in
+ * C++ an inline function template whose parameters must deduce to one function type.  Other C
+ * compilers get the initializer unchecked.
  */
 #ifndef GOTHOOK_HOOK
 #ifdef __cplusplus
 extern "C++" {
   template <typename F>
-  inline gothook_hook gothook_typed_hook(const char *symbol, F *replacement, F **original) {
+  inline gothook_hook gothook_typed_hook(const char *symbol, F *replacement, F **original,
+                                         uint32_t flags = 0) {
     gothook_hook h = {symbol, reinterpret_cast<void *>(replacement),
-                      reinterpret_cast<void **>(original)};
+                      reinterpret_cast<void **>(original), flags};
     return h;
   }
 }
-#define GOTHOOK_HOOK(symbol, replacement, original) \
-  gothook_typed_hook((symbol), &(replacement), &(original))
+#define GOTHOOK_HOOK_FLAGS(symbol, replacement, original, flags) \
+  gothook_typed_hook((symbol), &(replacement), &(original), (flags))
 #elif (defined(__GNUC__) || defined(__clang__)) && defined(__STDC_VERSION__) && \
     __STDC_VERSION__ >= 201112L
-#define GOTHOOK_HOOK(symbol, replacement, original)                                        \
+#define GOTHOOK_HOOK_FLAGS(symbol, replacement, original, flags)                           \
   {(symbol), (void *)(replacement),                                                        \
    (void **)&(original) +                                                                  \
        0 * sizeof(struct {                                                                 \
@@ -1157,17 +1184,21 @@ extern "C++" {
                                                      __typeof__(&(replacement))),          \
                         "GOTHOOK_HOOK: the original is not a pointer to the replacement's type"); \
          int gothook_checked;                                                              \
-       })}
+       }),                                                                                 \
+   (flags)}
 #elif defined(__GNUC__) || defined(__clang__)
-#define GOTHOOK_HOOK(symbol, replacement, original)                                        \
+#define GOTHOOK_HOOK_FLAGS(symbol, replacement, original, flags)                           \
   {(symbol), (void *)(replacement),                                                        \
    (void **)&(original) +                                                                  \
        0 * sizeof(char[__builtin_types_compatible_p(__typeof__(original),                  \
                                                     __typeof__(&(replacement)))            \
                            ? 1                                                             \
-                           : -1])}
+                           : -1]),                                                         \
+   (flags)}
 #else
-#define GOTHOOK_HOOK(symbol, replacement, original) \
-  {(symbol), (void *)(replacement), (void **)&(original)}
+#define GOTHOOK_HOOK_FLAGS(symbol, replacement, original, flags) \
+  {(symbol), (void *)(replacement), (void **)&(original), (flags)}
 #endif
+#define GOTHOOK_HOOK(symbol, replacement, original) \
+  GOTHOOK_HOOK_FLAGS(symbol, replacement, original, 0)
 #endif  /* GOTHOOK_HOOK */

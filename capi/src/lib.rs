@@ -980,17 +980,35 @@ pub struct gothook_hook {
     /// Where gothook publishes the original before the first swap, or NULL.  Stays valid while
     /// the set is installed (uninstalling a set below re-points it).
     pub original: *mut *mut c_void,
+    /// `GOTHOOK_HOOK_*`, or 0: a required hook (a symbol without a definition fails the whole
+    /// install).  Zero it when filling a hook field by field.
+    pub flags: u32,
 }
 
 // LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert_eq_size!(gothook_hook, [u8; 24]);
+    assert_eq_size!(gothook_hook, [u8; 32]);
     assert_eq_align!(gothook_hook, u64);
     const_assert_eq!(core::mem::offset_of!(gothook_hook, symbol), 0);
     const_assert_eq!(core::mem::offset_of!(gothook_hook, replacement), 8);
     const_assert_eq!(core::mem::offset_of!(gothook_hook, original), 16);
+    const_assert_eq!(core::mem::offset_of!(gothook_hook, flags), 24);
 };
+
+/// Hook flag: optional.  When the symbol has no definition, this hook alone is skipped: the
+/// set installs with its other hooks, `report->hooks_missing` has bit i set for `hooks[i]` and
+/// `report->missing_hook` names the first one skipped.  Hooks without the flag keep the
+/// all-or-nothing rule (`GOTHOOK_ENOTFOUND`, nothing installed).
+pub const GOTHOOK_HOOK_OPTIONAL: u32 = 1;
+/// Hook flag: when the symbol has no definition, hook it anyway with a NULL original: imports of
+/// an undefined weak symbol (`free_sized` on a libc without it; their slots hold 0 or a lazy
+/// stub) are redirected to the replacement, which must not call the NULL original; bit i of
+/// `report->hooks_missing` says it happened.  Uninstall writes the 0 back.  Wins over
+/// `GOTHOOK_HOOK_OPTIONAL`.
+pub const GOTHOOK_HOOK_UNDEFINED: u32 = 2;
+const_assert_eq!(GOTHOOK_HOOK_OPTIONAL, hooks::HOOK_OPTIONAL);
+const_assert_eq!(GOTHOOK_HOOK_UNDEFINED, hooks::HOOK_UNDEFINED);
 
 /// The one place a C `original` pointer becomes the typed cell the core publishes into:
 /// `Ok(None)` for NULL, `Err(())` when it is not aligned for a pointer.
@@ -1014,14 +1032,11 @@ unsafe fn original_cell(p: *mut *mut c_void) -> Result<Option<&'static AtomicUsi
 pub const GOTHOOK_FILTER_INCLUDE_SELF: u32 = 1;
 /// Filter flag: leave the main program alone (default: included).
 pub const GOTHOOK_FILTER_EXCLUDE_MAIN: u32 = 2;
-/// Filter flag: a hook of this set whose symbol has no definition is skipped (the set installs
-/// with the others; `report->missing_hook` names the first one skipped) instead of failing the
-/// install.  Put optional hooks in a set of their own to keep the others all-or-nothing.
+/// Filter flag, a default for every hook of the set: as if each had `GOTHOOK_HOOK_OPTIONAL`.
+/// Superseded by the per-hook flag, which can keep the other hooks of the set required.
 pub const GOTHOOK_FILTER_HOOKS_OPTIONAL: u32 = 4;
-/// Filter flag: a hook of this set whose symbol has no definition is installed anyway with a
-/// NULL original: imports of an undefined weak symbol (`free_sized` on a libc without it; their
-/// slots hold 0 or a lazy stub) are redirected to the replacement, which must not call the NULL
-/// original.  Uninstall writes the 0 back.
+/// Filter flag, a default for every hook of the set: as if each had `GOTHOOK_HOOK_UNDEFINED`.
+/// Superseded by the per-hook flag.
 pub const GOTHOOK_FILTER_HOOKS_UNDEFINED: u32 = 8;
 const_assert_eq!(GOTHOOK_FILTER_INCLUDE_SELF, hooks::FILTER_INCLUDE_SELF);
 const_assert_eq!(GOTHOOK_FILTER_EXCLUDE_MAIN, hooks::FILTER_EXCLUDE_MAIN);
@@ -1164,8 +1179,8 @@ pub struct gothook_report {
     /// skipped (0 otherwise).
     pub missing_hook: u32,
     /// After install: bit i is set when `hooks[i]`'s symbol has no definition and the hook was
-    /// skipped (`GOTHOOK_FILTER_HOOKS_OPTIONAL`) or installed with a NULL original
-    /// (`GOTHOOK_FILTER_HOOKS_UNDEFINED`).
+    /// skipped (`GOTHOOK_HOOK_OPTIONAL`) or installed with a NULL original
+    /// (`GOTHOOK_HOOK_UNDEFINED`).
     pub hooks_missing: u32,
     /// Entries of `skipped` filled (at most `GOTHOOK_REPORT_MAX_SKIPPED`).
     pub libs_skipped: u32,
@@ -1310,8 +1325,11 @@ fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
 /// returns the same handle with one more owner: each owner uninstalls once, the slots go back
 /// when the last one does.  The report counts only what this call did for this set.
 ///
-/// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_ENOTFOUND` (a symbol has no
-/// definition; nothing installed; `report->missing_hook` is 1 + its index), `GOTHOOK_EFULL`
+/// Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (also an unknown bit in a hook's `flags`),
+/// `GOTHOOK_ENOTFOUND` (the symbol of a hook without `GOTHOOK_HOOK_OPTIONAL` or
+/// `GOTHOOK_HOOK_UNDEFINED` has no definition; nothing installed; `report->missing_hook` is 1 +
+/// its index; an optional hook without a definition is skipped and named in
+/// `report->hooks_missing` instead), `GOTHOOK_EFULL`
 /// (nothing installed: no free set, or the installed sets would hook more than
 /// `GOTHOOK_MAX_NAMES` distinct symbols), `GOTHOOK_EPROTECT` (mprotect was refused: every slot
 /// this call patched was restored and nothing is installed; if even that was refused,
@@ -1378,7 +1396,7 @@ pub unsafe extern "C" fn gothook_install(
             symbol: sym,
             replacement: c.replacement as usize,
             original,
-            flags: hook_flags,
+            flags: hook_flags | c.flags,
         };
     }
     let mut f = Filter::default();

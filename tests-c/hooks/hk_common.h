@@ -176,6 +176,7 @@ static void hk_alloc_hooks(gothook_hook out[GF_NFUNCS]) {
     out[f].symbol = gothook_fixture_func_names[f];
     out[f].replacement = hk_replacement[f];
     out[f].original = (void **)&hk_orig[f];
+    out[f].flags = 0;
   }
 }
 

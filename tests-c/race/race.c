@@ -306,6 +306,7 @@ static gothook_status install_main(void) {
     hooks[i].symbol = gothook_fixture_func_names[i];
     hooks[i].replacement = hook_fns[i];
     hooks[i].original = (void **)&orig[i];
+    hooks[i].flags = 0;
   }
   gothook_report rep;
   memset(&rep, 0, sizeof rep);

@@ -6,7 +6,7 @@ int gothook_header_alone();
 int gothook_header_alone() {
   gothook_dynamic dyn;
   gothook_dynamic_info info;
-  gothook_hook hook = {"x", nullptr, nullptr};
+  gothook_hook hook = {"x", nullptr, nullptr, 0};
   gothook_report rep;
   gothook_set set = 0;
   void *addr = nullptr;

@@ -69,10 +69,11 @@ LAYOUT_FIELD(gothook_import, kind, 32, 1);
 LAYOUT_FIELD(gothook_import, table, 33, 1);
 LAYOUT_FIELD(gothook_import, reserved, 34, 6);
 
-LAYOUT_STRUCT(gothook_hook, 24, 8);
+LAYOUT_STRUCT(gothook_hook, 32, 8);
 LAYOUT_FIELD(gothook_hook, symbol, 0, 8);
 LAYOUT_FIELD(gothook_hook, replacement, 8, 8);
 LAYOUT_FIELD(gothook_hook, original, 16, 8);
+LAYOUT_FIELD(gothook_hook, flags, 24, 4);
 
 LAYOUT_STRUCT(gothook_filter, 56, 8);
 LAYOUT_FIELD(gothook_filter, flags, 0, 4);

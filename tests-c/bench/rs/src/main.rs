@@ -19,6 +19,7 @@ struct GHook {
     symbol: *const c_char,
     replacement: *mut c_void,
     original: *mut *mut c_void,
+    flags: u32,
 }
 #[repr(C)]
 struct GFilter {
@@ -150,7 +151,7 @@ impl Set {
         let mut originals = Box::new([std::ptr::null_mut(); 6]);
         let reps = replacements();
         let hooks = (0..6)
-            .map(|i| GHook { symbol: NAMES[i].as_ptr(), replacement: reps[i] as *mut c_void, original: &mut originals[i] })
+            .map(|i| GHook { symbol: NAMES[i].as_ptr(), replacement: reps[i] as *mut c_void, original: &mut originals[i], flags: 0 })
             .collect();
         Set { originals, hooks }
     }
