@@ -306,7 +306,8 @@ typedef uint32_t gothook_status;
 #endif // __cplusplus
 
 /*
- One loaded object as `gothook_libs_each` reports it.  Valid only during the callback.
+ One loaded object as `gothook_libs_each` reports it and a filter's `accept` predicate
+ receives it.  Valid only during the callback.
  */
 typedef struct gothook_lib {
   /*

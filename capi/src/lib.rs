@@ -14,7 +14,7 @@ use core::sync::atomic::AtomicUsize;
 
 use gothook_core::dynamic::{self as dynamic_mod, Dynamic};
 use gothook_core::hooks::{self, Filter, Hook, Report};
-use gothook_core::loader::{self, LibInfo, Rule};
+use gothook_core::loader::{self, Rule};
 use gothook_core::{probe, slot, Error};
 use static_assertions::{assert_eq_align, assert_eq_size, const_assert, const_assert_eq};
 
@@ -259,29 +259,10 @@ const_assert_eq!(GOTHOOK_RULE_RELRO, Rule::Relro as u32);
 const_assert_eq!(GOTHOOK_RULE_LISTED, Rule::Listed as u32);
 const_assert_eq!(0, Rule::Undetected as u32);
 
-/// One loaded object as `gothook_libs_each` reports it.  Valid only during the callback.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct gothook_lib {
-    /// Load bias (`dlpi_addr`).
-    pub bias: usize,
-    /// Path as the loader recorded it; never NULL ("" for the main program on glibc).
-    pub name: *const c_char,
-    /// Program headers (`ElfW(Phdr) *`).
-    pub phdr: *const c_void,
-    /// Number of program headers.
-    pub phnum: u16,
-    /// `GOTHOOK_KIND_*`.
-    pub kind: u8,
-    /// `GOTHOOK_READY`, `GOTHOOK_LOADING` or `GOTHOOK_UNKNOWN`.
-    pub readiness: u8,
-    /// Position in this walk, from 0.
-    pub index: u32,
-    /// The loader's add counter (compare for change only).
-    pub adds: u64,
-    /// The loader's remove counter (compare for change only: it underflows on glibc with dlmopen).
-    pub subs: u64,
-}
+// One loaded object as `gothook_libs_each` reports it (and a filter's `accept` receives it):
+// defined in the core, which builds it for filter predicates too; the header takes its docs
+// from there.
+pub use gothook_core::hooks::gothook_lib;
 
 // LP64 ABI, asserted with the same numbers in C by tests-c/consumer/header/layout.c.
 #[cfg(target_pointer_width = "64")]
@@ -302,20 +283,6 @@ const _: () = {
 /// Walk callback: return non-zero to stop the walk.
 pub type gothook_lib_cb =
     Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
-
-fn c_lib(l: &LibInfo<'_>) -> gothook_lib {
-    gothook_lib {
-        bias: l.bias,
-        name: l.name_ptr as *const c_char,
-        phdr: l.phdr as *const c_void,
-        phnum: l.phnum,
-        kind: l.kind as u8,
-        readiness: l.readiness as u8,
-        index: l.index,
-        adds: l.adds,
-        subs: l.subs,
-    }
-}
 
 /// Calls `cb` for each loaded object, inside `dl_iterate_phdr` (so no listed object can be
 /// unmapped while `cb` runs; do every read and patch of it there).  Without `GOTHOOK_LIBS_ALL`
@@ -346,7 +313,7 @@ pub unsafe extern "C" fn gothook_libs_each(
         return gothook_status::GOTHOOK_EBUSY;
     }
     result(loader::each(flags, |l| {
-        let c = c_lib(l);
+        let c = gothook_lib::of(l);
         // SAFETY: the caller's callback, called with a record valid for the call.
         unsafe { cb(&c, ctx) == 0 }
     }))
@@ -1044,8 +1011,11 @@ const HOOK_FILTER_FLAGS: u32 = GOTHOOK_FILTER_HOOKS_OPTIONAL | GOTHOOK_FILTER_HO
 const_assert_eq!(HOOK_FILTER_FLAGS & hooks::FILTER_FLAGS, 0);
 
 /// Library predicate for a filter: return non-zero to include the library.
+// The core's `ForeignAcceptFn` spelled out (cbindgen does not follow the alias): the same type,
+// stored and called typed by the core.  Safe to call on the Rust side: the predicate's contract
+// is part of `gothook_install`'s.
 pub type gothook_lib_filter_cb =
-    Option<unsafe extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
+    Option<extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int>;
 
 /// Which libraries a set applies to.  The vDSO and the dynamic loader are never hooked.
 #[repr(C)]
@@ -1294,15 +1264,6 @@ const_assert_eq!(GOTHOOK_MAX_HOOKS as usize, hooks::MAX_HOOKS);
 pub const GOTHOOK_MAX_NAMES: u32 = 32;
 const_assert_eq!(GOTHOOK_MAX_NAMES as usize, hooks::MAX_WANTS);
 
-fn accept_trampoline(lib: &LibInfo<'_>, f: usize, ctx: usize) -> bool {
-    // SAFETY: `f` was a non-NULL gothook_lib_filter_cb handed to gothook_install.
-    let f: unsafe extern "C" fn(*const gothook_lib, *mut c_void) -> c_int =
-        unsafe { core::mem::transmute(f) };
-    let c = c_lib(lib);
-    // SAFETY: the caller's predicate with a record valid for the call.
-    unsafe { f(&c, ctx as *mut c_void) != 0 }
-}
-
 /// Installs a hook set: publishes every original into `hooks[i].original` first, then redirects
 /// the import slots of those symbols (PLT, GLOB_DAT and ABS data slots) in every READY library
 /// `filter` accepts (NULL: every library but gothook's own, the vDSO and the loader), in one
@@ -1407,13 +1368,7 @@ pub unsafe extern "C" fn gothook_install(
         f.contains = c.contains as usize;
         f.next_after = c.next_after as usize;
         f.exclude = c.exclude as usize;
-        f.accept = c.accept.map(|a| {
-            (
-                accept_trampoline as hooks::AcceptFn,
-                a as usize,
-                c.accept_ctx as usize,
-            )
-        });
+        f.accept_foreign = c.accept.map(|a| (a, c.accept_ctx as usize));
     }
     let mut rep = Report::default();
     // SAFETY: the replacements are the caller's functions, of the replaced symbols' types and

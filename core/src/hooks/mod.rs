@@ -46,6 +46,7 @@ use libs::*;
 pub use pass::MAX_WANTS;
 use pass::*;
 use set::*;
+pub use set::{gothook_lib, ForeignAcceptFn};
 
 /// Most hook sets installed at once.
 pub const MAX_SETS: usize = 8;
@@ -115,6 +116,8 @@ pub struct Filter {
     pub exclude: usize,
     /// An extra predicate with its two arguments.
     pub accept: Option<(AcceptFn, usize, usize)>,
+    /// An extra C predicate with its context (passed as `void *`), e.g. from the C API.
+    pub accept_foreign: Option<(ForeignAcceptFn, usize)>,
 }
 
 /// Most skipped libraries one report names; the others are only counted

@@ -1,10 +1,60 @@
 //! Hook sets and filters: which libraries a set applies to and the originals it forwards to.
 //! Never allocates; originals are looked up heap-free inside walk callbacks.
 
+use core::ffi::{c_char, c_int, c_void};
+
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, LibKind};
 
 use super::*;
+
+/// One loaded object as `gothook_libs_each` reports it and a filter's `accept` predicate
+/// receives it.  Valid only during the callback.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct gothook_lib {
+    /// Load bias (`dlpi_addr`).
+    pub bias: usize,
+    /// Path as the loader recorded it; never NULL ("" for the main program on glibc).
+    pub name: *const c_char,
+    /// Program headers (`ElfW(Phdr) *`).
+    pub phdr: *const c_void,
+    /// Number of program headers.
+    pub phnum: u16,
+    /// `GOTHOOK_KIND_*`.
+    pub kind: u8,
+    /// `GOTHOOK_READY`, `GOTHOOK_LOADING` or `GOTHOOK_UNKNOWN`.
+    pub readiness: u8,
+    /// Position in this walk, from 0.
+    pub index: u32,
+    /// The loader's add counter (compare for change only).
+    pub adds: u64,
+    /// The loader's remove counter (compare for change only: it underflows on glibc with dlmopen).
+    pub subs: u64,
+}
+
+impl gothook_lib {
+    /// The C record of `l`, borrowing its name and program headers (valid while `l` is).
+    pub fn of(l: &LibInfo<'_>) -> gothook_lib {
+        gothook_lib {
+            bias: l.bias,
+            name: l.name_ptr.cast(),
+            phdr: l.phdr as *const c_void,
+            phnum: l.phnum,
+            kind: l.kind as u8,
+            readiness: l.readiness as u8,
+            index: l.index,
+            adds: l.adds,
+            subs: l.subs,
+        }
+    }
+}
+
+/// A C library predicate: non-zero keeps the library.  Called only with a record valid for the
+/// call and the context registered with it; what the function may assume beyond that is the
+/// contract of the (unsafe) install that registered it.
+pub type ForeignAcceptFn = extern "C" fn(lib: *const gothook_lib, ctx: *mut c_void) -> c_int;
 
 #[derive(Clone, Copy)]
 pub(super) struct Set {
@@ -38,6 +88,7 @@ pub(super) const EMPTY_SET: Set = Set {
         next_after: 0,
         exclude: 0,
         accept: None,
+        accept_foreign: None,
     },
     owners: 0,
     skipped: 0,
@@ -84,8 +135,13 @@ impl Filter {
         if self.exclude != 0 && lib.contains(self.exclude) {
             return false;
         }
-        match self.accept {
-            Some((f, a, b)) => f(lib, a, b),
+        if let Some((f, a, b)) = self.accept {
+            if !f(lib, a, b) {
+                return false;
+            }
+        }
+        match self.accept_foreign {
+            Some((f, ctx)) => f(&gothook_lib::of(lib), ctx as *mut c_void) != 0,
             None => true,
         }
     }
@@ -223,4 +279,6 @@ pub(super) fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
         && s.filter.exclude == f.exclude
         && s.filter.accept.map(|(g, a, b)| (g as usize, a, b))
             == f.accept.map(|(g, a, b)| (g as usize, a, b))
+        && s.filter.accept_foreign.map(|(g, c)| (g as usize, c))
+            == f.accept_foreign.map(|(g, c)| (g as usize, c))
 }
