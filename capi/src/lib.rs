@@ -1329,37 +1329,28 @@ pub unsafe extern "C" fn gothook_install(
     let hooks_in = unsafe { core::slice::from_raw_parts(hooks_in, count) };
     // SAFETY: NULL or a readable filter (the contract).
     let filter = unsafe { filter.as_ref() };
-    let empty = Hook {
-        symbol: b"",
-        replacement: 0,
-        original: None,
-        flags: 0,
-    };
     let filter_flags = filter.map_or(0, |c| c.flags);
-    let mut hook_flags = 0;
+    let mut default_flags = 0;
     if filter_flags & GOTHOOK_FILTER_HOOKS_OPTIONAL != 0 {
-        hook_flags |= hooks::HOOK_OPTIONAL;
+        default_flags |= hooks::HOOK_OPTIONAL;
     }
     if filter_flags & GOTHOOK_FILTER_HOOKS_UNDEFINED != 0 {
-        hook_flags |= hooks::HOOK_UNDEFINED;
+        default_flags |= hooks::HOOK_UNDEFINED;
     }
-    let mut hs = [empty; hooks::MAX_HOOKS];
-    for (h, c) in hs.iter_mut().zip(hooks_in) {
+    // Converted one at a time into the set's own storage: no array of hooks on this stack.
+    let convert = |k: usize| -> Result<Hook, Error> {
+        let c = &hooks_in[k];
         // SAFETY: the symbol string outlives the set (API contract).
-        let Some(sym) = (unsafe { c_str(c.symbol) }) else {
-            return gothook_status::GOTHOOK_EINVAL;
-        };
+        let symbol = unsafe { c_str(c.symbol) }.ok_or(Error::Invalid)?;
         // SAFETY: NULL or a cell that stays valid while the set is installed (API contract).
-        let Ok(original) = (unsafe { original_cell(c.original) }) else {
-            return gothook_status::GOTHOOK_EINVAL;
-        };
-        *h = Hook {
-            symbol: sym,
+        let original = unsafe { original_cell(c.original) }.map_err(|()| Error::Invalid)?;
+        Ok(Hook {
+            symbol,
             replacement: c.replacement as usize,
             original,
-            flags: hook_flags | c.flags,
-        };
-    }
+            flags: default_flags | c.flags,
+        })
+    };
     let mut f = Filter::default();
     if let Some(c) = filter {
         f.flags = c.flags & !HOOK_FILTER_FLAGS;
@@ -1373,7 +1364,7 @@ pub unsafe extern "C" fn gothook_install(
     let mut rep = Report::default();
     // SAFETY: the replacements are the caller's functions, of the replaced symbols' types and
     // valid until the set is uninstalled (the C contract of `gothook_hook.replacement`).
-    let r = unsafe { hooks::install(&hs[..count], &f, &mut rep) };
+    let r = unsafe { hooks::install_with(count, convert, &f, &mut rep) };
     write_report(opt_out!(report), &rep);
     match r {
         Ok(id) => {

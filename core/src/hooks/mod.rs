@@ -381,31 +381,51 @@ fn locked<R>(f: impl FnOnce(Guard<'_, State>, (u64, u64)) -> Result<R>) -> Resul
 /// `HOOK_UNDEFINED` hook without a definition).
 #[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
 pub unsafe fn install(hooks: &[Hook], filter: &Filter, rep: &mut Report) -> Result<SetId> {
-    if hooks.is_empty() || hooks.len() > MAX_HOOKS || filter.flags & !FILTER_FLAGS != 0 {
+    // SAFETY: forwarded contract.
+    unsafe { install_with(hooks.len(), |k| Ok(hooks[k]), filter, rep) }
+}
+
+/// [`install`] with the hooks supplied one at a time by `hook(k)` for `k` in `0..count`, written
+/// straight into the set's static storage: a caller converting foreign hook records (the C API)
+/// needs no array of its own on the stack.  An error from `hook` is returned as is, nothing
+/// installed.  `hook` runs under the state lock and may be called more than once per index.
+///
+/// # Safety
+/// As [`install`], for every hook `hook` returns.
+#[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
+pub unsafe fn install_with(
+    count: usize,
+    hook: impl Fn(usize) -> Result<Hook>,
+    filter: &Filter,
+    rep: &mut Report,
+) -> Result<SetId> {
+    if count == 0 || count > MAX_HOOKS || filter.flags & !FILTER_FLAGS != 0 {
         return Err(Error::Invalid);
     }
-    for (i, h) in hooks.iter().enumerate() {
-        if h.symbol.is_empty()
-            || h.replacement == 0
-            || h.flags & !HOOK_FLAGS != 0
-            || hooks[..i].iter().any(|o| o.symbol == h.symbol)
-        {
-            return Err(Error::Invalid);
-        }
-    }
-    locked(|st, _| install_locked(st, hooks, filter, rep))
+    locked(|st, _| install_locked(st, count, &hook, filter, rep))
+}
+
+/// Whether every hook of `hooks` is valid (name, replacement, flags) and names its own symbol.
+fn valid_hooks(hooks: &[Hook]) -> bool {
+    hooks.iter().enumerate().all(|(i, h)| {
+        !h.symbol.is_empty()
+            && h.replacement != 0
+            && h.flags & !HOOK_FLAGS == 0
+            && !hooks[..i].iter().any(|o| o.symbol == h.symbol)
+    })
 }
 
 fn install_locked(
     mut st: Guard<'_, State>,
-    hooks: &[Hook],
+    count: usize,
+    hook: &dyn Fn(usize) -> Result<Hook>,
     filter: &Filter,
     rep: &mut Report,
 ) -> Result<SetId> {
     if let Some(pos) = st
         .sets
         .iter()
-        .position(|s| s.as_ref().is_some_and(|s| same_set(s, hooks, filter)))
+        .position(|s| s.as_ref().is_some_and(|s| same_set(s, count, hook, filter)))
     {
         // A second owner: count it and re-run the pass, so libraries loaded since are hooked.
         let id = match st.sets[pos].as_mut() {
@@ -420,58 +440,29 @@ fn install_locked(
             _ => Ok(id),
         };
     }
-    // Every name of every set must fit the per-library want table.
-    let mut distinct = 0;
-    for (i, h) in hooks.iter().enumerate() {
-        let elsewhere = st
-            .sets
-            .iter()
-            .flatten()
-            .any(|s| s.hooks[..s.nhooks].iter().any(|x| x.symbol == h.symbol));
-        if !elsewhere && !hooks[..i].iter().any(|o| o.symbol == h.symbol) {
-            distinct += 1;
+    // Staged in place in a free set (from a constant, then field by field): a Set is two
+    // kilobytes and this runs inside malloc hooks, where a temporary would double the stack.
+    // The staged set has no hooks yet (`nhooks` 0), so every look at the installed sets below
+    // passes over it; any failure before it is complete frees it again.
+    let Some(pos) = st.sets.iter().position(|s| s.is_none()) else {
+        // Full, unless the hooks are bad input (checked pairwise: nowhere to stage them).
+        for k in 0..count {
+            let h = hook(k)?;
+            if !valid_hooks(&[h]) || (0..k).any(|j| hook(j).is_ok_and(|o| o.symbol == h.symbol)) {
+                return Err(Error::Invalid);
+            }
         }
-    }
-    let names_now = distinct_names(&st);
-    if names_now + distinct > MAX_WANTS {
         return Err(Error::Full);
-    }
-    let pos = st
-        .sets
-        .iter()
-        .position(|s| s.is_none())
-        .ok_or(Error::Full)?;
-    let mut found = [0usize; MAX_HOOKS];
-    let skipped = originals(&st.sets, hooks, filter, &mut found, rep)?;
-    let mut canonical = [0usize; MAX_HOOKS];
-    canonical_entries(hooks, &mut canonical)?;
-    for (h, &o) in hooks.iter().zip(found.iter()) {
-        if let Some(cell) = h.original {
-            cell.store(o, Ordering::Release);
-        }
-    }
-    let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
-    let order = st.next_order;
-    st.next_gen = st.next_gen.wrapping_add(1).max(1);
-    st.next_order += 1;
-    // Built in place (from a constant, then field by field): a Set is two kilobytes and this
-    // runs inside malloc hooks, where a temporary would double the stack.
-    st.sets[pos] = Some(EMPTY_SET);
-    let Some(set) = st.sets[pos].as_mut() else {
-        return Err(Error::NotFound);
     };
-    set.id = id;
-    set.order = order;
-    set.nhooks = hooks.len();
-    set.originals = found;
-    set.filter = *filter;
-    set.owners = 1;
-    set.skipped = skipped;
-    set.canonical = canonical;
-    set.hooks[..hooks.len()].copy_from_slice(hooks);
-    for r in st.libs.iter_mut() {
-        r.applied &= !(1 << pos);
-    }
+    st.sets[pos] = Some(EMPTY_SET);
+    let r = stage(&mut st, pos, count, hook, filter, rep);
+    let id = match r {
+        Ok(id) => id,
+        Err(e) => {
+            st.sets[pos] = None;
+            return Err(e);
+        }
+    };
     match pass(&mut st, false, 1 << pos, rep) {
         Ok(()) | Err(Error::Full) | Err(Error::Malformed(_)) | Err(Error::Unsupported) => Ok(id),
         Err(e) => {
@@ -487,6 +478,76 @@ fn install_locked(
             Err(e)
         }
     }
+}
+
+/// Fills the empty set at `pos` with the hooks, checks them, finds and publishes their
+/// originals and gives the set its handle (see [`install_locked`]).
+fn stage(
+    st: &mut State,
+    pos: usize,
+    count: usize,
+    hook: &dyn Fn(usize) -> Result<Hook>,
+    filter: &Filter,
+    rep: &mut Report,
+) -> Result<SetId> {
+    {
+        let Some(set) = st.sets[pos].as_mut() else {
+            return Err(Error::NotFound);
+        };
+        for (k, h) in set.hooks[..count].iter_mut().enumerate() {
+            *h = hook(k)?;
+        }
+        if !valid_hooks(&set.hooks[..count]) {
+            return Err(Error::Invalid);
+        }
+    }
+    let hooks = match st.sets[pos].as_ref() {
+        Some(set) => &set.hooks[..count],
+        None => return Err(Error::NotFound),
+    };
+    // Every name of every set must fit the per-library want table.
+    let mut distinct = 0;
+    for (i, h) in hooks.iter().enumerate() {
+        let elsewhere = st
+            .sets
+            .iter()
+            .flatten()
+            .any(|s| s.hooks[..s.nhooks].iter().any(|x| x.symbol == h.symbol));
+        if !elsewhere && !hooks[..i].iter().any(|o| o.symbol == h.symbol) {
+            distinct += 1;
+        }
+    }
+    if distinct_names(st) + distinct > MAX_WANTS {
+        return Err(Error::Full);
+    }
+    let mut found = [0usize; MAX_HOOKS];
+    let skipped = originals(&st.sets, hooks, filter, &mut found, rep)?;
+    let mut canonical = [0usize; MAX_HOOKS];
+    canonical_entries(hooks, &mut canonical)?;
+    for (h, &o) in hooks.iter().zip(found.iter()) {
+        if let Some(cell) = h.original {
+            cell.store(o, Ordering::Release);
+        }
+    }
+    let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
+    let order = st.next_order;
+    st.next_gen = st.next_gen.wrapping_add(1).max(1);
+    st.next_order += 1;
+    let Some(set) = st.sets[pos].as_mut() else {
+        return Err(Error::NotFound);
+    };
+    set.id = id;
+    set.order = order;
+    set.nhooks = count;
+    set.originals = found;
+    set.filter = *filter;
+    set.owners = 1;
+    set.skipped = skipped;
+    set.canonical = canonical;
+    for r in st.libs.iter_mut() {
+        r.applied &= !(1 << pos);
+    }
+    Ok(id)
 }
 
 /// Number of distinct hooked names across the installed sets.

@@ -264,13 +264,21 @@ pub(super) fn canonical_entries(hooks: &[Hook], out: &mut [usize]) -> Result<()>
     })
 }
 
-pub(super) fn same_set(s: &Set, hooks: &[Hook], f: &Filter) -> bool {
-    s.nhooks == hooks.len()
-        && s.hooks[..s.nhooks].iter().zip(hooks).all(|(a, b)| {
-            a.symbol == b.symbol
-                && a.replacement == b.replacement
-                && a.original.map(core::ptr::from_ref) == b.original.map(core::ptr::from_ref)
-                && a.flags == b.flags
+/// Whether set `s` is the set of the `count` hooks `hook` supplies with filter `f`.
+pub(super) fn same_set(
+    s: &Set,
+    count: usize,
+    hook: &dyn Fn(usize) -> Result<Hook>,
+    f: &Filter,
+) -> bool {
+    s.nhooks == count
+        && s.hooks[..s.nhooks].iter().enumerate().all(|(k, a)| {
+            hook(k).is_ok_and(|b| {
+                a.symbol == b.symbol
+                    && a.replacement == b.replacement
+                    && a.original.map(core::ptr::from_ref) == b.original.map(core::ptr::from_ref)
+                    && a.flags == b.flags
+            })
         })
         && s.filter.flags == f.flags
         && s.filter.path_suffix == f.path_suffix
