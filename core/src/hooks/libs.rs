@@ -5,15 +5,20 @@ use crate::loader::LibInfo;
 
 use super::*;
 
+// Packed to 2-byte alignment: 38 bytes instead of 40 (2 KiB of the 1,024-entry table); the two
+// pointer-sized fields are read unaligned, never borrowed.
 #[derive(Clone, Copy, Default)]
+#[repr(Rust, packed(2))]
 pub(super) struct LibRec {
     /// 0 marks a free entry.
     pub(super) used: bool,
     pub(super) bias: usize,
     /// Hash of what else identifies a listed object: program headers, name string, first segment.
     pub(super) key: u32,
-    /// Walk epoch in which the library was last listed.
-    pub(super) seen: u32,
+    /// Walk epoch in which the library was last listed.  Every pass that completes sweeps the
+    /// records of earlier epochs, so 16 bits tell the current one apart unless 65,536 passes in
+    /// a row fail before their sweep.
+    pub(super) seen: u16,
     /// Bit i: set in table position i has been applied.
     pub(super) applied: u32,
     /// Not READY when last seen.

@@ -286,7 +286,7 @@ struct State {
     next_order: u32,
     next_gen: u32,
     libs: [LibRec; MAX_LIBS],
-    epoch: u32,
+    epoch: u16,
     /// Libraries left LOADING/UNKNOWN: refresh may not shortcut.
     unsettled: u32,
     /// Lazily bound slots watched for `_dl_fixup` stores (see `libs::LazySlot`).
@@ -301,6 +301,10 @@ struct State {
     /// Working tables of the pass in progress (see `pass::Scratch`).
     scratch: Scratch,
 }
+
+// The hook state's share of the library's static data (issue target: all of it within 64 KiB).
+// It was 63.7 KiB before sets kept hook flags as bits and the library table was packed.
+const _: () = assert!(core::mem::size_of::<State>() <= 60 * 1024 || cfg!(test));
 
 static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
     sets: [None; MAX_SETS],
@@ -405,14 +409,9 @@ pub unsafe fn install_with(
     locked(|st, _| install_locked(st, count, &hook, filter, rep))
 }
 
-/// Whether every hook of `hooks` is valid (name, replacement, flags) and names its own symbol.
-fn valid_hooks(hooks: &[Hook]) -> bool {
-    hooks.iter().enumerate().all(|(i, h)| {
-        !h.symbol.is_empty()
-            && h.replacement != 0
-            && h.flags & !HOOK_FLAGS == 0
-            && !hooks[..i].iter().any(|o| o.symbol == h.symbol)
-    })
+/// Whether `h` is valid on its own: a name, a replacement, known flags.
+fn valid_hook(h: &Hook) -> bool {
+    !h.symbol.is_empty() && h.replacement != 0 && h.flags & !HOOK_FLAGS == 0
 }
 
 fn install_locked(
@@ -448,7 +447,7 @@ fn install_locked(
         // Full, unless the hooks are bad input (checked pairwise: nowhere to stage them).
         for k in 0..count {
             let h = hook(k)?;
-            if !valid_hooks(&[h]) || (0..k).any(|j| hook(j).is_ok_and(|o| o.symbol == h.symbol)) {
+            if !valid_hook(&h) || (0..k).any(|j| hook(j).is_ok_and(|o| o.symbol == h.symbol)) {
                 return Err(Error::Invalid);
             }
         }
@@ -494,11 +493,14 @@ fn stage(
         let Some(set) = st.sets[pos].as_mut() else {
             return Err(Error::NotFound);
         };
-        for (k, h) in set.hooks[..count].iter_mut().enumerate() {
-            *h = hook(k)?;
-        }
-        if !valid_hooks(&set.hooks[..count]) {
-            return Err(Error::Invalid);
+        for k in 0..count {
+            let h = hook(k)?;
+            if !valid_hook(&h) || set.hooks[..k].iter().any(|o| o.symbol == h.symbol) {
+                return Err(Error::Invalid);
+            }
+            set.hooks[k] = SetHook::of(&h);
+            set.optional |= u32::from(h.flags & HOOK_OPTIONAL != 0) << k;
+            set.undefined |= u32::from(h.flags & HOOK_UNDEFINED != 0) << k;
         }
     }
     let hooks = match st.sets[pos].as_ref() {
@@ -521,7 +523,15 @@ fn stage(
         return Err(Error::Full);
     }
     let mut found = [0usize; MAX_HOOKS];
-    let skipped = originals(&st.sets, hooks, filter, &mut found, rep)?;
+    let staged = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
+    let skipped = originals(
+        &st.sets,
+        hooks,
+        |k| staged.flags(k),
+        filter,
+        &mut found,
+        rep,
+    )?;
     let mut canonical = [0usize; MAX_HOOKS];
     canonical_entries(hooks, &mut canonical)?;
     for (h, &o) in hooks.iter().zip(found.iter()) {

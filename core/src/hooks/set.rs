@@ -60,7 +60,7 @@ pub type ForeignAcceptFn = extern "C" fn(lib: *const gothook_lib, ctx: *mut c_vo
 pub(super) struct Set {
     pub(super) id: SetId,
     pub(super) order: u32,
-    pub(super) hooks: [Hook; MAX_HOOKS],
+    pub(super) hooks: [SetHook; MAX_HOOKS],
     pub(super) nhooks: usize,
     pub(super) originals: [usize; MAX_HOOKS],
     pub(super) filter: Filter,
@@ -68,6 +68,10 @@ pub(super) struct Set {
     pub(super) owners: u32,
     /// Bit k: hook k is optional and its symbol has no definition (it patches nothing).
     pub(super) skipped: u32,
+    /// Bit k: hook k has `HOOK_OPTIONAL` (its flags are kept as bits, not per hook).
+    pub(super) optional: u32,
+    /// Bit k: hook k has `HOOK_UNDEFINED`.
+    pub(super) undefined: u32,
     /// Per hook: the canonical PLT entry of the symbol in a non-PIE main program that takes its
     /// address (0: none).  The loader binds other objects' GLOB_DAT and ABS slots to it for
     /// function-pointer equality, so a slot holding it counts as bound to the original.
@@ -92,24 +96,49 @@ pub(super) const EMPTY_SET: Set = Set {
     },
     owners: 0,
     skipped: 0,
+    optional: 0,
+    undefined: 0,
     canonical: [0; MAX_HOOKS],
 };
 
 impl Set {
     /// The hooks that take part in passes (optional hooks without a definition do not).
-    pub(super) fn active(&self) -> impl Iterator<Item = (usize, &Hook)> {
+    pub(super) fn active(&self) -> impl Iterator<Item = (usize, &SetHook)> {
         self.hooks[..self.nhooks]
             .iter()
             .enumerate()
             .filter(move |(k, _)| self.skipped & (1 << k) == 0)
     }
+
+    /// Hook `k`'s `HOOK_*` flags.
+    pub(super) fn flags(&self, k: usize) -> u32 {
+        let bit = |mask: u32, flag: u32| if mask & (1 << k) != 0 { flag } else { 0 };
+        bit(self.optional, HOOK_OPTIONAL) | bit(self.undefined, HOOK_UNDEFINED)
+    }
 }
 
-pub(super) const EMPTY_HOOK: Hook = Hook {
+/// A hook as a set keeps it: its flags live in the set's bit masks (8 bytes less per hook).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SetHook {
+    pub(super) symbol: &'static [u8],
+    pub(super) replacement: usize,
+    pub(super) original: Option<&'static AtomicUsize>,
+}
+
+impl SetHook {
+    pub(super) fn of(h: &Hook) -> SetHook {
+        SetHook {
+            symbol: h.symbol,
+            replacement: h.replacement,
+            original: h.original,
+        }
+    }
+}
+
+pub(super) const EMPTY_HOOK: SetHook = SetHook {
     symbol: b"",
     replacement: 0,
     original: None,
-    flags: 0,
 };
 
 pub(super) fn suffix_matches(name: &[u8], suffix: &[u8]) -> bool {
@@ -180,7 +209,8 @@ pub(super) fn ordered(sets: &[Option<Set>; MAX_SETS]) -> ([usize; MAX_SETS], usi
 /// A slot bound elsewhere than the chosen original is skipped by the binding rule.
 pub(super) fn originals(
     sets: &[Option<Set>; MAX_SETS],
-    hooks: &[Hook],
+    hooks: &[SetHook],
+    flags: impl Fn(usize) -> u32,
     filter: &Filter,
     out: &mut [usize],
     rep: &mut Report,
@@ -219,11 +249,11 @@ pub(super) fn originals(
             let next = filter.next_after;
             match loader::global_lookup(h.symbol, (next != 0).then_some(next)) {
                 Ok(v) => v,
-                Err(Error::NotFound) if h.flags & HOOK_UNDEFINED != 0 => {
+                Err(Error::NotFound) if flags(k) & HOOK_UNDEFINED != 0 => {
                     rep.hooks_missing |= 1 << k;
                     0
                 }
-                Err(Error::NotFound) if h.flags & HOOK_OPTIONAL != 0 => {
+                Err(Error::NotFound) if flags(k) & HOOK_OPTIONAL != 0 => {
                     skipped |= 1 << k;
                     rep.hooks_missing |= 1 << k;
                     if rep.missing_hook == 0 {
@@ -244,7 +274,7 @@ pub(super) fn originals(
 
 /// Finds the canonical PLT entries the main program gives `hooks` (see `Set::canonical`): an
 /// undefined symbol with a non-zero value in a position-dependent executable.
-pub(super) fn canonical_entries(hooks: &[Hook], out: &mut [usize]) -> Result<()> {
+pub(super) fn canonical_entries(hooks: &[SetHook], out: &mut [usize]) -> Result<()> {
     loader::each(0, |lib| {
         if lib.kind != LibKind::Main {
             return true;
@@ -277,7 +307,7 @@ pub(super) fn same_set(
                 a.symbol == b.symbol
                     && a.replacement == b.replacement
                     && a.original.map(core::ptr::from_ref) == b.original.map(core::ptr::from_ref)
-                    && a.flags == b.flags
+                    && s.flags(k) == b.flags
             })
         })
         && s.filter.flags == f.flags
