@@ -811,6 +811,30 @@ mod tests {
     }
 
     #[test]
+    fn a_report_names_the_first_skipped_libraries_by_the_end_of_their_path_and_counts_the_rest() {
+        let mut rep = Report::default();
+        let mut listed = 0u32;
+        loader::each(loader::LIBS_ALL, |lib| {
+            listed += 1;
+            let mut one = Report::default();
+            one.lib_skipped(lib, SKIP_DECODE_FAILED);
+            let s = &one.skipped[0];
+            let keep = lib.name.len().min(SKIPPED_NAME - 1);
+            assert_eq!(s.name(), &lib.name[lib.name.len() - keep..]);
+            assert_eq!(s.name[keep], 0, "NUL-terminated");
+            assert_eq!((s.bias, s.name_len), (lib.bias, lib.name.len() as u32));
+            assert_eq!((one.libs_failed, one.libs_skipped), (1, 1));
+            rep.add(&one);
+            true
+        })
+        .unwrap();
+        assert!(listed as usize > MAX_SKIPPED, "{listed} libraries listed");
+        assert_eq!(rep.libs_failed, listed);
+        assert_eq!(rep.libs_skipped as usize, MAX_SKIPPED);
+        assert_eq!(rep.libs_skipped_more, listed - MAX_SKIPPED as u32);
+    }
+
+    #[test]
     fn a_full_library_table_degrades_to_full_passes_without_missing_a_library() {
         // With 2 entries, the main program and libgcc_s are tracked and libc is not.
         let before = libc_calloc_slot();
