@@ -80,6 +80,9 @@ pub unsafe fn swap_if_ready(
 const BATCH_RUNS: usize = 4;
 /// Most distinct pages [`Batch::open`] plans at once (more are opened by the swaps themselves).
 const PLAN_PAGES: usize = 16;
+/// Most pages between two pages that [`Batch::open`] opens with them in one run (measured on
+/// x86_64 Linux 6.18 under KVM: an `mprotect` pair costs about 5 µs plus 0.4 µs per page).
+const MAX_BRIDGE: usize = 8;
 
 /// Pages `[start, end)` a batch made writable, and the protection they get back.
 #[derive(Clone, Copy)]
@@ -263,8 +266,26 @@ impl<'q> Batch<'q> {
             let (start, prot) = pages[i];
             let mut end = start + ps;
             i += 1;
-            while i < n && pages[i].0 == end && pages[i].1 == prot {
-                end += ps;
+            if !(known.0 <= start && start < known.1) {
+                let (writable, until) = self.writable(start);
+                known = (start, until, writable);
+            }
+            // Adjacent pages join the run; so do pages a few pages on inside the same
+            // read-only mapping, with the pages between, when those have the same protection:
+            // one larger `mprotect` costs less than two (the pages between are restored with
+            // the run, to the protection they were found with).
+            while i < n && pages[i].1 == prot {
+                let next = pages[i].0;
+                let bridge = !known.2
+                    && next + ps <= known.1
+                    && (next - end) / ps <= MAX_BRIDGE
+                    && (end..next)
+                        .step_by(ps)
+                        .all(|p| owner.page_protection(p, ps) == Some(prot));
+                if next != end && !bridge {
+                    break;
+                }
+                end = next + ps;
                 i += 1;
             }
             // The stretches of the run not writable now, one `mprotect` each.

@@ -131,7 +131,7 @@ fn swaps_on_adjacent_pages_join_one_run_that_one_mprotect_restores() {
 }
 
 #[test]
-fn pages_apart_are_separate_runs() {
+fn pages_a_few_apart_in_one_read_only_mapping_open_as_one_run() {
     let _g = SERIAL.lock().unwrap();
     let (d, all) = relro_pages(5);
     let pages = [all[0], all[2], all[4]];
@@ -141,14 +141,51 @@ fn pages_apart_are_separate_runs() {
     unsafe { batch.open_ready(&d, &pages) };
     assert_eq!(
         calls() - before,
+        1,
+        "one call opens the pages and those between"
+    );
+    assert!(
+        all.iter().all(|&p| writable(p)),
+        "the pages between are in the run"
+    );
+    touch(&mut batch, &d, &pages);
+    batch.finish().unwrap();
+    assert_eq!(calls() - before, 2, "one call restores them");
+    assert!(
+        all.iter().all(|&p| !writable(p)),
+        "every page restored, those between too"
+    );
+}
+
+#[test]
+fn pages_far_apart_or_unasked_are_separate_runs() {
+    let _g = SERIAL.lock().unwrap();
+    let (d, all) = relro_pages(11);
+    // Nine pages between: more than a run bridges.
+    let far = [all[0], all[10]];
+    let mut query = PageQuery::new();
+    let before = calls();
+    let mut batch = Batch::begin_with(&mut query).unwrap();
+    unsafe { batch.open_ready(&d, &far) };
+    assert_eq!(calls() - before, 2, "one call per page");
+    assert!(
+        all[1..10].iter().all(|&p| !writable(p)),
+        "the pages between stay read-only"
+    );
+    batch.finish().unwrap();
+    assert_eq!(calls() - before, 4);
+    // Without a mapping query nothing vouches for the pages between: each page is its own run.
+    let near = [all[0], all[2], all[4]];
+    let before = calls();
+    let mut batch = Batch::begin().unwrap();
+    unsafe { batch.open_ready(&d, &near) };
+    assert_eq!(
+        calls() - before,
         3,
         "one call per page, none for the pages between"
     );
-    assert!(
-        !writable(all[1]) && !writable(all[3]),
-        "the pages between stay read-only"
-    );
-    touch(&mut batch, &d, &pages);
+    assert!(!writable(all[1]) && !writable(all[3]));
+    touch(&mut batch, &d, &near);
     batch.finish().unwrap();
     assert_eq!(calls() - before, 6);
     assert!(all.iter().all(|&p| !writable(p)));
