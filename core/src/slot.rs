@@ -79,7 +79,7 @@ pub unsafe fn swap_if_ready(
 /// one to three runs: `.got`, `.data.rel.ro`, a data segment).
 const BATCH_RUNS: usize = 4;
 /// Most distinct pages [`Batch::open`] plans at once (more are opened by the swaps themselves).
-const PLAN_PAGES: usize = 16;
+const PLAN_PAGES: usize = 8;
 /// Most pages between two pages that [`Batch::open`] opens with them in one run (measured on
 /// x86_64 Linux 6.18 under KVM: an `mprotect` pair costs about 5 µs plus 0.4 µs per page).
 const MAX_BRIDGE: usize = 8;

@@ -38,6 +38,8 @@ pub(super) struct Scratch {
     pub(super) wants: [Want; MAX_WANTS],
     pub(super) names: [&'static [u8]; MAX_WANTS],
     pub(super) notes: Notes,
+    /// The slots a pass decided and has not written yet (see `apply` and `restore`).
+    hits: [Hit; MAX_HITS],
 }
 
 // `restore` keeps one set's hooks in the want table.
@@ -47,6 +49,7 @@ pub(super) const EMPTY_SCRATCH: Scratch = Scratch {
     wants: [EMPTY_WANT; MAX_WANTS],
     names: [b""; MAX_WANTS],
     notes: Notes::new(),
+    hits: [NO_HIT; MAX_HITS],
 };
 
 /// How one slot's value relates to the sets hooking its name in its library.
@@ -168,6 +171,8 @@ impl IndexFilter {
 
 /// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
 /// table covers (below GNU `symoffset` live the undefined symbols), hash lookups for the rest.
+/// Not inlined: its lookups' frames are never on the stack with the scan's.
+#[inline(never)]
 pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> Result<()> {
     pub(super) fn record(w: &mut Want, i: u32) {
         let m = w.nindices as usize;
@@ -208,9 +213,10 @@ pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> 
 /// is opened at once (one `mprotect` per run of adjacent pages, see `slot::Batch::open`).
 const MAX_HITS: usize = 16;
 
-/// An import slot of a wanted name, and what the pass decided to do with it.
+/// An import slot of a wanted name, and what the pass decided to do with it (`restore` uses
+/// `slot`, `current` and `desired` only).
 #[derive(Clone, Copy)]
-struct Hit {
+pub(super) struct Hit {
     slot: usize,
     /// The value read when deciding: the compare-and-swap expects it.
     current: usize,
@@ -263,6 +269,7 @@ pub(super) fn apply(
         wants,
         names,
         notes,
+        hits,
     } = sc;
     notes.clear();
     let mut n = 0;
@@ -290,6 +297,7 @@ pub(super) fn apply(
         return Ok(None);
     }
     let prefilter = IndexFilter::of(&wants[..n]);
+    let mut batch = slot::Batch::begin_with(query)?;
     let mut scan = Scan {
         sets,
         order,
@@ -299,8 +307,8 @@ pub(super) fn apply(
         arch: d.arch()?,
         was_applied,
         focus,
-        batch: slot::Batch::begin_with(query)?,
-        hits: [NO_HIT; MAX_HITS],
+        batch: &mut batch,
+        hits,
         nh: 0,
         sentinel: None,
         notes,
@@ -316,12 +324,7 @@ pub(super) fn apply(
             scan.err = Some(e);
         }
     }
-    let Scan {
-        batch,
-        sentinel,
-        err,
-        ..
-    } = scan;
+    let Scan { sentinel, err, .. } = scan;
     batch.finish()?;
     match err {
         Some(e) => Err(e),
@@ -339,8 +342,8 @@ struct Scan<'a, 'q> {
     arch: &'static Arch,
     was_applied: u32,
     focus: u32,
-    batch: slot::Batch<'q>,
-    hits: [Hit; MAX_HITS],
+    batch: &'a mut slot::Batch<'q>,
+    hits: &'a mut [Hit; MAX_HITS],
     nh: usize,
     sentinel: Option<(usize, usize)>,
     notes: &'a mut Notes,
@@ -534,9 +537,13 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         if !due {
             return true;
         }
-        let d = match lib.decode() {
+        // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
+        // into another slot of this frame, which runs inside malloc hooks.
+        let decoded = lib.decode();
+        let d = match &decoded {
             Ok(d) => d,
             Err(e) => {
+                let e = *e;
                 rep.libs_failed += 1;
                 first_err.get_or_insert(e);
                 if let Some(i) = rec {
@@ -551,7 +558,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         let applied = apply(
             &st.sets,
             &mut st.scratch,
-            &d,
+            d,
             &order[..n],
             was,
             focus,
@@ -621,7 +628,7 @@ pub(super) fn restore(
     query: &mut slot::PageQuery,
 ) -> Result<()> {
     let set = sets[pos].as_ref().ok_or(Error::NotFound)?;
-    let wants = &mut sc.wants;
+    let Scratch { wants, hits, .. } = sc;
     let mut values = 0u64;
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
         wants[k] = EMPTY_WANT;
@@ -636,6 +643,7 @@ pub(super) fn restore(
     }
     let arch = d.arch()?;
     let (jump_slot, glob_dat, abs) = (arch.jump_slot, arch.glob_dat, arch.abs);
+    let mut batch = slot::Batch::begin_with(query)?;
     let mut unhook = Unhook {
         sets,
         lazy,
@@ -645,11 +653,11 @@ pub(super) fn restore(
         d,
         key,
         order,
-        batch: slot::Batch::begin_with(query)?,
-        hits: [(0, 0, 0); MAX_HITS],
+        batch: &mut batch,
+        hits,
         nh: 0,
         restored: 0,
-        rep,
+        changed: 0,
         err: None,
     };
     // Import slots cluster in one segment: the last one that held a slot is checked first.
@@ -679,12 +687,12 @@ pub(super) fn restore(
         }
     }
     let Unhook {
-        batch,
         restored,
-        rep,
+        changed,
         err,
         ..
     } = unhook;
+    rep.slots_changed += changed;
     batch.finish()?;
     rep.slots_restored += restored;
     if restored > 0 {
@@ -693,8 +701,8 @@ pub(super) fn restore(
     err.map_or(Ok(()), Err)
 }
 
-/// `restore`'s relocation scan: the set taken off, and the slots decided so far as (slot,
-/// value found, value to write).
+/// `restore`'s relocation scan: the set taken off, and the slots decided so far (the value
+/// found, and in `desired` the value to write).
 struct Unhook<'a, 'q> {
     sets: &'a [Option<Set>; MAX_SETS],
     lazy: &'a [LazySlot],
@@ -704,11 +712,12 @@ struct Unhook<'a, 'q> {
     d: &'a Dynamic,
     key: u32,
     order: &'a [usize],
-    batch: slot::Batch<'q>,
-    hits: [(usize, usize, usize); MAX_HITS],
+    batch: &'a mut slot::Batch<'q>,
+    hits: &'a mut [Hit; MAX_HITS],
     nh: usize,
     restored: u32,
-    rep: &'a mut Report,
+    /// Slots changed meanwhile (left alone): `Report::slots_changed`.
+    changed: u32,
     err: Option<Error>,
 }
 
@@ -728,7 +737,12 @@ impl Unhook<'_, '_> {
         ) else {
             return true;
         };
-        self.hits[self.nh] = (at, current, target);
+        self.hits[self.nh] = Hit {
+            slot: at,
+            current,
+            desired: target,
+            ..NO_HIT
+        };
         self.nh += 1;
         if self.nh == MAX_HITS {
             if let Err(e) = self.put_back() {
@@ -744,11 +758,11 @@ impl Unhook<'_, '_> {
     fn put_back(&mut self) -> Result<()> {
         let (d, hits) = (self.d, &self.hits[..self.nh]);
         self.nh = 0;
-        self.batch.open(d, hits.iter().map(|h| h.0));
-        for &(at, current, target) in hits {
-            match self.batch.swap(d, at, current, target) {
+        self.batch.open(d, hits.iter().map(|h| h.slot));
+        for h in hits {
+            match self.batch.swap(d, h.slot, h.current, h.desired) {
                 Ok(()) => self.restored += 1,
-                Err(Error::Changed) => self.rep.slots_changed += 1,
+                Err(Error::Changed) => self.changed += 1,
                 Err(e) => return Err(e),
             }
         }
