@@ -414,6 +414,37 @@ impl Drop for Batch<'_> {
     }
 }
 
+/// A [`Batch`] begun at its first use: a pass reads and decides its slots without holding the
+/// swap lock (which a signal handler's swap may be waiting for; the compare-and-swap catches
+/// any write in between), and a pass with nothing to write never takes it.
+pub(crate) struct LazyBatch<'q> {
+    query: Option<&'q mut PageQuery>,
+    batch: Option<Batch<'q>>,
+}
+
+impl<'q> LazyBatch<'q> {
+    /// Nothing begun yet; the batch will ask page permissions of `query`.
+    pub(crate) fn new(query: &'q mut PageQuery) -> LazyBatch<'q> {
+        LazyBatch {
+            query: Some(query),
+            batch: None,
+        }
+    }
+
+    /// The batch, begun now if it was not (`Busy` on same-thread re-entry).
+    pub(crate) fn get(&mut self) -> Result<&mut Batch<'q>> {
+        if self.batch.is_none() {
+            self.batch = Some(Batch::start(self.query.take())?);
+        }
+        self.batch.as_mut().ok_or(Error::Busy)
+    }
+
+    /// [`Batch::finish`] of the batch, if one was begun.
+    pub(crate) fn finish(self) -> Result<()> {
+        self.batch.map_or(Ok(()), Batch::finish)
+    }
+}
+
 /// Whether the page holding the aligned word `addr` is writable right now, asked of the kernel
 /// without writing and without allocating: `FUTEX_WAKE_OP` applies "add 0" atomically to the
 /// word at its second address and fails with `EFAULT` exactly when the page is not writable.

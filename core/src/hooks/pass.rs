@@ -249,7 +249,8 @@ const NO_HIT: Hit = Hit {
 ///
 /// The relocation scan compares symbol indices only (a bit test per entry, then the want
 /// table for the few that pass); the slots it finds are decided, their pages opened together,
-/// and written, [`MAX_HITS`] at a time.  Page permissions are asked of the pass's `query`.
+/// and written, [`MAX_HITS`] at a time.  The swap lock is taken at the first write (none if
+/// every slot already holds what it must); page permissions are asked of the pass's `query`.
 ///
 /// Not inlined into the walk callback: its frame and `Dynamic::decode`'s are never on the
 /// stack together.
@@ -297,7 +298,7 @@ pub(super) fn apply(
         return Ok(None);
     }
     let prefilter = IndexFilter::of(&wants[..n]);
-    let mut batch = slot::Batch::begin_with(query)?;
+    let mut batch = slot::LazyBatch::new(query);
     let mut scan = Scan {
         sets,
         order,
@@ -342,7 +343,7 @@ struct Scan<'a, 'q> {
     arch: &'static Arch,
     was_applied: u32,
     focus: u32,
-    batch: &'a mut slot::Batch<'q>,
+    batch: &'a mut slot::LazyBatch<'q>,
     hits: &'a mut [Hit; MAX_HITS],
     nh: usize,
     sentinel: Option<(usize, usize)>,
@@ -422,12 +423,14 @@ impl Scan<'_, '_> {
     fn settle(&mut self) -> Result<()> {
         let (d, hits) = (self.d, &self.hits[..self.nh]);
         self.nh = 0;
-        self.batch.open(
-            d,
-            hits.iter()
-                .filter(|h| h.current != h.desired)
-                .map(|h| h.slot),
-        );
+        if hits.iter().any(|h| h.current != h.desired) {
+            self.batch.get()?.open(
+                d,
+                hits.iter()
+                    .filter(|h| h.current != h.desired)
+                    .map(|h| h.slot),
+            );
+        }
         let rep = &mut *self.rep;
         for h in hits {
             if h.current == h.desired {
@@ -435,7 +438,7 @@ impl Scan<'_, '_> {
                     rep.slots_already += 1;
                 }
             } else {
-                match self.batch.swap(d, h.slot, h.current, h.desired) {
+                match self.batch.get()?.swap(d, h.slot, h.current, h.desired) {
                     Ok(()) if !h.counted => {}
                     Ok(()) if h.repair => rep.slots_repaired += 1,
                     Ok(()) => rep.slots_patched += 1,
@@ -643,7 +646,7 @@ pub(super) fn restore(
     }
     let arch = d.arch()?;
     let (jump_slot, glob_dat, abs) = (arch.jump_slot, arch.glob_dat, arch.abs);
-    let mut batch = slot::Batch::begin_with(query)?;
+    let mut batch = slot::LazyBatch::new(query);
     let mut unhook = Unhook {
         sets,
         lazy,
@@ -712,7 +715,7 @@ struct Unhook<'a, 'q> {
     d: &'a Dynamic,
     key: u32,
     order: &'a [usize],
-    batch: &'a mut slot::Batch<'q>,
+    batch: &'a mut slot::LazyBatch<'q>,
     hits: &'a mut [Hit; MAX_HITS],
     nh: usize,
     restored: u32,
@@ -758,9 +761,13 @@ impl Unhook<'_, '_> {
     fn put_back(&mut self) -> Result<()> {
         let (d, hits) = (self.d, &self.hits[..self.nh]);
         self.nh = 0;
-        self.batch.open(d, hits.iter().map(|h| h.slot));
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let batch = self.batch.get()?;
+        batch.open(d, hits.iter().map(|h| h.slot));
         for h in hits {
-            match self.batch.swap(d, h.slot, h.current, h.desired) {
+            match batch.swap(d, h.slot, h.current, h.desired) {
                 Ok(()) => self.restored += 1,
                 Err(Error::Changed) => self.changed += 1,
                 Err(e) => return Err(e),
