@@ -120,10 +120,7 @@ impl PageQuery {
     /// page from `page` to the returned end has the same write permission.  The end is
     /// `page + page_size` when only this page was asked about.
     fn writable(&mut self, page: usize, page_size: usize) -> (bool, usize) {
-        if !self.tried {
-            self.tried = true;
-            self.maps = sys::Fd::open(b"/proc/self/maps\0");
-        }
+        self.open();
         if let Some(fd) = self.maps.as_ref() {
             // struct procmap_query { u64 size, query_flags, query_addr, vma_start, vma_end,
             //   vma_flags, vma_page_size, vma_offset, inode; u32 dev_major, dev_minor,
@@ -143,6 +140,16 @@ impl PageQuery {
             self.maps = None;
         }
         (writable_now(page), page + page_size)
+    }
+}
+
+impl PageQuery {
+    /// Opens `/proc/self/maps` if that was not tried yet.
+    fn open(&mut self) {
+        if !self.tried {
+            self.tried = true;
+            self.maps = sys::Fd::open(b"/proc/self/maps\0");
+        }
     }
 }
 
@@ -434,6 +441,10 @@ impl<'q> LazyBatch<'q> {
     /// The batch, begun now if it was not (`Busy` on same-thread re-entry).
     pub(crate) fn get(&mut self) -> Result<&mut Batch<'q>> {
         if self.batch.is_none() {
+            // The descriptor is opened before the lock is taken, not while holding it.
+            if let Some(q) = self.query.as_deref_mut() {
+                q.open();
+            }
             self.batch = Some(Batch::start(self.query.take())?);
         }
         self.batch.as_mut().ok_or(Error::Busy)
