@@ -543,10 +543,9 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
         // into another slot of this frame, which runs inside malloc hooks.
         let decoded = lib.decode();
-        let d = match &decoded {
+        let d = match decoded.as_ref().map_err(|e| *e) {
             Ok(d) => d,
             Err(e) => {
-                let e = *e;
                 rep.libs_failed += 1;
                 first_err.get_or_insert(e);
                 if let Some(i) = rec {
