@@ -75,30 +75,133 @@ pub unsafe fn swap_if_ready(
     swap(owner, slot, expected, desired)
 }
 
-/// Most pages a batch keeps writable at once (GOT slots of one library share one or two pages).
-const BATCH_PAGES: usize = 4;
+/// Most runs of pages a batch keeps writable at once (the import slots of one library lie in
+/// one to three runs: `.got`, `.data.rel.ro`, a data segment).
+const BATCH_RUNS: usize = 4;
+/// Most distinct pages [`Batch::open`] plans at once (more are opened by the swaps themselves).
+const PLAN_PAGES: usize = 8;
+/// Most pages between two pages that [`Batch::open`] opens with them in one run (measured on
+/// x86_64 Linux 6.18 under KVM: an `mprotect` pair costs about 5 µs plus 0.4 µs per page).
+const MAX_BRIDGE: usize = 8;
 
-/// A run of swaps in one library under one hold of the swap lock: a read-only page is made
-/// writable once for all the slots on it and restored when the batch finishes (or is dropped),
-/// instead of two `mprotect` calls per slot.  Public for tests and tools through the `unsafe`
-/// [`Batch::swap_ready`]; gothook's own passes use it under [`swap`]'s contract.
-pub struct Batch {
+/// Pages `[start, end)` a batch made writable, and the protection they get back.
+#[derive(Clone, Copy)]
+struct Run {
+    start: usize,
+    end: usize,
+    prot: u32,
+}
+
+/// Answers "is this page writable now" for the pages of one pass, with one `PROCMAP_QUERY`
+/// ioctl (Linux >= 6.11) on `/proc/self/maps` per mapping instead of one probing system call
+/// per page ([`writable_now`]), which costs three times as much.  The descriptor is opened at
+/// the first question and closed when the value is dropped: a pass keeps one for all its
+/// libraries and never leaves a descriptor behind in the host.  Without the ioctl (older
+/// kernels, no `/proc`, a sandbox) every answer comes from [`writable_now`].
+pub struct PageQuery {
+    maps: Option<sys::Fd>,
+    tried: bool,
+}
+
+/// `PROCMAP_QUERY`: `_IOWR('f', 17, struct procmap_query)`, a 104-byte struct.
+const PROCMAP_QUERY: u64 = (3 << 30) | (104 << 16) | ((b'f' as u64) << 8) | 17;
+const PROCMAP_QUERY_VMA_WRITABLE: u64 = 2;
+
+impl PageQuery {
+    /// A query that has opened nothing yet.
+    pub const fn new() -> PageQuery {
+        PageQuery {
+            maps: None,
+            tried: false,
+        }
+    }
+
+    /// Whether the mapping holding `page` is writable now, and where that answer ends: every
+    /// page from `page` to the returned end has the same write permission.  The end is
+    /// `page + page_size` when only this page was asked about.
+    fn writable(&mut self, page: usize, page_size: usize) -> (bool, usize) {
+        self.open();
+        if let Some(fd) = self.maps.as_ref() {
+            // struct procmap_query { u64 size, query_flags, query_addr, vma_start, vma_end,
+            //   vma_flags, vma_page_size, vma_offset, inode; u32 dev_major, dev_minor,
+            //   vma_name_size, build_id_size; u64 vma_name_addr, build_id_addr; }
+            // query_flags 0: the mapping that contains query_addr, else an error.
+            let mut q = [0u64; 13];
+            q[0] = 104;
+            q[2] = page as u64;
+            // SAFETY: `q` is a 104-byte procmap_query with no name/build-id buffers requested.
+            if unsafe { fd.ioctl(PROCMAP_QUERY, q.as_mut_ptr() as *mut core::ffi::c_void) }
+                && (q[3] as usize) <= page
+                && (q[4] as usize) > page
+            {
+                return (q[5] & PROCMAP_QUERY_VMA_WRITABLE != 0, q[4] as usize);
+            }
+            // Not supported (or an answer that does not fit): probe page by page from now on.
+            self.maps = None;
+        }
+        (writable_now(page), page + page_size)
+    }
+}
+
+impl PageQuery {
+    /// Opens `/proc/self/maps` if that was not tried yet.
+    fn open(&mut self) {
+        if !self.tried {
+            self.tried = true;
+            self.maps = sys::Fd::open(b"/proc/self/maps\0");
+        }
+    }
+}
+
+impl Default for PageQuery {
+    fn default() -> Self {
+        PageQuery::new()
+    }
+}
+
+/// A run of swaps in one library under one hold of the swap lock.  Read-only pages are made
+/// writable for the batch and restored when it finishes (or is dropped), one `mprotect` per run
+/// of adjacent pages with the same protection each way: [`Batch::open`] opens the pages a list
+/// of slots needs ahead of the swaps; a swap on a page not yet open opens it, joining an
+/// adjacent run, so that the restore is one call per run either way.  Public for tests and
+/// tools through the `unsafe` [`Batch::swap_ready`] and [`Batch::open_ready`]; gothook's own
+/// passes use it under [`swap`]'s contract.
+pub struct Batch<'q> {
     _guard: crate::lock::Guard<'static, ()>,
-    open: [(usize, u32); BATCH_PAGES],
+    open: [Run; BATCH_RUNS],
     nopen: usize,
     page_size: usize,
     failed: bool,
+    query: Option<&'q mut PageQuery>,
 }
 
-impl Batch {
-    /// Takes the swap lock (`Busy` on same-thread re-entry).
-    pub fn begin() -> Result<Batch> {
+impl Batch<'static> {
+    /// Takes the swap lock (`Busy` on same-thread re-entry).  Page permissions are probed one
+    /// page at a time ([`writable_now`]).
+    pub fn begin() -> Result<Batch<'static>> {
+        Batch::start(None)
+    }
+}
+
+impl<'q> Batch<'q> {
+    /// Takes the swap lock (`Busy` on same-thread re-entry); page permissions are asked of
+    /// `query`, which a pass shares between the batches of all its libraries.
+    pub fn begin_with(query: &'q mut PageQuery) -> Result<Batch<'q>> {
+        Batch::start(Some(query))
+    }
+
+    fn start(query: Option<&'q mut PageQuery>) -> Result<Batch<'q>> {
         Ok(Batch {
             _guard: SWAP_LOCK.lock()?,
-            open: [(0, 0); BATCH_PAGES],
+            open: [Run {
+                start: 0,
+                end: 0,
+                prot: 0,
+            }; BATCH_RUNS],
             nopen: 0,
             page_size: sys::page_size(),
             failed: false,
+            query,
         })
     }
 
@@ -118,6 +221,137 @@ impl Batch {
         self.swap(owner, slot, expected, desired)
     }
 
+    /// [`Batch::open`] for code outside gothook (tests, tools).
+    ///
+    /// # Safety
+    /// `owner` must be READY (as for [`Batch::swap_ready`]); the pages stay writable until the
+    /// batch finishes, so nothing may rely on them being read-only meanwhile.
+    #[allow(unsafe_code)] // declares the contract only; the body has no unsafe operation
+    pub unsafe fn open_ready(&mut self, owner: &Dynamic, slots: &[usize]) {
+        self.open(owner, slots.iter().copied())
+    }
+
+    /// Makes writable, ahead of the swaps, the read-only pages that hold `slots` in the READY
+    /// library `owner`: one `mprotect` per run of adjacent pages with the same protection (up
+    /// to [`PLAN_PAGES`] distinct pages in [`BATCH_RUNS`] runs; the swaps open any others
+    /// themselves).  Pages that are
+    /// writable (by their headers, or because someone made them so) are left as they are.
+    /// Best effort: a page that cannot be opened here is opened (or refused, `Protect`) by the
+    /// swap that needs it.
+    pub(crate) fn open(&mut self, owner: &Dynamic, slots: impl Iterator<Item = usize>) {
+        let ps = self.page_size;
+        let mut pages = [(0usize, 0u32); PLAN_PAGES];
+        let mut n = 0;
+        for slot in slots {
+            if check(owner, slot).is_err() {
+                continue;
+            }
+            let page = slot & !(ps - 1);
+            if self.is_open(page) || pages[..n].iter().any(|&(p, _)| p == page) {
+                continue;
+            }
+            let Some(prot) = owner.page_protection(page, ps) else {
+                continue;
+            };
+            if prot & elf::PF_W != 0 || n == PLAN_PAGES {
+                continue;
+            }
+            // Insertion in address order (a handful of pages).
+            let mut i = n;
+            while i > 0 && pages[i - 1].0 > page {
+                pages[i] = pages[i - 1];
+                i -= 1;
+            }
+            pages[i] = (page, prot);
+            n += 1;
+        }
+        // One answer about a mapping serves every later page inside it: the runs opened in
+        // between lie before those pages and change nothing about them.
+        let mut known = (0usize, 0usize, false);
+        let mut i = 0;
+        while i < n && self.nopen < BATCH_RUNS {
+            let (start, prot) = pages[i];
+            let mut end = start + ps;
+            i += 1;
+            if !(known.0 <= start && start < known.1) {
+                let (writable, until) = self.writable(start);
+                known = (start, until, writable);
+            }
+            // Adjacent pages join the run; so do pages a few pages on inside the same
+            // read-only mapping, with the pages between, when those have the same protection:
+            // one larger `mprotect` costs less than two (the pages between are restored with
+            // the run, to the protection they were found with).
+            while i < n && pages[i].1 == prot {
+                let next = pages[i].0;
+                let bridge = !known.2
+                    && next + ps <= known.1
+                    && (next - end) / ps <= MAX_BRIDGE
+                    && (end..next)
+                        .step_by(ps)
+                        .all(|p| owner.page_protection(p, ps) == Some(prot));
+                if next != end && !bridge {
+                    break;
+                }
+                end = next + ps;
+                i += 1;
+            }
+            // The stretches of the run not writable now, one `mprotect` each.
+            let mut at = start;
+            while at < end {
+                if !(known.0 <= at && at < known.1) {
+                    let (writable, until) = self.writable(at);
+                    known = (at, until, writable);
+                }
+                let stop = known.1.min(end);
+                if !known.2 {
+                    let _ = self.protect_open(at, stop, prot);
+                }
+                at = stop;
+            }
+        }
+    }
+
+    fn writable(&mut self, page: usize) -> (bool, usize) {
+        match self.query.as_deref_mut() {
+            Some(q) => q.writable(page, self.page_size),
+            None => (writable_now(page), page + self.page_size),
+        }
+    }
+
+    fn is_open(&self, page: usize) -> bool {
+        self.open[..self.nopen]
+            .iter()
+            .any(|r| page >= r.start && page < r.end)
+    }
+
+    /// Makes `[start, end)` writable and records it, joining an adjacent open run with the
+    /// same protection (so that it is restored with that run, in one call).
+    fn protect_open(&mut self, start: usize, end: usize, prot: u32) -> Result<()> {
+        // SAFETY: pages of a READY library, not writable now; write is added only until the
+        // batch restores `prot`, the protection derived from the owner's program headers.
+        if !unsafe { sys::mprotect(start, end - start, prot | elf::PF_W | elf::PF_R) } {
+            // A refused range may be half changed: put back what the headers say it is.
+            // SAFETY: as above; restores the derived protection.
+            let _ = unsafe { sys::mprotect(start, end - start, prot) };
+            return Err(Error::Protect);
+        }
+        if let Some(r) = self.open[..self.nopen]
+            .iter_mut()
+            .find(|r| r.prot == prot && (r.end == start || r.start == end))
+        {
+            r.start = r.start.min(start);
+            r.end = r.end.max(end);
+            return Ok(());
+        }
+        if self.nopen == BATCH_RUNS {
+            // Restoring the oldest run makes room; a failure there is remembered for finish.
+            let _ = self.close_first();
+        }
+        self.open[self.nopen] = Run { start, end, prot };
+        self.nopen += 1;
+        Ok(())
+    }
+
     /// Compare-and-swap of `slot` in the READY library `owner` (see [`swap`]).
     pub(crate) fn swap(
         &mut self,
@@ -127,26 +361,15 @@ impl Batch {
         desired: usize,
     ) -> Result<()> {
         check(owner, slot)?;
-        let page = slot & !(self.page_size - 1);
-        let prot = owner
-            .page_protection(page, self.page_size)
-            .ok_or(Error::Range)?;
-        // Writable pages (lazy .got.plt, .data, or a page someone else made writable on
-        // purpose) are never re-protected by gothook: the protection found is the one kept.
-        if prot & elf::PF_W == 0
-            && !self.open[..self.nopen].iter().any(|&(p, _)| p == page)
-            && !writable_now(slot)
-        {
-            if self.nopen == BATCH_PAGES {
-                self.close_first()?;
+        let ps = self.page_size;
+        let page = slot & !(ps - 1);
+        if !self.is_open(page) {
+            let prot = owner.page_protection(page, ps).ok_or(Error::Range)?;
+            // Writable pages (lazy .got.plt, .data, or a page someone else made writable on
+            // purpose) are never re-protected by gothook: the protection found is the one kept.
+            if prot & elf::PF_W == 0 && !self.writable(page).0 {
+                self.protect_open(page, page + ps, prot)?;
             }
-            // SAFETY: one page of a READY library; write is added now and the derived
-            // protection is restored by close_first/finish/drop.
-            if !unsafe { sys::mprotect(page, self.page_size, prot | elf::PF_W | elf::PF_R) } {
-                return Err(Error::Protect);
-            }
-            self.open[self.nopen] = (page, prot);
-            self.nopen += 1;
         }
         // SAFETY: `slot` is an aligned, mapped, pointer-sized word inside `owner` (checked
         // above); other writers (the loader's lazy binder, other tools) also write it as one
@@ -163,11 +386,11 @@ impl Batch {
     }
 
     fn close_first(&mut self) -> Result<()> {
-        let (page, prot) = self.open[0];
+        let r = self.open[0];
         self.open.copy_within(1..self.nopen, 0);
         self.nopen -= 1;
         // SAFETY: restores exactly the protection derived from the owner's program headers.
-        if unsafe { sys::mprotect(page, self.page_size, prot) } {
+        if unsafe { sys::mprotect(r.start, r.end - r.start, r.prot) } {
             Ok(())
         } else {
             self.failed = true;
@@ -190,11 +413,46 @@ impl Batch {
     }
 }
 
-impl Drop for Batch {
+impl Drop for Batch<'_> {
     fn drop(&mut self) {
         while self.nopen > 0 {
             let _ = self.close_first();
         }
+    }
+}
+
+/// A [`Batch`] begun at its first use: a pass reads and decides its slots without holding the
+/// swap lock (which a signal handler's swap may be waiting for; the compare-and-swap catches
+/// any write in between), and a pass with nothing to write never takes it.
+pub(crate) struct LazyBatch<'q> {
+    query: Option<&'q mut PageQuery>,
+    batch: Option<Batch<'q>>,
+}
+
+impl<'q> LazyBatch<'q> {
+    /// Nothing begun yet; the batch will ask page permissions of `query`.
+    pub(crate) fn new(query: &'q mut PageQuery) -> LazyBatch<'q> {
+        LazyBatch {
+            query: Some(query),
+            batch: None,
+        }
+    }
+
+    /// The batch, begun now if it was not (`Busy` on same-thread re-entry).
+    pub(crate) fn get(&mut self) -> Result<&mut Batch<'q>> {
+        if self.batch.is_none() {
+            // The descriptor is opened before the lock is taken, not while holding it.
+            if let Some(q) = self.query.as_deref_mut() {
+                q.open();
+            }
+            self.batch = Some(Batch::start(self.query.take())?);
+        }
+        self.batch.as_mut().ok_or(Error::Busy)
+    }
+
+    /// [`Batch::finish`] of the batch, if one was begun.
+    pub(crate) fn finish(self) -> Result<()> {
+        self.batch.map_or(Ok(()), Batch::finish)
     }
 }
 
@@ -224,6 +482,48 @@ fn writable_now(addr: usize) -> bool {
         )
     };
     r >= 0
+}
+
+/// One mapped segment of a decoded library, for reading many of its aligned words with one
+/// range check each: the relocation passes read every import slot of a library.
+#[derive(Clone, Copy)]
+pub(crate) struct Window<'d> {
+    start: usize,
+    end: usize,
+    _owner: core::marker::PhantomData<&'d Dynamic>,
+}
+
+impl<'d> Window<'d> {
+    /// A window that holds nothing.
+    pub(crate) const EMPTY: Window<'d> = Window {
+        start: 1,
+        end: 0,
+        _owner: core::marker::PhantomData,
+    };
+
+    /// The mapped segment of `owner` that holds the word at `addr` (empty if none does).
+    pub(crate) fn around(owner: &'d Dynamic, addr: usize) -> Window<'d> {
+        match owner.segs.containing(addr, core::mem::size_of::<usize>()) {
+            Some(r) => Window {
+                start: r.start,
+                end: r.end,
+                _owner: core::marker::PhantomData,
+            },
+            None => Window::EMPTY,
+        }
+    }
+
+    /// The aligned word at `addr`, if it lies inside the window.
+    #[inline(always)]
+    pub(crate) fn peek(&self, addr: usize) -> Option<usize> {
+        let ws = core::mem::size_of::<usize>();
+        if addr < self.start || addr >= self.end || self.end - addr < ws || addr & (ws - 1) != 0 {
+            return None;
+        }
+        // SAFETY: `addr` is aligned and its whole word lies inside a PT_LOAD range of the
+        // borrowed owner, which stays mapped while it is borrowed (see `peek`).
+        Some(unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire))
+    }
 }
 
 /// Reads the aligned word `addr` of the library `owner`, decoded inside the walk callback that

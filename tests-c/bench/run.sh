@@ -4,7 +4,8 @@
 # Env: BENCH_BUILD (build dir, default <repo>/build-bench), BENCH_STORM_SECS (interference
 # window per configuration, default 1.5), BENCH_DLOPEN_SECS (window of each dlopen+dlclose
 # line, default 1.0), BENCH_NO_PLOT=1 (skip matplotlib), BENCH_DOCS=1
-# (write docs/bench/results.md and cost-vs-L.png).
+# (write docs/bench/results.md and cost-vs-L.png), BENCH_ONLY=install,scan,... (only these
+# sections), BENCH_CPU_TIME=1 (single-thread figures in thread CPU time; see README.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)

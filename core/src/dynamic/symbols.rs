@@ -250,13 +250,17 @@ impl<M: Memory> Dynamic<M> {
                 first[c as usize] = true;
             }
         }
+        // Almost every symbol is rejected by the first byte of its name: read that byte
+        // alone (an offset at the very end of the table is an empty name).
         for (i, s) in syms.iter().enumerate().skip(1) {
-            let tail = strtab
-                .get(C::sym_name(s) as usize..)
-                .ok_or(bad("symbol name offset past DT_STRSZ"))?;
-            if !tail.first().is_some_and(|&c| first[c as usize]) {
-                continue;
+            let off = C::sym_name(s) as usize;
+            match strtab.get(off) {
+                Some(&c) if first[c as usize] => {}
+                Some(_) => continue,
+                None if off == strtab.len() => continue,
+                None => return Err(bad("symbol name offset past DT_STRSZ")),
             }
+            let tail = &strtab[off..];
             for (k, n) in names.iter().enumerate() {
                 if tail.len() > n.len() && tail[n.len()] == 0 && tail[..n.len()] == **n {
                     f(k, i as u32);

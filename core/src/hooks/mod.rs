@@ -590,6 +590,7 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
         ..
     } = st;
     let lazy = &lazy[..*nlazy];
+    let mut query = crate::slot::PageQuery::new();
     loader::each(0, |lib| {
         let (order, n, mask) = accepting(sets, &all[..nall], lib);
         if mask & (1 << pos) == 0 {
@@ -599,7 +600,17 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
             rep.lib_skipped(lib, SKIP_DECODE_FAILED);
             return true;
         };
-        if let Err(e) = restore(sets, lazy, scratch, pos, &d, key_of(lib), &order[..n], rep) {
+        if let Err(e) = restore(
+            sets,
+            lazy,
+            scratch,
+            pos,
+            &d,
+            key_of(lib),
+            &order[..n],
+            rep,
+            &mut query,
+        ) {
             first_err.get_or_insert(e);
         }
         true

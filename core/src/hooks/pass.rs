@@ -2,9 +2,9 @@
 //! name, with every slot write going through `slot::Batch` inside the walk callback.
 
 use crate::dynamic::{Dynamic, ImportKind, Table};
+use crate::elf::Arch;
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, Readiness};
-use crate::read::Memory;
 use crate::slot;
 
 use super::*;
@@ -38,6 +38,8 @@ pub(super) struct Scratch {
     pub(super) wants: [Want; MAX_WANTS],
     pub(super) names: [&'static [u8]; MAX_WANTS],
     pub(super) notes: Notes,
+    /// The slots a pass decided and has not written yet (see `apply` and `restore`).
+    hits: [Hit; MAX_HITS],
 }
 
 // `restore` keeps one set's hooks in the want table.
@@ -47,6 +49,7 @@ pub(super) const EMPTY_SCRATCH: Scratch = Scratch {
     wants: [EMPTY_WANT; MAX_WANTS],
     names: [b""; MAX_WANTS],
     notes: Notes::new(),
+    hits: [NO_HIT; MAX_HITS],
 };
 
 /// How one slot's value relates to the sets hooking its name in its library.
@@ -168,6 +171,8 @@ impl IndexFilter {
 
 /// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
 /// table covers (below GNU `symoffset` live the undefined symbols), hash lookups for the rest.
+/// Not inlined: its lookups' frames are never on the stack with the scan's.
+#[inline(never)]
 pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> Result<()> {
     pub(super) fn record(w: &mut Want, i: u32) {
         let m = w.nindices as usize;
@@ -203,13 +208,53 @@ pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> 
     Ok(())
 }
 
+/// Most import slots a pass decides before it opens their pages and writes them: the
+/// relocation scan collects the slots of the wanted names, then every page their writes need
+/// is opened at once (one `mprotect` per run of adjacent pages, see `slot::Batch::open`).
+const MAX_HITS: usize = 16;
+
+/// An import slot of a wanted name, and what the pass decided to do with it (`restore` uses
+/// `slot`, `current` and `desired` only).
+#[derive(Clone, Copy)]
+pub(super) struct Hit {
+    slot: usize,
+    /// The value read when deciding: the compare-and-swap expects it.
+    current: usize,
+    /// What the slot must hold (see [`Chain::desired`]).
+    desired: usize,
+    /// A set in the pass's focus is stacked on the slot: counted in the report.
+    counted: bool,
+    /// The slot lost a hook applied before (lazy binding, a reload): a write is a repair.
+    repair: bool,
+    /// A JMPREL slot of a lazily bound library: noted for the lazy table.
+    lazy: bool,
+    /// The slot held its lazy PLT stub.
+    unbound: bool,
+}
+
+const NO_HIT: Hit = Hit {
+    slot: 0,
+    current: 0,
+    desired: 0,
+    counted: false,
+    repair: false,
+    lazy: false,
+    unbound: false,
+};
+
 /// Applies the sets in `order` (install order) that accept `lib` to its import slots, in one
 /// pass over its relocation tables, by the binding rule of [`chain`].  `was_applied` says which
 /// sets were applied before (then a reverted slot counts as repaired); only slots that involve
 /// a set in `focus` are counted.  Returns the first slot patched, for the sentinel.
 ///
+/// The relocation scan compares symbol indices only (a bit test per entry, then the want
+/// table for the few that pass); the slots it finds are decided, their pages opened together,
+/// and written, [`MAX_HITS`] at a time.  The swap lock is taken at the first write (none if
+/// every slot already holds what it must); page permissions are asked of the pass's `query`.
+///
 /// Not inlined into the walk callback: its frame and `Dynamic::decode`'s are never on the
 /// stack together.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub(super) fn apply(
     sets: &[Option<Set>; MAX_SETS],
@@ -219,11 +264,13 @@ pub(super) fn apply(
     was_applied: u32,
     focus: u32,
     rep: &mut Report,
+    query: &mut slot::PageQuery,
 ) -> Result<Option<(usize, usize)>> {
     let Scratch {
         wants,
         names,
         notes,
+        hits,
     } = sc;
     notes.clear();
     let mut n = 0;
@@ -250,27 +297,80 @@ pub(super) fn apply(
     if wants[..n].iter().all(|w| w.nindices == 0) {
         return Ok(None);
     }
-    let arch = d.arch()?;
     let prefilter = IndexFilter::of(&wants[..n]);
-    let mut batch = slot::Batch::begin()?;
-    let mut sentinel = None;
-    let mut err = None;
+    let mut batch = slot::LazyBatch::new(query);
+    let mut scan = Scan {
+        sets,
+        order,
+        wants: &wants[..n],
+        names: &names[..n],
+        d,
+        arch: d.arch()?,
+        was_applied,
+        focus,
+        batch: &mut batch,
+        hits,
+        nh: 0,
+        sentinel: None,
+        notes,
+        rep,
+        err: None,
+    };
+    // The per-entry work is one bit test; the few entries that pass it leave the loop.
     d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
-        if !prefilter.may_hold(sym) {
-            return true;
+        !prefilter.may_hold(sym) || scan.candidate(offset, sym, r_type, addend, table)
+    })?;
+    if scan.err.is_none() {
+        if let Err(e) = scan.settle() {
+            scan.err = Some(e);
         }
-        let Some(k) = wants[..n]
+    }
+    let Scan { sentinel, err, .. } = scan;
+    batch.finish()?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(sentinel),
+    }
+}
+
+/// `apply`'s relocation scan: what it looks for, and the slots it decided so far.
+struct Scan<'a, 'q> {
+    sets: &'a [Option<Set>; MAX_SETS],
+    order: &'a [usize],
+    wants: &'a [Want],
+    names: &'a [&'static [u8]],
+    d: &'a Dynamic,
+    arch: &'static Arch,
+    was_applied: u32,
+    focus: u32,
+    batch: &'a mut slot::LazyBatch<'q>,
+    hits: &'a mut [Hit; MAX_HITS],
+    nh: usize,
+    sentinel: Option<(usize, usize)>,
+    notes: &'a mut Notes,
+    rep: &'a mut Report,
+    err: Option<Error>,
+}
+
+impl Scan<'_, '_> {
+    /// A relocation whose symbol index passed the prefilter: decides its slot if it is an
+    /// import of a wanted name, writing the decided slots when [`MAX_HITS`] are pending.
+    /// False (with `err` set) stops the scan.
+    #[inline(never)]
+    fn candidate(&mut self, offset: u64, sym: u32, r_type: u32, addend: i64, t: Table) -> bool {
+        let d = self.d;
+        let Some(k) = self
+            .wants
             .iter()
             .position(|w| w.indices[..w.nindices as usize].contains(&sym))
         else {
             return true;
         };
-        let w = &wants[k];
-        let r = match d.import_reloc(arch, offset, sym, r_type, addend, table) {
+        let r = match d.import_reloc(self.arch, offset, sym, r_type, addend, t) {
             Ok(Some(r)) => r,
             Ok(None) => return true,
             Err(e) => {
-                err = Some(e);
+                self.err = Some(e);
                 return false;
             }
         };
@@ -279,48 +379,81 @@ pub(super) fn apply(
             return true;
         }
         let current = slot::peek(d, r.slot).unwrap_or(0);
+        let lazy = r.table == Table::JmpRel && d.bind_now == 0;
         // A lazy PLT stub lies inside the library; so does a definition of its own (bound to
         // itself, e.g. under RTLD_DEEPBIND), told apart by a lookup (rare: lazy slots only).
-        let unbound = r.table == Table::JmpRel
-            && d.bind_now == 0
+        let unbound = lazy
             && d.contains(current)
-            && !matches!(d.lookup(names[k]), Ok(Some(s)) if s.is_defined() && s.address(d.bias) == current);
-        let c = chain(sets, order, w, current, unbound, None);
-        if c.skipped & focus != 0 {
-            rep.slots_foreign += 1;
+            && !matches!(d.lookup(self.names[k]), Ok(Some(s)) if s.is_defined() && s.address(d.bias) == current);
+        let c = chain(
+            self.sets,
+            self.order,
+            &self.wants[k],
+            current,
+            unbound,
+            None,
+        );
+        if c.skipped & self.focus != 0 {
+            self.rep.slots_foreign += 1;
         }
         if c.applied == 0 {
             return true;
         }
-        let counted = c.applied & focus != 0;
-        if current == c.desired {
-            if counted {
-                rep.slots_already += 1;
+        self.hits[self.nh] = Hit {
+            slot: r.slot,
+            current,
+            desired: c.desired,
+            counted: c.applied & self.focus != 0,
+            repair: !c.carried && self.was_applied & c.applied != 0,
+            lazy,
+            unbound,
+        };
+        self.nh += 1;
+        if self.nh == MAX_HITS {
+            if let Err(e) = self.settle() {
+                self.err = Some(e);
+                return false;
             }
-        } else {
-            match batch.swap(d, r.slot, current, c.desired) {
-                Ok(()) if !counted => {}
-                Ok(()) if !c.carried && was_applied & c.applied != 0 => rep.slots_repaired += 1,
-                Ok(()) => rep.slots_patched += 1,
-                Err(Error::Changed) => rep.slots_conflict += 1,
-                Err(e) => {
-                    err = Some(e);
-                    return false;
-                }
-            }
-        }
-        if sentinel.is_none() {
-            sentinel = Some((r.slot, c.desired));
-        }
-        if d.bind_now == 0 && r.table == Table::JmpRel {
-            notes.push(r.slot, c.desired, unbound, current);
         }
         true
-    })?;
-    batch.finish()?;
-    match err {
-        Some(e) => Err(e),
-        None => Ok(sentinel),
+    }
+
+    /// Writes the decided slots, in table order: first every page their writes need is opened
+    /// (together), then each slot is compare-and-swapped and counted.
+    fn settle(&mut self) -> Result<()> {
+        let (d, hits) = (self.d, &self.hits[..self.nh]);
+        self.nh = 0;
+        if hits.iter().any(|h| h.current != h.desired) {
+            self.batch.get()?.open(
+                d,
+                hits.iter()
+                    .filter(|h| h.current != h.desired)
+                    .map(|h| h.slot),
+            );
+        }
+        let rep = &mut *self.rep;
+        for h in hits {
+            if h.current == h.desired {
+                if h.counted {
+                    rep.slots_already += 1;
+                }
+            } else {
+                match self.batch.get()?.swap(d, h.slot, h.current, h.desired) {
+                    Ok(()) if !h.counted => {}
+                    Ok(()) if h.repair => rep.slots_repaired += 1,
+                    Ok(()) => rep.slots_patched += 1,
+                    Err(Error::Changed) => rep.slots_conflict += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.sentinel.is_none() {
+                self.sentinel = Some((h.slot, h.desired));
+            }
+            if h.lazy {
+                self.notes.push(h.slot, h.desired, h.unbound, h.current);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -353,6 +486,8 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
     let mut first_err = None;
     let mut counters = (0, 0);
     let (all, nall) = st.ordered();
+    // One page-permission reader for every library of the pass (closed when the pass ends).
+    let mut query = slot::PageQuery::new();
     loader::each(loader::LIBS_ALL, |lib| {
         counters = (lib.adds, lib.subs);
         let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
@@ -405,7 +540,10 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         if !due {
             return true;
         }
-        let d = match lib.decode() {
+        // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
+        // into another slot of this frame, which runs inside malloc hooks.
+        let decoded = lib.decode();
+        let d = match decoded.as_ref().map_err(|e| *e) {
             Ok(d) => d,
             Err(e) => {
                 rep.lib_skipped(lib, SKIP_DECODE_FAILED);
@@ -422,11 +560,12 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         let applied = apply(
             &st.sets,
             &mut st.scratch,
-            &d,
+            d,
             &order[..n],
             was,
             focus,
             &mut lib_rep,
+            &mut query,
         );
         match applied {
             Ok(sentinel) => {
@@ -475,7 +614,8 @@ pub(super) fn sentinel_moved(lib: &LibInfo<'_>, (slot, value): (usize, usize)) -
 /// No symbol-table scan: one pass over the relocation tables reads each import slot and checks
 /// its value against a 64-bit filter of the set's replacements; only a slot that holds one has
 /// its symbol's name compared (a slot can hold a replacement by being bound to it: a hook
-/// function that some library imports under its own name is not taken off).
+/// function that some library imports under its own name is not taken off).  The slots found
+/// are written [`MAX_HITS`] at a time, their pages opened together as in `apply`.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub(super) fn restore(
@@ -487,9 +627,10 @@ pub(super) fn restore(
     key: u32,
     order: &[usize],
     rep: &mut Report,
+    query: &mut slot::PageQuery,
 ) -> Result<()> {
     let set = sets[pos].as_ref().ok_or(Error::NotFound)?;
-    let wants = &mut sc.wants;
+    let Scratch { wants, hits, .. } = sc;
     let mut values = 0u64;
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
         wants[k] = EMPTY_WANT;
@@ -503,46 +644,57 @@ pub(super) fn restore(
         values |= value_bit(h.replacement);
     }
     let arch = d.arch()?;
-    let ws = core::mem::size_of::<usize>();
-    let mut batch = slot::Batch::begin()?;
-    let mut restored = 0;
-    let mut err = None;
+    let (jump_slot, glob_dat, abs) = (arch.jump_slot, arch.glob_dat, arch.abs);
+    let mut batch = slot::LazyBatch::new(query);
+    let mut unhook = Unhook {
+        sets,
+        lazy,
+        wants,
+        set,
+        pos,
+        d,
+        key,
+        order,
+        batch: &mut batch,
+        hits,
+        nh: 0,
+        restored: 0,
+        changed: 0,
+        err: None,
+    };
     // Import slots cluster in one segment: the last one that held a slot is checked first.
-    let (mut lo, mut hi) = (1usize, 0usize);
+    let mut window = slot::Window::EMPTY;
+    // Per entry: a type check, one read of the slot and a bit test; the rest leaves the loop.
     d.for_each_raw_reloc(|offset, sym, r_type, _, table| {
-        if sym == 0
-            || (r_type != arch.jump_slot && Some(r_type) != arch.glob_dat && r_type != arch.abs)
-        {
+        if sym == 0 || (r_type != jump_slot && Some(r_type) != glob_dat && r_type != abs) {
             return true;
         }
         let at = d.bias.wrapping_add(offset as usize);
-        if at < lo || at.wrapping_add(ws) > hi || at & (ws - 1) != 0 {
-            match d.segs.segments().containing(at, ws) {
-                Some(r) if at & (ws - 1) == 0 => (lo, hi) = (r.start, r.end),
-                // Not a slot gothook can have written (apply refuses it).
-                _ => return true,
+        let current = match window.peek(at) {
+            Some(v) => v,
+            None => {
+                window = slot::Window::around(d, at);
+                match window.peek(at) {
+                    Some(v) => v,
+                    // Not a slot gothook can have written (apply refuses it).
+                    None => return true,
+                }
             }
-        }
-        let current = slot::peek(d, at).unwrap_or(0);
-        if values & value_bit(current) == 0 {
-            return true;
-        }
-        let Some(k) = (0..set.nhooks).find(|&k| set.hooks[k].replacement == current) else {
-            return true;
         };
-        match restore_slot(
-            sets, lazy, wants, set, pos, d, key, order, at, sym, k, table, &mut batch,
-        ) {
-            Ok(true) => restored += 1,
-            Ok(false) => {}
-            Err(Error::Changed) => rep.slots_changed += 1,
-            Err(e) => {
-                err = Some(e);
-                return false;
-            }
-        }
-        true
+        values & value_bit(current) == 0 || unhook.candidate(at, current, sym, table)
     })?;
+    if unhook.err.is_none() {
+        if let Err(e) = unhook.put_back() {
+            unhook.err = Some(e);
+        }
+    }
+    let Unhook {
+        restored,
+        changed,
+        err,
+        ..
+    } = unhook;
+    rep.slots_changed += changed;
     batch.finish()?;
     rep.slots_restored += restored;
     if restored > 0 {
@@ -551,18 +703,91 @@ pub(super) fn restore(
     err.map_or(Ok(()), Err)
 }
 
+/// `restore`'s relocation scan: the set taken off, and the slots decided so far (the value
+/// found, and in `desired` the value to write).
+struct Unhook<'a, 'q> {
+    sets: &'a [Option<Set>; MAX_SETS],
+    lazy: &'a [LazySlot],
+    wants: &'a [Want; MAX_WANTS],
+    set: &'a Set,
+    pos: usize,
+    d: &'a Dynamic,
+    key: u32,
+    order: &'a [usize],
+    batch: &'a mut slot::LazyBatch<'q>,
+    hits: &'a mut [Hit; MAX_HITS],
+    nh: usize,
+    restored: u32,
+    /// Slots changed meanwhile (left alone): `Report::slots_changed`.
+    changed: u32,
+    err: Option<Error>,
+}
+
+impl Unhook<'_, '_> {
+    /// An import slot at `at` holding `current`, which passed the value filter: decides it if
+    /// it holds a replacement of the set under the hook's own name, writing the decided slots
+    /// when [`MAX_HITS`] are pending.  False (with `err` set) stops the scan.
+    #[inline(never)]
+    fn candidate(&mut self, at: usize, current: usize, sym: u32, table: Table) -> bool {
+        let set = self.set;
+        let Some(k) = (0..set.nhooks).find(|&k| set.hooks[k].replacement == current) else {
+            return true;
+        };
+        let Some(target) = restore_target(
+            self.sets, self.lazy, self.wants, set, self.pos, self.d, self.key, self.order, at, sym,
+            k, table,
+        ) else {
+            return true;
+        };
+        self.hits[self.nh] = Hit {
+            slot: at,
+            current,
+            desired: target,
+            ..NO_HIT
+        };
+        self.nh += 1;
+        if self.nh == MAX_HITS {
+            if let Err(e) = self.put_back() {
+                self.err = Some(e);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Writes the decided slots, their pages opened first (a slot changed meanwhile is counted
+    /// in `slots_changed`).
+    fn put_back(&mut self) -> Result<()> {
+        let (d, hits) = (self.d, &self.hits[..self.nh]);
+        self.nh = 0;
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let batch = self.batch.get()?;
+        batch.open(d, hits.iter().map(|h| h.slot));
+        for h in hits {
+            match batch.swap(d, h.slot, h.current, h.desired) {
+                Ok(()) => self.restored += 1,
+                Err(Error::Changed) => self.changed += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One bit of a 64-bit filter of slot values (functions are at least 4-byte aligned).
 #[inline(always)]
 fn value_bit(v: usize) -> u64 {
     1 << ((v >> 4) & 63)
 }
 
-/// Restores one slot of `restore` that holds the replacement of hook `k` (first match by
-/// value; the hook with the slot's symbol name is the one taken off).  `Ok(false)`: the slot's
+/// What `restore` writes into a slot that holds the replacement of hook `k` (first match by
+/// value; the hook with the slot's symbol name is the one taken off).  `None`: the slot's
 /// symbol is none of the set's names.
 #[allow(clippy::too_many_arguments)]
 #[cold]
-fn restore_slot(
+fn restore_target(
     sets: &[Option<Set>; MAX_SETS],
     lazy: &[LazySlot],
     wants: &[Want; MAX_WANTS],
@@ -575,19 +800,12 @@ fn restore_slot(
     sym: u32,
     k: usize,
     table: Table,
-    batch: &mut slot::Batch,
-) -> Result<bool> {
+) -> Option<usize> {
     let current = set.hooks[k].replacement;
-    let name = match d.symbol(sym) {
-        Ok(s) => s.name,
-        Err(_) => return Ok(false),
-    };
+    let name = d.symbol(sym).ok()?.name;
     // Two hooks of a set may share a replacement: the one named by the slot's symbol.
-    let Some(k) = (k..set.nhooks)
-        .find(|&j| set.hooks[j].replacement == current && set.hooks[j].symbol == name)
-    else {
-        return Ok(false);
-    };
+    let k = (k..set.nhooks)
+        .find(|&j| set.hooks[j].replacement == current && set.hooks[j].symbol == name)?;
     let c = chain(sets, order, &wants[k], current, false, Some(pos));
     // No set left on a slot that held its lazy stub: the stub goes back, exactly.
     let stub = (c.applied == 0 && table == Table::JmpRel)
@@ -597,6 +815,5 @@ fn restore_slot(
                 .map(|l| l.stub)
         })
         .flatten();
-    let target = stub.unwrap_or(c.desired);
-    batch.swap(d, at, current, target).map(|()| true)
+    Some(stub.unwrap_or(c.desired))
 }

@@ -254,7 +254,27 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// BENCH_CPU_TIME=1: the single-thread timings (`time_us`) read this thread's CPU clock
+/// instead of the wall clock.  On a machine shared with other work the wall clock also counts
+/// the other processes' time slices, and a call that enters the kernel often (mprotect) is
+/// preempted more often than a plain memory read.
+fn cpu_time() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("BENCH_CPU_TIME").is_ok_and(|v| v == "1"))
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 fn time_us(f: impl FnOnce()) -> f64 {
+    if cpu_time() {
+        let t = thread_cpu_ns();
+        f();
+        return (thread_cpu_ns() - t) as f64 / 1e3;
+    }
     let t = Instant::now();
     f();
     t.elapsed().as_secs_f64() * 1e6
@@ -591,6 +611,9 @@ fn stack_of(mut f: impl FnMut()) -> usize {
 }
 
 // ---------------------------------------------------------------- main
+/// The sections BENCH_ONLY can select, in the order they run.
+const SECTIONS: [&str; 9] = ["install", "install-one", "refresh-one", "probe", "storm", "dlopen", "churn", "scan", "peers"];
+
 struct Row {
     l: usize,
     fig: Vec<(String, f64)>,
@@ -626,6 +649,13 @@ fn main() {
     let dl_libs = [lmax + 1, lmax + 2, lmax + 3, lmax + 4]; // dlopen lines, one per thread
     let storm_secs: f64 = std::env::var("BENCH_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.5);
     let dl_secs: f64 = std::env::var("BENCH_DLOPEN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    // BENCH_ONLY=install,scan,...: run only these sections (default: all); targets whose
+    // figures were not measured are left out of the table.
+    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY").ok().filter(|s| !s.is_empty()).map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    for name in only.iter().flatten() {
+        assert!(SECTIONS.contains(&name.as_str()), "BENCH_ONLY: unknown section {name:?} (known: {})", SECTIONS.join(","));
+    }
+    let on = |name: &str| only.as_ref().is_none_or(|v| v.iter().any(|x| x == name));
 
     // The malloc-heavy library, loaded for the whole run (the set that hooks it names it).
     let churn_path = CString::new(format!("{dir}/libbchurn.so")).unwrap();
@@ -653,93 +683,94 @@ fn main() {
         let reps = if l >= 1000 { 9 } else if l >= 100 { 15 } else { 31 };
         let mut row = Row { l, fig: Vec::new() };
 
-        // ---- In each repetition, in turn: the floor (one plain read of every relocation
-        // entry), gothook install (every library), the refresh right after it (no library
-        // loaded or unloaded since), uninstall, then the naive strcmp patcher over the same
-        // libraries (every loaded one but the vDSO, the loader and libgothook, like gothook's
-        // default filter) and its restore.  Interleaved, so that the load of a shared machine
-        // hits the figures the targets compare alike.  Between repetitions an untimed pause
-        // long enough for refresh's lock-time budget to refill, so no timed refresh waits.
-        let mut tfl = Vec::new();
-        let mut tn = Vec::new();
-        let mut tnb = Vec::new();
-        let mut tnr = Vec::new();
-        let mut ti = Vec::new();
-        let mut tra = Vec::new();
-        let mut tu = Vec::new();
-        let mut first = GReport::default();
-        let mut after = GReport::default();
-        let mut last_refresh_us = 0.0f64;
-        for r in 0..reps {
-            std::thread::sleep(Duration::from_secs_f64((last_refresh_us * 5.0 + 100.0) * 1e-6));
-            tfl.push(time_us(|| {
-                std::hint::black_box(scan_floor().sum);
-            }));
-            let mut out = (0, GReport::default());
-            ti.push(time_us(|| out = set.install(None)));
-            if r == 0 {
-                first = out.1;
-                let n = fully_hooked(&libs);
-                assert!(n == libs.len(), "gothook install left {} of {} libraries not fully hooked: {:?}", libs.len() - n, libs.len(), out.1);
-                if l == lmax {
-                    let t_stack = Instant::now();
-                    let mut id = out.0;
-                    // (the set is installed; the next install of the same set is a no-op)
-                    let d = stack_of(|| {
-                        let mut rep = GReport::default();
-                        unsafe { gothook_refresh(1, &mut rep) };
-                    });
-                    stack.push(("refresh(FULL), all libraries".into(), d));
-                    let d = stack_of(|| {
-                        uninstall(id);
-                    });
-                    stack.push(("uninstall, all libraries".into(), d));
-                    let d = stack_of(|| {
-                        id = set.install(None).0;
-                    });
-                    stack.push(("install, all libraries".into(), d));
-                    out.0 = id;
-                    // (the FULL refresh above was charged to the pacing budget: let it refill)
-                    std::thread::sleep(t_stack.elapsed() * 5);
-                }
-            }
-            let mut rep = GReport::default();
-            last_refresh_us = time_us(|| rep = refresh(0));
-            tra.push(last_refresh_us);
-            if r == 0 {
-                after = rep;
-            }
-            tu.push(time_us(|| {
-                uninstall(out.0);
-            }));
-            if r == 0 {
-                let n = unhooked(&libs);
-                assert!(n == libs.len(), "gothook uninstall left hooks in {} libraries", libs.len() - n);
-            }
-
-            for (plain, times) in [(true, &mut tn), (false, &mut tnb)] {
-                let mut nv = (0, 0);
-                times.push(time_us(|| nv = naive_patch(plain)));
-                let what = if plain { "naive strcmp patcher" } else { "naive patcher with a first-byte pre-check" };
+        if on("install") {
+            // ---- In each repetition, in turn: the floor (one plain read of every relocation
+            // entry), gothook install (every library), the refresh right after it (no library
+            // loaded or unloaded since), uninstall, then the naive strcmp patcher over the same
+            // libraries (every loaded one but the vDSO, the loader and libgothook, like gothook's
+            // default filter) and its restore.  Interleaved, so that the load of a shared machine
+            // hits the figures the targets compare alike.  Between repetitions an untimed pause
+            // long enough for refresh's lock-time budget to refill, so no timed refresh waits.
+            let mut tfl = Vec::new();
+            let mut tn = Vec::new();
+            let mut tnb = Vec::new();
+            let mut tnr = Vec::new();
+            let mut ti = Vec::new();
+            let mut tra = Vec::new();
+            let mut tu = Vec::new();
+            let mut first = GReport::default();
+            let mut after = GReport::default();
+            let mut last_refresh_us = 0.0f64;
+            for r in 0..reps {
+                std::thread::sleep(Duration::from_secs_f64((last_refresh_us * 5.0 + 100.0) * 1e-6));
+                tfl.push(time_us(|| {
+                    std::hint::black_box(scan_floor().sum);
+                }));
+                let mut out = (0, GReport::default());
+                ti.push(time_us(|| out = set.install(None)));
                 if r == 0 {
+                    first = out.1;
                     let n = fully_hooked(&libs);
-                    assert!(n == libs.len(), "{what} left {} of {} libraries not fully hooked", libs.len() - n, libs.len());
-                    notes.push(format!(
-                        "L={l}: {what} patched {} slots in {} libraries; every generated library fully hooked (calls and ABS64 table), and none after its restore",
-                        nv.1, nv.0
-                    ));
+                    assert!(n == libs.len(), "gothook install left {} of {} libraries not fully hooked: {:?}", libs.len() - n, libs.len(), out.1);
+                    if l == lmax {
+                        let t_stack = Instant::now();
+                        let mut id = out.0;
+                        // (the set is installed; the next install of the same set is a no-op)
+                        let d = stack_of(|| {
+                            let mut rep = GReport::default();
+                            unsafe { gothook_refresh(1, &mut rep) };
+                        });
+                        stack.push(("refresh(FULL), all libraries".into(), d));
+                        let d = stack_of(|| {
+                            uninstall(id);
+                        });
+                        stack.push(("uninstall, all libraries".into(), d));
+                        let d = stack_of(|| {
+                            id = set.install(None).0;
+                        });
+                        stack.push(("install, all libraries".into(), d));
+                        out.0 = id;
+                        // (the FULL refresh above was charged to the pacing budget: let it refill)
+                        std::thread::sleep(t_stack.elapsed() * 5);
+                    }
                 }
-                let mut n = 0;
-                let t = time_us(|| n = naive_unpatch());
-                if plain {
-                    tnr.push(t);
+                let mut rep = GReport::default();
+                last_refresh_us = time_us(|| rep = refresh(0));
+                tra.push(last_refresh_us);
+                if r == 0 {
+                    after = rep;
                 }
-                assert_eq!(n, nv.1 as i64);
+                tu.push(time_us(|| {
+                    uninstall(out.0);
+                }));
                 if r == 0 {
                     let n = unhooked(&libs);
-                    assert!(n == libs.len(), "{what}: restore left hooks in {} libraries", libs.len() - n);
+                    assert!(n == libs.len(), "gothook uninstall left hooks in {} libraries", libs.len() - n);
                 }
-            }
+
+                for (plain, times) in [(true, &mut tn), (false, &mut tnb)] {
+                    let mut nv = (0, 0);
+                    times.push(time_us(|| nv = naive_patch(plain)));
+                    let what = if plain { "naive strcmp patcher" } else { "naive patcher with a first-byte pre-check" };
+                    if r == 0 {
+                        let n = fully_hooked(&libs);
+                        assert!(n == libs.len(), "{what} left {} of {} libraries not fully hooked", libs.len() - n, libs.len());
+                        notes.push(format!(
+                            "L={l}: {what} patched {} slots in {} libraries; every generated library fully hooked (calls and ABS64 table), and none after its restore",
+                            nv.1, nv.0
+                        ));
+                    }
+                    let mut n = 0;
+                    let t = time_us(|| n = naive_unpatch());
+                    if plain {
+                        tnr.push(t);
+                    }
+                    assert_eq!(n, nv.1 as i64);
+                    if r == 0 {
+                        let n = unhooked(&libs);
+                        assert!(n == libs.len(), "{what}: restore left hooks in {} libraries", libs.len() - n);
+                    }
+                }
         }
         row.put("floor: plain read of every JMPREL+RELA entry", median(&mut tfl));
         row.put("naive strcmp patcher install", median(&mut tn));
@@ -756,20 +787,22 @@ fn main() {
             "L={l}: refresh right after install (no library loaded or unloaded since): report {} libraries patched, {} slots patched, {} repaired, {} already",
             after.libs_patched, after.slots_patched, after.slots_repaired, after.slots_already
         ));
+        }
 
         // ---- install into the one extra library alone (filter: contains)
-        let one = open_lib(&dir, extra);
-        let mut f = empty_filter();
-        f.contains = one.alloc as *const c_void;
-        let mut t1 = Vec::new();
-        for r in 0..reps {
-            let mut out = (0, GReport::default());
-            t1.push(time_us(|| out = set.install(Some(&f))));
-            if r == 0 {
-                assert_eq!(out.1.libs_patched, 1, "{:?}", out.1);
-                assert!(hits_through(&one) >= 6);
-            }
-            uninstall(out.0);
+        if on("install-one") {
+            let one = open_lib(&dir, extra);
+            let mut f = empty_filter();
+            f.contains = one.alloc as *const c_void;
+            let mut t1 = Vec::new();
+            for r in 0..reps {
+                let mut out = (0, GReport::default());
+                t1.push(time_us(|| out = set.install(Some(&f))));
+                if r == 0 {
+                    assert_eq!(out.1.libs_patched, 1, "{:?}", out.1);
+                    assert!(hits_through(&one) >= 6);
+                }
+                uninstall(out.0);
         }
         row.put("gothook install-one", median(&mut t1));
         let mut f2 = empty_filter();
@@ -784,92 +817,108 @@ fn main() {
         }
         row.put("gothook install-one (path suffix)", median(&mut t1s));
         unsafe { libc::dlclose(one.handle) };
+        }
 
         // ---- refresh-one: set installed over L libraries, one more loaded
-        let (id, _) = set.install(None);
+        let need_set = on("refresh-one") || on("probe") || on("storm");
+        let id = need_set.then(|| set.install(None).0);
         for _ in 0..4 {
             refresh(0);
         }
-        let mut tr = Vec::new();
-        for r in 0..reps {
-            let one = open_lib(&dir, extra);
-            let mut rep = GReport::default();
-            tr.push(time_us(|| rep = refresh(0)));
-            if r == 0 {
-                notes.push(format!("L={l}: refresh-one report: {rep:?}"));
-                assert!(hits_through(&one) >= 6, "refresh did not hook the new library");
-            }
-            if l == lmax && r == 1 {
-                unsafe { libc::dlclose(one.handle) };
-                refresh(0);
+        if on("refresh-one") {
+            let mut tr = Vec::new();
+            for r in 0..reps {
                 let one = open_lib(&dir, extra);
+                let mut rep = GReport::default();
+                tr.push(time_us(|| rep = refresh(0)));
+                if r == 0 {
+                    notes.push(format!("L={l}: refresh-one report: {rep:?}"));
+                    assert!(hits_through(&one) >= 6, "refresh did not hook the new library");
+                }
+                if l == lmax && r == 1 {
+                    unsafe { libc::dlclose(one.handle) };
+                    refresh(0);
+                    let one = open_lib(&dir, extra);
+                    let d = stack_of(|| {
+                        refresh(0);
+                    });
+                    stack.push(("refresh, one new library".into(), d));
+                    unsafe { libc::dlclose(one.handle) };
+                } else {
+                    unsafe { libc::dlclose(one.handle) };
+                }
+                // settle: sweep the unloaded library (untimed)
+                for _ in 0..3 {
+                    refresh(0);
+                }
+        }
+        row.put("gothook refresh-one", median(&mut tr));
+        }
+
+        // ---- probe: nothing changed
+        if on("probe") {
+            row.put("gothook probe", time_probe());
+            if l == lmax {
                 let d = stack_of(|| {
                     refresh(0);
                 });
-                stack.push(("refresh, one new library".into(), d));
-                unsafe { libc::dlclose(one.handle) };
-            } else {
-                unsafe { libc::dlclose(one.handle) };
-            }
-            // settle: sweep the unloaded library (untimed)
-            for _ in 0..3 {
-                refresh(0);
-            }
+                stack.push(("refresh, nothing changed (probe)".into(), d));
         }
-        row.put("gothook refresh-one", median(&mut tr));
-
-        // ---- probe: nothing changed
-        row.put("gothook probe", time_probe());
-        if l == lmax {
-            let d = stack_of(|| {
-                refresh(0);
-            });
-            stack.push(("refresh, nothing changed (probe)".into(), d));
         }
 
         // ---- interference (set installed, settled): the three configurations alternate in
         // rounds, so that the load of a shared machine hits them alike; rates are means over
         // the rounds (equal windows).
-        const STORM_ROUNDS: u32 = 3;
-        let round = Duration::from_secs_f64(storm_secs / STORM_ROUNDS as f64);
-        let (mut base, mut busy, mut with, mut nref) = (0.0, 0.0, 0.0, 0u64);
-        for _ in 0..STORM_ROUNDS {
-            base += dl_storm(&dir, storm, round, None).0 / STORM_ROUNDS as f64;
-            busy += dl_storm(&dir, storm, round, Some(false)).0 / STORM_ROUNDS as f64;
-            let (w, n) = dl_storm(&dir, storm, round, Some(true));
-            with += w / STORM_ROUNDS as f64;
-            nref += n;
-            for _ in 0..4 {
-                refresh(0);
-            }
+        if on("storm") {
+            const STORM_ROUNDS: u32 = 3;
+            let round = Duration::from_secs_f64(storm_secs / STORM_ROUNDS as f64);
+            let (mut base, mut busy, mut with, mut nref) = (0.0, 0.0, 0.0, 0u64);
+            for _ in 0..STORM_ROUNDS {
+                base += dl_storm(&dir, storm, round, None).0 / STORM_ROUNDS as f64;
+                busy += dl_storm(&dir, storm, round, Some(false)).0 / STORM_ROUNDS as f64;
+                let (w, n) = dl_storm(&dir, storm, round, Some(true));
+                with += w / STORM_ROUNDS as f64;
+                nref += n;
+                for _ in 0..4 {
+                    refresh(0);
+                }
         }
         row.put("dlopen+dlclose/s alone", base);
         row.put("dlopen+dlclose/s with spinning thread", busy);
         row.put("dlopen+dlclose/s with refresh loop", with);
         row.put("refreshes/s in storm", nref as f64 / storm_secs);
+        }
 
         // ---- probe with the dlopen interception installed: the lock-free fast path
+        let need_dl = on("probe") || on("dlopen") || on("churn");
         let mut dl_set = 0u32;
         let mut dl_rep = GReport::default();
-        let s = counted(|| unsafe { gothook_intercept_dlopen(&mut dl_set, &mut dl_rep) });
-        assert!(s == 0, "gothook_intercept_dlopen: {}", st(s));
-        row.put("gothook probe (dlopen intercepted)", time_probe());
+        if need_dl {
+            let s = counted(|| unsafe { gothook_intercept_dlopen(&mut dl_set, &mut dl_rep) });
+            assert!(s == 0, "gothook_intercept_dlopen: {}", st(s));
+        }
+        if on("probe") {
+            row.put("gothook probe (dlopen intercepted)", time_probe());
+        }
 
         // ---- dlopen+dlclose cost, libraries that no set applies to (nothing to patch): the
         // interception alone vs nothing of gothook's installed, alternating in short rounds so
         // that the load of a shared machine hits both alike.
-        uninstall(id);
-        const DL_ROUNDS: u32 = 3;
-        let dl_dur = Duration::from_secs_f64(dl_secs / DL_ROUNDS as f64);
-        let mut dl_lines: [DlLine; 4] = Default::default(); // plain 1, plain 4, intercepted 1, 4
-        for _ in 0..DL_ROUNDS {
-            dl_lines[2].add(dl_cost(&dir, &dl_libs, 1, dl_dur));
-            dl_lines[3].add(dl_cost(&dir, &dl_libs, 4, dl_dur));
-            uninstall(dl_set);
-            dl_lines[0].add(dl_cost(&dir, &dl_libs, 1, dl_dur));
-            dl_lines[1].add(dl_cost(&dir, &dl_libs, 4, dl_dur));
-            let s = counted(|| unsafe { gothook_intercept_dlopen(&mut dl_set, &mut dl_rep) });
-            assert!(s == 0, "gothook_intercept_dlopen: {}", st(s));
+        if let Some(id) = id {
+            uninstall(id);
+        }
+        if on("dlopen") {
+            const DL_ROUNDS: u32 = 3;
+            let dl_dur = Duration::from_secs_f64(dl_secs / DL_ROUNDS as f64);
+            let mut dl_lines: [DlLine; 4] = Default::default(); // plain 1, plain 4, intercepted 1, 4
+            for _ in 0..DL_ROUNDS {
+                dl_lines[2].add(dl_cost(&dir, &dl_libs, 1, dl_dur));
+                dl_lines[3].add(dl_cost(&dir, &dl_libs, 4, dl_dur));
+                uninstall(dl_set);
+                dl_lines[0].add(dl_cost(&dir, &dl_libs, 1, dl_dur));
+                dl_lines[1].add(dl_cost(&dir, &dl_libs, 4, dl_dur));
+                let s = counted(|| unsafe { gothook_intercept_dlopen(&mut dl_set, &mut dl_rep) });
+                assert!(s == 0, "gothook_intercept_dlopen: {}", st(s));
         }
         for (line, what) in dl_lines.into_iter().zip(["plain, 1 thread", "plain, 4 threads", "intercepted, 1 thread", "intercepted, 4 threads"]) {
             line.put(&mut row, what);
@@ -884,26 +933,34 @@ fn main() {
         applies.add(dl_cost(&dir, &dl_libs, 1, Duration::from_secs_f64(dl_secs)));
         applies.put(&mut row, "intercepted, set applies, 1 thread");
         uninstall(id);
+        }
 
         // ---- the malloc-heavy program: a malloc hook that refreshes on every call vs the same
         // hook without refresh; with the interception (lock-free probe), then without.
-        let (plain, refr) = churn_cost(churn, &churn_filter);
-        row.put("malloc+free pair, hook (ns), intercepted", plain);
-        row.put("malloc+free pair, hook refreshing every malloc (ns), intercepted", refr);
-        uninstall(dl_set);
-        let (plain, refr) = churn_cost(churn, &churn_filter);
-        row.put("malloc+free pair, hook (ns)", plain);
-        row.put("malloc+free pair, hook refreshing every malloc (ns)", refr);
+        if !on("churn") {
+            if need_dl {
+                uninstall(dl_set);
+            }
+        } else {
+            let (plain, refr) = churn_cost(churn, &churn_filter);
+            row.put("malloc+free pair, hook (ns), intercepted", plain);
+            row.put("malloc+free pair, hook refreshing every malloc (ns), intercepted", refr);
+            uninstall(dl_set);
+            let (plain, refr) = churn_cost(churn, &churn_filter);
+            row.put("malloc+free pair, hook (ns)", plain);
+            row.put("malloc+free pair, hook refreshing every malloc (ns)", refr);
+        }
 
         // ---- scan vs floor
-        let mut ta = Vec::new();
-        let mut tc = Vec::new();
-        let mut tf = Vec::new();
-        let (mut napi, mut ncore, mut nfloor) = (0, 0, 0);
-        for _ in 0..reps {
-            ta.push(time_us(|| napi = scan_api().imports));
-            tc.push(time_us(|| ncore = scan_core().0));
-            tf.push(time_us(|| nfloor = scan_floor().entries));
+        if on("scan") {
+            let mut ta = Vec::new();
+            let mut tc = Vec::new();
+            let mut tf = Vec::new();
+            let (mut napi, mut ncore, mut nfloor) = (0, 0, 0);
+            for _ in 0..reps {
+                ta.push(time_us(|| napi = scan_api().imports));
+                tc.push(time_us(|| ncore = scan_core().0));
+                tf.push(time_us(|| nfloor = scan_floor().entries));
         }
         row.put("scan gothook_dynamic_imports", median(&mut ta));
         row.put("scan core for_each_reloc", median(&mut tc));
@@ -917,19 +974,21 @@ fn main() {
             });
             stack.push(("libs_each + lib_decode + dynamic_imports, all libraries".into(), d));
         }
+        }
 
         // ---- peers: plthook (the L generated libraries)
-        let mut tpl = Vec::new();
-        for r in 0..reps {
-            let mut v = Vec::new();
-            tpl.push(time_us(|| v = plthook_install(&libs)));
-            if r == 0 {
-                let h0 = hits_through(&libs[0]);
-                let h1 = hits_through(&libs[libs.len().min(2) - 1]);
-                notes.push(format!("L={l}: plthook: hook hits through lib 0 (bind-now, .plt.got/GLOB_DAT) = {h0}, lib 1 (lazy, JUMP_SLOT) = {h1} (6 = all six calls)"));
-                assert!(h0 + h1 > 0, "plthook did not hook");
-            }
-            drop(v); // restores (untimed)
+        if on("peers") {
+            let mut tpl = Vec::new();
+            for r in 0..reps {
+                let mut v = Vec::new();
+                tpl.push(time_us(|| v = plthook_install(&libs)));
+                if r == 0 {
+                    let h0 = hits_through(&libs[0]);
+                    let h1 = hits_through(&libs[libs.len().min(2) - 1]);
+                    notes.push(format!("L={l}: plthook: hook hits through lib 0 (bind-now, .plt.got/GLOB_DAT) = {h0}, lib 1 (lazy, JUMP_SLOT) = {h1} (6 = all six calls)"));
+                    assert!(h0 + h1 > 0, "plthook did not hook");
+                }
+                drop(v); // restores (untimed)
         }
         row.put("plthook install", median(&mut tpl));
 
@@ -951,6 +1010,7 @@ fn main() {
             assert!(n == libs.len(), "slots not restored after gotter in {} libraries", libs.len() - n);
         }
         row.put("libdd-gotter install", median(&mut tg));
+        }
         rows.push(row);
     }
 
@@ -963,6 +1023,9 @@ fn main() {
 
     let mut o = String::new();
     let _ = writeln!(o, "### Figures (medians, µs unless stated)\n");
+    if cpu_time() {
+        let _ = writeln!(o, "Single-thread timings (install, uninstall, refresh, floor, naive patcher, install-one, refresh-one, scan, peers) are this thread's CPU time (BENCH_CPU_TIME=1).\n");
+    }
     let _ = write!(o, "| figure |");
     for r in &rows {
         let _ = write!(o, " L={} |", r.l);
@@ -981,6 +1044,7 @@ fn main() {
         o.push('\n');
     }
     let _ = writeln!(o, "\n### Targets\n\n| target | figure | result |\n|---|---|---|");
+    let targets_from = o.len();
     // The install/refresh/probe/dlopen/malloc targets first, then the earlier ones.
     for r in rows.iter().filter(|r| r.l >= 100) {
         let (g, f) = (r.get("gothook install"), r.get("floor: plain read of every JMPREL+RELA entry"));
@@ -1033,7 +1097,9 @@ fn main() {
             let _ = writeln!(o, "| malloc hook refreshing on every call L={}, {tag}: <= 2x the same hook without refresh | {x:.2}x ({f:.1} ns vs {p:.1} ns per malloc+free) | {} |", r.l, pm(x <= 2.0));
         }
     }
-    let _ = writeln!(o, "| stack <= 4 KiB per call | {max_stack} B deepest (probe harness alone: {base_stack} B) | {} |", pm(max_stack <= 4096));
+    if !stack.is_empty() {
+        let _ = writeln!(o, "| stack <= 4 KiB per call | {max_stack} B deepest (probe harness alone: {base_stack} B) | {} |", pm(max_stack <= 4096));
+    }
     for r in rows.iter().filter(|r| r.l >= 100) {
         let g = r.get("gothook install");
         let peer = r.get("plthook install").min(r.get("libdd-gotter install"));
@@ -1061,6 +1127,10 @@ fn main() {
     }
     let _ = writeln!(o, "| heap allocations during gothook calls = 0 | {allocs} in {calls} calls | {} |", pm(allocs == 0));
     let _ = writeln!(o, "| static data <= 64 KiB | .data {data} B + .bss {bss} B = {:.1} KiB (libgothook.so) | {} |", (data + bss) as f64 / 1024.0, pm(data + bss <= 65536));
+    // Targets of sections BENCH_ONLY left out compare figures that were not measured.
+    let kept: String = o[targets_from..].lines().filter(|t| !t.contains("NaN") && !t.contains("inf")).map(|t| format!("{t}\n")).collect();
+    o.truncate(targets_from);
+    o.push_str(&kept);
     let _ = writeln!(o, "\n### Stack high-water marks (bytes, L={lmax}, includes ~{base_stack} B of harness)\n");
     for (n, d) in &stack {
         let _ = writeln!(o, "- {n}: {d}");
