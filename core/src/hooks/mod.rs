@@ -39,6 +39,7 @@ use crate::loader::{self, LibInfo};
 use crate::lock::{Guard, OwnedLock};
 use crate::probe;
 
+mod focus;
 mod libs;
 pub mod pass;
 mod set;
@@ -524,9 +525,29 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
             return Err(Error::Busy);
         }
         let t0 = crate::sys::monotonic_ns();
+        // After loads only, the new objects are the tail of the list (see `focus`): process
+        // those.  It re-reads no lazy slot, so the probe vouches only for the last re-read.
+        let tail = if full || lazy_due {
+            None
+        } else {
+            focus::tail_len(&st, counters, start)
+        };
+        if let Some(tail) = tail {
+            let removed = focus::removed_since_sweep(counters);
+            match focus::tail_pass(&mut st, counters, tail, removed, rep) {
+                Err(Error::Full) => {}
+                r => {
+                    probe::charge(t0);
+                    SEEN_GENERATION.store(g, Ordering::Release);
+                    probe::probed(if st.watch_lazy { lazy_checked } else { start });
+                    return r;
+                }
+            }
+        }
         // Every walking pass re-reads the watched lazy slots (`pass` checks each library's).
         LAZY_CHECKED.store(start, Ordering::Release);
         let r = pass(&mut st, full, u32::MAX, rep);
+        focus::after_full_pass(&st, r.is_ok(), start);
         probe::charge(t0);
         SEEN_GENERATION.store(g, Ordering::Release);
         probe::probed(start);

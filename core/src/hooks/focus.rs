@@ -1,0 +1,217 @@
+//! The focused pass: after a load, refresh processes only the objects the loader added, not
+//! every listed library.  Owns the marks that prove which objects those are; never allocates,
+//! and like every pass runs inside a walk callback with the state lock held.
+//!
+//! Why the tail of the list holds every new object (glibc 2.34 .. 2.40, `elf/dl-object.c`
+//! `_dl_add_to_namespace_list`): the loader appends each object it maps to the end of its
+//! namespace's list and counts it in `dl_load_adds` (`dlpi_adds`), both under the list lock.
+//! Removals unlink objects anywhere but never reorder the rest.  So if every listed object
+//! counted before adds = A was processed, the objects still to process are among the last
+//! `adds - A` listed: at most that many objects were added since, and each of them lies after
+//! every older one.  (Objects added to other namespaces count too: the tail is only longer.)
+//! musl counts `dlopen` calls, not objects, so there the pass always walks everything.
+//!
+//! What a focused pass leaves to the full pass: the records of unloaded libraries (swept by a
+//! full pass at most one probe interval after the unload was seen), the lazy re-check (due once
+//! per interval, always a full pass), and anything another pass may have left half done (an
+//! install's pass, an overflowed table, an invalidated state): then the next refresh walks all.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::loader::{self, Readiness, Rule};
+use crate::probe;
+
+use super::*;
+
+/// Every listed object counted before this value of the loader's add counter is processed
+/// (0: nothing proven; the next pass walks everything).
+static SETTLED_ADDS: AtomicU64 = AtomicU64::new(0);
+/// The state's pass epoch when the marks were last brought up to date: any other pass (an
+/// install's) bumps it, and the marks are not trusted until a full pass of refresh.
+static MARKED_EPOCH: AtomicU32 = AtomicU32::new(0);
+/// The loader's remove counter at the last full pass, and that pass's probe stamp.
+static SWEPT_SUBS: AtomicU64 = AtomicU64::new(0);
+static SWEPT_AT: AtomicU64 = AtomicU64::new(0);
+
+/// How many objects at the end of the list a refresh must process, if a focused pass may do
+/// the job: `None` means a full pass.  `counters` are the loader's (adds, subs) read under the
+/// same hold; `start` is the refresh's probe stamp.  All marks are read and written under the
+/// state lock (atomics only so that they can live outside the state).
+pub(super) fn tail_len(st: &State, counters: (u64, u64), start: u64) -> Option<u64> {
+    let settled = SETTLED_ADDS.load(Ordering::Relaxed);
+    if settled == 0
+        || MARKED_EPOCH.load(Ordering::Relaxed) != st.epoch
+        || st.overflow
+        || st.counters == (u64::MAX, u64::MAX)
+        || !matches!(loader::rule(), Rule::FindObject | Rule::Relro)
+    {
+        return None;
+    }
+    // Unloaded libraries keep their records until a full pass sweeps them: at most one probe
+    // interval after a refresh first saw the remove counter move.
+    if removed_since_sweep(counters)
+        && probe::interval_passed(SWEPT_AT.load(Ordering::Relaxed), start)
+    {
+        return None;
+    }
+    Some(counters.0.wrapping_sub(settled))
+}
+
+/// Whether the loader's remove counter moved since the last full pass (libraries may have been
+/// unloaded whose records are still in the table).
+pub(super) fn removed_since_sweep(counters: (u64, u64)) -> bool {
+    counters.1 != SWEPT_SUBS.load(Ordering::Relaxed)
+}
+
+/// Brings the marks up to date after a full pass of refresh that returned `ok` (no library
+/// failed: every listed READY one is processed) with the loader's counters `st.counters`.
+pub(super) fn after_full_pass(st: &State, ok: bool, start: u64) {
+    SWEPT_SUBS.store(st.counters.1, Ordering::Relaxed);
+    SWEPT_AT.store(start, Ordering::Relaxed);
+    let trusted = MARKED_EPOCH.load(Ordering::Relaxed) == st.epoch.wrapping_sub(1);
+    MARKED_EPOCH.store(st.epoch, Ordering::Relaxed);
+    if !ok || st.overflow {
+        SETTLED_ADDS.store(0, Ordering::Relaxed);
+    } else if st.unsettled == 0 {
+        SETTLED_ADDS.store(st.counters.0, Ordering::Relaxed);
+    } else if !trusted {
+        // Libraries left LOADING somewhere in the list, and no older proof to fall back on.
+        SETTLED_ADDS.store(0, Ordering::Relaxed);
+    }
+    // Otherwise the older proof still holds: the LOADING libraries were added after it.
+}
+
+/// Processes the last `tail` listed objects as a full pass would (new, not-yet-READY ones are
+/// patched, known ones cost a table lookup), without sweeping.  `removed`: libraries were
+/// unloaded since the last sweep, so a record found for an object of the tail may be a stale
+/// one at the same address: the object is re-applied rather than trusted.
+///
+/// `Err(Error::Full)` when the library table overflowed: the caller does a full pass instead
+/// (which sweeps).
+pub(super) fn tail_pass(
+    st: &mut State,
+    counters: (u64, u64),
+    tail: u64,
+    removed: bool,
+    rep: &mut Report,
+) -> Result<()> {
+    // Nothing added since everything was processed (an unload): no walk at all.
+    let listed = if tail == 0 {
+        0
+    } else {
+        loader::count()? as u64
+    };
+    let from = listed.saturating_sub(tail) as u32;
+    let epoch = st.epoch;
+    let mut unsettled = 0u32;
+    let mut overflow = false;
+    let mut first_err = None;
+    let (all, nall) = st.ordered();
+    let mut watch = false;
+    let mut each = |lib: &loader::LibInfo<'_>| {
+        let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
+        if n == 0 {
+            rep.libs_filtered += 1;
+            if let Some(i) = st.find_lib(lib) {
+                st.libs[i].seen = epoch;
+            }
+            return true;
+        }
+        let rec = match st.find_lib(lib) {
+            Some(i) => Some((i, true)),
+            None => match st.insert_lib(lib) {
+                Some(i) => Some((i, false)),
+                None => {
+                    overflow = true;
+                    return false;
+                }
+            },
+        };
+        let Some((i, known)) = rec else {
+            return false;
+        };
+        st.libs[i].seen = epoch;
+        if lib.readiness != Readiness::Ready {
+            rep.libs_not_ready += 1;
+            unsettled += 1;
+            st.libs[i].pending = true;
+            return true;
+        }
+        let r = &st.libs[i];
+        let due = !known
+            || removed
+            || r.pending
+            || r.rescan
+            || r.applied & mask != mask
+            || (r.has_lazy && st.lazy_lost(i, lib))
+            || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(lib, r.sentinel));
+        if !due {
+            return true;
+        }
+        let d = match lib.decode() {
+            Ok(d) => d,
+            Err(e) => {
+                rep.libs_failed += 1;
+                first_err.get_or_insert(e);
+                st.libs[i].applied |= mask;
+                st.libs[i].pending = false;
+                return true;
+            }
+        };
+        let was = st.libs[i].applied;
+        let mut lib_rep = Report::default();
+        match apply(
+            &st.sets,
+            &mut st.scratch,
+            &d,
+            &order[..n],
+            was,
+            u32::MAX,
+            &mut lib_rep,
+        ) {
+            Ok(sentinel) => {
+                if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
+                    lib_rep.libs_patched = 1;
+                }
+                let r = &mut st.libs[i];
+                r.applied |= mask;
+                r.pending = false;
+                r.sentinel = sentinel.unwrap_or((0, 0));
+                if d.bind_now == 0 {
+                    st.note_lazy(i);
+                }
+                watch |= st.libs[i].has_lazy || st.libs[i].rescan;
+            }
+            Err(e) => {
+                lib_rep.libs_failed = 1;
+                first_err.get_or_insert(e);
+            }
+        }
+        rep.add(&lib_rep);
+        true
+    };
+    if tail > 0 {
+        loader::each_from(from, loader::LIBS_ALL, &mut each)?;
+    }
+    if overflow {
+        return Err(Error::Full);
+    }
+    // LOADING libraries can only be in the tail (everything before it was READY when processed).
+    st.unsettled = unsettled;
+    st.counters = counters;
+    st.watch_lazy |= watch || st.nlazy > 0;
+    SETTLED.store((unsettled == 0) as u32, Ordering::Release);
+    match first_err {
+        Some(e) => {
+            // A library of the tail failed: the next refresh walks everything and retries it.
+            SETTLED_ADDS.store(0, Ordering::Relaxed);
+            Err(e)
+        }
+        None => {
+            if unsettled == 0 {
+                SETTLED_ADDS.store(counters.0, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    }
+}
