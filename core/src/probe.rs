@@ -79,7 +79,11 @@ pub fn probe_start() -> u64 {
 
 /// Records that the locked probe stamped `start` completed (its pass, if any, is done).
 pub fn probed(start: u64) {
-    LAST_PROBE.fetch_max(start.max(1), Ordering::AcqRel);
+    let start = start.max(1);
+    // A coarse stamp often equals the last one: no read-modify-write then.
+    if LAST_PROBE.load(Ordering::Acquire) < start {
+        LAST_PROBE.fetch_max(start, Ordering::AcqRel);
+    }
 }
 
 /// Forgets the last probe, so that the next refresh takes the loader's lock (a pass was held

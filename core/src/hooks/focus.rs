@@ -215,3 +215,56 @@ pub(super) fn tail_pass(
         }
     }
 }
+
+// ---- the quiet probe ------------------------------------------------------------------------
+
+/// What the last refresh left, published for the probe that takes no state lock: the loader's
+/// counters it processed up to, and whether lazy slots are watched.  A sequence lock whose
+/// writers all hold the state lock: `QUIET_SEQ` is odd while the fields are being written or are
+/// not valid (every holder of the state lock makes it odd first; a refresh makes it even again
+/// when it is done), and it only grows, so a reader that sees the same even value before and
+/// after reading the fields read one publication.
+static QUIET_SEQ: AtomicU64 = AtomicU64::new(1);
+static QUIET_ADDS: AtomicU64 = AtomicU64::new(0);
+static QUIET_SUBS: AtomicU64 = AtomicU64::new(0);
+static QUIET_WATCH_LAZY: AtomicU32 = AtomicU32::new(0);
+
+/// Withdraws the published state (called with the state lock held, before it is changed).
+pub(super) fn quiet_invalidate() {
+    let s = QUIET_SEQ.load(Ordering::SeqCst);
+    if s & 1 == 0 {
+        QUIET_SEQ.store(s.wrapping_add(1), Ordering::SeqCst);
+    }
+}
+
+/// Publishes what `st` says after a refresh (called with the state lock held): valid when no
+/// library is left LOADING/UNKNOWN or untracked and a set is installed, so that the same
+/// counters mean "nothing to do but the lazy re-check".
+pub(super) fn quiet_publish(st: &State) {
+    quiet_invalidate();
+    if st.unsettled != 0
+        || st.overflow
+        || st.counters == (u64::MAX, u64::MAX)
+        || st.sets.iter().all(|s| s.is_none())
+    {
+        return;
+    }
+    QUIET_ADDS.store(st.counters.0, Ordering::SeqCst);
+    QUIET_SUBS.store(st.counters.1, Ordering::SeqCst);
+    QUIET_WATCH_LAZY.store(st.watch_lazy as u32, Ordering::SeqCst);
+    QUIET_SEQ.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Whether the loader's `counters`, read under its list lock, show nothing the last refresh did
+/// not process: `Some(watch_lazy)` then (whether lazy slots are watched), `None` when refresh
+/// must take the state lock.  Lock-free.
+pub(super) fn quiet(counters: (u64, u64)) -> Option<bool> {
+    let s1 = QUIET_SEQ.load(Ordering::SeqCst);
+    if s1 & 1 != 0 {
+        return None;
+    }
+    let same = QUIET_ADDS.load(Ordering::SeqCst) == counters.0
+        && QUIET_SUBS.load(Ordering::SeqCst) == counters.1;
+    let watch = QUIET_WATCH_LAZY.load(Ordering::SeqCst) != 0;
+    (same && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(watch)
+}

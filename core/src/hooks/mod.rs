@@ -256,8 +256,15 @@ static LAZY_CHECKED: AtomicU64 = AtomicU64::new(0);
 /// Fork: the state lock is only ever held inside a walk, so a child forked while a parent thread
 /// held it (and possibly had the state half-updated) is a child that refuses to walk at all; a
 /// child that may walk always finds the lock free and the state whole.
+///
+/// Every holder changes the state: the marks of refresh's quiet probe are cleared first (a
+/// refresh publishes them again when it is done).
 fn locked<R>(f: impl FnOnce(Guard<'_, State>, (u64, u64)) -> Result<R>) -> Result<R> {
-    probe::under_list_lock(|counters| f(STATE.lock()?, counters))
+    probe::under_list_lock(|counters| {
+        let st = STATE.lock()?;
+        focus::quiet_invalidate();
+        f(st, counters)
+    })
 }
 
 /// Installs a hook set: publishes every original, then patches every import slot of the hooked
@@ -492,67 +499,91 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
         return Ok(());
     }
     let start = probe::probe_start();
-    locked(|mut st, counters| {
+    if !full {
+        // The quiet probe: the loader's counters read in one callback that takes no lock of
+        // gothook's, compared with what the last refresh published.  Most refreshes end here,
+        // holding the loader's list lock only for glibc's own bookkeeping.
         let g = GENERATION.load(Ordering::Acquire);
-        if st.sets.iter().all(|s| s.is_none()) {
-            SEEN_GENERATION.store(g, Ordering::Release);
-            probe::probed(start);
-            return Ok(());
-        }
-        let changed = counters != st.counters || g != SEEN_GENERATION.load(Ordering::Acquire);
-        let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
-        let lazy_due = st.watch_lazy && probe::interval_passed(lazy_checked, start);
-        if !full && !changed && st.unsettled == 0 && !st.overflow && !lazy_due {
-            SETTLED.store(1, Ordering::Release);
-            SEEN_GENERATION.store(g, Ordering::Release);
-            // While lazy slots are watched, this probe vouches only for what the last re-read
-            // saw: stamping it with `start` would let the lock-free shortcut skip the re-read
-            // that falls due before `start` + the interval.
-            probe::probed(if st.watch_lazy { lazy_checked } else { start });
-            return Ok(());
-        }
-        // Pacing holds back only the re-scans of an overflowed table, the one pass that repeats
-        // forever: a pass for a load or unload is as frequent as the loads themselves, a pass
-        // for a library seen LOADING is what makes "dlopen, then refresh" hook it, and lazy
-        // re-checks happen at most once per probe interval.
-        if !full
-            && !changed
-            && st.unsettled == 0
-            && !lazy_due
-            && st.overflow
-            && !probe::budget_allows()
-        {
-            return Err(Error::Busy);
-        }
-        let t0 = crate::sys::monotonic_ns();
-        // After loads only, the new objects are the tail of the list (see `focus`): process
-        // those.  It re-reads no lazy slot, so the probe vouches only for the last re-read.
-        let tail = if full || lazy_due {
-            None
-        } else {
-            focus::tail_len(&st, counters, start)
-        };
-        if let Some(tail) = tail {
-            let removed = focus::removed_since_sweep(counters);
-            match focus::tail_pass(&mut st, counters, tail, removed, rep) {
-                Err(Error::Full) => {}
-                r => {
-                    probe::charge(t0);
-                    SEEN_GENERATION.store(g, Ordering::Release);
-                    probe::probed(if st.watch_lazy { lazy_checked } else { start });
-                    return r;
-                }
+        let counters = probe::under_list_lock(Ok)?;
+        if let Some(watch_lazy) = focus::quiet(counters) {
+            let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+            if !(watch_lazy && probe::interval_passed(lazy_checked, start)) {
+                SEEN_GENERATION.store(g, Ordering::Release);
+                probe::probed(if watch_lazy { lazy_checked } else { start });
+                return Ok(());
             }
         }
-        // Every walking pass re-reads the watched lazy slots (`pass` checks each library's).
-        LAZY_CHECKED.store(start, Ordering::Release);
-        let r = pass(&mut st, full, u32::MAX, rep);
-        focus::after_full_pass(&st, r.is_ok(), start);
-        probe::charge(t0);
-        SEEN_GENERATION.store(g, Ordering::Release);
-        probe::probed(start);
+    }
+    locked(|mut st, counters| {
+        let r = refresh_locked(&mut st, counters, full, start, rep);
+        focus::quiet_publish(&st);
         r
     })
+}
+
+/// The part of [`refresh`] that holds the state lock, inside the walk callback that read the
+/// loader's `counters`.
+fn refresh_locked(
+    st: &mut State,
+    counters: (u64, u64),
+    full: bool,
+    start: u64,
+    rep: &mut Report,
+) -> Result<()> {
+    let g = GENERATION.load(Ordering::Acquire);
+    if st.sets.iter().all(|s| s.is_none()) {
+        SEEN_GENERATION.store(g, Ordering::Release);
+        probe::probed(start);
+        return Ok(());
+    }
+    let changed = counters != st.counters || g != SEEN_GENERATION.load(Ordering::Acquire);
+    let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+    let lazy_due = st.watch_lazy && probe::interval_passed(lazy_checked, start);
+    if !full && !changed && st.unsettled == 0 && !st.overflow && !lazy_due {
+        SETTLED.store(1, Ordering::Release);
+        SEEN_GENERATION.store(g, Ordering::Release);
+        // While lazy slots are watched, this probe vouches only for what the last re-read
+        // saw: stamping it with `start` would let the lock-free shortcut skip the re-read
+        // that falls due before `start` + the interval.
+        probe::probed(if st.watch_lazy { lazy_checked } else { start });
+        return Ok(());
+    }
+    // Pacing holds back only the re-scans of an overflowed table, the one pass that repeats
+    // forever: a pass for a load or unload is as frequent as the loads themselves, a pass
+    // for a library seen LOADING is what makes "dlopen, then refresh" hook it, and lazy
+    // re-checks happen at most once per probe interval.
+    if !full && !changed && st.unsettled == 0 && !lazy_due && st.overflow && !probe::budget_allows()
+    {
+        return Err(Error::Busy);
+    }
+    let t0 = crate::sys::monotonic_ns();
+    // After loads only, the new objects are the tail of the list (see `focus`): process
+    // those.  It re-reads no lazy slot, so the probe vouches only for the last re-read.
+    let tail = if full || lazy_due {
+        None
+    } else {
+        focus::tail_len(st, counters, start)
+    };
+    if let Some(tail) = tail {
+        let removed = focus::removed_since_sweep(counters);
+        match focus::tail_pass(st, counters, tail, removed, rep) {
+            Err(Error::Full) => {}
+            r => {
+                probe::charge(t0);
+                SEEN_GENERATION.store(g, Ordering::Release);
+                probe::probed(if st.watch_lazy { lazy_checked } else { start });
+                return r;
+            }
+        }
+    }
+    // Every walking pass re-reads the watched lazy slots (`pass` checks each library's).
+    LAZY_CHECKED.store(start, Ordering::Release);
+    let r = pass(st, full, u32::MAX, rep);
+    focus::after_full_pass(st, r.is_ok(), start);
+    probe::charge(t0);
+    SEEN_GENERATION.store(g, Ordering::Release);
+    probe::probed(start);
+    r
 }
 
 /// Uninstalls a set: restores each of its slots to what the set below it expects (the next
