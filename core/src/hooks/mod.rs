@@ -460,9 +460,13 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// Catches up after libraries were loaded or unloaded.  With the dlopen interception installed,
 /// lock-free and O(1) when a locked probe that started less than [`probe::PROBE_INTERVAL_NS`] ago
 /// has completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
-/// Otherwise one locked probe of the loader's counters (one walk callback, no syscall); if they
-/// changed, one pass that patches only new, not-yet-READY and reloaded libraries.
-/// `REFRESH_FULL` re-scans every library (verify and repair everything).
+/// Otherwise a quiet probe: the loader's counters read in one walk callback (no syscall, no
+/// lock of gothook's) and compared with what the last refresh published.  Only when they
+/// changed (or a library was left LOADING, or the lazy re-check is due) does refresh take the
+/// state lock: after loads alone it processes the objects the loader added since everything was
+/// processed, which are the tail of its list (`focus`); after unloads it sweeps their records
+/// with a pass over every library at most once per probe interval; the lazy re-check and
+/// `REFRESH_FULL` (verify and repair everything) pass over every library.
 ///
 /// A library that finished loading at time t is hooked by the first refresh that starts at or
 /// after t + [`probe::PROBE_INTERVAL_NS`] and does not answer `Busy` (see [`probe`]).  While slots
@@ -476,8 +480,9 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// not done, `Busy` at once.  Passes for loads, unloads, libraries seen LOADING and lazy
 /// re-checks, and `REFRESH_FULL`, are never held back.
 ///
-/// Locks: the loader's list lock, then the state lock (waited for only while holding the
-/// loader's lock, so never behind a thread that waits for the loader).
+/// Locks: the loader's list lock alone (the quiet probe), or the loader's list lock, then the
+/// state lock (waited for only while holding the loader's lock, so never behind a thread that
+/// waits for the loader).
 /// Context: malloc-safe.  Errors: `Invalid`, `Busy` (re-entry on this thread; an overflowed
 /// table's re-scan held back by pacing; a child forked while a walk was in flight), `Full` (the
 /// library table overflowed; a full pass was done, nothing was missed).
