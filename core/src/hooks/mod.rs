@@ -24,9 +24,10 @@
 //! - Atomicity: install rolls back what its pass patched when `mprotect` is refused; uninstall
 //!   keeps the set and its handle when a restore is refused.  Identical installs share one
 //!   set with an owner count.
-//! - Lazy binding: slots that held their PLT stub when patched are recorded and read by every
-//!   refresh that takes the loader lock, so a hook lost to a late `_dl_fixup` store is repaired
-//!   by the first such refresh after the loss, however long after the patch.
+//! - Lazy binding: slots that held their PLT stub when patched are recorded and re-read by a
+//!   refresh whenever the last re-read started at least one probe interval earlier, so a hook
+//!   lost to a late `_dl_fixup` store at time t is repaired by the first refresh that starts at
+//!   or after t + the interval, however long after the patch.
 //! - Pre-patch values: a restored slot gets the lower set's replacement, else the set's
 //!   original, which by the binding rule is what the slot was bound to; a slot that held its
 //!   lazy stub gets the stub back (recorded with the lazy slots, up to 224); a slot bound to a
