@@ -575,6 +575,19 @@ pub unsafe fn decode_containing(addr: usize) -> Result<Dynamic> {
     out
 }
 
+/// Whether the library mapping `addr` (an address of its first segment) may have become READY:
+/// false only when `_dl_find_object` does not know `addr` yet, which under the `_dl_find_object`
+/// rule means it is not READY.  True (ask the walk) under any other rule.  Lock-free and
+/// signal-safe: nothing of the library is read.
+pub fn maybe_ready(addr: usize) -> bool {
+    if rule_if_detected() != Some(Rule::FindObject) {
+        return true;
+    }
+    let f = FIND_OBJECT.load(Ordering::Acquire);
+    // SAFETY: `f` is glibc's _dl_find_object (found by detect()); it only looks `addr` up.
+    f == 0 || unsafe { sys::dl_find_object(f, addr) }.is_some()
+}
+
 /// The `_dl_find_object` rule (glibc >= 2.35) as a decision over the loader's answer for the
 /// library's first PT_LOAD address: its return code `rc` and the returned link map's `l_addr`
 /// (`None` for a NULL link map).  READY exactly when `rc` is 0 and `l_addr` is the listed `bias`:

@@ -16,7 +16,7 @@
 //! per interval, always a full pass), and anything another pass may have left half done (an
 //! install's pass, an overflowed table, an invalidated state): then the next refresh walks all.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::loader::{self, Readiness, Rule};
 use crate::probe;
@@ -66,6 +66,8 @@ pub(super) fn removed_since_sweep(counters: (u64, u64)) -> bool {
 /// Brings the marks up to date after a full pass of refresh that returned `ok` (no library
 /// failed: every listed READY one is processed) with the loader's counters `st.counters`.
 pub(super) fn after_full_pass(st: &State, ok: bool, start: u64) {
+    // Where its LOADING libraries are is not known: the quiet probe stays off until they are done.
+    note_pending(&[], if st.unsettled == 0 { 0 } else { u32::MAX });
     SWEPT_SUBS.store(st.counters.1, Ordering::Relaxed);
     SWEPT_AT.store(start, Ordering::Relaxed);
     let trusted = MARKED_EPOCH.load(Ordering::Relaxed) == st.epoch.wrapping_sub(1);
@@ -108,6 +110,7 @@ pub(super) fn tail_pass(
     let mut first_err = None;
     let (all, nall) = st.ordered();
     let mut watch = false;
+    let mut pending = [0usize; MAX_PENDING];
     let mut each = |lib: &loader::LibInfo<'_>| {
         let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
         if n == 0 {
@@ -133,6 +136,11 @@ pub(super) fn tail_pass(
         st.libs[i].seen = epoch;
         if lib.readiness != Readiness::Ready {
             rep.libs_not_ready += 1;
+            if let (Some(seg), Some(slot)) =
+                (lib.segs.iter().next(), pending.get_mut(unsettled as usize))
+            {
+                *slot = seg.start;
+            }
             unsettled += 1;
             st.libs[i].pending = true;
             return true;
@@ -197,6 +205,7 @@ pub(super) fn tail_pass(
         return Err(Error::Full);
     }
     // LOADING libraries can only be in the tail (everything before it was READY when processed).
+    note_pending(&pending, unsettled);
     st.unsettled = unsettled;
     st.counters = counters;
     st.watch_lazy |= watch || st.nlazy > 0;
@@ -218,8 +227,25 @@ pub(super) fn tail_pass(
 
 // ---- the quiet probe ------------------------------------------------------------------------
 
+/// Most LOADING libraries the quiet probe watches for readiness itself.
+const MAX_PENDING: usize = 4;
+
+/// The LOADING libraries the last pass left (an address in each one's first segment), written
+/// under the state lock; `PENDING_N` is their number, or `u32::MAX` when not all are known.
+static PENDING: [AtomicUsize; MAX_PENDING] = [const { AtomicUsize::new(0) }; MAX_PENDING];
+static PENDING_N: AtomicU32 = AtomicU32::new(u32::MAX);
+
+fn note_pending(addrs: &[usize], n: u32) {
+    let known = n as usize <= MAX_PENDING && n as usize <= addrs.len();
+    for (cell, &a) in PENDING.iter().zip(addrs) {
+        cell.store(a, Ordering::Relaxed);
+    }
+    PENDING_N.store(if known { n } else { u32::MAX }, Ordering::Relaxed);
+}
+
 /// What the last refresh left, published for the probe that takes no state lock: the loader's
-/// counters it processed up to, and whether lazy slots are watched.  A sequence lock whose
+/// counters it processed up to, whether lazy slots are watched, and the LOADING libraries left
+/// (the probe asks `_dl_find_object` whether one became READY).  A sequence lock whose
 /// writers all hold the state lock: `QUIET_SEQ` is odd while the fields are being written or are
 /// not valid (every holder of the state lock makes it odd first; a refresh makes it even again
 /// when it is done), and it only grows, so a reader that sees the same even value before and
@@ -228,6 +254,8 @@ static QUIET_SEQ: AtomicU64 = AtomicU64::new(1);
 static QUIET_ADDS: AtomicU64 = AtomicU64::new(0);
 static QUIET_SUBS: AtomicU64 = AtomicU64::new(0);
 static QUIET_WATCH_LAZY: AtomicU32 = AtomicU32::new(0);
+static QUIET_PENDING: [AtomicUsize; MAX_PENDING] = [const { AtomicUsize::new(0) }; MAX_PENDING];
+static QUIET_NPENDING: AtomicU32 = AtomicU32::new(0);
 
 /// Withdraws the published state (called with the state lock held, before it is changed).
 pub(super) fn quiet_invalidate() {
@@ -238,11 +266,15 @@ pub(super) fn quiet_invalidate() {
 }
 
 /// Publishes what `st` says after a refresh (called with the state lock held): valid when no
-/// library is left LOADING/UNKNOWN or untracked and a set is installed, so that the same
-/// counters mean "nothing to do but the lazy re-check".
+/// library is untracked, a set is installed, and every library left LOADING is known and can
+/// be checked lock-free (`_dl_find_object`), so that the same counters mean "nothing to do but
+/// the lazy re-check, unless one of those became READY".
 pub(super) fn quiet_publish(st: &State) {
     quiet_invalidate();
-    if st.unsettled != 0
+    let npending = PENDING_N.load(Ordering::Relaxed);
+    let pending_known = st.unsettled == 0
+        || (npending == st.unsettled && loader::rule_if_detected() == Some(Rule::FindObject));
+    if !pending_known
         || st.overflow
         || st.counters == (u64::MAX, u64::MAX)
         || st.sets.iter().all(|s| s.is_none())
@@ -252,19 +284,39 @@ pub(super) fn quiet_publish(st: &State) {
     QUIET_ADDS.store(st.counters.0, Ordering::SeqCst);
     QUIET_SUBS.store(st.counters.1, Ordering::SeqCst);
     QUIET_WATCH_LAZY.store(st.watch_lazy as u32, Ordering::SeqCst);
+    for (q, p) in QUIET_PENDING.iter().zip(PENDING.iter()) {
+        q.store(p.load(Ordering::Relaxed), Ordering::SeqCst);
+    }
+    QUIET_NPENDING.store(st.unsettled, Ordering::SeqCst);
     QUIET_SEQ.fetch_add(1, Ordering::SeqCst);
 }
 
+/// What [`quiet`] found published.
+pub(super) struct Quiet {
+    /// Lazy slots are watched (the re-check may be due).
+    pub(super) watch_lazy: bool,
+    /// An address in each library left LOADING.
+    pub(super) pending: [usize; MAX_PENDING],
+    pub(super) npending: usize,
+}
+
 /// Whether the loader's `counters`, read under its list lock, show nothing the last refresh did
-/// not process: `Some(watch_lazy)` then (whether lazy slots are watched), `None` when refresh
-/// must take the state lock.  Lock-free.
-pub(super) fn quiet(counters: (u64, u64)) -> Option<bool> {
+/// not process: what it published then, `None` when refresh must take the state lock.
+/// Lock-free.
+pub(super) fn quiet(counters: (u64, u64)) -> Option<Quiet> {
     let s1 = QUIET_SEQ.load(Ordering::SeqCst);
     if s1 & 1 != 0 {
         return None;
     }
     let same = QUIET_ADDS.load(Ordering::SeqCst) == counters.0
         && QUIET_SUBS.load(Ordering::SeqCst) == counters.1;
-    let watch = QUIET_WATCH_LAZY.load(Ordering::SeqCst) != 0;
-    (same && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(watch)
+    let mut q = Quiet {
+        watch_lazy: QUIET_WATCH_LAZY.load(Ordering::SeqCst) != 0,
+        pending: [0; MAX_PENDING],
+        npending: (QUIET_NPENDING.load(Ordering::SeqCst) as usize).min(MAX_PENDING),
+    };
+    for (p, cell) in q.pending.iter_mut().zip(QUIET_PENDING.iter()) {
+        *p = cell.load(Ordering::SeqCst);
+    }
+    (same && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(q)
 }

@@ -511,9 +511,14 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
         // holding the loader's list lock only for glibc's own bookkeeping.
         let g = GENERATION.load(Ordering::Acquire);
         let counters = probe::under_list_lock(Ok)?;
-        if let Some(watch_lazy) = focus::quiet(counters) {
+        if let Some(q) = focus::quiet(counters) {
+            let watch_lazy = q.watch_lazy;
             let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
-            if !(watch_lazy && probe::interval_passed(lazy_checked, start)) {
+            // A library left LOADING that is now READY needs the pass that patches it.
+            let still_loading = q.pending[..q.npending]
+                .iter()
+                .all(|&a| !loader::maybe_ready(a));
+            if still_loading && !(watch_lazy && probe::interval_passed(lazy_checked, start)) {
                 SEEN_GENERATION.store(g, Ordering::Release);
                 probe::probed(if watch_lazy { lazy_checked } else { start });
                 return Ok(());
