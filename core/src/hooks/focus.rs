@@ -5,11 +5,12 @@
 //! Why the tail of the list holds every new object (glibc 2.34 .. 2.40, `elf/dl-object.c`
 //! `_dl_add_to_namespace_list`): the loader appends each object it maps to the end of its
 //! namespace's list and counts it in `dl_load_adds` (`dlpi_adds`), both under the list lock.
-//! Removals unlink objects anywhere but never reorder the rest.  So if every listed object
-//! counted before adds = A was processed, the objects still to process are among the last
-//! `adds - A` listed: at most that many objects were added since, and each of them lies after
-//! every older one.  (Objects added to other namespaces count too: the tail is only longer.)
-//! musl counts `dlopen` calls, not objects, so there the pass always walks everything.
+//! Removals unlink objects anywhere but never reorder the rest.  So if, when the add counter
+//! read A, every listed object but the last n was processed, the objects still to process are
+//! among the last `n + adds - A` listed: each object added since lies after every older one,
+//! and an unload only brings an object closer to the end.  (Objects added to other namespaces
+//! count too: the tail is only longer.)  musl counts `dlopen` calls, not objects, so there the
+//! pass always walks everything.
 //!
 //! What a focused pass leaves to the full pass: the records of unloaded libraries (swept by a
 //! full pass at most one probe interval after the unload was seen), the lazy re-check (due once
@@ -23,9 +24,26 @@ use crate::probe;
 
 use super::*;
 
-/// Every listed object counted before this value of the loader's add counter is processed
-/// (0: nothing proven; the next pass walks everything).
-static SETTLED_ADDS: AtomicU64 = AtomicU64::new(0);
+/// The proof a focused pass rests on: when the loader's add counter read `BASE_ADDS`, every
+/// listed object but the last `BASE_LEN` was processed (`BASE_ADDS` 0: nothing proven; the next
+/// pass walks everything).  Unloads only shorten the distance of an object from the end, and
+/// each load lengthens it by at most one, so later the unprocessed objects are among the last
+/// `BASE_LEN + adds - BASE_ADDS`.
+static BASE_ADDS: AtomicU64 = AtomicU64::new(0);
+static BASE_LEN: AtomicU64 = AtomicU64::new(0);
+/// Longest tail a focused pass takes on; beyond it a full pass (a library stuck LOADING early
+/// in the list, or a dlopen that mapped many new objects).
+const MAX_TAIL: u64 = 64;
+
+fn set_base(adds: u64, len: u64) {
+    BASE_ADDS.store(adds, Ordering::Relaxed);
+    BASE_LEN.store(len, Ordering::Relaxed);
+}
+
+fn forget_base() {
+    BASE_ADDS.store(0, Ordering::Relaxed);
+}
+
 /// The state's pass epoch when the marks were last brought up to date: any other pass (an
 /// install's) bumps it, and the marks are not trusted until a full pass of refresh.
 static MARKED_EPOCH: AtomicU32 = AtomicU32::new(0);
@@ -38,8 +56,8 @@ static SWEPT_AT: AtomicU64 = AtomicU64::new(0);
 /// same hold; `start` is the refresh's probe stamp.  All marks are read and written under the
 /// state lock (atomics only so that they can live outside the state).
 pub(super) fn tail_len(st: &State, counters: (u64, u64), start: u64) -> Option<u64> {
-    let settled = SETTLED_ADDS.load(Ordering::Relaxed);
-    if settled == 0
+    let base = BASE_ADDS.load(Ordering::Relaxed);
+    if base == 0
         || MARKED_EPOCH.load(Ordering::Relaxed) != st.epoch
         || st.overflow
         || st.counters == (u64::MAX, u64::MAX)
@@ -54,7 +72,10 @@ pub(super) fn tail_len(st: &State, counters: (u64, u64), start: u64) -> Option<u
     {
         return None;
     }
-    Some(counters.0.wrapping_sub(settled))
+    let tail = BASE_LEN
+        .load(Ordering::Relaxed)
+        .saturating_add(counters.0.wrapping_sub(base));
+    (tail <= MAX_TAIL).then_some(tail)
 }
 
 /// Whether the loader's remove counter moved since the last full pass (libraries may have been
@@ -73,14 +94,33 @@ pub(super) fn after_full_pass(st: &State, ok: bool, start: u64) {
     let trusted = MARKED_EPOCH.load(Ordering::Relaxed) == st.epoch.wrapping_sub(1);
     MARKED_EPOCH.store(st.epoch, Ordering::Relaxed);
     if !ok || st.overflow {
-        SETTLED_ADDS.store(0, Ordering::Relaxed);
+        forget_base();
     } else if st.unsettled == 0 {
-        SETTLED_ADDS.store(st.counters.0, Ordering::Relaxed);
+        set_base(st.counters.0, 0);
     } else if !trusted {
-        // Libraries left LOADING somewhere in the list, and no older proof to fall back on.
-        SETTLED_ADDS.store(0, Ordering::Relaxed);
+        // Libraries left LOADING somewhere in the list and no older proof: find the first.
+        match first_pending(st) {
+            Some((listed, first)) => set_base(st.counters.0, listed.saturating_sub(first)),
+            None => forget_base(),
+        }
     }
     // Otherwise the older proof still holds: the LOADING libraries were added after it.
+}
+
+/// The number of listed objects and the position of the first one whose record is pending (one
+/// walk; called inside the walk callback of the pass that left them, so the list is the same).
+fn first_pending(st: &State) -> Option<(u64, u64)> {
+    let mut listed = 0u64;
+    let mut first = None;
+    loader::each(loader::LIBS_ALL, |lib| {
+        listed += 1;
+        if first.is_none() && st.find_lib(lib).is_some_and(|i| st.libs[i].pending) {
+            first = Some(lib.index as u64);
+        }
+        true
+    })
+    .ok()?;
+    first.map(|f| (listed, f))
 }
 
 /// Processes the last `tail` listed objects as a full pass would (new, not-yet-READY ones are
@@ -111,6 +151,7 @@ pub(super) fn tail_pass(
     let (all, nall) = st.ordered();
     let mut watch = false;
     let mut pending = [0usize; MAX_PENDING];
+    let mut first_open = None;
     let mut each = |lib: &loader::LibInfo<'_>| {
         let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
         if n == 0 {
@@ -141,6 +182,7 @@ pub(super) fn tail_pass(
             {
                 *slot = seg.start;
             }
+            first_open.get_or_insert(lib.index as u64);
             unsettled += 1;
             st.libs[i].pending = true;
             return true;
@@ -213,13 +255,15 @@ pub(super) fn tail_pass(
     match first_err {
         Some(e) => {
             // A library of the tail failed: the next refresh walks everything and retries it.
-            SETTLED_ADDS.store(0, Ordering::Relaxed);
+            forget_base();
             Err(e)
         }
         None => {
-            if unsettled == 0 {
-                SETTLED_ADDS.store(counters.0, Ordering::Relaxed);
-            }
+            // Everything before the first library left LOADING is processed now.
+            set_base(
+                counters.0,
+                first_open.map_or(0, |f| listed.saturating_sub(f)),
+            );
             Ok(())
         }
     }
