@@ -109,6 +109,7 @@ pub(super) fn after_full_pass(st: &State, ok: bool, start: u64) {
 
 /// The number of listed objects and the position of the first one whose record is pending (one
 /// walk; called inside the walk callback of the pass that left them, so the list is the same).
+#[inline(never)]
 fn first_pending(st: &State) -> Option<(u64, u64)> {
     let mut listed = 0u64;
     let mut first = None;
@@ -130,6 +131,8 @@ fn first_pending(st: &State) -> Option<(u64, u64)> {
 ///
 /// `Err(Error::Full)` when the library table overflowed: the caller does a full pass instead
 /// (which sweeps).
+/// Not inlined: its frame and a full pass's are never on the stack together.
+#[inline(never)]
 pub(super) fn tail_pass(
     st: &mut State,
     counters: (u64, u64),
