@@ -7,8 +7,9 @@
 //! refresh that starts at or after t + [`PROBE_INTERVAL_NS`], unless that refresh answers `Busy`.
 //! Why: refresh skips the locked probe only while the last *completed* locked probe started less
 //! than [`PROBE_INTERVAL_NS`] ago, i.e. after t; that probe read the loader's counters after the
-//! library was listed and patched it (or, if it was not READY yet, left the state unsettled, which
-//! disables the shortcut until it is).
+//! library was listed, and either patched it or found them equal to those of a pass that had
+//! (the quiet probe), or, if it was not READY yet, left the state unsettled, which disables the
+//! shortcut until it is.
 //!
 //! The clock: stamps are read from CLOCK_MONOTONIC_COARSE (a vDSO read of the last tick's time,
 //! a few nanoseconds) when its tick is at most half the interval, else from CLOCK_MONOTONIC
