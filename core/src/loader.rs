@@ -259,17 +259,38 @@ fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
 }
 
 /// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
-fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
+fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(f: F) -> c_int {
+    raw_walk_from(0, f).0
+}
+
+/// What a walk's callback carries: how many leading objects to pass over, how many it has seen.
+struct Walk<F> {
+    skip: usize,
+    seen: usize,
+    f: F,
+}
+
+/// [`raw_walk`] for the objects from position `skip` on: the callbacks for the ones before only
+/// count (no program header is read), so skipping costs the loader's own per-object work.
+/// Returns `dl_iterate_phdr`'s result and the number of objects it reported.
+fn raw_walk_from<F: FnMut(&Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize) {
     /// # Safety
     /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
-    /// `F` that `raw_walk` passed, alive for the walk.
+    /// `Walk<F>` that `raw_walk_from` passed, alive for the walk.
     unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(
         info: *mut sys::PhdrInfo,
         size: usize,
         data: *mut c_void,
     ) -> c_int {
-        // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes; `data` is our closure.
-        let (info, f) = unsafe { (&*info, &mut *(data as *mut F)) };
+        // SAFETY: `data` is the Walk passed below, alive for the whole walk.
+        let walk = unsafe { &mut *(data as *mut Walk<F>) };
+        walk.seen += 1;
+        if walk.seen <= walk.skip {
+            return 0;
+        }
+        let f = &mut walk.f;
+        // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes.
+        let info = unsafe { &*info };
         let (adds, subs) = if size >= sys::INFO_WITH_COUNTERS {
             (info.dlpi_adds, info.dlpi_subs)
         } else {
@@ -305,8 +326,21 @@ fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(mut f: F) -> c_int {
             1
         }
     }
-    // SAFETY: `cb::<F>` matches the callback ABI and only uses `data` as `&mut F`.
-    unsafe { sys::dl_iterate_phdr(cb::<F>, &mut f as *mut F as *mut c_void) }
+    let mut walk = Walk { skip, seen: 0, f };
+    // SAFETY: `cb::<F>` matches the callback ABI and only uses `data` as `&mut Walk<F>`.
+    let rc = unsafe { sys::dl_iterate_phdr(cb::<F>, &mut walk as *mut Walk<F> as *mut c_void) };
+    (rc, walk.seen)
+}
+
+/// The number of listed objects (one walk whose callbacks only count).  Taken inside a walk
+/// callback (`probe::under_list_lock`), it stays true until that callback returns on glibc.
+///
+/// Context: malloc-safe; not signal-safe.  `Busy` when walks are refused in this process.
+pub fn count() -> Result<usize> {
+    match raw_walk_from(usize::MAX, |_| true) {
+        (sys::WALK_REFUSED, _) => Err(Error::Busy),
+        (_, n) => Ok(n),
+    }
 }
 
 fn self_marker() {}
@@ -541,6 +575,19 @@ pub unsafe fn decode_containing(addr: usize) -> Result<Dynamic> {
     out
 }
 
+/// Whether the library mapping `addr` (an address of its first segment) may have become READY:
+/// false only when `_dl_find_object` does not know `addr` yet, which under the `_dl_find_object`
+/// rule means it is not READY.  True (ask the walk) under any other rule.  Lock-free and
+/// signal-safe: nothing of the library is read.
+pub fn maybe_ready(addr: usize) -> bool {
+    if rule_if_detected() != Some(Rule::FindObject) {
+        return true;
+    }
+    let f = FIND_OBJECT.load(Ordering::Acquire);
+    // SAFETY: `f` is glibc's _dl_find_object (found by detect()); it only looks `addr` up.
+    f == 0 || unsafe { sys::dl_find_object(f, addr) }.is_some()
+}
+
 /// The `_dl_find_object` rule (glibc >= 2.35) as a decision over the loader's answer for the
 /// library's first PT_LOAD address: its return code `rc` and the returned link map's `l_addr`
 /// (`None` for a NULL link map).  READY exactly when `rc` is 0 and `l_addr` is the listed `bias`:
@@ -607,15 +654,23 @@ fn readiness_parts(
 /// listed object reaches `f`; otherwise only READY ones.  `f` returns false to stop.
 ///
 /// Context: malloc-safe (no allocation, no lock but the loader's list lock); not signal-safe.
-pub fn each(flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
+pub fn each(flags: u32, f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
+    each_from(0, flags, f)
+}
+
+/// [`each`] for the listed objects from position `from` on (`LibInfo::index >= from`): the
+/// ones before are passed over without being classified or reported.
+///
+/// Context: malloc-safe; not signal-safe.
+pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
     if flags & !LIBS_FLAGS != 0 {
         return Err(Error::Invalid);
     }
     let rule = rule();
     let aux = Aux::read();
     let mut prot = Protections::new();
-    let mut index = 0u32;
-    raw_walk(|raw| {
+    let mut index = from;
+    raw_walk_from(from as usize, |raw| {
         let kind = kind_of(raw, &aux);
         let readiness = readiness(raw, kind, rule, &mut prot);
         let i = index;

@@ -7,9 +7,18 @@
 //! refresh that starts at or after t + [`PROBE_INTERVAL_NS`], unless that refresh answers `Busy`.
 //! Why: refresh skips the locked probe only while the last *completed* locked probe started less
 //! than [`PROBE_INTERVAL_NS`] ago, i.e. after t; that probe read the loader's counters after the
-//! library was listed and patched it (or, if it was not READY yet, left the state unsettled, which
-//! disables the shortcut until it is).
-
+//! library was listed, and either patched it or found them equal to those of a pass that had
+//! (the quiet probe), or, if it was not READY yet, left the state unsettled, which disables the
+//! shortcut until it is.
+//!
+//! The clock: stamps are read from CLOCK_MONOTONIC_COARSE (a vDSO read of the last tick's time,
+//! a few nanoseconds) when its tick is at most half the interval, else from CLOCK_MONOTONIC
+//! (a clock-source read, 20-30 ns on a VM).  A coarse stamp is never later than the real time and
+//! earlier by less than one tick (the kernel advances it at every tick, `clock_getres`), so every
+//! comparison adds the tick: "less than the interval ago" holds when the stamps differ by less than
+//! interval - tick, which with a tick of at most interval/2 still lets one probe serve for at least
+//! half the interval.  The same lag makes "at least the interval passed" (the lazy re-check)
+//! answer yes early, never late.
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
@@ -29,7 +38,8 @@ pub const LOCK_BURST_NS: u64 = 50_000_000;
 /// Start stamp of the last completed locked probe (0: none yet).
 static LAST_PROBE: AtomicU64 = AtomicU64::new(0);
 /// How far a probe stamp may lag the real time: the coarse clock's tick, or `PRECISE` when the
-/// tick is too long to be useful and the precise clock is read instead; 0 until first read.
+/// tick is longer than half the interval and the precise clock is read instead; 0 until first
+/// read.
 static STAMP_LAG: AtomicU64 = AtomicU64::new(0);
 const PRECISE: u64 = u64::MAX;
 
@@ -42,7 +52,7 @@ fn stamp_lag() -> u64 {
     match STAMP_LAG.load(Ordering::Relaxed) {
         0 => {
             let tick = sys::coarse_resolution_ns();
-            let lag = if tick.saturating_mul(4) <= PROBE_INTERVAL_NS {
+            let lag = if tick.saturating_mul(2) <= PROBE_INTERVAL_NS {
                 tick.max(1)
             } else {
                 PRECISE
@@ -70,7 +80,11 @@ pub fn probe_start() -> u64 {
 
 /// Records that the locked probe stamped `start` completed (its pass, if any, is done).
 pub fn probed(start: u64) {
-    LAST_PROBE.fetch_max(start.max(1), Ordering::AcqRel);
+    let start = start.max(1);
+    // A coarse stamp often equals the last one: no read-modify-write then.
+    if LAST_PROBE.load(Ordering::Acquire) < start {
+        LAST_PROBE.fetch_max(start, Ordering::AcqRel);
+    }
 }
 
 /// Forgets the last probe, so that the next refresh takes the loader's lock (a pass was held
@@ -87,8 +101,13 @@ pub fn probed_recently() -> bool {
         return false;
     }
     let lag = stamp_lag();
-    let now = stamp(lag);
-    // With a stamp up to `lag` late: now - last + lag < interval bounds the real elapsed time.
+    within_interval(last, stamp(lag), lag)
+}
+
+/// Whether the stamps `last`, then `now`, taken with `lag`, prove that less than
+/// [`PROBE_INTERVAL_NS`] of real time passed between them: `now` may be up to a lag late and
+/// `last` exact, so now - last + lag < interval bounds the real elapsed time.
+fn within_interval(last: u64, now: u64, lag: u64) -> bool {
     let lag = if lag == PRECISE { 0 } else { lag };
     now.saturating_sub(last).saturating_add(lag) < PROBE_INTERVAL_NS
 }
@@ -170,6 +189,34 @@ mod tests {
         assert!(probed_recently());
         invalidate();
         assert!(!probed_recently());
+    }
+
+    #[test]
+    fn a_probe_is_never_trusted_once_the_interval_has_passed_in_real_time() {
+        let lag = stamp_lag();
+        let tick = sys::coarse_resolution_ns();
+        if tick.saturating_mul(2) <= PROBE_INTERVAL_NS {
+            assert_eq!(lag, tick.max(1), "a usable coarse clock is used");
+        }
+        // Stamps taken at random phases of the tick: each pair spans at least the interval of
+        // real time (the precise clock says so) and must not be trusted.
+        for _ in 0..8 {
+            let real0 = sys::monotonic_ns();
+            let last = stamp(lag);
+            assert!(
+                within_interval(last, stamp(lag), lag),
+                "a fresh probe is trusted"
+            );
+            while sys::monotonic_ns() - real0 < PROBE_INTERVAL_NS {
+                core::hint::spin_loop();
+            }
+            let now = stamp(lag);
+            assert!(
+                !within_interval(last, now, lag),
+                "trusted after the interval: stamps {last} -> {now}, lag {lag}"
+            );
+            assert!(interval_passed(last, now), "the lazy re-check is not due");
+        }
     }
 
     #[test]

@@ -24,9 +24,10 @@
 //! - Atomicity: install rolls back what its pass patched when `mprotect` is refused; uninstall
 //!   keeps the set and its handle when a restore is refused.  Identical installs share one
 //!   set with an owner count.
-//! - Lazy binding: slots that held their PLT stub when patched are recorded and read by every
-//!   refresh that takes the loader lock, so a hook lost to a late `_dl_fixup` store is repaired
-//!   by the first such refresh after the loss, however long after the patch.
+//! - Lazy binding: slots that held their PLT stub when patched are recorded and re-read by a
+//!   refresh whenever the last re-read started at least one probe interval earlier, so a hook
+//!   lost to a late `_dl_fixup` store at time t is repaired by the first refresh that starts at
+//!   or after t + the interval, however long after the patch.
 //! - Pre-patch values: a restored slot gets the lower set's replacement, else the set's
 //!   original, which by the binding rule is what the slot was bound to; a slot that held its
 //!   lazy stub gets the stub back (recorded with the lazy slots, up to 224); a slot bound to a
@@ -39,6 +40,7 @@ use crate::loader::{self, LibInfo};
 use crate::lock::{Guard, OwnedLock};
 use crate::probe;
 
+mod focus;
 mod libs;
 pub mod pass;
 mod set;
@@ -366,8 +368,15 @@ static LAZY_CHECKED: AtomicU64 = AtomicU64::new(0);
 /// Fork: the state lock is only ever held inside a walk, so a child forked while a parent thread
 /// held it (and possibly had the state half-updated) is a child that refuses to walk at all; a
 /// child that may walk always finds the lock free and the state whole.
+///
+/// Every holder changes the state: the marks of refresh's quiet probe are cleared first (a
+/// refresh publishes them again when it is done).
 fn locked<R>(f: impl FnOnce(Guard<'_, State>, (u64, u64)) -> Result<R>) -> Result<R> {
-    probe::under_list_lock(|counters| f(STATE.lock()?, counters))
+    probe::under_list_lock(|counters| {
+        let st = STATE.lock()?;
+        focus::quiet_invalidate();
+        f(st, counters)
+    })
 }
 
 /// Installs a hook set: publishes every original, then patches every import slot of the hooked
@@ -641,9 +650,13 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// Catches up after libraries were loaded or unloaded.  With the dlopen interception installed,
 /// lock-free and O(1) when a locked probe that started less than [`probe::PROBE_INTERVAL_NS`] ago
 /// has completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
-/// Otherwise one locked probe of the loader's counters (one walk callback, no syscall); if they
-/// changed, one pass that patches only new, not-yet-READY and reloaded libraries.
-/// `REFRESH_FULL` re-scans every library (verify and repair everything).
+/// Otherwise a quiet probe: the loader's counters read in one walk callback (no syscall, no
+/// lock of gothook's) and compared with what the last refresh published.  Only when they
+/// changed (or a library was left LOADING, or the lazy re-check is due) does refresh take the
+/// state lock: after loads alone it processes the objects the loader added since everything was
+/// processed, which are the tail of its list (`focus`); after unloads it sweeps their records
+/// with a pass over every library at most once per probe interval; the lazy re-check and
+/// `REFRESH_FULL` (verify and repair everything) pass over every library.
 ///
 /// A library that finished loading at time t is hooked by the first refresh that starts at or
 /// after t + [`probe::PROBE_INTERVAL_NS`] and does not answer `Busy` (see [`probe`]).  While slots
@@ -657,8 +670,9 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// not done, `Busy` at once.  Passes for loads, unloads, libraries seen LOADING and lazy
 /// re-checks, and `REFRESH_FULL`, are never held back.
 ///
-/// Locks: the loader's list lock, then the state lock (waited for only while holding the
-/// loader's lock, so never behind a thread that waits for the loader).
+/// Locks: the loader's list lock alone (the quiet probe), or the loader's list lock, then the
+/// state lock (waited for only while holding the loader's lock, so never behind a thread that
+/// waits for the loader).
 /// Context: malloc-safe.  Errors: `Invalid`, `Busy` (re-entry on this thread; an overflowed
 /// table's re-scan held back by pacing; a child forked while a walk was in flight), `Full` (the
 /// library table overflowed; a full pass was done, nothing was missed).
@@ -680,47 +694,96 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
         return Ok(());
     }
     let start = probe::probe_start();
-    locked(|mut st, counters| {
+    if !full {
+        // The quiet probe: the loader's counters read in one callback that takes no lock of
+        // gothook's, compared with what the last refresh published.  Most refreshes end here,
+        // holding the loader's list lock only for glibc's own bookkeeping.
         let g = GENERATION.load(Ordering::Acquire);
-        if st.sets.iter().all(|s| s.is_none()) {
-            SEEN_GENERATION.store(g, Ordering::Release);
-            probe::probed(start);
-            return Ok(());
+        let counters = probe::under_list_lock(Ok)?;
+        if let Some(q) = focus::quiet(counters) {
+            let watch_lazy = q.watch_lazy;
+            let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+            // A library left LOADING that is now READY needs the pass that patches it.
+            let still_loading = q.pending[..q.npending]
+                .iter()
+                .all(|&a| !loader::maybe_ready(a));
+            if still_loading && !(watch_lazy && probe::interval_passed(lazy_checked, start)) {
+                SEEN_GENERATION.store(g, Ordering::Release);
+                probe::probed(if watch_lazy { lazy_checked } else { start });
+                return Ok(());
+            }
         }
-        let changed = counters != st.counters || g != SEEN_GENERATION.load(Ordering::Acquire);
-        let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
-        let lazy_due = st.watch_lazy && probe::interval_passed(lazy_checked, start);
-        if !full && !changed && st.unsettled == 0 && !st.overflow && !lazy_due {
-            SETTLED.store(1, Ordering::Release);
-            SEEN_GENERATION.store(g, Ordering::Release);
-            // While lazy slots are watched, this probe vouches only for what the last re-read
-            // saw: stamping it with `start` would let the lock-free shortcut skip the re-read
-            // that falls due before `start` + the interval.
-            probe::probed(if st.watch_lazy { lazy_checked } else { start });
-            return Ok(());
-        }
-        // Pacing holds back only the re-scans of an overflowed table, the one pass that repeats
-        // forever: a pass for a load or unload is as frequent as the loads themselves, a pass
-        // for a library seen LOADING is what makes "dlopen, then refresh" hook it, and lazy
-        // re-checks happen at most once per probe interval.
-        if !full
-            && !changed
-            && st.unsettled == 0
-            && !lazy_due
-            && st.overflow
-            && !probe::budget_allows()
-        {
-            return Err(Error::Busy);
-        }
-        let t0 = crate::sys::monotonic_ns();
-        // Every walking pass re-reads the watched lazy slots (`pass` checks each library's).
-        LAZY_CHECKED.store(start, Ordering::Release);
-        let r = pass(&mut st, full, u32::MAX, rep);
-        probe::charge(t0);
-        SEEN_GENERATION.store(g, Ordering::Release);
-        probe::probed(start);
+    }
+    locked(|mut st, counters| {
+        let r = refresh_locked(&mut st, counters, full, start, rep);
+        focus::quiet_publish(&st);
         r
     })
+}
+
+/// The part of [`refresh`] that holds the state lock, inside the walk callback that read the
+/// loader's `counters`.
+fn refresh_locked(
+    st: &mut State,
+    counters: (u64, u64),
+    full: bool,
+    start: u64,
+    rep: &mut Report,
+) -> Result<()> {
+    let g = GENERATION.load(Ordering::Acquire);
+    if st.sets.iter().all(|s| s.is_none()) {
+        SEEN_GENERATION.store(g, Ordering::Release);
+        probe::probed(start);
+        return Ok(());
+    }
+    let changed = counters != st.counters || g != SEEN_GENERATION.load(Ordering::Acquire);
+    let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+    let lazy_due = st.watch_lazy && probe::interval_passed(lazy_checked, start);
+    if !full && !changed && st.unsettled == 0 && !st.overflow && !lazy_due {
+        SETTLED.store(1, Ordering::Release);
+        SEEN_GENERATION.store(g, Ordering::Release);
+        // While lazy slots are watched, this probe vouches only for what the last re-read
+        // saw: stamping it with `start` would let the lock-free shortcut skip the re-read
+        // that falls due before `start` + the interval.
+        probe::probed(if st.watch_lazy { lazy_checked } else { start });
+        return Ok(());
+    }
+    // Pacing holds back only the re-scans of an overflowed table, the one pass that repeats
+    // forever: a pass for a load or unload is as frequent as the loads themselves, a pass
+    // for a library seen LOADING is what makes "dlopen, then refresh" hook it, and lazy
+    // re-checks happen at most once per probe interval.
+    if !full && !changed && st.unsettled == 0 && !lazy_due && st.overflow && !probe::budget_allows()
+    {
+        return Err(Error::Busy);
+    }
+    let t0 = crate::sys::monotonic_ns();
+    // After loads only, the new objects are the tail of the list (see `focus`): process
+    // those.  It re-reads no lazy slot, so the probe vouches only for the last re-read.
+    let tail = if full || lazy_due {
+        None
+    } else {
+        focus::tail_len(st, counters, start)
+    };
+    if let Some(tail) = tail {
+        let removed = focus::removed_since_sweep(counters);
+        match focus::tail_pass(st, counters, tail, removed, rep) {
+            Err(Error::Full) => {}
+            r => {
+                probe::charge(t0);
+                SEEN_GENERATION.store(g, Ordering::Release);
+                probe::probed(if st.watch_lazy { lazy_checked } else { start });
+                return r;
+            }
+        }
+    }
+    // Every walking pass re-reads the watched lazy slots (`pass` checks each library's).
+    LAZY_CHECKED.store(start, Ordering::Release);
+    let r = pass(st, full, u32::MAX, rep);
+    focus::after_full_pass(st, r.is_ok(), start);
+    probe::charge(t0);
+    SEEN_GENERATION.store(g, Ordering::Release);
+    probe::probed(start);
+    r
 }
 
 /// Uninstalls a set: restores each of its slots to what the set below it expects (the next

@@ -1,0 +1,369 @@
+//! The focused pass: after a load, refresh processes only the objects the loader added, not
+//! every listed library.  Owns the marks that prove which objects those are; never allocates,
+//! and like every pass runs inside a walk callback with the state lock held.
+//!
+//! Why the tail of the list holds every new object (glibc 2.34 .. 2.40, `elf/dl-object.c`
+//! `_dl_add_to_namespace_list`): the loader appends each object it maps to the end of its
+//! namespace's list and counts it in `dl_load_adds` (`dlpi_adds`), both under the list lock.
+//! Removals unlink objects anywhere but never reorder the rest.  So if, when the add counter
+//! read A, every listed object but the last n was processed, the objects still to process are
+//! among the last `n + adds - A` listed: each object added since lies after every older one,
+//! and an unload only brings an object closer to the end.  (Objects added to other namespaces
+//! count too: the tail is only longer.)  musl counts `dlopen` calls, not objects, so there the
+//! pass always walks everything.
+//!
+//! What a focused pass leaves to the full pass: the records of unloaded libraries (swept by a
+//! full pass at most one probe interval after the unload was seen), the lazy re-check (due once
+//! per interval, always a full pass), and anything another pass may have left half done (an
+//! install's pass, an overflowed table, an invalidated state): then the next refresh walks all.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::loader::{self, Readiness, Rule};
+use crate::probe;
+
+use super::*;
+
+/// The proof a focused pass rests on: when the loader's add counter read `BASE_ADDS`, every
+/// listed object but the last `BASE_LEN` was processed (`BASE_ADDS` 0: nothing proven; the next
+/// pass walks everything).  Unloads only shorten the distance of an object from the end, and
+/// each load lengthens it by at most one, so later the unprocessed objects are among the last
+/// `BASE_LEN + adds - BASE_ADDS`.
+static BASE_ADDS: AtomicU64 = AtomicU64::new(0);
+static BASE_LEN: AtomicU64 = AtomicU64::new(0);
+/// Longest tail a focused pass takes on; beyond it a full pass (a library stuck LOADING early
+/// in the list, or a dlopen that mapped many new objects).
+const MAX_TAIL: u64 = 64;
+
+fn set_base(adds: u64, len: u64) {
+    BASE_ADDS.store(adds, Ordering::Relaxed);
+    BASE_LEN.store(len, Ordering::Relaxed);
+}
+
+fn forget_base() {
+    BASE_ADDS.store(0, Ordering::Relaxed);
+}
+
+/// The state's pass epoch when the marks were last brought up to date: any other pass (an
+/// install's) bumps it, and the marks are not trusted until a full pass of refresh.
+static MARKED_EPOCH: AtomicU32 = AtomicU32::new(0);
+/// The loader's remove counter at the last full pass, and that pass's probe stamp.
+static SWEPT_SUBS: AtomicU64 = AtomicU64::new(0);
+static SWEPT_AT: AtomicU64 = AtomicU64::new(0);
+
+/// How many objects at the end of the list a refresh must process, if a focused pass may do
+/// the job: `None` means a full pass.  `counters` are the loader's (adds, subs) read under the
+/// same hold; `start` is the refresh's probe stamp.  All marks are read and written under the
+/// state lock (atomics only so that they can live outside the state).
+pub(super) fn tail_len(st: &State, counters: (u64, u64), start: u64) -> Option<u64> {
+    let base = BASE_ADDS.load(Ordering::Relaxed);
+    if base == 0
+        || MARKED_EPOCH.load(Ordering::Relaxed) != st.epoch
+        || st.overflow
+        || st.counters == (u64::MAX, u64::MAX)
+        || !matches!(loader::rule(), Rule::FindObject | Rule::Relro)
+    {
+        return None;
+    }
+    // Unloaded libraries keep their records until a full pass sweeps them: at most one probe
+    // interval after a refresh first saw the remove counter move.
+    if removed_since_sweep(counters)
+        && probe::interval_passed(SWEPT_AT.load(Ordering::Relaxed), start)
+    {
+        return None;
+    }
+    let tail = BASE_LEN
+        .load(Ordering::Relaxed)
+        .saturating_add(counters.0.wrapping_sub(base));
+    (tail <= MAX_TAIL).then_some(tail)
+}
+
+/// Whether the loader's remove counter moved since the last full pass (libraries may have been
+/// unloaded whose records are still in the table).
+pub(super) fn removed_since_sweep(counters: (u64, u64)) -> bool {
+    counters.1 != SWEPT_SUBS.load(Ordering::Relaxed)
+}
+
+/// Brings the marks up to date after a full pass of refresh that returned `ok` (no library
+/// failed: every listed READY one is processed) with the loader's counters `st.counters`.
+pub(super) fn after_full_pass(st: &State, ok: bool, start: u64) {
+    // Where its LOADING libraries are is not known: the quiet probe stays off until they are done.
+    note_pending(&[], if st.unsettled == 0 { 0 } else { u32::MAX });
+    SWEPT_SUBS.store(st.counters.1, Ordering::Relaxed);
+    SWEPT_AT.store(start, Ordering::Relaxed);
+    let trusted = MARKED_EPOCH.load(Ordering::Relaxed) == st.epoch.wrapping_sub(1);
+    MARKED_EPOCH.store(st.epoch, Ordering::Relaxed);
+    if !ok || st.overflow {
+        forget_base();
+    } else if st.unsettled == 0 {
+        set_base(st.counters.0, 0);
+    } else if !trusted {
+        // Libraries left LOADING somewhere in the list and no older proof: find the first.
+        match first_pending(st) {
+            Some((listed, first)) => set_base(st.counters.0, listed.saturating_sub(first)),
+            None => forget_base(),
+        }
+    }
+    // Otherwise the older proof still holds: the LOADING libraries were added after it.
+}
+
+/// The number of listed objects and the position of the first one whose record is pending (one
+/// walk; called inside the walk callback of the pass that left them, so the list is the same).
+#[inline(never)]
+fn first_pending(st: &State) -> Option<(u64, u64)> {
+    let mut listed = 0u64;
+    let mut first = None;
+    loader::each(loader::LIBS_ALL, |lib| {
+        listed += 1;
+        if first.is_none() && st.find_lib(lib).is_some_and(|i| st.libs[i].pending) {
+            first = Some(lib.index as u64);
+        }
+        true
+    })
+    .ok()?;
+    first.map(|f| (listed, f))
+}
+
+/// Processes the last `tail` listed objects as a full pass would (new, not-yet-READY ones are
+/// patched, known ones cost a table lookup), without sweeping.  `removed`: libraries were
+/// unloaded since the last sweep, so a record found for an object of the tail may be a stale
+/// one at the same address: the object is re-applied rather than trusted.
+///
+/// `Err(Error::Full)` when the library table overflowed: the caller does a full pass instead
+/// (which sweeps).
+/// Not inlined: its frame and a full pass's are never on the stack together.
+#[inline(never)]
+pub(super) fn tail_pass(
+    st: &mut State,
+    counters: (u64, u64),
+    tail: u64,
+    removed: bool,
+    rep: &mut Report,
+) -> Result<()> {
+    // Nothing added since everything was processed (an unload): no walk at all.
+    let listed = if tail == 0 {
+        0
+    } else {
+        loader::count()? as u64
+    };
+    let from = listed.saturating_sub(tail) as u32;
+    let epoch = st.epoch;
+    let mut unsettled = 0u32;
+    let mut overflow = false;
+    let mut first_err = None;
+    let (all, nall) = st.ordered();
+    let mut watch = false;
+    let mut pending = [0usize; MAX_PENDING];
+    let mut first_open = None;
+    let mut each = |lib: &loader::LibInfo<'_>| {
+        let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
+        if n == 0 {
+            rep.libs_filtered += 1;
+            if let Some(i) = st.find_lib(lib) {
+                st.libs[i].seen = epoch;
+            }
+            return true;
+        }
+        let rec = match st.find_lib(lib) {
+            Some(i) => Some((i, true)),
+            None => match st.insert_lib(lib) {
+                Some(i) => Some((i, false)),
+                None => {
+                    overflow = true;
+                    return false;
+                }
+            },
+        };
+        let Some((i, known)) = rec else {
+            return false;
+        };
+        st.libs[i].seen = epoch;
+        if lib.readiness != Readiness::Ready {
+            rep.libs_not_ready += 1;
+            if let (Some(seg), Some(slot)) =
+                (lib.segs.iter().next(), pending.get_mut(unsettled as usize))
+            {
+                *slot = seg.start;
+            }
+            first_open.get_or_insert(lib.index as u64);
+            unsettled += 1;
+            st.libs[i].pending = true;
+            return true;
+        }
+        let r = &st.libs[i];
+        let due = !known
+            || removed
+            || r.pending
+            || r.rescan
+            || r.applied & mask != mask
+            || (r.has_lazy && st.lazy_lost(i, lib))
+            || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(lib, r.sentinel));
+        if !due {
+            return true;
+        }
+        let d = match lib.decode() {
+            Ok(d) => d,
+            Err(e) => {
+                rep.libs_failed += 1;
+                first_err.get_or_insert(e);
+                st.libs[i].applied |= mask;
+                st.libs[i].pending = false;
+                return true;
+            }
+        };
+        let was = st.libs[i].applied;
+        let mut lib_rep = Report::default();
+        match apply(
+            &st.sets,
+            &mut st.scratch,
+            &d,
+            &order[..n],
+            was,
+            u32::MAX,
+            &mut lib_rep,
+        ) {
+            Ok(sentinel) => {
+                if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
+                    lib_rep.libs_patched = 1;
+                }
+                let r = &mut st.libs[i];
+                r.applied |= mask;
+                r.pending = false;
+                r.sentinel = sentinel.unwrap_or((0, 0));
+                if d.bind_now == 0 {
+                    st.note_lazy(i);
+                }
+                watch |= st.libs[i].has_lazy || st.libs[i].rescan;
+            }
+            Err(e) => {
+                lib_rep.libs_failed = 1;
+                first_err.get_or_insert(e);
+            }
+        }
+        rep.add(&lib_rep);
+        true
+    };
+    if tail > 0 {
+        loader::each_from(from, loader::LIBS_ALL, &mut each)?;
+    }
+    if overflow {
+        return Err(Error::Full);
+    }
+    // LOADING libraries can only be in the tail (everything before it was READY when processed).
+    note_pending(&pending, unsettled);
+    st.unsettled = unsettled;
+    st.counters = counters;
+    st.watch_lazy |= watch || st.nlazy > 0;
+    SETTLED.store((unsettled == 0) as u32, Ordering::Release);
+    match first_err {
+        Some(e) => {
+            // A library of the tail failed: the next refresh walks everything and retries it.
+            forget_base();
+            Err(e)
+        }
+        None => {
+            // Everything before the first library left LOADING is processed now.
+            set_base(
+                counters.0,
+                first_open.map_or(0, |f| listed.saturating_sub(f)),
+            );
+            Ok(())
+        }
+    }
+}
+
+// ---- the quiet probe ------------------------------------------------------------------------
+
+/// Most LOADING libraries the quiet probe watches for readiness itself.
+const MAX_PENDING: usize = 4;
+
+/// The LOADING libraries the last pass left (an address in each one's first segment), written
+/// under the state lock; `PENDING_N` is their number, or `u32::MAX` when not all are known.
+static PENDING: [AtomicUsize; MAX_PENDING] = [const { AtomicUsize::new(0) }; MAX_PENDING];
+static PENDING_N: AtomicU32 = AtomicU32::new(u32::MAX);
+
+fn note_pending(addrs: &[usize], n: u32) {
+    let known = n as usize <= MAX_PENDING && n as usize <= addrs.len();
+    for (cell, &a) in PENDING.iter().zip(addrs) {
+        cell.store(a, Ordering::Relaxed);
+    }
+    PENDING_N.store(if known { n } else { u32::MAX }, Ordering::Relaxed);
+}
+
+/// What the last refresh left, published for the probe that takes no state lock: the loader's
+/// counters it processed up to, whether lazy slots are watched, and the LOADING libraries left
+/// (the probe asks `_dl_find_object` whether one became READY).  A sequence lock whose
+/// writers all hold the state lock: `QUIET_SEQ` is odd while the fields are being written or are
+/// not valid (every holder of the state lock makes it odd first; a refresh makes it even again
+/// when it is done), and it only grows, so a reader that sees the same even value before and
+/// after reading the fields read one publication.
+static QUIET_SEQ: AtomicU64 = AtomicU64::new(1);
+static QUIET_ADDS: AtomicU64 = AtomicU64::new(0);
+static QUIET_SUBS: AtomicU64 = AtomicU64::new(0);
+static QUIET_WATCH_LAZY: AtomicU32 = AtomicU32::new(0);
+static QUIET_PENDING: [AtomicUsize; MAX_PENDING] = [const { AtomicUsize::new(0) }; MAX_PENDING];
+static QUIET_NPENDING: AtomicU32 = AtomicU32::new(0);
+
+/// Withdraws the published state (called with the state lock held, before it is changed).
+pub(super) fn quiet_invalidate() {
+    let s = QUIET_SEQ.load(Ordering::SeqCst);
+    if s & 1 == 0 {
+        QUIET_SEQ.store(s.wrapping_add(1), Ordering::SeqCst);
+    }
+}
+
+/// Publishes what `st` says after a refresh (called with the state lock held): valid when no
+/// library is untracked, a set is installed, and every library left LOADING is known and can
+/// be checked lock-free (`_dl_find_object`), so that the same counters mean "nothing to do but
+/// the lazy re-check, unless one of those became READY".
+pub(super) fn quiet_publish(st: &State) {
+    quiet_invalidate();
+    let npending = PENDING_N.load(Ordering::Relaxed);
+    let pending_known = st.unsettled == 0
+        || (npending == st.unsettled && loader::rule_if_detected() == Some(Rule::FindObject));
+    if !pending_known
+        || st.overflow
+        || st.counters == (u64::MAX, u64::MAX)
+        || st.sets.iter().all(|s| s.is_none())
+    {
+        return;
+    }
+    QUIET_ADDS.store(st.counters.0, Ordering::SeqCst);
+    QUIET_SUBS.store(st.counters.1, Ordering::SeqCst);
+    QUIET_WATCH_LAZY.store(st.watch_lazy as u32, Ordering::SeqCst);
+    for (q, p) in QUIET_PENDING.iter().zip(PENDING.iter()) {
+        q.store(p.load(Ordering::Relaxed), Ordering::SeqCst);
+    }
+    QUIET_NPENDING.store(st.unsettled, Ordering::SeqCst);
+    QUIET_SEQ.fetch_add(1, Ordering::SeqCst);
+}
+
+/// What [`quiet`] found published.
+pub(super) struct Quiet {
+    /// Lazy slots are watched (the re-check may be due).
+    pub(super) watch_lazy: bool,
+    /// An address in each library left LOADING.
+    pub(super) pending: [usize; MAX_PENDING],
+    pub(super) npending: usize,
+}
+
+/// Whether the loader's `counters`, read under its list lock, show nothing the last refresh did
+/// not process: what it published then, `None` when refresh must take the state lock.
+/// Lock-free.
+pub(super) fn quiet(counters: (u64, u64)) -> Option<Quiet> {
+    let s1 = QUIET_SEQ.load(Ordering::SeqCst);
+    if s1 & 1 != 0 {
+        return None;
+    }
+    let same = QUIET_ADDS.load(Ordering::SeqCst) == counters.0
+        && QUIET_SUBS.load(Ordering::SeqCst) == counters.1;
+    let mut q = Quiet {
+        watch_lazy: QUIET_WATCH_LAZY.load(Ordering::SeqCst) != 0,
+        pending: [0; MAX_PENDING],
+        npending: (QUIET_NPENDING.load(Ordering::SeqCst) as usize).min(MAX_PENDING),
+    };
+    for (p, cell) in q.pending.iter_mut().zip(QUIET_PENDING.iter()) {
+        *p = cell.load(Ordering::SeqCst);
+    }
+    (same && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(q)
+}
