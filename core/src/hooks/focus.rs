@@ -147,7 +147,7 @@ pub(super) fn tail_pass(
         loader::count()? as u64
     };
     let from = listed.saturating_sub(tail) as u32;
-    let epoch = st.epoch;
+    let epoch = st.epoch as u16;
     let mut unsettled = 0u32;
     let mut overflow = false;
     let mut first_err = None;
@@ -155,6 +155,8 @@ pub(super) fn tail_pass(
     let mut watch = false;
     let mut pending = [0usize; MAX_PENDING];
     let mut first_open = None;
+    // One page-permission reader for every library of the pass (closed when the pass ends).
+    let mut query = crate::slot::PageQuery::new();
     let mut each = |lib: &loader::LibInfo<'_>| {
         let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
         if n == 0 {
@@ -179,7 +181,7 @@ pub(super) fn tail_pass(
         };
         st.libs[i].seen = epoch;
         if lib.readiness != Readiness::Ready {
-            rep.libs_not_ready += 1;
+            rep.lib_skipped(lib, SKIP_NOT_READY);
             if let (Some(seg), Some(slot)) =
                 (lib.segs.iter().next(), pending.get_mut(unsettled as usize))
             {
@@ -197,14 +199,16 @@ pub(super) fn tail_pass(
             || r.rescan
             || r.applied & mask != mask
             || (r.has_lazy && st.lazy_lost(i, lib))
-            || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(lib, r.sentinel));
+            || (r.sentinel().0 != 0
+                && lib.contains(r.sentinel().0)
+                && sentinel_moved(lib, r.sentinel()));
         if !due {
             return true;
         }
         let d = match lib.decode() {
             Ok(d) => d,
             Err(e) => {
-                rep.libs_failed += 1;
+                rep.lib_skipped(lib, SKIP_DECODE_FAILED);
                 first_err.get_or_insert(e);
                 st.libs[i].applied |= mask;
                 st.libs[i].pending = false;
@@ -221,6 +225,7 @@ pub(super) fn tail_pass(
             was,
             u32::MAX,
             &mut lib_rep,
+            &mut query,
         ) {
             Ok(sentinel) => {
                 if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
@@ -229,14 +234,14 @@ pub(super) fn tail_pass(
                 let r = &mut st.libs[i];
                 r.applied |= mask;
                 r.pending = false;
-                r.sentinel = sentinel.unwrap_or((0, 0));
+                r.set_sentinel(sentinel);
                 if d.bind_now == 0 {
                     st.note_lazy(i);
                 }
                 watch |= st.libs[i].has_lazy || st.libs[i].rescan;
             }
             Err(e) => {
-                lib_rep.libs_failed = 1;
+                lib_rep.lib_skipped(lib, SKIP_DECODE_FAILED);
                 first_err.get_or_insert(e);
             }
         }

@@ -27,8 +27,36 @@ pub(super) struct LibRec {
     pub(super) has_lazy: bool,
     /// Lazily bound slots that did not fit the lazy table: re-scanned by every walking refresh.
     pub(super) rescan: bool,
-    /// One patched slot and the value written, to notice a library reloaded at the same place.
-    pub(super) sentinel: (usize, usize),
+    /// One patched slot (its offset from `bias`; 0: none) and the value written, to notice a
+    /// library reloaded at the same place.  See [`LibRec::sentinel`].
+    pub(super) sentinel_off: u32,
+    pub(super) sentinel_val: usize,
+}
+
+impl LibRec {
+    /// The sentinel slot's address and the value written there, or `(0, 0)`.
+    pub(super) fn sentinel(&self) -> (usize, usize) {
+        match self.sentinel_off {
+            0 => (0, 0),
+            off => (self.bias.wrapping_add(off as usize), self.sentinel_val),
+        }
+    }
+
+    /// Records the sentinel a pass returned (a slot more than 4 GiB past the bias is not kept:
+    /// the library is then told apart by its key alone).
+    pub(super) fn set_sentinel(&mut self, sentinel: Option<(usize, usize)>) {
+        let off = sentinel.and_then(|(slot, _)| u32::try_from(slot.wrapping_sub(self.bias)).ok());
+        match (sentinel, off) {
+            (Some((_, value)), Some(off)) if off != 0 => {
+                self.sentinel_off = off;
+                self.sentinel_val = value;
+            }
+            _ => {
+                self.sentinel_off = 0;
+                self.sentinel_val = 0;
+            }
+        }
+    }
 }
 
 /// A slot that held its lazy PLT stub when gothook patched it, and the value gothook wrote.
@@ -201,7 +229,7 @@ impl State {
             let l = self.lazy[k];
             let listed = self
                 .find_key(l.bias, l.key)
-                .is_some_and(|i| self.libs[i].seen == self.epoch);
+                .is_some_and(|i| self.libs[i].seen == self.epoch as u16);
             if listed {
                 k += 1;
             } else {
@@ -211,7 +239,7 @@ impl State {
         }
         let mut i = 0;
         while i < MAX_LIBS {
-            if self.libs[i].used && self.libs[i].seen != self.epoch {
+            if self.libs[i].used && self.libs[i].seen != self.epoch as u16 {
                 self.remove_at(i);
                 // The shift may have moved another stale entry into `i`: look again.
                 continue;

@@ -288,7 +288,7 @@ struct State {
     next_order: u32,
     next_gen: u32,
     libs: [LibRec; MAX_LIBS],
-    epoch: u16,
+    epoch: u32,
     /// Libraries left LOADING/UNKNOWN: refresh may not shortcut.
     unsettled: u32,
     /// Lazily bound slots watched for `_dl_fixup` stores (see `libs::LazySlot`).
@@ -321,7 +321,8 @@ static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
         pending: false,
         has_lazy: false,
         rescan: false,
-        sentinel: (0, 0),
+        sentinel_off: 0,
+        sentinel_val: 0,
     }; MAX_LIBS],
     epoch: 0,
     unsettled: 0,

@@ -480,7 +480,8 @@ pub(super) fn accepting(
 /// patched; the rest cost a table lookup.  With `full`, every library is re-scanned.
 pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> Result<()> {
     st.epoch = st.epoch.wrapping_add(1);
-    let epoch = st.epoch;
+    // Records keep the epoch's low 16 bits (see `LibRec::seen`).
+    let epoch = st.epoch as u16;
     let mut unsettled = 0u32;
     let mut overflow = false;
     let mut first_err = None;
@@ -534,7 +535,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
                     // A watched lazy slot was overwritten by `_dl_fixup` (at any time since).
                     || (r.has_lazy && st.lazy_lost(i, lib))
                     // A library reloaded at the same place: its sentinel slot was reset.
-                    || (r.sentinel.0 != 0 && lib.contains(r.sentinel.0) && sentinel_moved(lib, r.sentinel))
+                    || (r.sentinel().0 != 0 && lib.contains(r.sentinel().0) && sentinel_moved(lib, r.sentinel()))
             }
         };
         if !due {
@@ -576,7 +577,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
                     let r = &mut st.libs[i];
                     r.applied |= mask;
                     r.pending = false;
-                    r.sentinel = sentinel.unwrap_or((0, 0));
+                    r.set_sentinel(sentinel);
                     if d.bind_now == 0 {
                         st.note_lazy(i);
                     }
