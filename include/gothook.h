@@ -1019,15 +1019,17 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  `GOTHOOK_PROBE_INTERVAL_NS` and does not answer `GOTHOOK_EBUSY` (counted in
  `slots_repaired`).
 
- Without the dlopen interception, every refresh does one locked probe of the loader's
- add/remove counters (one `dl_iterate_phdr` callback, no syscall, well under a microsecond
- uncontended), so a refresh right after your dlopen sees it.  With the interception installed
- (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a locked probe
- that started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has completed, the interception saw no
- call since, and no library was left LOADING/UNKNOWN.  When
- the counters changed, one walk processes only new, not-yet-READY, reloaded and re-check-due
- libraries, repairing slots lazy binding overwrote.  `GOTHOOK_REFRESH_FULL` re-scans
- everything.
+ Without the dlopen interception, every refresh reads the loader's add/remove counters in one
+ `dl_iterate_phdr` callback (the loader's list lock for a few tens of nanoseconds, no syscall,
+ no lock of gothook's) and compares them with what the last refresh processed, so a refresh
+ right after your dlopen sees it.  With the interception installed
+ (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a probe that
+ started less than `GOTHOOK_PROBE_INTERVAL_NS` ago (less one tick of the coarse clock) has
+ completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
+ When the counters changed after loads only, refresh processes just the objects the loader
+ appended since (the tail of its list); libraries left LOADING are watched through
+ `_dl_find_object`; after unloads, a walk over every library sweeps their records at most once
+ per `GOTHOOK_PROBE_INTERVAL_NS`.  `GOTHOOK_REFRESH_FULL` re-scans everything.
 
  Guarantee: a library that finished loading at time t, whoever loaded it (including glibc's
  own loads of iconv modules, NSS modules and `libgcc_s`, which no dlopen hook sees), is hooked
@@ -1035,19 +1037,21 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  answer `GOTHOOK_EBUSY`.
 
  Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
- dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only when
- something changed, a library was seen LOADING, or a lazy-binding re-check is due, so a loop
- of refreshes walks only as often as libraries come and go.  The exception is an overflowed
+ dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only for
+ the lazy-binding re-check and the sweep after unloads (each at most once per
+ `GOTHOOK_PROBE_INTERVAL_NS`), for `GOTHOOK_REFRESH_FULL`, and when too many objects were
+ added at once, so a loop of refreshes walks rarely.  The exception is an overflowed
  library table (`GOTHOOK_EFULL`), which every refresh re-scans: those re-scans hold the lock
  at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (bursts up to
  `GOTHOOK_LOCK_BURST_NS`), and one the budget holds back is not done: the call answers
  `GOTHOOK_EBUSY` at once; call again later if you need its effect.  `GOTHOOK_REFRESH_FULL` is
  never held back.
 
- Locks: the loader's list lock (`dl_iterate_phdr`), and inside its callback gothook's state
- lock, which is only ever held by a thread that holds the loader's lock, so no thread waits
- for it while another waits for the loader.  Safe from a malloc hook, also one that runs
- inside its own `dl_iterate_phdr` callback.
+ Locks: none (the lock-free shortcut), the loader's list lock alone (a refresh that finds
+ nothing changed), or the loader's list lock and, inside its callback, gothook's state lock,
+ which is only ever held by a thread that holds the loader's lock, so no thread waits for it
+ while another waits for the loader.  Safe from a malloc hook, also one that runs inside its
+ own `dl_iterate_phdr` callback.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY` (this thread is already
  inside gothook; a re-scan of an overflowed table held back by pacing; or this is a child forked while another thread

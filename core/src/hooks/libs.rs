@@ -221,6 +221,28 @@ impl State {
         Some(i)
     }
 
+    /// Drops the lazy watch (records and re-scan marks) of libraries that no set is applied to.
+    pub(super) fn forget_unhooked(&mut self) {
+        let mut k = 0;
+        while k < self.nlazy {
+            let l = self.lazy[k];
+            let hooked = self
+                .find_key(l.bias, l.key)
+                .is_some_and(|i| self.libs[i].applied != 0);
+            if hooked {
+                k += 1;
+            } else {
+                self.nlazy -= 1;
+                self.lazy[k] = self.lazy[self.nlazy];
+            }
+        }
+        for r in self.libs.iter_mut().filter(|r| r.used && r.applied == 0) {
+            r.has_lazy = false;
+            r.rescan = false;
+        }
+        self.watch_lazy = self.nlazy > 0 || self.libs.iter().any(|r| r.used && r.rescan);
+    }
+
     /// Drops records of libraries not listed in the current epoch (linear probing, backward shift).
     pub(super) fn sweep(&mut self) {
         // Lazy records of libraries no longer listed go first (their slots are gone).

@@ -646,6 +646,9 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
     }
+    // Libraries no set hooks any more need no lazy watch: without this, their records would
+    // make every lazy re-check re-apply them while any other set stays installed.
+    st.forget_unhooked();
 }
 
 /// Catches up after libraries were loaded or unloaded.  With the dlopen interception installed,
