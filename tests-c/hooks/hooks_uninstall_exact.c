@@ -1,0 +1,116 @@
+/* Uninstall takes a set off only the libraries its own filter accepts.
+ *  - one replacement, two sets: set A hooks hk_filt_target with shared_hook only in
+ *    libhk_filt_x.so, set B with the same shared_hook only in libhk_filt_y.so.  Uninstalling
+ *    either, in either order, restores only its own library: the other library's slot keeps
+ *    shared_hook (its set is still installed) and its call still runs the hook;
+ *  - a library the decoder refuses (its DT_HASH claims zero buckets; the loader uses DT_GNU_HASH):
+ *    install and uninstall of a set whose filter accepts it both succeed, count it once in
+ *    libs_failed and leave its slot alone.
+ * Usage: hooks_uninstall_exact <libhk_bad_hash.so> */
+#include "hk_common.h"
+
+int hk_filt_x_call(void);
+int hk_filt_y_call(void);
+int hk_filt_target(void);
+
+static void *volatile x_orig, *volatile y_orig;
+/* Both sets publish the real hk_filt_target (their filters do not overlap, so nothing stacks). */
+static int shared_hook(void) {
+  void *o = __atomic_load_n(&x_orig, __ATOMIC_ACQUIRE);
+  if (!o) o = __atomic_load_n(&y_orig, __ATOMIC_ACQUIRE);
+  return 40 + ((int (*)(void))o)();
+}
+
+/* ---- slot values by library and symbol name --------------------------------------------- */
+struct named { const char *suffix, *name; int n; void *value; };
+static int named_imp(const gothook_import *imp, void *ctx) {
+  struct named *ns = ctx;
+  if (strcmp(imp->name, ns->name) == 0 && ns->n++ == 0) ns->value = __atomic_load_n(imp->slot, __ATOMIC_ACQUIRE);
+  return 0;
+}
+static int named_lib(const gothook_lib *lib, void *ctx) {
+  struct named *ns = ctx;
+  size_t l = strlen(lib->name), s = strlen(ns->suffix);
+  if (l < s || strcmp(lib->name + l - s, ns->suffix) != 0) return 0;
+  gothook_dynamic d;
+  if (gothook_lib_decode(lib, &d) == GOTHOOK_OK) gothook_dynamic_imports(&d, named_imp, ns);
+  return 1;
+}
+/* The value of the import slot of `name` in the library whose path ends with `suffix`. */
+static void *slot_of(const char *suffix, const char *name) {
+  struct named ns = {suffix, name, 0, NULL};
+  gothook_libs_each(named_lib, &ns, 0);
+  CHECK(ns.n == 1, "%s: %d import slots of %s, want 1", suffix, ns.n, name);
+  return ns.value;
+}
+static void expect(const char *when, void *x, int x_call, void *y, int y_call) {
+  void *sx = slot_of("libhk_filt_x.so", "hk_filt_target"), *sy = slot_of("libhk_filt_y.so", "hk_filt_target");
+  CHECK(sx == x, "%s: libhk_filt_x.so slot %p, want %p", when, sx, x);
+  CHECK(sy == y, "%s: libhk_filt_y.so slot %p, want %p", when, sy, y);
+  int cx = hk_filt_x_call(), cy = hk_filt_y_call();
+  CHECK(cx == x_call && cy == y_call, "%s: x returned %d (want %d), y %d (want %d)", when, cx, x_call, cy, y_call);
+}
+
+static void one_replacement_two_sets(void) {
+  void *real = (void *)hk_filt_target, *hook = (void *)shared_hook;
+  for (int order = 0; order < 2; order++) {
+    x_orig = y_orig = NULL;
+    gothook_hook hx = {"hk_filt_target", hook, (void **)&x_orig};
+    gothook_hook hy = {"hk_filt_target", hook, (void **)&y_orig};
+    gothook_filter fx = {0}, fy = {0};
+    fx.path_suffix = "libhk_filt_x.so";
+    fy.path_suffix = "libhk_filt_y.so";
+    gothook_set sx = 0, sy = 0;
+    CHECK_ST(gothook_install(&hx, 1, &fx, &sx, NULL), GOTHOOK_OK);
+    CHECK_ST(gothook_install(&hy, 1, &fy, &sy, NULL), GOTHOOK_OK);
+    CHECK(sx != sy, "two filters, one set %u", sx);
+    CHECK(x_orig == real && y_orig == real, "originals %p and %p, want %p", x_orig, y_orig, real);
+    expect("both installed", hook, 41, hook, 41);
+    gothook_report r = {0};
+    if (order == 0) {
+      CHECK_ST(gothook_uninstall(sx, &r), GOTHOOK_OK);
+      CHECK(r.slots_restored == 1, "uninstalling the x set restored %u slots, want 1", r.slots_restored);
+      expect("x set uninstalled", real, 1, hook, 41);
+      CHECK_ST(gothook_uninstall(sy, NULL), GOTHOOK_OK);
+    } else {
+      CHECK_ST(gothook_uninstall(sy, &r), GOTHOOK_OK);
+      CHECK(r.slots_restored == 1, "uninstalling the y set restored %u slots, want 1", r.slots_restored);
+      expect("y set uninstalled", hook, 41, real, 1);
+      CHECK_ST(gothook_uninstall(sx, NULL), GOTHOOK_OK);
+    }
+    expect("both uninstalled", real, 1, real, 1);
+  }
+}
+
+static void undecodable_library(const char *path) {
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  CHECK(h != NULL, "dlopen %s: %s", path, dlerror());
+  if (!h) return;
+  int (*call)(void) = (int (*)(void))dlsym(h, "hk_bad_hash_call");
+  CHECK(call && call() == 1, "before: the call returned %d", call ? call() : -1);
+  x_orig = y_orig = NULL;
+  gothook_hook hx = {"hk_filt_target", (void *)shared_hook, (void **)&x_orig};
+  gothook_filter f = {0};
+  f.path_suffix = "/libhk_bad_hash.so";
+  gothook_set s = 0;
+  gothook_report r = {0}, u = {0};
+  CHECK_ST(gothook_install(&hx, 1, &f, &s, &r), GOTHOOK_OK);
+  CHECK(r.libs_failed == 1 && r.slots_patched == 0, "install: %u libraries failed (want 1), %u slots patched",
+        r.libs_failed, r.slots_patched);
+  CHECK(call() == 1, "installed: the undecodable library's call returned %d (want 1: not hooked)", call());
+  CHECK_ST(gothook_uninstall(s, &u), GOTHOOK_OK);
+  CHECK(u.libs_failed == 1 && u.slots_restored == 0, "uninstall: %u libraries failed (want 1), %u slots restored",
+        u.libs_failed, u.slots_restored);
+  CHECK(call() == 1, "uninstalled: the call returned %d", call());
+  dlclose(h);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  hk_init_main();
+  one_replacement_two_sets();
+  undecodable_library(argv[1]);
+  printf("hooks_uninstall_exact: one replacement in two sets, both uninstall orders, an undecodable library; %s\n",
+         hk_failures ? "FAILED" : "ok");
+  return hk_failures ? 1 : 0;
+}
