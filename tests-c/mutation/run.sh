@@ -8,7 +8,10 @@
 # chosen for that file (built against the mutated tree by core/tests/c_suite.rs) fails.
 # Results go to $MUTANTS_OUT/<file>/mutants.out/ (outcomes.json, caught.txt, missed.txt, ...).
 # Environment: CARGO_MUTANTS (the cargo-mutants binary), MUTANTS_ARGS (extra arguments, e.g.
-# "--re Batch::swap" or "--iterate"), MUTANTS_OUT (output root, default ./build-mutants.out, ignored by git).
+# "--re Batch::swap" or "--iterate"), MUTANTS_OUT (output root, default ./build-mutants.out, ignored by git),
+# MUTANTS_CTEST (the C tests to run instead of the per-file choice below; empty: none, the Rust
+# tests alone judge), MUTANTS_QUICK_LIB=1 (build the C tests' library without LTO, 16 codegen
+# units, incremental: the same code, several times faster to rebuild per mutant).
 set -eu
 cd "$(dirname "$0")/../.."
 CM=${CARGO_MUTANTS:-cargo-mutants}
@@ -27,13 +30,20 @@ ctests_for() {
   esac
 }
 
+if [ "${MUTANTS_QUICK_LIB:-0}" = 1 ]; then
+  export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_INCREMENTAL=true
+fi
+
 status=0
 for f in "$@"; do
+  ctests=$(ctests_for "$f")
+  [ "${MUTANTS_CTEST+set}" != set ] || ctests=$MUTANTS_CTEST
   name=$(echo "$f" | sed 's|^core/src/||; s|/|_|g; s|\.rs$||')
   mkdir -p "$OUT/$name"
-  echo "== $f (C tests: $(ctests_for "$f"))"
+  echo "== $f (C tests: $ctests)"
   # shellcheck disable=SC2086
-  GOTHOOK_MUTANTS_CTEST=$(ctests_for "$f") "$CM" mutants -j1 --package gothook-core \
+  GOTHOOK_MUTANTS_CTEST=$ctests "$CM" mutants -j1 --package gothook-core \
     --file "$f" --output "$OUT/$name" --timeout-multiplier 1.5 ${MUTANTS_ARGS:-} || status=$?
   for k in caught missed unviable timeout; do
     printf '%s %s  ' "$k" "$(cat "$OUT/$name/mutants.out/$k.txt" 2>/dev/null | wc -l)"
