@@ -5,7 +5,9 @@
  *    shared_hook (its set is still installed) and its call still runs the hook;
  *  - a library the decoder refuses (its DT_HASH claims zero buckets; the loader uses DT_GNU_HASH):
  *    install and uninstall of a set whose filter accepts it both succeed, count it once in
- *    libs_failed and leave its slot alone.
+ *    libs_failed and leave its slot alone;
+ *  - uninstalling one set leaves the others marked applied: the next refresh after a dlopen
+ *    patches or verifies nothing in the libraries the remaining set was already applied to.
  * Usage: hooks_uninstall_exact <libhk_bad_hash.so> */
 #include "hk_common.h"
 
@@ -105,12 +107,38 @@ static void undecodable_library(const char *path) {
   dlclose(h);
 }
 
+static void others_stay_applied(const char *path) {
+  void *real = (void *)hk_filt_target, *hook = (void *)shared_hook;
+  x_orig = y_orig = NULL;
+  gothook_hook hx = {"hk_filt_target", hook, (void **)&x_orig};
+  gothook_hook hy = {"hk_filt_target", hook, (void **)&y_orig};
+  gothook_filter fx = {0}, fy = {0};
+  fx.path_suffix = "libhk_filt_x.so";
+  fy.path_suffix = "libhk_filt_y.so";
+  gothook_set sx = 0, sy = 0;
+  CHECK_ST(gothook_install(&hx, 1, &fx, &sx, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_install(&hy, 1, &fy, &sy, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_uninstall(sy, NULL), GOTHOOK_OK);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  CHECK(h != NULL, "dlopen %s: %s", path, dlerror());
+  gothook_report r = {0};
+  CHECK_ST(gothook_refresh(0, &r), GOTHOOK_OK);
+  CHECK(r.libs_filtered >= 1, "the refresh after a dlopen did not walk the libraries (%u filtered)", r.libs_filtered);
+  CHECK(r.libs_patched == 0 && r.slots_patched == 0 && r.slots_already == 0,
+        "the refresh after a dlopen re-applied the remaining set: %u libraries, %u slots patched, %u verified",
+        r.libs_patched, r.slots_patched, r.slots_already);
+  expect("y set uninstalled, then a dlopen and a refresh", hook, 41, real, 1);
+  CHECK_ST(gothook_uninstall(sx, NULL), GOTHOOK_OK);
+  if (h) dlclose(h);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   hk_init_main();
   one_replacement_two_sets();
   undecodable_library(argv[1]);
-  printf("hooks_uninstall_exact: one replacement in two sets, both uninstall orders, an undecodable library; %s\n",
+  others_stay_applied(argv[1]);
+  printf("hooks_uninstall_exact: one replacement in two sets, both uninstall orders, an undecodable library, the remaining set stays applied; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
