@@ -7,7 +7,10 @@
  *    install and uninstall of a set whose filter accepts it both succeed, count it once in
  *    libs_failed and leave its slot alone;
  *  - uninstalling one set leaves the others marked applied: the next refresh after a dlopen
- *    patches or verifies nothing in the libraries the remaining set was already applied to.
+ *    patches or verifies nothing in the libraries the remaining set was already applied to;
+ *  - nor marks them applied where they were not: a set whose accept callback starts accepting a
+ *    library is applied there by the next refresh after a dlopen, also when another set was
+ *    uninstalled in between.
  * Usage: hooks_uninstall_exact <libhk_bad_hash.so> */
 #include "hk_common.h"
 
@@ -132,13 +135,51 @@ static void others_stay_applied(const char *path) {
   if (h) dlclose(h);
 }
 
+static volatile int y_wanted;
+static int accept_y_when_wanted(const gothook_lib *lib, void *ctx) {
+  (void)lib, (void)ctx;
+  return y_wanted;
+}
+static void *volatile d_orig;
+static int d_hook(void) { return ((int (*)(void))d_orig)(); }
+
+static void accepted_later_is_applied(const char *path) {
+  void *real = (void *)hk_filt_target, *hook = (void *)shared_hook;
+  x_orig = y_orig = NULL;
+  y_wanted = 0;
+  /* C: hk_filt_target in libhk_filt_y.so once the callback says so.  D: a name libhk_filt_y.so
+   * does not import, in that library: it patches nothing, but has the library tracked. */
+  gothook_hook hc = {"hk_filt_target", hook, (void **)&y_orig};
+  gothook_hook hd = {"hk_filt_x_call", (void *)d_hook, (void **)&d_orig};
+  gothook_filter fc = {0}, fd = {0};
+  fc.path_suffix = fd.path_suffix = "libhk_filt_y.so";
+  fc.accept = accept_y_when_wanted;
+  gothook_set sc = 0, sd = 0;
+  CHECK_ST(gothook_install(&hc, 1, &fc, &sc, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_install(&hd, 1, &fd, &sd, NULL), GOTHOOK_OK);
+  expect("callback refusing", real, 1, real, 1);
+  y_wanted = 1;
+  CHECK_ST(gothook_uninstall(sd, NULL), GOTHOOK_OK);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  CHECK(h != NULL, "dlopen %s: %s", path, dlerror());
+  gothook_report r = {0};
+  CHECK_ST(gothook_refresh(0, &r), GOTHOOK_OK);
+  CHECK(r.slots_patched == 1, "the refresh after the callback started accepting patched %u slots, want 1",
+        r.slots_patched);
+  expect("callback accepting, another set uninstalled, a dlopen and a refresh", real, 1, hook, 41);
+  CHECK_ST(gothook_uninstall(sc, NULL), GOTHOOK_OK);
+  expect("all uninstalled", real, 1, real, 1);
+  if (h) dlclose(h);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   hk_init_main();
   one_replacement_two_sets();
   undecodable_library(argv[1]);
   others_stay_applied(argv[1]);
-  printf("hooks_uninstall_exact: one replacement in two sets, both uninstall orders, an undecodable library, the remaining set stays applied; %s\n",
+  accepted_later_is_applied(argv[1]);
+  printf("hooks_uninstall_exact: one replacement in two sets, both uninstall orders, an undecodable library, the remaining sets stay exactly as applied; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
