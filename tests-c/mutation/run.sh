@@ -10,8 +10,7 @@
 # Environment: CARGO_MUTANTS (the cargo-mutants binary), MUTANTS_ARGS (extra arguments, e.g.
 # "--re Batch::swap" or "--iterate"), MUTANTS_OUT (output root, default ./build-mutants.out, ignored by git),
 # MUTANTS_CTEST (the C tests to run instead of the per-file choice below; empty: none, the Rust
-# tests alone judge), MUTANTS_QUICK_LIB=1 (build the C tests' library without LTO, 16 codegen
-# units, incremental: the same code, several times faster to rebuild per mutant), MUTANTS_TIMEOUT
+# tests alone judge), MUTANTS_TIMEOUT
 # (seconds per mutant's tests instead of 1.5 times the baseline's; needed with --baseline=skip).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -30,11 +29,6 @@ ctests_for() {
     *) echo "" ;;
   esac
 }
-
-if [ "${MUTANTS_QUICK_LIB:-0}" = 1 ]; then
-  export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_INCREMENTAL=true
-fi
 
 timeout="--timeout-multiplier 1.5"
 [ -z "${MUTANTS_TIMEOUT:-}" ] || timeout="--timeout $MUTANTS_TIMEOUT"
