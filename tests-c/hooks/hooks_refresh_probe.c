@@ -2,6 +2,8 @@
  *  - without the dlopen interception every refresh probes: a refresh right after a dlopen (well
  *    inside the probe interval of the previous refresh) hooks the new module, 50 rounds of
  *    refresh, dlopen, refresh, call, dlclose;
+ *  - with the interception installed, a refresh right after an intercepted dlopen walks: 20 more
+ *    rounds of refresh, dlopen, refresh, call, dlclose;
  *  - with the interception installed and the state settled, GOTHOOK_REFRESH_FULL still re-scans:
  *    a hooked slot put back to the original by hand is repaired by a full refresh issued right
  *    after another one, 20 rounds;
@@ -57,11 +59,25 @@ int main(int argc, char **argv) {
   CHECK(missed == 0, "without the interception, %d of 50 refreshes right after a dlopen left the module unhooked",
         missed);
 
+  gothook_set icpt = 0;
+  CHECK_ST(gothook_intercept_dlopen(&icpt, NULL), GOTHOOK_OK);
+  missed = 0;
+  for (int round = 0; round < 20; round++) {
+    CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+    void *mm = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    CHECK(mm != NULL, "dlopen %s: %s", argv[1], dlerror());
+    if (!mm) break;
+    CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+    int (*call)(void) = (int (*)(void))dlsym(mm, "hk_probe_mod_call");
+    if (call() != 51) missed++;
+    dlclose(mm);
+  }
+  CHECK(missed == 0, "with the interception, %d of 20 refreshes right after a dlopen left the module unhooked",
+        missed);
+
   void *m = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   CHECK(m != NULL, "dlopen %s: %s", argv[1], dlerror());
   if (!m) return 1;
-  gothook_set icpt = 0;
-  CHECK_ST(gothook_intercept_dlopen(&icpt, NULL), GOTHOOK_OK);
   CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
   int (*call)(void) = (int (*)(void))dlsym(m, "hk_probe_mod_call");
   CHECK(call() == 51, "the module is not hooked: its call returned %d", call());
@@ -107,7 +123,7 @@ int main(int argc, char **argv) {
   CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
   CHECK(call() == 1, "uninstalled: the module's call returned %d", call());
   dlclose(m);
-  printf("hooks_refresh_probe: 50 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall; %s\n",
+  printf("hooks_refresh_probe: 50 + 20 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
