@@ -2,6 +2,8 @@
  *  - without the dlopen interception every refresh probes: a refresh right after a dlopen (well
  *    inside the probe interval of the previous refresh) hooks the new module, 50 rounds of
  *    refresh, dlopen, refresh, call, dlclose;
+ *  - a refresh that finds nothing changed does not walk: its report is empty (a walk would count
+ *    the vDSO and the dynamic loader as filtered);
  *  - with the interception installed, a refresh right after an intercepted dlopen walks: 20 more
  *    rounds of refresh, dlopen, refresh, call, dlclose;
  *  - with the interception installed and the state settled, GOTHOOK_REFRESH_FULL still re-scans:
@@ -58,6 +60,12 @@ int main(int argc, char **argv) {
   }
   CHECK(missed == 0, "without the interception, %d of 50 refreshes right after a dlopen left the module unhooked",
         missed);
+
+  CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+  gothook_report quiet = {0}, zero = {0};
+  CHECK_ST(gothook_refresh(0, &quiet), GOTHOOK_OK);
+  CHECK(memcmp(&quiet, &zero, sizeof quiet) == 0, "a refresh with nothing changed walked: %u libraries filtered",
+        quiet.libs_filtered);
 
   gothook_set icpt = 0;
   CHECK_ST(gothook_intercept_dlopen(&icpt, NULL), GOTHOOK_OK);
