@@ -3,7 +3,8 @@
  *    inside the probe interval of the previous refresh) hooks the new module, 50 rounds of
  *    refresh, dlopen, refresh, call, dlclose;
  *  - a refresh that finds nothing changed does not walk: its report is empty (a walk would count
- *    the vDSO and the dynamic loader as filtered);
+ *    the vDSO and the dynamic loader as filtered), right after the previous refresh and two probe
+ *    intervals after it (no lazily bound slot is watched, so no re-check falls due);
  *  - with the interception installed, a refresh right after an intercepted dlopen walks: 20 more
  *    rounds of refresh, dlopen, refresh, call, dlclose;
  *  - with the interception installed and the state settled, GOTHOOK_REFRESH_FULL still re-scans:
@@ -20,6 +21,8 @@
  * round whatever the delays.)
  * Usage: hooks_refresh_probe <libhk_probe_mod.so> */
 #include "hk_common.h"
+
+#include <time.h>
 
 int hk_filt_target(void);
 int hk_filt_x_call(void);
@@ -66,6 +69,11 @@ int main(int argc, char **argv) {
   CHECK_ST(gothook_refresh(0, &quiet), GOTHOOK_OK);
   CHECK(memcmp(&quiet, &zero, sizeof quiet) == 0, "a refresh with nothing changed walked: %u libraries filtered",
         quiet.libs_filtered);
+  struct timespec two_intervals = {0, 2 * GOTHOOK_PROBE_INTERVAL_NS};
+  nanosleep(&two_intervals, NULL);
+  CHECK_ST(gothook_refresh(0, &quiet), GOTHOOK_OK);
+  CHECK(memcmp(&quiet, &zero, sizeof quiet) == 0,
+        "a refresh with nothing changed, two probe intervals later, walked: %u libraries filtered", quiet.libs_filtered);
 
   gothook_set icpt = 0;
   CHECK_ST(gothook_intercept_dlopen(&icpt, NULL), GOTHOOK_OK);
