@@ -10,7 +10,11 @@
  *    patches or verifies nothing in the libraries the remaining set was already applied to;
  *  - nor marks them applied where they were not: a set whose accept callback starts accepting a
  *    library is applied there by the next refresh after a dlopen, also when another set was
- *    uninstalled in between.
+ *    uninstalled in between;
+ *  - uninstall re-points only the sets that stacked on the leaving set: A hooks hk_filt_target
+ *    in libhk_filt_x.so, B in libhk_filt_y.so, C (installed last) in libhk_filt_y.so on top of B;
+ *    uninstalling A leaves C's original at B's replacement (y's call still runs C, B, the real
+ *    function).
  * Usage: hooks_uninstall_exact <libhk_bad_hash.so> */
 #include "hk_common.h"
 
@@ -172,6 +176,34 @@ static void accepted_later_is_applied(const char *path) {
   if (h) dlclose(h);
 }
 
+static void *volatile pa_orig, *volatile pb_orig, *volatile pc_orig;
+static int pa_hook(void) { return 100 + ((int (*)(void))pa_orig)(); }
+static int pb_hook(void) { return 200 + ((int (*)(void))pb_orig)(); }
+static int pc_hook(void) { return 300 + ((int (*)(void))pc_orig)(); }
+
+static void only_stacked_sets_are_repointed(void) {
+  void *real = (void *)hk_filt_target;
+  gothook_hook ha = {"hk_filt_target", (void *)pa_hook, (void **)&pa_orig};
+  gothook_hook hb = {"hk_filt_target", (void *)pb_hook, (void **)&pb_orig};
+  gothook_hook hc = {"hk_filt_target", (void *)pc_hook, (void **)&pc_orig};
+  gothook_filter fx = {0}, fy = {0};
+  fx.path_suffix = "libhk_filt_x.so";
+  fy.path_suffix = "libhk_filt_y.so";
+  gothook_set sa = 0, sb = 0, sc = 0;
+  CHECK_ST(gothook_install(&ha, 1, &fx, &sa, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_install(&hb, 1, &fy, &sb, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_install(&hc, 1, &fy, &sc, NULL), GOTHOOK_OK);
+  CHECK(pc_orig == (void *)pb_hook, "C's original %p, want B's replacement %p", pc_orig, (void *)pb_hook);
+  expect("A, B, C installed", (void *)pa_hook, 101, (void *)pc_hook, 501);
+  CHECK_ST(gothook_uninstall(sa, NULL), GOTHOOK_OK);
+  CHECK(pc_orig == (void *)pb_hook, "A left: C's original re-pointed to %p, want B's replacement %p", pc_orig,
+        (void *)pb_hook);
+  expect("A uninstalled", real, 1, (void *)pc_hook, 501);
+  CHECK_ST(gothook_uninstall(sc, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_uninstall(sb, NULL), GOTHOOK_OK);
+  expect("A, B, C uninstalled", real, 1, real, 1);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   hk_init_main();
@@ -179,7 +211,8 @@ int main(int argc, char **argv) {
   undecodable_library(argv[1]);
   others_stay_applied(argv[1]);
   accepted_later_is_applied(argv[1]);
-  printf("hooks_uninstall_exact: one replacement in two sets, both uninstall orders, an undecodable library, the remaining sets stay exactly as applied; %s\n",
+  only_stacked_sets_are_repointed();
+  printf("hooks_uninstall_exact: one replacement in two sets, both uninstall orders, an undecodable library, the remaining sets stay exactly as applied, only stacked sets re-pointed; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
