@@ -14,12 +14,15 @@
  *    walks: set C (every library) stacked on set A (libhk_filt_x.so only) skips
  *    libhk_filt_y.so, whose slot is bound to the real function, not to A's replacement; once A
  *    is uninstalled, C's original is the real function and the next refresh applies C there,
- *    20 rounds of refresh, uninstall A, refresh, call.
+ *    20 rounds of refresh, uninstall A, refresh, call;
+ *  - a walking refresh leaves a lazily bound library whose watched slots are intact alone: with
+ *    a set on libhk_probe_lazy.so (its slot held the PLT stub when patched, so it is watched), a
+ *    refresh after a dlopen of another module patches, repairs and verifies nothing.
  * A refresh that skipped its walk in a round fails that round.  (The skip happens only when the
  * previous probe started less than GOTHOOK_PROBE_INTERVAL_NS = 10 ms earlier, so a broken
  * shortcut goes unnoticed only if every round is delayed that long; the real code passes every
  * round whatever the delays.)
- * Usage: hooks_refresh_probe <libhk_probe_mod.so> */
+ * Usage: hooks_refresh_probe <libhk_probe_mod.so> <libhk_probe_lazy.so> */
 #include "hk_common.h"
 
 #include <time.h>
@@ -42,7 +45,7 @@ static int find_target(const gothook_import *imp, void *ctx) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) return 2;
+  if (argc != 3) return 2;
   hk_init_main();
   gothook_hook h = {"hk_filt_target", (void *)probe_hook, (void **)&orig};
   gothook_filter f = {0};
@@ -139,7 +142,30 @@ int main(int argc, char **argv) {
   CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
   CHECK(call() == 1, "uninstalled: the module's call returned %d", call());
   dlclose(m);
-  printf("hooks_refresh_probe: 50 + 20 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall; %s\n",
+
+  void *lz = dlopen(argv[2], RTLD_LAZY | RTLD_LOCAL);
+  CHECK(lz != NULL, "dlopen %s: %s", argv[2], dlerror());
+  if (!lz) return 1;
+  gothook_filter fl = {0};
+  fl.path_suffix = "/libhk_probe_lazy.so";
+  gothook_set sl = 0;
+  CHECK_ST(gothook_install(&h, 1, &fl, &sl, NULL), GOTHOOK_OK);
+  int (*lazy_call)(void) = (int (*)(void))dlsym(lz, "hk_probe_mod_call");
+  CHECK(lazy_call() == 51, "the lazily bound module is not hooked: its call returned %d", lazy_call());
+  void *trigger = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  CHECK(trigger != NULL, "dlopen %s: %s", argv[1], dlerror());
+  gothook_report lr = {0};
+  CHECK_ST(gothook_refresh(0, &lr), GOTHOOK_OK);
+  CHECK(lr.libs_filtered >= 1, "the refresh after a dlopen did not walk (%u filtered)", lr.libs_filtered);
+  CHECK(lr.libs_patched == 0 && lr.slots_patched == 0 && lr.slots_repaired == 0 && lr.slots_already == 0,
+        "the refresh re-applied an intact lazily bound library: %u libraries, %u patched, %u repaired, %u verified",
+        lr.libs_patched, lr.slots_patched, lr.slots_repaired, lr.slots_already);
+  CHECK(lazy_call() == 51, "the lazily bound module lost its hook: %d", lazy_call());
+  CHECK_ST(gothook_uninstall(sl, NULL), GOTHOOK_OK);
+  CHECK(lazy_call() == 1, "uninstalled: the lazily bound module's call returned %d", lazy_call());
+  if (trigger) dlclose(trigger);
+  dlclose(lz);
+  printf("hooks_refresh_probe: 50 + 20 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall, an intact lazy library left alone; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
