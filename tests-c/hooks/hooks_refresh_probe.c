@@ -17,7 +17,9 @@
  *    20 rounds of refresh, uninstall A, refresh, call;
  *  - a walking refresh leaves a lazily bound library whose watched slots are intact alone: with
  *    a set on libhk_probe_lazy.so (its slot held the PLT stub when patched, so it is watched), a
- *    refresh after a dlopen of another module patches, repairs and verifies nothing.
+ *    refresh after a dlopen of another module patches, repairs and verifies nothing; once that
+ *    library is unloaded, its watched slots are forgotten: a quiet refresh two probe intervals
+ *    later does not walk for a lazy re-check.
  * A refresh that skipped its walk in a round fails that round.  (The skip happens only when the
  * previous probe started less than GOTHOOK_PROBE_INTERVAL_NS = 10 ms earlier, so a broken
  * shortcut goes unnoticed only if every round is delayed that long; the real code passes every
@@ -161,11 +163,16 @@ int main(int argc, char **argv) {
         "the refresh re-applied an intact lazily bound library: %u libraries, %u patched, %u repaired, %u verified",
         lr.libs_patched, lr.slots_patched, lr.slots_repaired, lr.slots_already);
   CHECK(lazy_call() == 51, "the lazily bound module lost its hook: %d", lazy_call());
-  CHECK_ST(gothook_uninstall(sl, NULL), GOTHOOK_OK);
-  CHECK(lazy_call() == 1, "uninstalled: the lazily bound module's call returned %d", lazy_call());
   if (trigger) dlclose(trigger);
   dlclose(lz);
-  printf("hooks_refresh_probe: 50 + 20 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall, an intact lazy library left alone; %s\n",
+  CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+  nanosleep(&two_intervals, NULL);
+  CHECK_ST(gothook_refresh(0, &quiet), GOTHOOK_OK);
+  CHECK(memcmp(&quiet, &zero, sizeof quiet) == 0,
+        "two probe intervals after the lazily bound library was unloaded, a quiet refresh walked: %u filtered",
+        quiet.libs_filtered);
+  CHECK_ST(gothook_uninstall(sl, NULL), GOTHOOK_OK);
+  printf("hooks_refresh_probe: 50 + 20 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall, an intact lazy library left alone, then forgotten; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
