@@ -8,7 +8,10 @@
 # chosen for that file (built against the mutated tree by core/tests/c_suite.rs) fails.
 # Results go to $MUTANTS_OUT/<file>/mutants.out/ (outcomes.json, caught.txt, missed.txt, ...).
 # Environment: CARGO_MUTANTS (the cargo-mutants binary), MUTANTS_ARGS (extra arguments, e.g.
-# "--re Batch::swap" or "--iterate"), MUTANTS_OUT (output root, default ./build-mutants.out, ignored by git).
+# "--re Batch::swap" or "--iterate"), MUTANTS_OUT (output root, default ./build-mutants.out, ignored by git),
+# MUTANTS_CTEST (the C tests to run instead of the per-file choice below; empty: none, the Rust
+# tests alone judge), MUTANTS_TIMEOUT
+# (seconds per mutant's tests instead of 1.5 times the baseline's; needed with --baseline=skip).
 set -eu
 cd "$(dirname "$0")/../.."
 CM=${CARGO_MUTANTS:-cargo-mutants}
@@ -21,20 +24,25 @@ ctests_for() {
   case $1 in
     */slot.rs) echo "hooks_api_contract hooks_all_shapes adopter_swap_not_ready adopter_swap_first_call" ;;
     */loader.rs) echo "hooks_all_shapes hooks_reload hooks_reload_same_address adopter_swap_not_ready" ;;
-    */hooks/*) echo "hooks_all_shapes hooks_stacking hooks_reload hooks_reload_same_address hooks_lazy_repair hooks_api_contract hooks_filters_shared hooks_optional_weak" ;;
+    */hooks/*) echo "hooks_all_shapes hooks_stacking hooks_binding hooks_uninstall_exact hooks_refresh_probe hooks_reload hooks_reload_same_address hooks_lazy_repair hooks_api_contract hooks_filters_shared hooks_optional_weak" ;;
     */dynamic/*) echo "hooks_all_shapes" ;;
     *) echo "" ;;
   esac
 }
 
+timeout="--timeout-multiplier 1.5"
+[ -z "${MUTANTS_TIMEOUT:-}" ] || timeout="--timeout $MUTANTS_TIMEOUT"
+
 status=0
 for f in "$@"; do
+  ctests=$(ctests_for "$f")
+  [ "${MUTANTS_CTEST+set}" != set ] || ctests=$MUTANTS_CTEST
   name=$(echo "$f" | sed 's|^core/src/||; s|/|_|g; s|\.rs$||')
   mkdir -p "$OUT/$name"
-  echo "== $f (C tests: $(ctests_for "$f"))"
+  echo "== $f (C tests: $ctests)"
   # shellcheck disable=SC2086
-  GOTHOOK_MUTANTS_CTEST=$(ctests_for "$f") "$CM" mutants -j1 --package gothook-core \
-    --file "$f" --output "$OUT/$name" --timeout-multiplier 1.5 ${MUTANTS_ARGS:-} || status=$?
+  GOTHOOK_MUTANTS_CTEST=$ctests "$CM" mutants -j1 --package gothook-core \
+    --file "$f" --output "$OUT/$name" $timeout ${MUTANTS_ARGS:-} || status=$?
   for k in caught missed unviable timeout; do
     printf '%s %s  ' "$k" "$(cat "$OUT/$name/mutants.out/$k.txt" 2>/dev/null | wc -l)"
   done
