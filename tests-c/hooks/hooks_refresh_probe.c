@@ -18,8 +18,9 @@
  *  - a walking refresh leaves a lazily bound library whose watched slots are intact alone: with
  *    a set on libhk_probe_lazy.so (its slot held the PLT stub when patched, so it is watched), a
  *    refresh after a dlopen of another module patches, repairs and verifies nothing; once that
- *    library is unloaded, its watched slots are forgotten: a quiet refresh two probe intervals
- *    later does not walk for a lazy re-check.
+ *    library is unloaded (and the deferred sweep has run), its watched slots are forgotten: a
+ *    quiet refresh does not walk for a lazy re-check; likewise once the only set hooking it is
+ *    uninstalled while another set stays.
  * A refresh that skipped its walk in a round fails that round.  (The skip happens only when the
  * previous probe started less than GOTHOOK_PROBE_INTERVAL_NS = 10 ms earlier, so a broken
  * shortcut goes unnoticed only if every round is delayed that long; the real code passes every
@@ -165,14 +166,49 @@ int main(int argc, char **argv) {
   CHECK(lazy_call() == 51, "the lazily bound module lost its hook: %d", lazy_call());
   if (trigger) dlclose(trigger);
   dlclose(lz);
+  /* Records of unloaded libraries are swept by a walk at most once per probe interval, so the
+   * refresh one interval after the unload may still walk (the deferred sweep); after that, no
+   * lazy re-check is due for the unloaded library's slots. */
   CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
   nanosleep(&two_intervals, NULL);
+  CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+  nanosleep(&two_intervals, NULL);
+  memset(&quiet, 0, sizeof quiet);
   CHECK_ST(gothook_refresh(0, &quiet), GOTHOOK_OK);
   CHECK(memcmp(&quiet, &zero, sizeof quiet) == 0,
-        "two probe intervals after the lazily bound library was unloaded, a quiet refresh walked: %u filtered",
+        "four probe intervals after the lazily bound library was unloaded, a quiet refresh walked: %u filtered",
         quiet.libs_filtered);
   CHECK_ST(gothook_uninstall(sl, NULL), GOTHOOK_OK);
-  printf("hooks_refresh_probe: 50 + 20 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall, an intact lazy library left alone, then forgotten; %s\n",
+
+  /* Uninstalling the only set hooking a lazily bound library drops its watch even while another
+   * set (on another library) stays installed: two probe intervals later a quiet refresh does not
+   * walk for a lazy re-check. */
+  lz = dlopen(argv[2], RTLD_LAZY | RTLD_LOCAL);
+  CHECK(lz != NULL, "dlopen %s: %s", argv[2], dlerror());
+  if (!lz) return 1;
+  lazy_call = (int (*)(void))dlsym(lz, "hk_probe_mod_call");
+  CHECK_ST(gothook_install(&h, 1, &fl, &sl, NULL), GOTHOOK_OK);
+  CHECK(lazy_call() == 51, "the reloaded lazily bound module is not hooked: %d", lazy_call());
+  gothook_hook hb = {"hk_filt_target", (void *)a_hook, (void **)&a_orig};
+  gothook_filter fb = {0};
+  fb.path_suffix = "/libhk_filt_x.so";
+  gothook_set sb = 0;
+  CHECK_ST(gothook_install(&hb, 1, &fb, &sb, NULL), GOTHOOK_OK);
+  CHECK(hk_filt_x_call() == 11, "the other set does not hook libhk_filt_x.so: %d", hk_filt_x_call());
+  CHECK_ST(gothook_uninstall(sl, NULL), GOTHOOK_OK);
+  CHECK(lazy_call() == 1, "uninstalled: the lazily bound module's call returned %d", lazy_call());
+  CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+  nanosleep(&two_intervals, NULL);
+  memset(&quiet, 0, sizeof quiet);
+  CHECK_ST(gothook_refresh(0, &quiet), GOTHOOK_OK);
+  CHECK(memcmp(&quiet, &zero, sizeof quiet) == 0,
+        "two probe intervals after the set on the lazily bound library was uninstalled (another set stays), "
+        "a quiet refresh walked: %u filtered, %u libraries patched",
+        quiet.libs_filtered, quiet.libs_patched);
+  CHECK(hk_filt_x_call() == 11, "the remaining set lost libhk_filt_x.so: %d", hk_filt_x_call());
+  CHECK_ST(gothook_uninstall(sb, NULL), GOTHOOK_OK);
+  dlclose(lz);
+  printf("hooks_refresh_probe: 50 + 20 refreshes after a dlopen, 20 full refreshes after a hand-made loss, 20 after a re-pointing uninstall, an intact lazy library left alone, then forgotten, also when its set goes and another stays; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
