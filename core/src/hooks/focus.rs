@@ -192,60 +192,22 @@ pub(super) fn tail_pass(
             st.libs[i].pending = true;
             return true;
         }
-        let r = &st.libs[i];
-        let due = !known
-            || removed
-            || r.pending
-            || r.rescan
-            || r.applied & mask != mask
-            || (r.has_lazy && st.lazy_lost(i, lib))
-            || (r.sentinel().0 != 0
-                && lib.contains(r.sentinel().0)
-                && sentinel_moved(lib, r.sentinel()));
-        if !due {
-            return true;
-        }
-        let d = match lib.decode() {
-            Ok(d) => d,
-            Err(e) => {
-                rep.lib_skipped(lib, SKIP_DECODE_FAILED);
-                first_err.get_or_insert(e);
-                st.libs[i].applied |= mask;
-                st.libs[i].pending = false;
-                return true;
-            }
-        };
-        let was = st.libs[i].applied;
-        let mut lib_rep = Report::default();
-        match apply(
-            &st.sets,
-            &mut st.scratch,
-            &d,
-            &order[..n],
-            was,
-            u32::MAX,
-            &mut lib_rep,
-            &mut query,
-        ) {
-            Ok(sentinel) => {
-                if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
-                    lib_rep.libs_patched = 1;
-                }
-                let r = &mut st.libs[i];
-                r.applied |= mask;
-                r.pending = false;
-                r.set_sentinel(sentinel);
-                if d.bind_now == 0 {
-                    st.note_lazy(i);
-                }
-                watch |= st.libs[i].has_lazy || st.libs[i].rescan;
-            }
-            Err(e) => {
-                lib_rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+        if !known || removed || is_due(st, i, lib, mask) {
+            let r = apply_recorded(
+                st,
+                Some(i),
+                lib,
+                &order[..n],
+                mask,
+                u32::MAX,
+                rep,
+                &mut query,
+            );
+            if let Err(e) = r {
                 first_err.get_or_insert(e);
             }
+            watch |= st.libs[i].has_lazy || st.libs[i].rescan;
         }
-        rep.add(&lib_rep);
         true
     };
     if tail > 0 {

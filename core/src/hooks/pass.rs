@@ -527,68 +527,14 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         }
         let due = match rec {
             None => true,
-            Some(i) => {
-                let r = &st.libs[i];
-                full || r.pending
-                    || r.rescan
-                    || r.applied & mask != mask
-                    // A watched lazy slot was overwritten by `_dl_fixup` (at any time since).
-                    || (r.has_lazy && st.lazy_lost(i, lib))
-                    // A library reloaded at the same place: its sentinel slot was reset.
-                    || (r.sentinel().0 != 0 && lib.contains(r.sentinel().0) && sentinel_moved(lib, r.sentinel()))
-            }
+            Some(i) => full || is_due(st, i, lib, mask),
         };
-        if !due {
-            return true;
-        }
-        // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
-        // into another slot of this frame, which runs inside malloc hooks.
-        let decoded = lib.decode();
-        let d = match decoded.as_ref().map_err(|e| *e) {
-            Ok(d) => d,
-            Err(e) => {
-                rep.lib_skipped(lib, SKIP_DECODE_FAILED);
-                first_err.get_or_insert(e);
-                if let Some(i) = rec {
-                    st.libs[i].applied |= mask;
-                    st.libs[i].pending = false;
-                }
-                return true;
-            }
-        };
-        let was = rec.map_or(0, |i| st.libs[i].applied);
-        let mut lib_rep = Report::default();
-        let applied = apply(
-            &st.sets,
-            &mut st.scratch,
-            d,
-            &order[..n],
-            was,
-            focus,
-            &mut lib_rep,
-            &mut query,
-        );
-        match applied {
-            Ok(sentinel) => {
-                if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
-                    lib_rep.libs_patched = 1;
-                }
-                if let Some(i) = rec {
-                    let r = &mut st.libs[i];
-                    r.applied |= mask;
-                    r.pending = false;
-                    r.set_sentinel(sentinel);
-                    if d.bind_now == 0 {
-                        st.note_lazy(i);
-                    }
-                }
-            }
-            Err(e) => {
-                lib_rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+        if due {
+            if let Err(e) = apply_recorded(st, rec, lib, &order[..n], mask, focus, rep, &mut query)
+            {
                 first_err.get_or_insert(e);
             }
         }
-        rep.add(&lib_rep);
         true
     })?;
     st.sweep();
@@ -601,6 +547,89 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         return Err(Error::Full);
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// Whether READY library `lib`, tracked in record `i`, needs the sets in `mask` (re)applied:
+/// one of them is not applied yet, it was left LOADING, its slots are re-scanned on every walk,
+/// a watched lazy slot lost its value, or it was reloaded at the same place.
+pub(super) fn is_due(st: &State, i: usize, lib: &LibInfo<'_>, mask: u32) -> bool {
+    let r = &st.libs[i];
+    let sentinel = r.sentinel();
+    r.pending
+        || r.rescan
+        || r.applied & mask != mask
+        // A watched lazy slot was overwritten by `_dl_fixup` (at any time since).
+        || (r.has_lazy && st.lazy_lost(i, lib))
+        // A library reloaded at the same place: its sentinel slot was reset.
+        || (sentinel.0 != 0 && lib.contains(sentinel.0) && sentinel_moved(lib, sentinel))
+}
+
+/// Decodes `lib`, applies the sets `order` (accepting it: `mask`) and records the outcome in
+/// record `rec` (`None`: untracked).  A library that fails to decode is marked done for `mask`
+/// (retried only by a full refresh); one whose apply failed is not.  Either is named in the
+/// report and its error returned.
+/// Not inlined: the decoded library and the per-library report are on the stack only here.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub(super) fn apply_recorded(
+    st: &mut State,
+    rec: Option<usize>,
+    lib: &LibInfo<'_>,
+    order: &[usize],
+    mask: u32,
+    focus: u32,
+    rep: &mut Report,
+    query: &mut slot::PageQuery,
+) -> Result<()> {
+    // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
+    // into another slot of this frame, which runs inside malloc hooks.
+    let decoded = lib.decode();
+    let d = match decoded.as_ref().map_err(|e| *e) {
+        Ok(d) => d,
+        Err(e) => {
+            rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+            if let Some(i) = rec {
+                st.libs[i].applied |= mask;
+                st.libs[i].pending = false;
+            }
+            return Err(e);
+        }
+    };
+    let was = rec.map_or(0, |i| st.libs[i].applied);
+    let mut lib_rep = Report::default();
+    let applied = apply(
+        &st.sets,
+        &mut st.scratch,
+        d,
+        order,
+        was,
+        focus,
+        &mut lib_rep,
+        query,
+    );
+    let r = match applied {
+        Ok(sentinel) => {
+            if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
+                lib_rep.libs_patched = 1;
+            }
+            if let Some(i) = rec {
+                let r = &mut st.libs[i];
+                r.applied |= mask;
+                r.pending = false;
+                r.set_sentinel(sentinel);
+                if d.bind_now == 0 {
+                    st.note_lazy(i);
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            lib_rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+            Err(e)
+        }
+    };
+    rep.add(&lib_rep);
+    r
 }
 
 pub(super) fn sentinel_moved(lib: &LibInfo<'_>, (slot, value): (usize, usize)) -> bool {
