@@ -54,8 +54,8 @@ configure_package_config_file(
   "${GOTHOOK_STAGE}/gothookConfig.cmake"
   INSTALL_DESTINATION "${GOTHOOK_INSTALL_CMAKEDIR}"
   PATH_VARS CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_LIBDIR)
-# 0.x: a release is compatible only with requests for the same MAJOR.MINOR (0.1 accepts 0.1 and
-# 0.1.x, refuses 0.0, 0.2 and 1.0); the file also refuses a consumer of another pointer size.
+# 0.x: a release is compatible only with requests for the same MAJOR.MINOR (0.2 accepts 0.2 and
+# 0.2.x, refuses 0.1, 0.3 and 1.0); the file also refuses a consumer of another pointer size.
 write_basic_package_version_file(
   "${GOTHOOK_STAGE}/gothookConfigVersion.cmake"
   VERSION "${PROJECT_VERSION}"

@@ -32,7 +32,7 @@
 /*
  Minor version of this header (0.x: compatible only within the same minor version).
  */
-#define GOTHOOK_VERSION_MINOR 1
+#define GOTHOOK_VERSION_MINOR 2
 
 /*
  Patch version of this header.
@@ -42,7 +42,7 @@
 /*
  `MAJOR * 10000 + MINOR * 100 + PATCH`, as `gothook_version_number()` returns it.
  */
-#define GOTHOOK_VERSION_NUMBER 100
+#define GOTHOOK_VERSION_NUMBER 200
 
 /*
  Readiness: no lock-free signal decides it (e.g. no RELRO page on glibc < 2.35). Left alone.

@@ -165,11 +165,11 @@ unsafe fn c_str<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// Major version of this header.
 pub const GOTHOOK_VERSION_MAJOR: u32 = 0;
 /// Minor version of this header (0.x: compatible only within the same minor version).
-pub const GOTHOOK_VERSION_MINOR: u32 = 1;
+pub const GOTHOOK_VERSION_MINOR: u32 = 2;
 /// Patch version of this header.
 pub const GOTHOOK_VERSION_PATCH: u32 = 0;
 /// `MAJOR * 10000 + MINOR * 100 + PATCH`, as `gothook_version_number()` returns it.
-pub const GOTHOOK_VERSION_NUMBER: u32 = 100;
+pub const GOTHOOK_VERSION_NUMBER: u32 = 200;
 const_assert_eq!(
     GOTHOOK_VERSION_NUMBER,
     GOTHOOK_VERSION_MAJOR * 10000 + GOTHOOK_VERSION_MINOR * 100 + GOTHOOK_VERSION_PATCH

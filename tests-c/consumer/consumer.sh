@@ -115,7 +115,7 @@ do_cmake() {
   cmake_project "$prefix" "$work" "$cc" "$cxx"
   [ -f "$work/app_c_shared.out" ] && sed -n '$p' "$work/app_c_shared.out"
   [ -f "$work/app_cpp_static.out" ] && sed -n '$p' "$work/app_cpp_static.out"
-  finish "find_package(gothook 0.1 CONFIG REQUIRED): $ran of 4 consumers (C, C++ x gothook::gothook, gothook::gothook_static) built and passed"
+  finish "find_package(gothook 0.2 CONFIG REQUIRED): $ran of 4 consumers (C, C++ x gothook::gothook, gothook::gothook_static) built and passed"
 }
 
 # ---------------------------------------------------------------------------------------------
