@@ -309,3 +309,75 @@ pub(super) fn key_of(lib: &LibInfo<'_>) -> u32 {
     let seg_end = lib.segs.iter().next().map_or(0, |r| r.end);
     mix(mix(lib.phdr as u64) ^ mix(lib.name_ptr as u64).rotate_left(21) ^ seg_end as u64) as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(bias: usize, seen: u16) -> LibRec {
+        LibRec {
+            used: true,
+            bias,
+            key: 7,
+            seen,
+            ..LibRec::default()
+        }
+    }
+
+    fn lazy(bias: usize) -> LazySlot {
+        LazySlot {
+            bias,
+            offset: 0x18,
+            value: 1,
+            stub: 2,
+            key: 7,
+        }
+    }
+
+    /// Places a record at its home position (or the next free one), as `insert_lib` would.
+    fn place(st: &mut State, r: LibRec) {
+        let h = home(r.bias, r.key);
+        let i = (0..MAX_LIBS)
+            .map(|k| (h + k) % MAX_LIBS)
+            .find(|&i| !st.libs[i].used)
+            .unwrap();
+        st.libs[i] = r;
+    }
+
+    #[test]
+    fn a_sweep_drops_the_records_and_lazy_slots_of_libraries_not_listed_this_epoch() {
+        let mut st = EMPTY_STATE;
+        st.epoch = 9;
+        place(&mut st, record(0x10_0000, 8)); // unloaded: last listed one pass ago
+        place(&mut st, record(0x20_0000, 9)); // listed in this pass
+        st.lazy[0] = lazy(0x10_0000);
+        st.lazy[1] = lazy(0x20_0000);
+        st.nlazy = 2;
+        st.sweep();
+        let kept: [bool; 2] = [0x10_0000, 0x20_0000].map(|b| st.find_key(b, 7).is_some());
+        assert_eq!(
+            kept,
+            [false, true],
+            "only the record listed this epoch stays"
+        );
+        assert_eq!(st.libs.iter().filter(|r| r.used).count(), 1);
+        assert_eq!(st.nlazy, 1, "the unloaded library's lazy slot is dropped");
+        assert_eq!({ st.lazy[0].bias }, 0x20_0000);
+    }
+
+    #[test]
+    fn a_sweep_of_a_table_where_nothing_was_listed_empties_it() {
+        let mut st = EMPTY_STATE;
+        st.epoch = 3;
+        place(&mut st, record(0x10_0000, 1));
+        place(&mut st, record(0x30_0000, 2));
+        st.sweep();
+        assert!(
+            st.libs.iter().all(|r| !r.used),
+            "every stale record is removed"
+        );
+        // The freed table takes new records again.
+        place(&mut st, record(0x40_0000, 3));
+        assert!(st.find_key(0x40_0000, 7).is_some());
+    }
+}

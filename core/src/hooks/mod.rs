@@ -308,7 +308,8 @@ struct State {
 // It was 63.7 KiB before sets kept hook flags as bits and the library table was packed.
 const _: () = assert!(core::mem::size_of::<State>() <= 60 * 1024 || cfg!(test));
 
-static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
+/// The state of a process that installed nothing.
+const EMPTY_STATE: State = State {
     sets: [None; MAX_SETS],
     next_order: 1,
     next_gen: 1,
@@ -338,7 +339,9 @@ static STATE: OwnedLock<State> = OwnedLock::new_in_walks(State {
     overflow: false,
     counters: (u64::MAX, u64::MAX),
     scratch: EMPTY_SCRATCH,
-});
+};
+
+static STATE: OwnedLock<State> = OwnedLock::new_in_walks(EMPTY_STATE);
 
 /// Bumped by gothook's own dlopen/dlclose hooks after every call: a lock-free change signal.
 pub static GENERATION: AtomicU64 = AtomicU64::new(0);
