@@ -123,6 +123,16 @@ pub fn interval_passed(since: u64, now: u64) -> bool {
     now.saturating_sub(since).saturating_add(lag) >= PROBE_INTERVAL_NS
 }
 
+/// Spends the whole pacing budget, as a long run of re-scans would, and stops it refilling for
+/// a minute (unit tests of the pacing decision: the budget otherwise refills faster than a test
+/// can spend it on purpose, and a descheduled test thread must not see it refilled).  The next
+/// [`charge`] starts refilling again from then.
+#[cfg(test)]
+pub fn spend_budget() {
+    BUDGET_BIASED_NS.store(0, Ordering::Release);
+    BUDGET_AT_NS.store(sys::monotonic_ns() + 60_000_000_000, Ordering::Release);
+}
+
 /// Whether the pacing budget allows a locked pass to start now.
 pub fn budget_allows() -> bool {
     let now = sys::monotonic_ns();

@@ -959,6 +959,15 @@ mod tests {
             again.libs_untracked > 0 && again.slots_already >= 1,
             "{again:?}"
         );
+        // Once those re-scans have spent the pacing budget, a plain refresh with nothing changed
+        // answers Busy at once and scans nothing; REFRESH_FULL is never held back.
+        probe::spend_budget();
+        let mut held = Report::default();
+        assert_eq!(refresh(0, &mut held), Err(Error::Busy), "{held:?}");
+        assert_eq!(held.slots_already + held.libs_untracked, 0, "{held:?}");
+        let mut forced = Report::default();
+        assert_eq!(refresh(REFRESH_FULL, &mut forced), Err(Error::Full));
+        assert!(forced.slots_already >= 1, "{forced:?}");
         let mut un = Report::default();
         uninstall(id, &mut un).unwrap();
         assert_eq!(libc_calloc_slot(), before, "{un:?}");
