@@ -7,30 +7,14 @@ use std::sync::Mutex;
 use gothook_core::slot::{self, Batch};
 use gothook_core::{loader, Dynamic, Error};
 
+mod pages;
+use pages::{page_size, writable};
+
 /// Swaps change process-wide state (this binary's GOT, libc's RELRO pages): one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 extern "C" fn fake_getppid() -> libc::pid_t {
     -42
-}
-
-fn page_size() -> usize {
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
-}
-
-/// Whether the kernel maps `addr` writable now.
-fn writable(addr: usize) -> bool {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    for line in maps.lines() {
-        let (range, rest) = line.split_once(' ').unwrap();
-        let (lo, hi) = range.split_once('-').unwrap();
-        let lo = usize::from_str_radix(lo, 16).unwrap();
-        let hi = usize::from_str_radix(hi, 16).unwrap();
-        if addr >= lo && addr < hi {
-            return rest.as_bytes()[1] == b'w';
-        }
-    }
-    panic!("{addr:#x} is not mapped");
 }
 
 /// This test binary, decoded (it embeds gothook and is linked with full RELRO).
