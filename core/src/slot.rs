@@ -141,9 +141,7 @@ impl PageQuery {
         }
         (writable_now(page), page + page_size)
     }
-}
 
-impl PageQuery {
     /// Opens `/proc/self/maps` if that was not tried yet.
     fn open(&mut self) {
         if !self.tried {

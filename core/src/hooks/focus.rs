@@ -166,18 +166,15 @@ pub(super) fn tail_pass(
             }
             return true;
         }
-        let rec = match st.find_lib(lib) {
-            Some(i) => Some((i, true)),
+        let (i, known) = match st.find_lib(lib) {
+            Some(i) => (i, true),
             None => match st.insert_lib(lib) {
-                Some(i) => Some((i, false)),
+                Some(i) => (i, false),
                 None => {
                     overflow = true;
                     return false;
                 }
             },
-        };
-        let Some((i, known)) = rec else {
-            return false;
         };
         st.libs[i].seen = epoch;
         if lib.readiness != Readiness::Ready {
@@ -244,17 +241,16 @@ pub(super) fn tail_pass(
 /// Most LOADING libraries the quiet probe watches for readiness itself.
 const MAX_PENDING: usize = 4;
 
-/// The LOADING libraries the last pass left (an address in each one's first segment), written
-/// under the state lock; `PENDING_N` is their number, or `u32::MAX` when not all are known.
-static PENDING: [AtomicUsize; MAX_PENDING] = [const { AtomicUsize::new(0) }; MAX_PENDING];
-static PENDING_N: AtomicU32 = AtomicU32::new(u32::MAX);
-
+/// Records the LOADING libraries a pass left (an address in each one's first segment; `n` of
+/// them), straight into the published fields: passes run under the state lock, whose every
+/// holder has withdrawn the publication first.  `QUIET_NPENDING` is `u32::MAX` when not all
+/// are known.
 fn note_pending(addrs: &[usize], n: u32) {
     let known = n as usize <= MAX_PENDING && n as usize <= addrs.len();
-    for (cell, &a) in PENDING.iter().zip(addrs) {
-        cell.store(a, Ordering::Relaxed);
+    for (cell, &a) in QUIET_PENDING.iter().zip(addrs) {
+        cell.store(a, Ordering::SeqCst);
     }
-    PENDING_N.store(if known { n } else { u32::MAX }, Ordering::Relaxed);
+    QUIET_NPENDING.store(if known { n } else { u32::MAX }, Ordering::SeqCst);
 }
 
 /// What the last refresh left, published for the probe that takes no state lock: the loader's
@@ -269,7 +265,7 @@ static QUIET_ADDS: AtomicU64 = AtomicU64::new(0);
 static QUIET_SUBS: AtomicU64 = AtomicU64::new(0);
 static QUIET_WATCH_LAZY: AtomicU32 = AtomicU32::new(0);
 static QUIET_PENDING: [AtomicUsize; MAX_PENDING] = [const { AtomicUsize::new(0) }; MAX_PENDING];
-static QUIET_NPENDING: AtomicU32 = AtomicU32::new(0);
+static QUIET_NPENDING: AtomicU32 = AtomicU32::new(u32::MAX);
 
 /// Withdraws the published state (called with the state lock held, before it is changed).
 pub(super) fn quiet_invalidate() {
@@ -285,7 +281,7 @@ pub(super) fn quiet_invalidate() {
 /// the lazy re-check, unless one of those became READY".
 pub(super) fn quiet_publish(st: &State) {
     quiet_invalidate();
-    let npending = PENDING_N.load(Ordering::Relaxed);
+    let npending = QUIET_NPENDING.load(Ordering::SeqCst);
     let pending_known = st.unsettled == 0
         || (npending == st.unsettled && loader::rule_if_detected() == Some(Rule::FindObject));
     if !pending_known
@@ -298,9 +294,6 @@ pub(super) fn quiet_publish(st: &State) {
     QUIET_ADDS.store(st.counters.0, Ordering::SeqCst);
     QUIET_SUBS.store(st.counters.1, Ordering::SeqCst);
     QUIET_WATCH_LAZY.store(st.watch_lazy as u32, Ordering::SeqCst);
-    for (q, p) in QUIET_PENDING.iter().zip(PENDING.iter()) {
-        q.store(p.load(Ordering::Relaxed), Ordering::SeqCst);
-    }
     QUIET_NPENDING.store(st.unsettled, Ordering::SeqCst);
     QUIET_SEQ.fetch_add(1, Ordering::SeqCst);
 }
