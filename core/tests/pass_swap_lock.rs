@@ -8,6 +8,9 @@ use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF, REFRE
 use gothook_core::slot::Batch;
 use gothook_core::Error;
 
+mod pages;
+use pages::maps_descriptors;
+
 static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" fn fake_getppid() -> libc::pid_t {
@@ -27,6 +30,7 @@ fn a_pass_with_nothing_to_write_does_not_need_the_swap_lock() {
         flags: FILTER_INCLUDE_SELF,
         ..Filter::default()
     };
+    let maps_before = maps_descriptors();
     let mut rep = Report::default();
     // SAFETY: fake_getppid has getppid's type and needs no original.
     let id = unsafe { hooks::install(&hooks, &filter, &mut rep) }.unwrap();
@@ -64,4 +68,11 @@ fn a_pass_with_nothing_to_write_does_not_need_the_swap_lock() {
     hooks::uninstall(id, &mut un).unwrap();
     assert!(un.slots_restored >= 1, "{un:?}");
     assert_ne!(unsafe { libc::getppid() }, -42, "restored");
+    // The passes that wrote (install, uninstall) asked page permissions through a descriptor
+    // onto /proc/self/maps: each closed it when it ended.
+    assert_eq!(
+        maps_descriptors(),
+        maps_before,
+        "a pass left a descriptor open"
+    );
 }

@@ -10,7 +10,7 @@ use gothook_core::slot::{Batch, PageQuery};
 use gothook_core::{loader, Dynamic};
 
 mod pages;
-use pages::{page_size, writable};
+use pages::{maps_descriptors, page_size, writable};
 
 /// Swaps change this binary's RELRO pages: one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -233,4 +233,51 @@ fn dropping_a_batch_restores_its_runs() {
     assert!(pages.iter().all(|&p| writable(p)));
     drop(batch);
     assert!(pages.iter().all(|&p| !writable(p)));
+}
+
+#[test]
+fn a_page_query_holds_one_close_on_exec_descriptor_while_in_use_and_none_after() {
+    let _g = SERIAL.lock().unwrap();
+    let (d, pages) = relro_pages(1);
+    let before = maps_descriptors();
+    let mut query = PageQuery::new();
+    let mut batch = Batch::begin_with(&mut query).unwrap();
+    unsafe { batch.open_ready(&d, &pages) };
+    batch.finish().unwrap();
+    let during = maps_descriptors();
+    let new: Vec<_> = during.iter().filter(|x| !before.contains(x)).collect();
+    if supports_procmap_query() {
+        assert_eq!(
+            new.len(),
+            1,
+            "one descriptor while the query is in use: {during:?}"
+        );
+        assert_ne!(
+            new[0].1 & libc::O_CLOEXEC as u32,
+            0,
+            "opened close-on-exec: {new:?}"
+        );
+    } else {
+        assert!(
+            new.is_empty(),
+            "an unsupported query keeps nothing open: {new:?}"
+        );
+    }
+    drop(query);
+    assert_eq!(
+        maps_descriptors(),
+        before,
+        "nothing left open once the query is dropped"
+    );
+}
+
+/// Whether this kernel answers `PROCMAP_QUERY` (Linux >= 6.11).
+fn supports_procmap_query() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 11)
 }

@@ -1,4 +1,5 @@
 //! What the kernel says about this process's pages: shared by the slot tests.
+#![allow(dead_code)] // each test crate uses some of these
 
 /// The page size.
 pub fn page_size() -> usize {
@@ -19,4 +20,26 @@ pub fn writable(addr: usize) -> bool {
         }
     }
     panic!("{addr:#x} is not mapped");
+}
+
+/// This process's open descriptors onto a `/proc/<pid>/maps` file: (descriptor, open flags).
+pub fn maps_descriptors() -> Vec<(i32, u32)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue; // the directory's own descriptor, closed by now
+        };
+        let target = target.to_string_lossy().into_owned();
+        if !(target.starts_with("/proc/") && target.ends_with("/maps")) {
+            continue;
+        }
+        let fd: i32 = entry.file_name().to_string_lossy().parse().unwrap();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map_or(0, |f| u32::from_str_radix(f.trim(), 8).unwrap());
+        out.push((fd, flags));
+    }
+    out
 }
