@@ -114,13 +114,9 @@ fn within_interval(last: u64, now: u64, lag: u64) -> bool {
 
 /// Whether at least [`PROBE_INTERVAL_NS`] of real time may have passed between two probe stamps
 /// (`since`, then `now`): conservative by the stamp lag, so it never answers no when the real
-/// interval was long enough.
+/// interval was long enough: exactly when [`within_interval`] cannot prove less.
 pub fn interval_passed(since: u64, now: u64) -> bool {
-    let lag = match stamp_lag() {
-        PRECISE => 0,
-        lag => lag,
-    };
-    now.saturating_sub(since).saturating_add(lag) >= PROBE_INTERVAL_NS
+    !within_interval(since, now, stamp_lag())
 }
 
 /// Spends the whole pacing budget, as a long run of re-scans would, and stops it refilling for
