@@ -637,20 +637,12 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
 /// Drops set `pos` once none of its slots is left.
 fn forget(st: &mut State, pos: usize, id: SetId) {
     st.sets[pos] = None;
-    if st.sets.iter().all(|s| s.is_none()) {
-        st.nlazy = 0;
-        st.watch_lazy = false;
-        for r in st.libs.iter_mut() {
-            r.has_lazy = false;
-            r.rescan = false;
-        }
-    }
     let _ = SIGNAL_SET.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire);
     for r in st.libs.iter_mut() {
         r.applied &= !(1 << pos);
     }
-    // Libraries no set hooks any more need no lazy watch: without this, their records would
-    // make every lazy re-check re-apply them while any other set stays installed.
+    // Libraries no set hooks any more need no lazy watch (with the last set gone: none at all);
+    // without this, their records would make every lazy re-check walk while any other set stays.
     st.forget_unhooked();
 }
 
