@@ -115,7 +115,7 @@ fn first_pending(st: &State) -> Option<(u64, u64)> {
     let mut first = None;
     loader::each(loader::LIBS_ALL, |lib| {
         listed += 1;
-        if first.is_none() && st.find_lib(lib).is_some_and(|i| st.libs[i].pending) {
+        if first.is_none() && st.find_lib(lib).is_some_and(|i| st.libs[i].pending()) {
             first = Some(lib.index as u64);
         }
         true
@@ -186,7 +186,7 @@ pub(super) fn tail_pass(
             }
             first_open.get_or_insert(lib.index as u64);
             unsettled += 1;
-            st.libs[i].pending = true;
+            st.libs[i].set_pending(true);
             return true;
         }
         if !known || removed || is_due(st, i, lib, mask) {
@@ -203,7 +203,7 @@ pub(super) fn tail_pass(
             if let Err(e) = r {
                 first_err.get_or_insert(e);
             }
-            watch |= st.libs[i].has_lazy || st.libs[i].rescan;
+            watch |= st.libs[i].has_lazy() || st.libs[i].rescan();
         }
         true
     };

@@ -5,57 +5,159 @@ use crate::loader::LibInfo;
 
 use super::*;
 
-// Packed to 2-byte alignment: 38 bytes instead of 40 (2 KiB of the 1,024-entry table); the two
-// pointer-sized fields are read unaligned, never borrowed.
+/// One tracked library: 24 bytes (the table holds [`MAX_LIBS`] of them).
 #[derive(Clone, Copy, Default)]
-#[repr(Rust, packed(2))]
 pub(super) struct LibRec {
-    /// 0 marks a free entry.
-    pub(super) used: bool,
     pub(super) bias: usize,
     /// Hash of what else identifies a listed object: program headers, name string, first segment.
     pub(super) key: u32,
+    /// One patched slot (its offset from `bias`; 0: none) and the hook whose replacement was
+    /// written there, to notice a library reloaded at the same place.  See [`State::reloaded`].
+    sentinel_off: u32,
+    sentinel_hook: Written,
     /// Walk epoch in which the library was last listed.  Every pass that completes sweeps the
     /// records of earlier epochs, so 16 bits tell the current one apart unless 65,536 passes in
     /// a row fail before their sweep.
     pub(super) seen: u16,
     /// Bit i: set in table position i has been applied.
-    pub(super) applied: u32,
-    /// Not READY when last seen.
-    pub(super) pending: bool,
-    /// Some of its slots are in the lazy table (re-checked by every walking refresh).
-    pub(super) has_lazy: bool,
-    /// Lazily bound slots that did not fit the lazy table: re-scanned by every walking refresh.
-    pub(super) rescan: bool,
-    /// One patched slot (its offset from `bias`; 0: none) and the value written, to notice a
-    /// library reloaded at the same place.  See [`LibRec::sentinel`].
-    pub(super) sentinel_off: u32,
-    pub(super) sentinel_val: usize,
+    applied: u8,
+    /// `USED`, `PENDING`, `HAS_LAZY`, `RESCAN`.
+    flags: u8,
 }
 
+// `applied` has a bit per set position.
+const _: () = assert!(MAX_SETS <= 8);
+const _: () = assert!(core::mem::size_of::<LibRec>() <= 24);
+
+/// Not a free entry.
+const USED: u8 = 1;
+/// Not READY when last seen.
+const PENDING: u8 = 2;
+/// Some of its slots are in the lazy table (re-checked by every walking refresh).
+const HAS_LAZY: u8 = 4;
+/// Lazily bound slots that did not fit the lazy table: re-scanned by every walking refresh.
+const RESCAN: u8 = 8;
+
 impl LibRec {
-    /// The sentinel slot's address and the value written there, or `(0, 0)`.
-    pub(super) fn sentinel(&self) -> (usize, usize) {
-        match self.sentinel_off {
-            0 => (0, 0),
-            off => (self.bias.wrapping_add(off as usize), self.sentinel_val),
+    pub(super) const EMPTY: LibRec = LibRec {
+        bias: 0,
+        key: 0,
+        sentinel_off: 0,
+        sentinel_hook: Written(0),
+        seen: 0,
+        applied: 0,
+        flags: 0,
+    };
+
+    fn flag(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn put_flag(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
         }
     }
 
-    /// Records the sentinel a pass returned (a slot more than 4 GiB past the bias is not kept:
-    /// the library is then told apart by its key alone).
-    pub(super) fn set_sentinel(&mut self, sentinel: Option<(usize, usize)>) {
-        let off = sentinel.and_then(|(slot, _)| u32::try_from(slot.wrapping_sub(self.bias)).ok());
-        match (sentinel, off) {
-            (Some((_, value)), Some(off)) if off != 0 => {
-                self.sentinel_off = off;
-                self.sentinel_val = value;
-            }
-            _ => {
-                self.sentinel_off = 0;
-                self.sentinel_val = 0;
-            }
+    /// Whether the entry holds a library (else it is free).
+    pub(super) fn used(&self) -> bool {
+        self.flag(USED)
+    }
+
+    /// Whether the library was not READY when last seen.
+    pub(super) fn pending(&self) -> bool {
+        self.flag(PENDING)
+    }
+
+    pub(super) fn set_pending(&mut self, on: bool) {
+        self.put_flag(PENDING, on);
+    }
+
+    /// Whether some of its slots are in the lazy table.
+    pub(super) fn has_lazy(&self) -> bool {
+        self.flag(HAS_LAZY)
+    }
+
+    /// Whether its lazily bound slots are re-scanned by every walking refresh (they did not
+    /// fit the lazy table).
+    pub(super) fn rescan(&self) -> bool {
+        self.flag(RESCAN)
+    }
+
+    /// The set positions (bit i: position i) applied to the library.
+    pub(super) fn applied(&self) -> u32 {
+        u32::from(self.applied)
+    }
+
+    /// Marks the sets in `mask` (bits of set positions) applied.
+    pub(super) fn add_applied(&mut self, mask: u32) {
+        self.applied |= mask as u8;
+    }
+
+    /// Marks the sets in `mask` (bits of set positions) not applied.
+    pub(super) fn drop_applied(&mut self, mask: u32) {
+        self.applied &= !(mask as u8);
+    }
+}
+
+/// The hook whose replacement gothook wrote into a slot, in 32 bits instead of the value: the
+/// set's generation (its id without the position byte), its position and the hook's index.
+/// While that set is installed it names the value exactly; once the set is gone (or its
+/// position holds a later install) it names nothing, and a slot recorded with it counts as
+/// changed, as a slot recorded with the old value would once uninstall restored it.  The
+/// generation repeats after 2^24 installs.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(super) struct Written(u32);
+
+// Position and hook index share the low byte.
+const _: () = assert!(MAX_SETS <= 8 && MAX_HOOKS <= 32);
+
+impl State {
+    /// The hook whose replacement is `value` (the first, if several share it).
+    pub(super) fn written(&self, value: usize) -> Option<Written> {
+        self.sets.iter().enumerate().find_map(|(pos, s)| {
+            let s = s.as_ref()?;
+            let k = s.hooks[..s.nhooks]
+                .iter()
+                .position(|h| h.replacement == value)?;
+            Some(Written((s.id & !0xff) | (pos as u32) << 5 | k as u32))
+        })
+    }
+
+    /// The replacement `w` names, while its set is installed.
+    pub(super) fn value_of(&self, w: Written) -> Option<usize> {
+        let (pos, k) = ((w.0 >> 5 & 7) as usize, (w.0 & 31) as usize);
+        let s = self.sets[pos].as_ref()?;
+        (s.id & !0xff == w.0 & !0xff && k < s.nhooks).then(|| s.hooks[k].replacement)
+    }
+
+    /// Whether library `i`, listed now as `lib`, was reloaded at the same place: its sentinel
+    /// slot no longer holds the replacement recorded there.
+    pub(super) fn reloaded(&self, i: usize, lib: &LibInfo<'_>) -> bool {
+        let r = &self.libs[i];
+        if r.sentinel_off == 0 {
+            return false;
         }
+        let slot = r.bias.wrapping_add(r.sentinel_off as usize);
+        lib.contains(slot)
+            && match self.value_of(r.sentinel_hook) {
+                Some(v) => crate::slot::peek_listed(lib, slot) != Some(v),
+                None => true,
+            }
+    }
+
+    /// Records the sentinel a pass returned for library `i`: (slot, value written).  A slot more
+    /// than 4 GiB past the bias is not kept: the library is then told apart by its key alone.
+    pub(super) fn set_sentinel(&mut self, i: usize, sentinel: Option<(usize, usize)>) {
+        let bias = self.libs[i].bias;
+        let kept = sentinel.and_then(|(slot, value)| {
+            let off = u32::try_from(slot.wrapping_sub(bias)).ok()?;
+            Some((off, self.written(value)?)).filter(|&(off, _)| off != 0)
+        });
+        let r = &mut self.libs[i];
+        (r.sentinel_off, r.sentinel_hook) = kept.unwrap_or_default();
     }
 }
 
@@ -126,7 +228,7 @@ impl State {
         let h = home(bias, key);
         (0..MAX_LIBS)
             .map(|k| (h + k) % MAX_LIBS)
-            .take_while(|&i| self.libs[i].used)
+            .take_while(|&i| self.libs[i].used())
             .find(|&i| self.libs[i].bias == bias && self.libs[i].key == key)
     }
 
@@ -190,11 +292,12 @@ impl State {
             };
             self.nlazy += 1;
         }
-        let r = &mut self.libs[i];
-        r.rescan = rescan;
-        r.has_lazy = self.lazy[..self.nlazy]
+        let has_lazy = self.lazy[..self.nlazy]
             .iter()
             .any(|l| l.bias == bias && l.key == key);
+        let r = &mut self.libs[i];
+        r.put_flag(RESCAN, rescan);
+        r.put_flag(HAS_LAZY, has_lazy);
     }
 
     pub(super) fn find_lib(&self, lib: &LibInfo<'_>) -> Option<usize> {
@@ -202,7 +305,7 @@ impl State {
         let h = home(lib.bias, key);
         (0..MAX_LIBS)
             .map(|k| (h + k) % MAX_LIBS)
-            .take_while(|&i| self.libs[i].used)
+            .take_while(|&i| self.libs[i].used())
             .find(|&i| self.libs[i].bias == lib.bias && self.libs[i].key == key)
     }
 
@@ -211,12 +314,12 @@ impl State {
         let h = home(lib.bias, key);
         let i = (0..MAX_LIBS)
             .map(|k| (h + k) % MAX_LIBS)
-            .find(|&i| !self.libs[i].used)?;
+            .find(|&i| !self.libs[i].used())?;
         self.libs[i] = LibRec {
-            used: true,
             bias: lib.bias,
             key,
-            ..LibRec::default()
+            flags: USED,
+            ..LibRec::EMPTY
         };
         Some(i)
     }
@@ -236,11 +339,10 @@ impl State {
                 self.lazy[k] = self.lazy[self.nlazy];
             }
         }
-        for r in self.libs.iter_mut().filter(|r| r.used && r.applied == 0) {
-            r.has_lazy = false;
-            r.rescan = false;
+        for r in self.libs.iter_mut().filter(|r| r.used() && r.applied == 0) {
+            r.put_flag(HAS_LAZY | RESCAN, false);
         }
-        self.watch_lazy = self.nlazy > 0 || self.libs.iter().any(|r| r.used && r.rescan);
+        self.watch_lazy = self.nlazy > 0 || self.libs.iter().any(|r| r.used() && r.rescan());
     }
 
     /// Drops records of libraries not listed in the current epoch (linear probing, backward shift).
@@ -261,7 +363,7 @@ impl State {
         }
         let mut i = 0;
         while i < MAX_LIBS {
-            if self.libs[i].used && self.libs[i].seen != self.epoch as u16 {
+            if self.libs[i].used() && self.libs[i].seen != self.epoch as u16 {
                 self.remove_at(i);
                 // The shift may have moved another stale entry into `i`: look again.
                 continue;
@@ -271,11 +373,11 @@ impl State {
     }
 
     pub(super) fn remove_at(&mut self, mut hole: usize) {
-        self.libs[hole] = LibRec::default();
+        self.libs[hole] = LibRec::EMPTY;
         let mut j = hole;
         loop {
             j = (j + 1) % MAX_LIBS;
-            if !self.libs[j].used {
+            if !self.libs[j].used() {
                 return;
             }
             let h = home(self.libs[j].bias, self.libs[j].key);
@@ -287,7 +389,7 @@ impl State {
             };
             if !in_range {
                 self.libs[hole] = self.libs[j];
-                self.libs[j] = LibRec::default();
+                self.libs[j] = LibRec::EMPTY;
                 hole = j;
             }
         }
@@ -316,11 +418,11 @@ mod tests {
 
     fn record(bias: usize, seen: u16) -> LibRec {
         LibRec {
-            used: true,
             bias,
             key: 7,
             seen,
-            ..LibRec::default()
+            flags: USED,
+            ..LibRec::EMPTY
         }
     }
 
@@ -339,9 +441,43 @@ mod tests {
         let h = home(r.bias, r.key);
         let i = (0..MAX_LIBS)
             .map(|k| (h + k) % MAX_LIBS)
-            .find(|&i| !st.libs[i].used)
+            .find(|&i| !st.libs[i].used())
             .unwrap();
         st.libs[i] = r;
+    }
+
+    /// A set at position `pos` with id generation `gen`, hooking with `replacements`.
+    fn put_set(st: &mut State, pos: usize, gen: u32, replacements: &[usize]) {
+        let mut set = EMPTY_SET;
+        set.id = gen << 8 | (pos as u32 + 1);
+        set.nhooks = replacements.len();
+        for (h, &r) in set.hooks.iter_mut().zip(replacements) {
+            h.replacement = r;
+        }
+        st.sets[pos] = Some(set);
+    }
+
+    #[test]
+    fn a_written_replacement_is_named_exactly_while_its_set_stays_installed() {
+        let mut st = EMPTY_STATE;
+        put_set(&mut st, 0, 1, &[0x1000, 0x2000]);
+        put_set(&mut st, 7, 0xff_ffff, &[0x3000; MAX_HOOKS]);
+        st.sets[7].as_mut().unwrap().hooks[MAX_HOOKS - 1].replacement = 0x4000;
+        for v in [0x1000, 0x2000, 0x3000, 0x4000] {
+            let w = st.written(v).expect("a replacement of an installed set");
+            assert_eq!(st.value_of(w), Some(v));
+        }
+        assert_eq!(st.written(0x5000), None, "not a replacement");
+        let w = st.written(0x2000).unwrap();
+        // Uninstalled: the value is no longer known, so a slot recorded with it counts as changed.
+        st.sets[0] = None;
+        assert_eq!(st.value_of(w), None);
+        // A later install at the same position hooking other functions names nothing either.
+        put_set(&mut st, 0, 2, &[0x6000, 0x7000]);
+        assert_eq!(st.value_of(w), None);
+        // Shorter than the hook index recorded, with the same generation (after 2^24 installs).
+        put_set(&mut st, 0, 1 + (1 << 24), &[0x6000]);
+        assert_eq!(st.value_of(w), None);
     }
 
     #[test]
@@ -360,7 +496,7 @@ mod tests {
             [false, true],
             "only the record listed this epoch stays"
         );
-        assert_eq!(st.libs.iter().filter(|r| r.used).count(), 1);
+        assert_eq!(st.libs.iter().filter(|r| r.used()).count(), 1);
         assert_eq!(st.nlazy, 1, "the unloaded library's lazy slot is dropped");
         assert_eq!({ st.lazy[0].bias }, 0x20_0000);
     }
@@ -373,7 +509,7 @@ mod tests {
         place(&mut st, record(0x30_0000, 2));
         st.sweep();
         assert!(
-            st.libs.iter().all(|r| !r.used),
+            st.libs.iter().all(|r| !r.used()),
             "every stale record is removed"
         );
         // The freed table takes new records again.

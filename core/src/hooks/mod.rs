@@ -313,18 +313,7 @@ const EMPTY_STATE: State = State {
     sets: [None; MAX_SETS],
     next_order: 1,
     next_gen: 1,
-    libs: [LibRec {
-        used: false,
-        bias: 0,
-        key: 0,
-        seen: 0,
-        applied: 0,
-        pending: false,
-        has_lazy: false,
-        rescan: false,
-        sentinel_off: 0,
-        sentinel_val: 0,
-    }; MAX_LIBS],
+    libs: [LibRec::EMPTY; MAX_LIBS],
     epoch: 0,
     unsettled: 0,
     lazy: [LazySlot {
@@ -568,7 +557,7 @@ fn stage(
     set.skipped = skipped;
     set.canonical = canonical;
     for r in st.libs.iter_mut() {
-        r.applied &= !(1 << pos);
+        r.drop_applied(1 << pos);
     }
     Ok(id)
 }
@@ -639,7 +628,7 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
     st.sets[pos] = None;
     let _ = SIGNAL_SET.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire);
     for r in st.libs.iter_mut() {
-        r.applied &= !(1 << pos);
+        r.drop_applied(1 << pos);
     }
     // Libraries no set hooks any more need no lazy watch (with the last set gone: none at all);
     // without this, their records would make every lazy re-check walk while any other set stays.
@@ -838,7 +827,7 @@ fn uninstall_locked(mut st: Guard<'_, State>, id: SetId, rep: &mut Report) -> Re
         // A re-pointed set may now match slots it skipped (they were bound to what it
         // expected to stack on): the next refresh walks and applies it again everywhere.
         for r in st.libs.iter_mut() {
-            r.applied &= !repointed;
+            r.drop_applied(repointed);
         }
         st.counters = (u64::MAX, u64::MAX);
         SETTLED.store(0, Ordering::Release);

@@ -521,7 +521,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
             }
             unsettled += 1;
             if let Some(i) = rec {
-                st.libs[i].pending = true;
+                st.libs[i].set_pending(true);
             }
             return true;
         }
@@ -538,7 +538,7 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
         true
     })?;
     st.sweep();
-    st.watch_lazy = st.nlazy > 0 || st.libs.iter().any(|r| r.used && r.rescan);
+    st.watch_lazy = st.nlazy > 0 || st.libs.iter().any(|r| r.used() && r.rescan());
     st.unsettled = unsettled;
     st.overflow = overflow;
     st.counters = counters;
@@ -554,14 +554,13 @@ pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> 
 /// a watched lazy slot lost its value, or it was reloaded at the same place.
 pub(super) fn is_due(st: &State, i: usize, lib: &LibInfo<'_>, mask: u32) -> bool {
     let r = &st.libs[i];
-    let sentinel = r.sentinel();
-    r.pending
-        || r.rescan
-        || r.applied & mask != mask
+    r.pending()
+        || r.rescan()
+        || r.applied() & mask != mask
         // A watched lazy slot was overwritten by `_dl_fixup` (at any time since).
-        || (r.has_lazy && st.lazy_lost(i, lib))
+        || (r.has_lazy() && st.lazy_lost(i, lib))
         // A library reloaded at the same place: its sentinel slot was reset.
-        || (sentinel.0 != 0 && lib.contains(sentinel.0) && sentinel_moved(lib, sentinel))
+        || st.reloaded(i, lib)
 }
 
 /// Decodes `lib`, applies the sets `order` (accepting it: `mask`) and records the outcome in
@@ -589,13 +588,13 @@ pub(super) fn apply_recorded(
         Err(e) => {
             rep.lib_skipped(lib, SKIP_DECODE_FAILED);
             if let Some(i) = rec {
-                st.libs[i].applied |= mask;
-                st.libs[i].pending = false;
+                st.libs[i].add_applied(mask);
+                st.libs[i].set_pending(false);
             }
             return Err(e);
         }
     };
-    let was = rec.map_or(0, |i| st.libs[i].applied);
+    let was = rec.map_or(0, |i| st.libs[i].applied());
     let mut lib_rep = Report::default();
     let applied = apply(
         &st.sets,
@@ -613,10 +612,9 @@ pub(super) fn apply_recorded(
                 lib_rep.libs_patched = 1;
             }
             if let Some(i) = rec {
-                let r = &mut st.libs[i];
-                r.applied |= mask;
-                r.pending = false;
-                r.set_sentinel(sentinel);
+                st.libs[i].add_applied(mask);
+                st.libs[i].set_pending(false);
+                st.set_sentinel(i, sentinel);
                 if d.bind_now == 0 {
                     st.note_lazy(i);
                 }
@@ -630,10 +628,6 @@ pub(super) fn apply_recorded(
     };
     rep.add(&lib_rep);
     r
-}
-
-pub(super) fn sentinel_moved(lib: &LibInfo<'_>, (slot, value): (usize, usize)) -> bool {
-    crate::slot::peek_listed(lib, slot) != Some(value)
 }
 
 /// Takes set `pos` off every slot of `d` that holds its replacement: the slot gets what the
