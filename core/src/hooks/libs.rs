@@ -161,31 +161,79 @@ impl State {
     }
 }
 
-/// A slot that held its lazy PLT stub when gothook patched it, and the value gothook wrote.
+/// A slot that held its lazy PLT stub when gothook patched it, and the hook gothook wrote.
 /// `_dl_fixup` of a thread that entered the stub before the patch can store the real target
 /// into it at any later time (the thread may be preempted inside the loader), so every
 /// refresh that walks the libraries reads these slots and repairs the library on a mismatch.
-#[derive(Clone, Copy, Default)]
+/// 14 bytes: the library by its record's position, addresses as offsets from its bias.
+#[derive(Clone, Copy)]
+#[repr(Rust, packed(2))]
 pub(super) struct LazySlot {
-    pub(super) bias: usize,
-    pub(super) value: usize,
-    /// What the slot held before the first patch: its lazy PLT stub (uninstall writes it back,
-    /// so the next call binds the way the loader would, version and scope included).
-    pub(super) stub: usize,
-    /// The slot's offset from `bias` (32 bits keep the table at 32 bytes an entry).
-    pub(super) offset: u32,
-    pub(super) key: u32,
+    /// Position of the library's record in the library table (`remove_at` keeps it current).
+    lib: u16,
+    /// The slot's offset from the library's bias.
+    offset: u32,
+    /// What the slot held before the first patch, as an offset from the bias: its lazy PLT
+    /// stub, which lies in the library (uninstall writes it back, so the next call binds the
+    /// way the loader would, version and scope included).
+    stub: u32,
+    /// The hook whose replacement gothook wrote.
+    hook: Written,
 }
 
 impl LazySlot {
-    pub(super) fn slot(&self) -> usize {
-        self.bias.wrapping_add(self.offset as usize)
+    pub(super) const EMPTY: LazySlot = LazySlot {
+        lib: 0,
+        offset: 0,
+        stub: 0,
+        hook: Written(0),
+    };
+
+    fn lib(&self) -> usize {
+        self.lib as usize
+    }
+
+    fn slot(&self, bias: usize) -> usize {
+        bias.wrapping_add(self.offset as usize)
     }
 }
 
+// `LazySlot::lib` holds a position of the library table.
+const _: () = assert!(MAX_LIBS <= 1 << 16);
+
 /// Most lazily bound slots watched at once; beyond it their libraries are re-scanned instead
 /// (sized so that all static data stays within 64 KiB).
-pub(super) const MAX_LAZY: usize = 224;
+pub(super) const MAX_LAZY: usize = 256;
+
+/// The lazy stubs recorded for one library, which `restore` writes back into slots that no
+/// set holds any more.
+#[derive(Clone, Copy)]
+pub(super) struct LazyStubs<'a> {
+    lazy: &'a [LazySlot],
+    /// The library's record (`None`: untracked, so nothing is recorded).
+    lib: Option<usize>,
+    bias: usize,
+}
+
+impl<'a> LazyStubs<'a> {
+    /// The stubs of `lib` among the records `lazy` (of the library table `libs`).
+    pub(super) fn of(libs: &[LibRec; MAX_LIBS], lazy: &'a [LazySlot], lib: &LibInfo<'_>) -> Self {
+        LazyStubs {
+            lazy,
+            lib: find_key(libs, lib.bias, key_of(lib)),
+            bias: lib.bias,
+        }
+    }
+
+    /// The lazy stub recorded for the slot at `slot`.
+    pub(super) fn at(&self, slot: usize) -> Option<usize> {
+        let i = self.lib?;
+        self.lazy
+            .iter()
+            .find(|l| l.lib() == i && l.slot(self.bias) == slot)
+            .map(|l| self.bias.wrapping_add(l.stub as usize))
+    }
+}
 
 /// Slots of one library that a pass patched or found patched, for the lazy table.
 pub(super) struct Notes {
@@ -223,90 +271,91 @@ impl Notes {
     }
 }
 
-impl State {
-    fn find_key(&self, bias: usize, key: u32) -> Option<usize> {
-        let h = home(bias, key);
-        (0..MAX_LIBS)
-            .map(|k| (h + k) % MAX_LIBS)
-            .take_while(|&i| self.libs[i].used())
-            .find(|&i| self.libs[i].bias == bias && self.libs[i].key == key)
-    }
+/// The record of the library at `bias` with identity `key` in the table `libs`.
+fn find_key(libs: &[LibRec; MAX_LIBS], bias: usize, key: u32) -> Option<usize> {
+    let h = home(bias, key);
+    (0..MAX_LIBS)
+        .map(|k| (h + k) % MAX_LIBS)
+        .take_while(|&i| libs[i].used())
+        .find(|&i| libs[i].bias == bias && libs[i].key == key)
+}
 
+impl State {
     /// Whether a watched lazy slot of library `i` (listed now as `lib`) lost its value.
     pub(super) fn lazy_lost(&self, i: usize, lib: &LibInfo<'_>) -> bool {
-        let (bias, key) = (self.libs[i].bias, self.libs[i].key);
+        let bias = self.libs[i].bias;
         self.lazy[..self.nlazy].iter().any(|l| {
-            l.bias == bias
-                && l.key == key
-                && lib.contains(l.slot())
-                && crate::slot::peek_listed(lib, l.slot()) != Some(l.value)
+            let slot = l.slot(bias);
+            l.lib() == i
+                && lib.contains(slot)
+                && match self.value_of(l.hook) {
+                    Some(v) => crate::slot::peek_listed(lib, slot) != Some(v),
+                    None => true,
+                }
         })
     }
 
     /// Brings library `i`'s lazy records up to date after a pass patched it: slots it noted
-    /// (in the scratch notes) keep (or, if they were unbound, get) a record with the value now
-    /// written; records of slots no set holds any more are dropped.
+    /// (in the scratch notes) keep (or, if they were unbound, get) a record of the hook now
+    /// written; records of slots no set holds any more are dropped.  Slots that cannot be
+    /// recorded (the table is full, or an offset needs more than 32 bits) mark the library for
+    /// re-scans instead.
     pub(super) fn note_lazy(&mut self, i: usize) {
-        let notes = &self.scratch.notes;
-        let (bias, key) = (self.libs[i].bias, self.libs[i].key);
+        let bias = self.libs[i].bias;
+        let n = self.scratch.notes.n;
+        let mut rescan = self.scratch.notes.overflow;
         let mut k = 0;
         while k < self.nlazy {
             let l = self.lazy[k];
-            if l.bias == bias && l.key == key {
-                match notes.items[..notes.n].iter().find(|n| n.0 == l.slot()) {
-                    Some(n) => {
-                        self.lazy[k].value = n.1;
-                        k += 1;
-                    }
-                    None => {
-                        self.nlazy -= 1;
-                        self.lazy[k] = self.lazy[self.nlazy];
-                    }
+            let now = (l.lib() == i).then(|| {
+                let items = &self.scratch.notes.items[..n];
+                let noted = items.iter().find(|n| n.0 == l.slot(bias))?;
+                self.written(noted.1)
+            });
+            match now {
+                None => k += 1,
+                Some(Some(hook)) => {
+                    self.lazy[k].hook = hook;
+                    k += 1;
                 }
-            } else {
-                k += 1;
+                Some(None) => {
+                    self.nlazy -= 1;
+                    self.lazy[k] = self.lazy[self.nlazy];
+                }
             }
         }
-        let mut rescan = notes.overflow;
-        for &(slot, value, unbound, stub) in &notes.items[..notes.n] {
+        for j in 0..n {
+            let (slot, value, unbound, stub) = self.scratch.notes.items[j];
             let known = self.lazy[..self.nlazy]
                 .iter()
-                .any(|l| l.bias == bias && l.key == key && l.slot() == slot);
+                .any(|l| l.lib() == i && l.slot(bias) == slot);
             if !unbound || known {
                 continue;
             }
-            let Ok(offset) = u32::try_from(slot.wrapping_sub(bias)) else {
-                rescan = true;
-                continue;
+            let offset = |a: usize| u32::try_from(a.wrapping_sub(bias)).ok();
+            let record = match (offset(slot), offset(stub), self.written(value)) {
+                (Some(offset), Some(stub), Some(hook)) if self.nlazy < MAX_LAZY => LazySlot {
+                    lib: i as u16,
+                    offset,
+                    stub,
+                    hook,
+                },
+                _ => {
+                    rescan = true;
+                    continue;
+                }
             };
-            if self.nlazy == MAX_LAZY {
-                rescan = true;
-                continue;
-            }
-            self.lazy[self.nlazy] = LazySlot {
-                bias,
-                offset,
-                value,
-                stub,
-                key,
-            };
+            self.lazy[self.nlazy] = record;
             self.nlazy += 1;
         }
-        let has_lazy = self.lazy[..self.nlazy]
-            .iter()
-            .any(|l| l.bias == bias && l.key == key);
+        let has_lazy = self.lazy[..self.nlazy].iter().any(|l| l.lib() == i);
         let r = &mut self.libs[i];
         r.put_flag(RESCAN, rescan);
         r.put_flag(HAS_LAZY, has_lazy);
     }
 
     pub(super) fn find_lib(&self, lib: &LibInfo<'_>) -> Option<usize> {
-        let key = key_of(lib);
-        let h = home(lib.bias, key);
-        (0..MAX_LIBS)
-            .map(|k| (h + k) % MAX_LIBS)
-            .take_while(|&i| self.libs[i].used())
-            .find(|&i| self.libs[i].bias == lib.bias && self.libs[i].key == key)
+        find_key(&self.libs, lib.bias, key_of(lib))
     }
 
     pub(super) fn insert_lib(&mut self, lib: &LibInfo<'_>) -> Option<usize> {
@@ -328,11 +377,7 @@ impl State {
     pub(super) fn forget_unhooked(&mut self) {
         let mut k = 0;
         while k < self.nlazy {
-            let l = self.lazy[k];
-            let hooked = self
-                .find_key(l.bias, l.key)
-                .is_some_and(|i| self.libs[i].applied != 0);
-            if hooked {
+            if self.libs[self.lazy[k].lib()].applied != 0 {
                 k += 1;
             } else {
                 self.nlazy -= 1;
@@ -345,22 +390,9 @@ impl State {
         self.watch_lazy = self.nlazy > 0 || self.libs.iter().any(|r| r.used() && r.rescan());
     }
 
-    /// Drops records of libraries not listed in the current epoch (linear probing, backward shift).
+    /// Drops records of libraries not listed in the current epoch, with their lazy records
+    /// (linear probing, backward shift).
     pub(super) fn sweep(&mut self) {
-        // Lazy records of libraries no longer listed go first (their slots are gone).
-        let mut k = 0;
-        while k < self.nlazy {
-            let l = self.lazy[k];
-            let listed = self
-                .find_key(l.bias, l.key)
-                .is_some_and(|i| self.libs[i].seen == self.epoch as u16);
-            if listed {
-                k += 1;
-            } else {
-                self.nlazy -= 1;
-                self.lazy[k] = self.lazy[self.nlazy];
-            }
-        }
         let mut i = 0;
         while i < MAX_LIBS {
             if self.libs[i].used() && self.libs[i].seen != self.epoch as u16 {
@@ -372,8 +404,19 @@ impl State {
         }
     }
 
+    /// Removes record `hole`, its lazy records with it; the records that move into the hole
+    /// take their lazy records along.
     pub(super) fn remove_at(&mut self, mut hole: usize) {
         self.libs[hole] = LibRec::EMPTY;
+        let mut k = 0;
+        while k < self.nlazy {
+            if self.lazy[k].lib() == hole {
+                self.nlazy -= 1;
+                self.lazy[k] = self.lazy[self.nlazy];
+            } else {
+                k += 1;
+            }
+        }
         let mut j = hole;
         loop {
             j = (j + 1) % MAX_LIBS;
@@ -390,6 +433,9 @@ impl State {
             if !in_range {
                 self.libs[hole] = self.libs[j];
                 self.libs[j] = LibRec::EMPTY;
+                for l in self.lazy[..self.nlazy].iter_mut().filter(|l| l.lib() == j) {
+                    l.lib = hole as u16;
+                }
                 hole = j;
             }
         }
@@ -426,24 +472,25 @@ mod tests {
         }
     }
 
-    fn lazy(bias: usize) -> LazySlot {
+    /// A lazy record of the library in record `lib` (slot at bias + 0x18).
+    fn lazy(lib: usize) -> LazySlot {
         LazySlot {
-            bias,
+            lib: lib as u16,
             offset: 0x18,
-            value: 1,
-            stub: 2,
-            key: 7,
+            stub: 0x20,
+            hook: Written(0),
         }
     }
 
     /// Places a record at its home position (or the next free one), as `insert_lib` would.
-    fn place(st: &mut State, r: LibRec) {
+    fn place(st: &mut State, r: LibRec) -> usize {
         let h = home(r.bias, r.key);
         let i = (0..MAX_LIBS)
             .map(|k| (h + k) % MAX_LIBS)
             .find(|&i| !st.libs[i].used())
             .unwrap();
         st.libs[i] = r;
+        i
     }
 
     /// A set at position `pos` with id generation `gen`, hooking with `replacements`.
@@ -484,13 +531,13 @@ mod tests {
     fn a_sweep_drops_the_records_and_lazy_slots_of_libraries_not_listed_this_epoch() {
         let mut st = EMPTY_STATE;
         st.epoch = 9;
-        place(&mut st, record(0x10_0000, 8)); // unloaded: last listed one pass ago
-        place(&mut st, record(0x20_0000, 9)); // listed in this pass
-        st.lazy[0] = lazy(0x10_0000);
-        st.lazy[1] = lazy(0x20_0000);
+        let gone = place(&mut st, record(0x10_0000, 8)); // unloaded: last listed one pass ago
+        let kept = place(&mut st, record(0x20_0000, 9)); // listed in this pass
+        st.lazy[0] = lazy(gone);
+        st.lazy[1] = lazy(kept);
         st.nlazy = 2;
         st.sweep();
-        let kept: [bool; 2] = [0x10_0000, 0x20_0000].map(|b| st.find_key(b, 7).is_some());
+        let kept: [bool; 2] = [0x10_0000, 0x20_0000].map(|b| find_key(&st.libs, b, 7).is_some());
         assert_eq!(
             kept,
             [false, true],
@@ -498,7 +545,11 @@ mod tests {
         );
         assert_eq!(st.libs.iter().filter(|r| r.used()).count(), 1);
         assert_eq!(st.nlazy, 1, "the unloaded library's lazy slot is dropped");
-        assert_eq!({ st.lazy[0].bias }, 0x20_0000);
+        assert_eq!(
+            Some(st.lazy[0].lib()),
+            find_key(&st.libs, 0x20_0000, 7),
+            "the listed library's lazy slot stays with its record"
+        );
     }
 
     #[test]
@@ -514,6 +565,31 @@ mod tests {
         );
         // The freed table takes new records again.
         place(&mut st, record(0x40_0000, 3));
-        assert!(st.find_key(0x40_0000, 7).is_some());
+        assert!(find_key(&st.libs, 0x40_0000, 7).is_some());
+    }
+
+    #[test]
+    fn a_record_moved_by_the_backward_shift_keeps_its_lazy_slots() {
+        let mut st = EMPTY_STATE;
+        // Two libraries with the same home position: the second lands one further.
+        let first = 0x10_0000;
+        let second = (1..)
+            .map(|k| first + k * 0x1000)
+            .find(|&b| home(b, 7) == home(first, 7))
+            .unwrap();
+        let at_home = place(&mut st, record(first, 1));
+        let displaced = place(&mut st, record(second, 1));
+        assert_ne!(at_home, displaced);
+        st.lazy[0] = lazy(at_home);
+        st.lazy[1] = lazy(displaced);
+        st.lazy[2] = lazy(displaced);
+        st.nlazy = 3;
+        st.remove_at(at_home);
+        assert_eq!(find_key(&st.libs, second, 7), Some(at_home), "shifted home");
+        assert_eq!(st.nlazy, 2, "the removed library's lazy slot goes with it");
+        assert!(
+            st.lazy[..st.nlazy].iter().all(|l| l.lib() == at_home),
+            "the moved library's lazy slots follow its record"
+        );
     }
 }

@@ -30,7 +30,7 @@
 //!   or after t + the interval, however long after the patch.
 //! - Pre-patch values: a restored slot gets the lower set's replacement, else the set's
 //!   original, which by the binding rule is what the slot was bound to; a slot that held its
-//!   lazy stub gets the stub back (recorded with the lazy slots, up to 224); a slot bound to a
+//!   lazy stub gets the stub back (recorded with the lazy slots, up to 256); a slot bound to a
 //!   canonical PLT entry gets the definition (not recorded).
 
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -316,13 +316,7 @@ const EMPTY_STATE: State = State {
     libs: [LibRec::EMPTY; MAX_LIBS],
     epoch: 0,
     unsettled: 0,
-    lazy: [LazySlot {
-        bias: 0,
-        offset: 0,
-        value: 0,
-        stub: 0,
-        key: 0,
-    }; MAX_LAZY],
+    lazy: [LazySlot::EMPTY; MAX_LAZY],
     nlazy: 0,
     watch_lazy: false,
     overflow: false,
@@ -586,6 +580,7 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
     let (all, nall) = st.ordered();
     let State {
         sets,
+        libs,
         lazy,
         nlazy,
         scratch,
@@ -604,11 +599,10 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
         };
         if let Err(e) = restore(
             sets,
-            lazy,
+            LazyStubs::of(libs, lazy, lib),
             scratch,
             pos,
             &d,
-            key_of(lib),
             &order[..n],
             rep,
             &mut query,

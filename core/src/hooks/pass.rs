@@ -644,11 +644,10 @@ pub(super) fn apply_recorded(
 #[inline(never)]
 pub(super) fn restore(
     sets: &[Option<Set>; MAX_SETS],
-    lazy: &[LazySlot],
+    lazy: LazyStubs<'_>,
     sc: &mut Scratch,
     pos: usize,
     d: &Dynamic,
-    key: u32,
     order: &[usize],
     rep: &mut Report,
     query: &mut slot::PageQuery,
@@ -677,7 +676,6 @@ pub(super) fn restore(
         set,
         pos,
         d,
-        key,
         order,
         batch: &mut batch,
         hits,
@@ -731,12 +729,11 @@ pub(super) fn restore(
 /// found, and in `desired` the value to write).
 struct Unhook<'a, 'q> {
     sets: &'a [Option<Set>; MAX_SETS],
-    lazy: &'a [LazySlot],
+    lazy: LazyStubs<'a>,
     wants: &'a [Want; MAX_WANTS],
     set: &'a Set,
     pos: usize,
     d: &'a Dynamic,
-    key: u32,
     order: &'a [usize],
     batch: &'a mut slot::LazyBatch<'q>,
     hits: &'a mut [Hit; MAX_HITS],
@@ -758,8 +755,7 @@ impl Unhook<'_, '_> {
             return true;
         };
         let Some(target) = restore_target(
-            self.sets, self.lazy, self.wants, set, self.pos, self.d, self.key, self.order, at, sym,
-            k, table,
+            self.sets, self.lazy, self.wants, set, self.pos, self.d, self.order, at, sym, k, table,
         ) else {
             return true;
         };
@@ -813,12 +809,11 @@ fn value_bit(v: usize) -> u64 {
 #[cold]
 fn restore_target(
     sets: &[Option<Set>; MAX_SETS],
-    lazy: &[LazySlot],
+    lazy: LazyStubs<'_>,
     wants: &[Want; MAX_WANTS],
     set: &Set,
     pos: usize,
     d: &Dynamic,
-    key: u32,
     order: &[usize],
     at: usize,
     sym: u32,
@@ -833,11 +828,7 @@ fn restore_target(
     let c = chain(sets, order, &wants[k], current, false, Some(pos));
     // No set left on a slot that held its lazy stub: the stub goes back, exactly.
     let stub = (c.applied == 0 && table == Table::JmpRel)
-        .then(|| {
-            lazy.iter()
-                .find(|l| l.bias == d.bias && l.key == key && l.slot() == at)
-                .map(|l| l.stub)
-        })
+        .then(|| lazy.at(at))
         .flatten();
     Some(stub.unwrap_or(c.desired))
 }
