@@ -258,22 +258,28 @@ fn find_gadget(code: &[u8], start: usize) -> Option<usize> {
 /// fills the entry; readers retry nothing, they miss.
 struct Entry {
     seq: AtomicU32,
+    /// The gadget's offset from `start` (a gadget further away is not cached).
+    gadget: AtomicU32,
     start: AtomicUsize,
     end: AtomicUsize,
     tag0: AtomicUsize,
     tag1: AtomicUsize,
-    gadget: AtomicUsize,
 }
 
-const CACHE_LEN: usize = 64;
+/// Entries of the gadget cache.  It holds one entry per object that calls `dlopen`, `dlmopen` or
+/// `dlclose` through the interception (the object containing the return address): the main
+/// program, a language runtime, a plugin host; glibc's own loads (NSS, iconv, `libgcc_s`) do
+/// not pass through it.  An object may sit in either of two entries, so two callers that share
+/// an entry keep both; a miss costs one walk, which is what every call cost before the cache.
+const CACHE_LEN: usize = 16;
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY: Entry = Entry {
     seq: AtomicU32::new(0),
+    gadget: AtomicU32::new(0),
     start: AtomicUsize::new(0),
     end: AtomicUsize::new(0),
     tag0: AtomicUsize::new(0),
     tag1: AtomicUsize::new(0),
-    gadget: AtomicUsize::new(0),
 };
 static CACHE: [Entry; CACHE_LEN] = [EMPTY; CACHE_LEN];
 
@@ -302,11 +308,16 @@ impl Entry {
                 self.tag1.load(Ordering::Acquire),
             ),
         };
-        let g = self.gadget.load(Ordering::Acquire);
+        let g = key
+            .start
+            .wrapping_add(self.gadget.load(Ordering::Acquire) as usize);
         (self.seq.load(Ordering::Acquire) == s).then_some((key, g))
     }
 
     fn write(&self, key: ObjectKey, gadget: usize) {
+        let Ok(offset) = u32::try_from(gadget.wrapping_sub(key.start)) else {
+            return;
+        };
         let s = self.seq.load(Ordering::Acquire);
         if s & 1 != 0
             || self
@@ -320,9 +331,39 @@ impl Entry {
         self.end.store(key.end, Ordering::Release);
         self.tag0.store(key.tag.0, Ordering::Release);
         self.tag1.store(key.tag.1, Ordering::Release);
-        self.gadget.store(gadget, Ordering::Release);
+        self.gadget.store(offset, Ordering::Release);
         self.seq.store(s.wrapping_add(2), Ordering::Release);
     }
+}
+
+/// The two entries that may cache the object (or segment) starting at `start`.
+fn entries_of(start: usize) -> [&'static Entry; 2] {
+    let h = (start >> 12).wrapping_mul(0x9e37_79b9) % CACHE_LEN;
+    [&CACHE[h], &CACHE[(h + 1) % CACHE_LEN]]
+}
+
+/// The gadget cached under `key`, if it lies inside the mapping.
+fn cached(key: ObjectKey) -> Option<usize> {
+    entries_of(key.start).into_iter().find_map(|e| {
+        e.read()
+            .filter(|&(k, g)| k == key && g >= key.start && g < key.end)
+            .map(|(_, g)| g)
+    })
+}
+
+/// Caches `gadget` under `key`: in the entry holding an older identity at the same start, else
+/// in an empty one, else in the second one.
+fn remember(key: ObjectKey, gadget: usize) {
+    let entries = entries_of(key.start);
+    let holding = |start: usize| {
+        entries
+            .into_iter()
+            .find(|e| e.read().is_some_and(|(k, _)| k.start == start))
+    };
+    let e = holding(key.start)
+        .or_else(|| holding(0))
+        .unwrap_or(entries[1]);
+    e.write(key, gadget);
 }
 
 /// The gadget to return through for a call whose return address is `ret`, or 0.
@@ -346,15 +387,12 @@ fn gadget_lookup(ret: usize, f: usize) -> usize {
     let Some(key) = find_object(f, ret) else {
         return 0; // not inside any loaded object: the loader falls back to the main program too
     };
-    let slot = slot_of(key.start);
-    if let Some((k, g)) = slot.read() {
-        if k == key && g >= key.start && g < key.end {
-            return g;
-        }
+    if let Some(g) = cached(key) {
+        return g;
     }
     let (g, _) = walk_for_gadget(ret);
     if g != 0 {
-        slot.write(key, g);
+        remember(key, g);
     }
     g
 }
@@ -371,13 +409,9 @@ fn gadget_by_counters(ret: usize) -> usize {
     }
     let (g, (start, end)) = walk_for_gadget(ret);
     if g != 0 {
-        slot_of(start).write(ObjectKey { start, end, tag }, g);
+        remember(ObjectKey { start, end, tag }, g);
     }
     g
-}
-
-fn slot_of(start: usize) -> &'static Entry {
-    &CACHE[(start >> 12).wrapping_mul(0x9e37_79b9) % CACHE_LEN]
 }
 
 /// `_dl_find_object(addr)` as a key.
@@ -576,22 +610,69 @@ mod tests {
             return; // no _dl_find_object (glibc < 2.35): nothing is cached
         };
         let good = gadget_for(here);
-        let slot = slot_of(key.start);
-        // An entry for an object that was unloaded and replaced at the same place by another:
+        let entries = entries_of(key.start);
+        // Entries for an object that was unloaded and replaced at the same place by another:
         // the same mapping range, a different link map.
         let stale = ObjectKey {
             tag: (key.tag.0 ^ 0x40, key.tag.1),
             ..key
         };
-        slot.write(stale, key.start + 1);
+        for e in entries {
+            e.write(stale, key.start + 1);
+        }
         assert_eq!(gadget_for(here), good, "a stale entry was trusted");
-        // A torn or forged entry whose gadget lies outside the mapping.
-        slot.write(key, key.end + 16);
+        // Torn or forged entries whose gadget lies outside the mapping.
+        for e in entries {
+            e.write(key, key.end + 16);
+        }
         assert_eq!(
             gadget_for(here),
             good,
             "a gadget outside the mapping was trusted"
         );
+    }
+
+    #[test]
+    fn two_callers_that_share_a_cache_entry_are_both_cached() {
+        // Two objects far above any real mapping whose identities hash to the same entry.
+        let key = |start: usize| ObjectKey {
+            start,
+            end: start + 0x1000,
+            tag: (start, 1),
+        };
+        // Other tests of this binary cache the object holding their code, under its start or
+        // its executable segment's: stay clear of the entries those may take.
+        let here = two_callers_that_share_a_cache_entry_are_both_cached as *const () as usize;
+        let f = loader::find_object_fn();
+        let real = [
+            (f != 0)
+                .then(|| find_object(f, here))
+                .flatten()
+                .map_or(0, |k| k.start),
+            walk_for_gadget(here).1 .0,
+        ];
+        let taken = |s: usize| {
+            real.iter().any(|&r| {
+                entries_of(r)
+                    .iter()
+                    .any(|e| entries_of(s).iter().any(|x| core::ptr::eq(*e, *x)))
+            })
+        };
+        let a = (1..)
+            .map(|k| (usize::MAX / 2) - k * 0x1000)
+            .find(|&s| !taken(s))
+            .unwrap();
+        let b = (1..)
+            .map(|k| a - k * 0x1000)
+            .find(|&s| core::ptr::eq(entries_of(s)[0], entries_of(a)[0]))
+            .unwrap();
+        // Concurrent writers may hold an entry for a moment: retry a few times.
+        let both = (0..100).any(|_| {
+            remember(key(a), a + 8);
+            remember(key(b), b + 16);
+            cached(key(a)) == Some(a + 8) && cached(key(b)) == Some(b + 16)
+        });
+        assert!(both, "one caller evicted the other");
     }
 
     #[test]
