@@ -200,6 +200,7 @@ impl LazySlot {
 
 // `LazySlot::lib` holds a position of the library table.
 const _: () = assert!(MAX_LIBS <= 1 << 16);
+const _: () = assert!(core::mem::size_of::<LazySlot>() <= 14);
 
 /// Most lazily bound slots watched at once; beyond it their libraries are re-scanned instead
 /// (sized so that all static data stays within 64 KiB).
