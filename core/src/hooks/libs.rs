@@ -129,7 +129,7 @@ impl State {
     /// The replacement `w` names, while its set is installed.
     pub(super) fn value_of(&self, w: Written) -> Option<usize> {
         let (pos, k) = ((w.0 >> 5 & 7) as usize, (w.0 & 31) as usize);
-        let s = self.sets[pos].as_ref()?;
+        let s = self.sets.get(pos)?.as_ref()?;
         (s.id & !0xff == w.0 & !0xff && k < s.nhooks).then(|| s.hooks[k].replacement)
     }
 
