@@ -1013,7 +1013,7 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  Lazy binding: a slot that still held its lazy PLT stub when it was patched can be
  overwritten by the loader's `_dl_fixup` at any later time (a thread that entered the stub
  before the patch and was preempted inside the loader).  gothook records such slots (up to
- 224; libraries beyond that are re-scanned instead) and re-reads them (one walk) at most once
+ 256; libraries beyond that are re-scanned instead) and re-reads them (one walk) at most once
  per `GOTHOOK_PROBE_INTERVAL_NS`: a hook lost to lazy binding at time t, however long after
  the patch, is repaired by the first refresh that starts at or after t +
  `GOTHOOK_PROBE_INTERVAL_NS` and does not answer `GOTHOOK_EBUSY` (counted in
