@@ -208,6 +208,16 @@
 #define GOTHOOK_REFRESH_FULL 1
 
 /*
+ Refresh flag for hot paths (a malloc hook): answer lock-free, without asking the loader,
+ when a locked probe that started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has completed and
+ no library was left LOADING — also without the dlopen interception.  A library loaded at
+ time t is hooked by the first such refresh that starts at or after t +
+ `GOTHOOK_PROBE_INTERVAL_NS`, not necessarily by the first one after your `dlopen` returned
+ (use plain refreshes, or the interception, where you need that).
+ */
+#define GOTHOOK_REFRESH_CACHED 2
+
+/*
  Longest time, in nanoseconds, that `gothook_refresh` trusts its last locked probe of the
  loader's counters: a library that finished loading at time t (by `dlopen` or loaded by glibc
  itself: iconv modules, NSS modules, `libgcc_s`) is hooked by the first refresh that starts at
@@ -1022,7 +1032,9 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  Without the dlopen interception, every refresh reads the loader's add/remove counters in one
  `dl_iterate_phdr` callback (the loader's list lock for a few tens of nanoseconds, no syscall,
  no lock of gothook's) and compares them with what the last refresh processed, so a refresh
- right after your dlopen sees it.  With the interception installed
+ right after your dlopen sees it; `GOTHOOK_REFRESH_CACHED` trades that for the lock-free
+ shortcut below (for a malloc hook: it costs a few nanoseconds instead of a loader lock round
+ trip).  With the interception installed
  (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a probe that
  started less than `GOTHOOK_PROBE_INTERVAL_NS` ago (less one tick of the coarse clock) has
  completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.

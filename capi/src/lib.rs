@@ -1237,6 +1237,14 @@ pub type gothook_set = u32;
 /// Refresh flag: re-scan every library and repair every slot (a full verify).
 pub const GOTHOOK_REFRESH_FULL: u32 = 1;
 const_assert_eq!(GOTHOOK_REFRESH_FULL, hooks::REFRESH_FULL);
+/// Refresh flag for hot paths (a malloc hook): answer lock-free, without asking the loader,
+/// when a locked probe that started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has completed and
+/// no library was left LOADING — also without the dlopen interception.  A library loaded at
+/// time t is hooked by the first such refresh that starts at or after t +
+/// `GOTHOOK_PROBE_INTERVAL_NS`, not necessarily by the first one after your `dlopen` returned
+/// (use plain refreshes, or the interception, where you need that).
+pub const GOTHOOK_REFRESH_CACHED: u32 = 2;
+const_assert_eq!(GOTHOOK_REFRESH_CACHED, hooks::REFRESH_CACHED);
 
 /// Longest time, in nanoseconds, that `gothook_refresh` trusts its last locked probe of the
 /// loader's counters: a library that finished loading at time t (by `dlopen` or loaded by glibc
@@ -1389,7 +1397,9 @@ pub unsafe extern "C" fn gothook_install(
 /// Without the dlopen interception, every refresh reads the loader's add/remove counters in one
 /// `dl_iterate_phdr` callback (the loader's list lock for a few tens of nanoseconds, no syscall,
 /// no lock of gothook's) and compares them with what the last refresh processed, so a refresh
-/// right after your dlopen sees it.  With the interception installed
+/// right after your dlopen sees it; `GOTHOOK_REFRESH_CACHED` trades that for the lock-free
+/// shortcut below (for a malloc hook: it costs a few nanoseconds instead of a loader lock round
+/// trip).  With the interception installed
 /// (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a probe that
 /// started less than `GOTHOOK_PROBE_INTERVAL_NS` ago (less one tick of the coarse clock) has
 /// completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
@@ -1436,9 +1446,21 @@ pub unsafe extern "C" fn gothook_refresh(
     flags: u32,
     report: *mut gothook_report,
 ) -> gothook_status {
-    let mut rep = Report::default();
-    let r = hooks::refresh(flags, &mut rep);
-    write_report(opt_out!(report), &rep);
+    let out = opt_out!(report);
+    // The common "nothing changed" answer builds no report: only a caller's is zeroed.
+    let r = match hooks::refresh_probe(flags) {
+        Ok(hooks::Probe::Walk(w)) => {
+            let mut rep = Report::default();
+            let r = hooks::refresh_walk(w, &mut rep);
+            write_report(out, &rep);
+            return result(r);
+        }
+        Ok(hooks::Probe::Unchanged) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Some(out) = out {
+        write_report(Some(out), &Report::default());
+    }
     result(r)
 }
 

@@ -212,10 +212,13 @@ enum Change {
 fn after_loader_change(change: Change) {
     hooks::GENERATION.fetch_add(1, Ordering::AcqRel);
     if change == Change::Loaded {
-        let mut rep = Report::default();
         // Busy means this thread is already inside gothook (a dlopen from a filter callback):
-        // the generation bump makes the next refresh catch up.
-        let _ = hooks::refresh(0, &mut rep);
+        // the generation bump makes the next refresh catch up.  No report is built unless the
+        // probe finds a pass due.
+        if let Ok(hooks::Probe::Walk(w)) = hooks::refresh_probe(0) {
+            let mut rep = Report::default();
+            let _ = hooks::refresh_walk(w, &mut rep);
+        }
     }
 }
 

@@ -73,8 +73,14 @@ pub const FILTER_FLAGS: u32 = FILTER_INCLUDE_SELF | FILTER_EXCLUDE_MAIN;
 
 /// Refresh flag: re-scan every tracked library and repair every slot (a full verify).
 pub const REFRESH_FULL: u32 = 1;
+/// Refresh flag: for hot paths (a malloc hook): without the dlopen interception too, answer
+/// lock-free when a locked probe that started less than [`probe::PROBE_INTERVAL_NS`] ago has
+/// completed and nothing was left LOADING, instead of asking the loader on every call.  A
+/// library loaded at time t is then hooked by the first such refresh that starts at or after
+/// t + the interval, not necessarily by the first one after your `dlopen` returned.
+pub const REFRESH_CACHED: u32 = 2;
 /// Mask of valid refresh flags.
-pub const REFRESH_FLAGS: u32 = REFRESH_FULL;
+pub const REFRESH_FLAGS: u32 = REFRESH_FULL | REFRESH_CACHED;
 
 /// One hook: the imported symbol, its replacement and where to publish the original.
 #[derive(Clone, Copy, Debug)]
@@ -662,21 +668,51 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// table's re-scan held back by pacing; a child forked while a walk was in flight), `Full` (the
 /// library table overflowed; a full pass was done, nothing was missed).
 pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
+    match refresh_probe(flags)? {
+        Probe::Unchanged => Ok(()),
+        Probe::Walk(w) => refresh_walk(w, rep),
+    }
+}
+
+/// What [`refresh_probe`] found.
+#[must_use]
+pub enum Probe {
+    /// Nothing to do: the refresh is complete (its report is all zero).
+    Unchanged,
+    /// The state lock must be taken: finish with [`refresh_walk`].
+    Walk(Walk),
+}
+
+/// A refresh that must take the state lock (from [`refresh_probe`]).
+#[must_use]
+pub struct Walk {
+    full: bool,
+    start: u64,
+}
+
+/// The first half of [`refresh`]: the lock-free shortcut and the quiet probe, which decide
+/// whether the state lock must be taken, and touch no report.  A caller that must build a report
+/// (the C API's is 320 bytes) builds it only for [`Probe::Walk`]; `refresh` is exactly
+/// `refresh_probe` followed, when it answers `Walk`, by [`refresh_walk`].
+///
+/// Locks and errors: as [`refresh`] (the quiet probe's part).
+pub fn refresh_probe(flags: u32) -> Result<Probe> {
     if flags & !REFRESH_FLAGS != 0 {
         return Err(Error::Invalid);
     }
     let full = flags & REFRESH_FULL != 0;
     // Without the interception nothing signals a dlopen lock-free, and callers expect a refresh
-    // after their dlopen to catch it: every refresh probes.  With it, the generation signals
-    // every intercepted load at once and the probe interval bounds the loads glibc makes itself
-    // and the lazy re-checks.
+    // after their dlopen to catch it: every refresh probes, unless the caller accepts the probe
+    // interval's delay (`REFRESH_CACHED`).  With it, the generation signals every intercepted
+    // load at once and the probe interval bounds the loads glibc makes itself and the lazy
+    // re-checks.
     if !full
         && SETTLED.load(Ordering::Acquire) != 0
-        && SIGNAL_SET.load(Ordering::Acquire) != 0
+        && (flags & REFRESH_CACHED != 0 || SIGNAL_SET.load(Ordering::Acquire) != 0)
         && GENERATION.load(Ordering::Acquire) == SEEN_GENERATION.load(Ordering::Acquire)
         && probe::probed_recently()
     {
-        return Ok(());
+        return Ok(Probe::Unchanged);
     }
     let start = probe::probe_start();
     if !full {
@@ -695,12 +731,20 @@ pub fn refresh(flags: u32, rep: &mut Report) -> Result<()> {
             if still_loading && !(watch_lazy && probe::interval_passed(lazy_checked, start)) {
                 SEEN_GENERATION.store(g, Ordering::Release);
                 probe::probed(if watch_lazy { lazy_checked } else { start });
-                return Ok(());
+                return Ok(Probe::Unchanged);
             }
         }
     }
+    Ok(Probe::Walk(Walk { full, start }))
+}
+
+/// The second half of [`refresh`]: takes the loader's list lock, then the state lock, and does
+/// the pass [`refresh_probe`] found due.
+///
+/// Locks and errors: as [`refresh`].
+pub fn refresh_walk(w: Walk, rep: &mut Report) -> Result<()> {
     locked(|mut st, counters| {
-        let r = refresh_locked(&mut st, counters, full, start, rep);
+        let r = refresh_locked(&mut st, counters, w.full, w.start, rep);
         focus::quiet_publish(&st);
         r
     })

@@ -98,6 +98,7 @@ extern "C" {
     fn shim_stack_run(f: extern "C" fn(*mut c_void), arg: *mut c_void) -> usize;
     fn shim_floor_read(dyn_: *const c_void, entries: *mut usize) -> u64;
     fn bench_refresh_malloc(n: usize) -> *mut c_void;
+    fn bench_refresh_cached_malloc(n: usize) -> *mut c_void;
     // naive.c
     fn naive_install(names: *const *const c_char, hooks: *const *mut c_void, plain: c_int, libs: *mut u32, slots: *mut u32) -> c_int;
     fn naive_restore() -> libc::c_long;
@@ -110,6 +111,8 @@ extern "C" {
     fn bench_hook_aligned_alloc(a: usize, n: usize) -> *mut c_void;
 }
 
+/// `GOTHOOK_REFRESH_CACHED` (include/gothook.h).
+const GOTHOOK_REFRESH_CACHED: u32 = 2;
 const NAMES: [&CStr; 6] = [c"malloc", c"calloc", c"realloc", c"free", c"posix_memalign", c"aligned_alloc"];
 
 fn replacements() -> [usize; 6] {
@@ -453,14 +456,15 @@ impl DlLine {
 }
 
 /// The malloc-heavy program (`bchurn_run`: malloc+free pairs through libbchurn.so's GOT) with
-/// its malloc and free hooked; `refreshing` picks the malloc hook that calls
-/// `gothook_refresh(0, NULL)` on every call.  Pushes ns per malloc+free pair of each of `n`
-/// batches of `batch` pairs onto `out`, checking that every call reached the hooks.
-fn churn_batches(churn: extern "C" fn(libc::c_long), refreshing: bool, batch: i64, n: usize, filter: &GFilter, out: &mut Vec<f64>) {
-    let malloc_hook = if refreshing {
-        bench_refresh_malloc as *const () as usize
-    } else {
-        bench_hook_malloc as *const () as usize
+/// its malloc and free hooked; `refreshing` picks the malloc hook: `None` a plain one, `Some(flags)`
+/// one that calls `gothook_refresh(flags, NULL)` on every call (flags 0 or
+/// `GOTHOOK_REFRESH_CACHED`).  Pushes ns per malloc+free pair of each of `n` batches of `batch`
+/// pairs onto `out`, checking that every call reached the hooks.
+fn churn_batches(churn: extern "C" fn(libc::c_long), refreshing: Option<u32>, batch: i64, n: usize, filter: &GFilter, out: &mut Vec<f64>) {
+    let malloc_hook = match refreshing {
+        Some(0) => bench_refresh_malloc as *const () as usize,
+        Some(_) => bench_refresh_cached_malloc as *const () as usize,
+        None => bench_hook_malloc as *const () as usize,
     };
     let mut originals = [std::ptr::null_mut::<c_void>(); 2];
     let (o0, o1) = originals.split_at_mut(1);
@@ -494,17 +498,17 @@ fn churn_batches(churn: extern "C" fn(libc::c_long), refreshing: bool, batch: i6
 /// batches (~100 µs each; a long batch on a loaded machine mostly measures the other
 /// processes' time slices), in rounds that alternate the two variants so that drift hits both
 /// alike.
-fn churn_cost(churn: extern "C" fn(libc::c_long), filter: &GFilter) -> (f64, f64) {
-    let batch = |refreshing: bool| {
+fn churn_cost(churn: extern "C" fn(libc::c_long), filter: &GFilter, flags: u32) -> (f64, f64) {
+    let batch = |refreshing: Option<u32>| {
         let mut cal = Vec::new();
         churn_batches(churn, refreshing, 50, 3, filter, &mut cal);
         ((100e-6 / (median(&mut cal) * 1e-9).max(1e-9)) as i64).clamp(16, 1_000_000)
     };
-    let (bp, br) = (batch(false), batch(true));
+    let (bp, br) = (batch(None), batch(Some(flags)));
     let (mut plain, mut refr) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        churn_batches(churn, false, bp, 15, filter, &mut plain);
-        churn_batches(churn, true, br, 15, filter, &mut refr);
+        churn_batches(churn, None, bp, 15, filter, &mut plain);
+        churn_batches(churn, Some(flags), br, 15, filter, &mut refr);
     }
     (median(&mut plain), median(&mut refr))
 }
@@ -551,12 +555,12 @@ fn time_probe() -> f64 {
 }
 
 // ---------------------------------------------------------------- interference
-fn dl_storm(dir: &str, ks: [usize; 2], dur: Duration, refresher: Option<bool>) -> (f64, u64) {
+fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<bool>) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     let refreshes = Arc::new(AtomicU64::new(0));
     let mut th = Vec::new();
-    for &k in &ks {
+    for &k in ks {
         let (stop, ops) = (stop.clone(), ops.clone());
         let p = CString::new(lib_path(dir, k)).unwrap();
         th.push(std::thread::spawn(move || {
@@ -645,7 +649,11 @@ fn main() {
     ls.sort();
     let lmax = *ls.last().unwrap();
     let extra = lmax; // refresh-one library
-    let storm = [lmax + 1, lmax + 2]; // interference libraries
+    // Interference libraries, one per storm thread: two, or one on a machine with fewer than
+    // three cores, so that the storm and the third thread never compete for CPU (the figure is
+    // the loader-lock interference, not the time-slicing of more runnable threads than cores).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let storm: Vec<usize> = (1..=if cores >= 3 { 2 } else { 1 }).map(|i| lmax + i).collect();
     let dl_libs = [lmax + 1, lmax + 2, lmax + 3, lmax + 4]; // dlopen lines, one per thread
     let storm_secs: f64 = std::env::var("BENCH_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.5);
     let dl_secs: f64 = std::env::var("BENCH_DLOPEN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
@@ -874,9 +882,9 @@ fn main() {
             let round = Duration::from_secs_f64(storm_secs / STORM_ROUNDS as f64);
             let (mut base, mut busy, mut with, mut nref) = (0.0, 0.0, 0.0, 0u64);
             for _ in 0..STORM_ROUNDS {
-                base += dl_storm(&dir, storm, round, None).0 / STORM_ROUNDS as f64;
-                busy += dl_storm(&dir, storm, round, Some(false)).0 / STORM_ROUNDS as f64;
-                let (w, n) = dl_storm(&dir, storm, round, Some(true));
+                base += dl_storm(&dir, &storm, round, None).0 / STORM_ROUNDS as f64;
+                busy += dl_storm(&dir, &storm, round, Some(false)).0 / STORM_ROUNDS as f64;
+                let (w, n) = dl_storm(&dir, &storm, round, Some(true));
                 with += w / STORM_ROUNDS as f64;
                 nref += n;
                 for _ in 0..4 {
@@ -942,13 +950,16 @@ fn main() {
                 uninstall(dl_set);
             }
         } else {
-            let (plain, refr) = churn_cost(churn, &churn_filter);
+            let (plain, refr) = churn_cost(churn, &churn_filter, 0);
             row.put("malloc+free pair, hook (ns), intercepted", plain);
             row.put("malloc+free pair, hook refreshing every malloc (ns), intercepted", refr);
             uninstall(dl_set);
-            let (plain, refr) = churn_cost(churn, &churn_filter);
+            let (plain, refr) = churn_cost(churn, &churn_filter, 0);
             row.put("malloc+free pair, hook (ns)", plain);
             row.put("malloc+free pair, hook refreshing every malloc (ns)", refr);
+            let (plain, refr) = churn_cost(churn, &churn_filter, GOTHOOK_REFRESH_CACHED);
+            row.put("malloc+free pair, hook (ns), cached", plain);
+            row.put("malloc+free pair, hook refreshing every malloc (ns), cached", refr);
         }
 
         // ---- scan vs floor
@@ -1091,7 +1102,11 @@ fn main() {
         }
     }
     for r in &rows {
-        for (tag, sfx) in [("with the interception", ", intercepted"), ("without the interception", "")] {
+        for (tag, sfx) in [
+            ("with the interception", ", intercepted"),
+            ("without the interception", ""),
+            ("without the interception, GOTHOOK_REFRESH_CACHED", ", cached"),
+        ] {
             let (p, f) = (r.get(&format!("malloc+free pair, hook (ns){sfx}")), r.get(&format!("malloc+free pair, hook refreshing every malloc (ns){sfx}")));
             let x = f / p;
             let _ = writeln!(o, "| malloc hook refreshing on every call L={}, {tag}: <= 2x the same hook without refresh | {x:.2}x ({f:.1} ns vs {p:.1} ns per malloc+free) | {} |", r.l, pm(x <= 2.0));

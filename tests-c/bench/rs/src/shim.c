@@ -64,6 +64,11 @@ void *bench_refresh_malloc(size_t n) {
     gothook_refresh(0, NULL);
     return __libc_malloc(n);
 }
+void *bench_refresh_cached_malloc(size_t n) {
+    hit();
+    gothook_refresh(2 /* GOTHOOK_REFRESH_CACHED */, NULL);
+    return __libc_malloc(n);
+}
 unsigned long shim_hits(void) { return __atomic_load_n(&bench_hook_hits, __ATOMIC_RELAXED); }
 
 /* Stack high-water mark. */
