@@ -596,21 +596,15 @@ pub(super) fn apply_recorded(
         }
     };
     let was = rec.map_or(0, |i| st.libs[i].applied);
-    let mut lib_rep = Report::default();
-    let applied = apply(
-        &st.sets,
-        &mut st.scratch,
-        d,
-        order,
-        was,
-        focus,
-        &mut lib_rep,
-        query,
-    );
-    let r = match applied {
+    // Counted straight into `rep` (no per-library report on this frame): the library counts as
+    // patched when its slots moved the counters.
+    let touched = |r: &Report| r.slots_patched + r.slots_repaired + r.slots_already;
+    let before = touched(rep);
+    let applied = apply(&st.sets, &mut st.scratch, d, order, was, focus, rep, query);
+    match applied {
         Ok(sentinel) => {
-            if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
-                lib_rep.libs_patched = 1;
+            if touched(rep) != before {
+                rep.libs_patched += 1;
             }
             if let Some(i) = rec {
                 let r = &mut st.libs[i];
@@ -624,12 +618,10 @@ pub(super) fn apply_recorded(
             Ok(())
         }
         Err(e) => {
-            lib_rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+            rep.lib_skipped(lib, SKIP_DECODE_FAILED);
             Err(e)
         }
-    };
-    rep.add(&lib_rep);
-    r
+    }
 }
 
 pub(super) fn sentinel_moved(lib: &LibInfo<'_>, (slot, value): (usize, usize)) -> bool {
