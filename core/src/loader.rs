@@ -246,6 +246,20 @@ impl Raw<'_> {
         // SAFETY: a listed object, decoded inside the walk callback that reported it.
         unsafe { Dynamic::decode(self.bias, raw, 0) }
     }
+
+    /// [`Raw::decode`] up to the string table: the object's names and DT_NEEDED entries only.
+    fn decode_names(&self) -> Result<Dynamic> {
+        // SAFETY: phdr/phnum come from the loader for a listed object.
+        let raw = unsafe {
+            dynamic::phdr_bytes(
+                self.phdr,
+                self.phnum as usize,
+                cfg!(target_pointer_width = "64"),
+            )?
+        };
+        // SAFETY: a listed object, decoded inside the walk callback that reported it.
+        unsafe { Dynamic::decode_names(self.bias, raw, 0) }
+    }
 }
 
 fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
@@ -762,7 +776,7 @@ fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
 /// callback's record of the object.
 #[inline(never)]
 fn record_one(objs: &mut scope::Objects, raw: &Raw<'_>) -> Option<usize> {
-    let d = raw.decode();
+    let d = raw.decode_names();
     let i = objs.push(raw.bias, d.as_ref().ok().and_then(|d| d.soname()), raw.name)?;
     if let Ok(d) = &d {
         needed_names(d, |n| objs.push_needed(n));
