@@ -438,6 +438,8 @@ impl<M: Memory> Dynamic<M> {
         Dynamic::decode_parts(mem, bias, raw_phdrs, flags, false)
     }
 
+    /// Inlined into both decoders: a frame of its own would sit on top of theirs.
+    #[inline(always)]
     fn decode_parts(
         mem: M,
         bias: usize,
