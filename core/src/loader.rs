@@ -117,6 +117,24 @@ impl<'a> LibInfo<'a> {
         unsafe { Dynamic::decode(self.bias, raw, 0) }.map(Mapped::new)
     }
 
+    /// [`LibInfo::decode`] without the borrowing wrapper, for the crate's own passes: moving
+    /// the decoded image into the wrapper would put a second half-kilobyte copy on the caller's
+    /// frame.  The caller must not use the result after the callback (the library may be
+    /// unmapped then).
+    pub(crate) fn decode_here(&self) -> Result<Dynamic> {
+        // SAFETY: phdr/phnum come from the loader's dl_phdr_info for a listed object.
+        let raw = unsafe {
+            dynamic::phdr_bytes(
+                self.phdr,
+                self.phnum as usize,
+                cfg!(target_pointer_width = "64"),
+            )?
+        };
+        // SAFETY: this library is listed (we are inside its walk callback); the caller's
+        // contract keeps the result from outliving it.
+        unsafe { Dynamic::decode(self.bias, raw, 0) }
+    }
+
     /// Whether `addr` lies in one of this library's segments.
     pub fn contains(&self, addr: usize) -> bool {
         self.segs.contains(addr, 1)
@@ -789,7 +807,7 @@ fn record_one(objs: &mut scope::Objects, raw: &Raw<'_>) -> Option<usize> {
 /// reason as [`record_one`].
 #[inline(never)]
 fn define_in(lib: &LibInfo<'_>, names: &Names<'_, '_>, want: u64, out: &mut [usize]) -> u64 {
-    let Ok(d) = lib.decode() else {
+    let Ok(d) = lib.decode_here() else {
         return 0;
     };
     let mut found = 0;
@@ -802,7 +820,9 @@ fn define_in(lib: &LibInfo<'_>, names: &Names<'_, '_>, want: u64, out: &mut [usi
     found
 }
 
-/// The address the decoded `d` defines `name` at (IFUNCs resolved), if it does.
+/// The address the decoded `d` defines `name` at (IFUNCs resolved), if it does.  Not
+/// inlined: the hash lookup's frame is never on the stack with the decoder's.
+#[inline(never)]
 fn defined_at(d: &Dynamic, name: &[u8]) -> Option<usize> {
     let s = d.lookup(name).ok()??;
     let addr = s.address(d.bias);

@@ -583,7 +583,7 @@ pub(super) fn apply_recorded(
 ) -> Result<()> {
     // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
     // into another slot of this frame, which runs inside malloc hooks.
-    let decoded = lib.decode();
+    let decoded = lib.decode_here();
     let d = match decoded.as_ref().map_err(|e| *e) {
         Ok(d) => d,
         Err(e) => {
