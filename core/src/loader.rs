@@ -807,12 +807,14 @@ fn record_one(objs: &mut scope::Objects, raw: &Raw<'_>) -> Option<usize> {
 /// reason as [`record_one`].
 #[inline(never)]
 fn define_in(lib: &LibInfo<'_>, names: &Names<'_, '_>, want: u64, out: &mut [usize]) -> u64 {
-    let Ok(d) = lib.decode_here() else {
+    // Borrowed where it was returned (one copy on this frame).
+    let decoded = lib.decode_here();
+    let Ok(d) = decoded.as_ref() else {
         return 0;
     };
     let mut found = 0;
     for (k, name) in names.each().filter(|&(k, _)| want & (1 << k) != 0) {
-        if let Some(addr) = defined_at(&d, name) {
+        if let Some(addr) = defined_at(d, name) {
             out[k] = addr;
             found |= 1 << k;
         }
