@@ -117,6 +117,24 @@ impl<'a> LibInfo<'a> {
         unsafe { Dynamic::decode(self.bias, raw, 0) }.map(Mapped::new)
     }
 
+    /// [`LibInfo::decode`] without the borrowing wrapper, for the crate's own passes: moving
+    /// the decoded image into the wrapper would put a second half-kilobyte copy on the caller's
+    /// frame.  The caller must not use the result after the callback (the library may be
+    /// unmapped then).
+    pub(crate) fn decode_here(&self) -> Result<Dynamic> {
+        // SAFETY: phdr/phnum come from the loader's dl_phdr_info for a listed object.
+        let raw = unsafe {
+            dynamic::phdr_bytes(
+                self.phdr,
+                self.phnum as usize,
+                cfg!(target_pointer_width = "64"),
+            )?
+        };
+        // SAFETY: this library is listed (we are inside its walk callback); the caller's
+        // contract keeps the result from outliving it.
+        unsafe { Dynamic::decode(self.bias, raw, 0) }
+    }
+
     /// Whether `addr` lies in one of this library's segments.
     pub fn contains(&self, addr: usize) -> bool {
         self.segs.contains(addr, 1)
@@ -245,6 +263,20 @@ impl Raw<'_> {
         };
         // SAFETY: a listed object, decoded inside the walk callback that reported it.
         unsafe { Dynamic::decode(self.bias, raw, 0) }
+    }
+
+    /// [`Raw::decode`] up to the string table: the object's names and DT_NEEDED entries only.
+    fn decode_names(&self) -> Result<Dynamic> {
+        // SAFETY: phdr/phnum come from the loader for a listed object.
+        let raw = unsafe {
+            dynamic::phdr_bytes(
+                self.phdr,
+                self.phnum as usize,
+                cfg!(target_pointer_width = "64"),
+            )?
+        };
+        // SAFETY: a listed object, decoded inside the walk callback that reported it.
+        unsafe { Dynamic::decode_names(self.bias, raw, 0) }
     }
 }
 
@@ -741,9 +773,7 @@ fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
     let aux = Aux::read();
     let mut host = None;
     raw_walk(|raw| {
-        let d = raw.decode().ok();
-        let soname = d.as_ref().and_then(|d| d.soname());
-        let Some(i) = objs.push(raw.bias, soname, raw.name) else {
+        let Some(i) = record_one(objs, raw) else {
             return false;
         };
         if raw.phdr == aux.at_phdr {
@@ -754,29 +784,61 @@ fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
         if addr != 0 && host.is_none() && raw.segs.contains(addr, 1) {
             host = Some(i);
         }
-        if let Some(d) = &d {
-            needed_names(d, |n| objs.push_needed(n));
-        }
         true
     });
     host
 }
 
-/// The address `lib` defines `name` at (IFUNCs resolved), if it does.
-fn defined_in(lib: &LibInfo<'_>, name: &[u8]) -> Option<usize> {
-    if lib.kind == LibKind::Vdso {
-        return None;
+/// Records one listed object's names and DT_NEEDED entries; returns its index (`None`: the
+/// table is full).  Not inlined: its decoded image is never on the stack with the walk
+/// callback's record of the object.
+#[inline(never)]
+fn record_one(objs: &mut scope::Objects, raw: &Raw<'_>) -> Option<usize> {
+    let d = raw.decode_names();
+    let i = objs.push(raw.bias, d.as_ref().ok().and_then(|d| d.soname()), raw.name)?;
+    if let Ok(d) = &d {
+        needed_names(d, |n| objs.push_needed(n));
     }
-    let d = lib.decode().ok()?;
+    Some(i)
+}
+
+/// Looks the names of `want` (a mask over `names`) up in the listed `lib`, writing each
+/// definition found to `out`; returns the mask of those found.  Not inlined, for the same
+/// reason as [`record_one`].
+#[inline(never)]
+fn define_in(lib: &LibInfo<'_>, names: &Names<'_, '_>, want: u64, out: &mut [usize]) -> u64 {
+    // Borrowed where it was returned (one copy on this frame).
+    let decoded = lib.decode_here();
+    let Ok(d) = decoded.as_ref() else {
+        return 0;
+    };
+    let mut found = 0;
+    for (k, name) in names.each().filter(|&(k, _)| want & (1 << k) != 0) {
+        if let Some(addr) = defined_at(d, name) {
+            out[k] = addr;
+            found |= 1 << k;
+        }
+    }
+    found
+}
+
+/// The address the decoded `d` defines `name` at (IFUNCs resolved), if it does.  Not
+/// inlined: the hash lookup's frame is never on the stack with the decoder's.
+#[inline(never)]
+fn defined_at(d: &Dynamic, name: &[u8]) -> Option<usize> {
     let s = d.lookup(name).ok()??;
     let addr = s.address(d.bias);
     Some(if s.kind() == elf::STT_GNU_IFUNC {
-        // SAFETY: a defined IFUNC of a READY library; the loader would call it the same way.
+        // SAFETY: a defined IFUNC of a READY library (decoded inside its walk callback); the
+        // loader would call it the same way.
         unsafe { sys::call_ifunc(addr) }
     } else {
         addr
     })
 }
+
+/// Most names one [`global_lookup_many`] looks up.
+pub const LOOKUP_MANY_MAX: usize = 64;
 
 /// Looks `name` up the way `dlsym` would, without allocation and with little stack (the scope
 /// tables are static, see [`SCOPE`]).  IFUNC definitions are resolved by calling their
@@ -802,17 +864,86 @@ fn defined_in(lib: &LibInfo<'_>, name: &[u8]) -> Option<usize> {
 ///
 /// Errors: `NotFound`.
 pub fn global_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
-    if rule() == Rule::Listed {
-        return list_lookup(name, after);
+    let mut out = [0usize; 1];
+    match global_lookup_many(1, |_| Some(name), after, &mut out)? {
+        0 => Err(Error::NotFound),
+        _ => Ok(out[0]),
     }
-    let scoped = probe::under_list_lock(|_| {
-        let mut scratch = SCOPE.lock()?;
-        let ScopeTables { objs, order, pos } = &mut *scratch;
-        scoped_lookup(name, after, objs, order, pos)
-    });
+}
+
+/// [`global_lookup`] of several names at once, each answered exactly as [`global_lookup`] would:
+/// one scope computation and one search walk, whatever the number of names.  `name(k)` for `k`
+/// in `0..count` is the k-th name (`None`: not wanted); its address goes to `out[k]`.  Returns
+/// the mask of the names found (bit k: `out[k]` is written).
+///
+/// Errors: `Invalid` when `count` exceeds [`LOOKUP_MANY_MAX`] or `out` is shorter than `count`.
+///
+/// Context: malloc-safe; not signal-safe.
+pub fn global_lookup_many<'n>(
+    count: usize,
+    name: impl Fn(usize) -> Option<&'n [u8]>,
+    after: Option<usize>,
+    out: &mut [usize],
+) -> Result<u64> {
+    lookup_many(&Names { count, name: &name }, after, out, false)
+}
+
+/// [`global_lookup_many`] for a caller inside a walk callback (e.g. under
+/// [`probe::under_list_lock`]), and only there: the loader's list lock it holds keeps the list
+/// unchanged from the scope computation to the search and orders the holders of the scope
+/// tables (whose lock is only ever taken inside walks), so no walk is nested just to take it.
+/// Install looks its originals up this way, inside malloc hooks, where stack is short.
+///
+/// Context: malloc-safe; not signal-safe.
+pub(crate) fn global_lookup_many_in_walk<'n>(
+    count: usize,
+    name: impl Fn(usize) -> Option<&'n [u8]>,
+    after: Option<usize>,
+    out: &mut [usize],
+) -> Result<u64> {
+    lookup_many(&Names { count, name: &name }, after, out, true)
+}
+
+/// The scoped search, under the list lock unless `in_walk` says it is held, with the
+/// list-order fallbacks of [`global_lookup`].
+fn lookup_many(
+    names: &Names<'_, '_>,
+    after: Option<usize>,
+    out: &mut [usize],
+    in_walk: bool,
+) -> Result<u64> {
+    if names.count > LOOKUP_MANY_MAX || out.len() < names.count {
+        return Err(Error::Invalid);
+    }
+    if rule() == Rule::Listed {
+        return list_lookup(names, after, out);
+    }
+    let scoped = if in_walk {
+        scoped_lookup(names, after, out)
+    } else {
+        probe::under_list_lock(|_| scoped_lookup(names, after, out))
+    };
     match scoped {
-        Err(Error::Busy) | Err(Error::Full) => list_lookup(name, after),
+        Err(Error::Busy) | Err(Error::Full) => list_lookup(names, after, out),
         r => r,
+    }
+}
+
+/// The names one lookup looks for (see [`global_lookup_many`]).
+struct Names<'a, 'n> {
+    count: usize,
+    name: &'a dyn Fn(usize) -> Option<&'n [u8]>,
+}
+
+impl<'n> Names<'_, 'n> {
+    /// The wanted names with their index.
+    fn each(&self) -> impl Iterator<Item = (usize, &'n [u8])> + '_ {
+        (0..self.count).filter_map(|k| (self.name)(k).map(|n| (k, n)))
+    }
+
+    /// The mask of the wanted names.
+    fn wanted(&self) -> u64 {
+        self.each().fold(0, |m, (k, _)| m | 1 << k)
     }
 }
 
@@ -832,15 +963,11 @@ static SCOPE: OwnedLock<ScopeTables> = OwnedLock::new_in_walks(ScopeTables {
     pos: [scope::NONE; scope::OBJ_MAX],
 });
 
-/// [`global_lookup`] through the scope tables; `Full` when the process lists more objects than
-/// they hold.
-fn scoped_lookup(
-    name: &[u8],
-    after: Option<usize>,
-    objs: &mut scope::Objects,
-    order: &mut [u16; scope::OBJ_MAX],
-    pos: &mut [u16; scope::OBJ_MAX],
-) -> Result<usize> {
+/// [`global_lookup_many`] through the scope tables; `Full` when the process lists more objects
+/// than they hold, `Busy` when this thread is inside a lookup already.
+fn scoped_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -> Result<u64> {
+    let mut scratch = SCOPE.lock()?;
+    let ScopeTables { objs, order, pos } = &mut *scratch;
     objs.clear();
     let host = record(objs, after.unwrap_or(0));
     if objs.overflow {
@@ -848,7 +975,7 @@ fn scoped_lookup(
     }
     let (len, start) = match (after, host) {
         (None, _) => (objs.global(order), 0),
-        (Some(_), None) => return Err(Error::NotFound),
+        (Some(_), None) => return Ok(0),
         (Some(_), Some(h)) => {
             let len = objs.next_scope(h, order);
             let at = order[..len].iter().position(|&x| x as usize == h);
@@ -861,17 +988,28 @@ fn scoped_lookup(
     for (k, &i) in order[start..len].iter().enumerate() {
         pos[i as usize] = k as u16;
     }
-    let found = search(name, objs, pos);
+    let found = search(names, objs, pos, out);
     for &i in &order[start..len] {
         pos[i as usize] = scope::NONE;
     }
     found
 }
 
-/// The definition of `name` in the READY object of lowest `pos` (NONE: not searched).
-fn search(name: &[u8], objs: &scope::Objects, pos: &[u16; scope::OBJ_MAX]) -> Result<usize> {
-    let mut best: Option<(u16, usize)> = None;
+/// Each name's definition in the READY object of lowest `pos` (NONE: not searched), all names
+/// in one walk that decodes each searched object once.
+fn search(
+    names: &Names<'_, '_>,
+    objs: &scope::Objects,
+    pos: &[u16; scope::OBJ_MAX],
+    out: &mut [usize],
+) -> Result<u64> {
+    // Per name: the scope position of the definition kept so far (NONE: none yet).
+    let mut best = [scope::NONE; LOOKUP_MANY_MAX];
+    let mut found = 0u64;
     each(0, |lib| {
+        if lib.kind == LibKind::Vdso {
+            return true;
+        }
         // Usually at the same index; after an unload in between, found by bias.
         let i = lib.index as usize;
         let i = if i < objs.n && objs.bias[i] == lib.bias {
@@ -882,21 +1020,36 @@ fn search(name: &[u8], objs: &scope::Objects, pos: &[u16; scope::OBJ_MAX]) -> Re
         let Some(p) = i.map(|i| pos[i]) else {
             return true;
         };
-        if p == scope::NONE || best.is_some_and(|(b, _)| b <= p) {
+        if p == scope::NONE {
             return true;
         }
-        if let Some(addr) = defined_in(lib, name) {
-            best = Some((p, addr));
+        // Only names whose kept definition (if any) comes later in the scope are looked up.
+        let want = names
+            .each()
+            .filter(|&(k, _)| best[k] > p)
+            .fold(0, |m, (k, _)| m | 1 << k);
+        if want != 0 {
+            let here = define_in(lib, names, want, out);
+            for (k, b) in best.iter_mut().enumerate().take(names.count) {
+                if here & (1 << k) != 0 {
+                    *b = p;
+                }
+            }
+            found |= here;
         }
         true
     })?;
-    best.map(|(_, a)| a).ok_or(Error::NotFound)
+    Ok(found)
 }
 
 /// The list-order search: every READY object in `dl_iterate_phdr` order, after the object
-/// containing `after` if given.
-fn list_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
-    let mut result = Err(Error::NotFound);
+/// containing `after` if given; each name's first definition.
+fn list_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -> Result<u64> {
+    let wanted = names.wanted();
+    let mut found = 0u64;
+    if wanted == 0 {
+        return Ok(0);
+    }
     let mut skipping = after.is_some();
     each(0, |lib| {
         if skipping {
@@ -905,15 +1058,13 @@ fn list_lookup(name: &[u8], after: Option<usize>) -> Result<usize> {
             }
             return true;
         }
-        match defined_in(lib, name) {
-            Some(a) => {
-                result = Ok(a);
-                false
-            }
-            None => true,
+        if lib.kind == LibKind::Vdso {
+            return true;
         }
+        found |= define_in(lib, names, wanted & !found, out);
+        found != wanted
     })?;
-    result
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -329,6 +329,22 @@ impl Dynamic<ProcessImage> {
         let mem = unsafe { ProcessImage::new(segs) };
         Dynamic::decode_in(mem, bias, raw_phdrs, flags)
     }
+
+    /// [`Dynamic::decode`] up to the string table only (see `Dynamic::decode_names_in`): enough
+    /// for `soname`, `string` and the DT_NEEDED entries, at a fraction of the cost.
+    ///
+    /// # Safety
+    /// As [`Dynamic::decode`].
+    pub(crate) unsafe fn decode_names(
+        bias: usize,
+        raw_phdrs: &[u8],
+        flags: u32,
+    ) -> Result<Dynamic> {
+        let segs = dynamic::load_segments(bias, raw_phdrs, dynamic::decode_class(flags)?)?;
+        // SAFETY: the caller vouches these ranges are mapped while the result lives.
+        let mem = unsafe { ProcessImage::new(segs) };
+        Dynamic::decode_names_in(mem, bias, raw_phdrs, flags)
+    }
 }
 
 #[cfg(test)]

@@ -422,6 +422,31 @@ impl<M: Memory> Dynamic<M> {
     /// Decodes the image in `mem`, loaded at `bias`: program headers, then the dynamic tags,
     /// then each table.
     pub(crate) fn decode_in(mem: M, bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Self> {
+        Dynamic::decode_parts(mem, bias, raw_phdrs, flags, true)
+    }
+
+    /// [`Dynamic::decode_in`] up to the string table only: the result names the object and its
+    /// dependencies (`soname`, `string`, the DT_NEEDED entries at `dynamic`) and has no symbol,
+    /// hash or relocation table (their fields stay 0).  For the scope computation, which needs
+    /// the names of every listed object and nothing else.
+    pub(crate) fn decode_names_in(
+        mem: M,
+        bias: usize,
+        raw_phdrs: &[u8],
+        flags: u32,
+    ) -> Result<Self> {
+        Dynamic::decode_parts(mem, bias, raw_phdrs, flags, false)
+    }
+
+    /// Inlined into both decoders: a frame of its own would sit on top of theirs.
+    #[inline(always)]
+    fn decode_parts(
+        mem: M,
+        bias: usize,
+        raw_phdrs: &[u8],
+        flags: u32,
+        tables: bool,
+    ) -> Result<Self> {
         let is64 = decode_class(flags)?;
         let class = if is64 {
             elf::ELFCLASS64
@@ -453,6 +478,9 @@ impl<M: Memory> Dynamic<M> {
         };
         d.bind_now = tags.bind_now() as u8;
         d.strings(&tags)?;
+        if !tables {
+            return Ok(d);
+        }
         d.symbols(&tags)?;
         d.relocations(&tags, arch)?;
         d.cover_unhashed_imports()?;

@@ -244,10 +244,11 @@ impl<M: Memory> Dynamic<M> {
         }
         let syms = self.segs.slice::<C::Sym>(self.symtab, end as usize)?;
         let strtab = self.segs.bytes(self.strtab, self.strsz)?;
-        let mut first = [false; 256];
+        // The first bytes of the names, as a 256-bit set (32 bytes of stack, not 256).
+        let mut first = [0u64; 4];
         for n in names {
             if let Some(&c) = n.first() {
-                first[c as usize] = true;
+                first[c as usize >> 6] |= 1 << (c & 63);
             }
         }
         // Almost every symbol is rejected by the first byte of its name: read that byte
@@ -255,7 +256,7 @@ impl<M: Memory> Dynamic<M> {
         for (i, s) in syms.iter().enumerate().skip(1) {
             let off = C::sym_name(s) as usize;
             match strtab.get(off) {
-                Some(&c) if first[c as usize] => {}
+                Some(&c) if first[c as usize >> 6] & (1 << (c & 63)) != 0 => {}
                 Some(_) => continue,
                 None if off == strtab.len() => continue,
                 None => return Err(bad("symbol name offset past DT_STRSZ")),

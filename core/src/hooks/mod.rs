@@ -243,6 +243,7 @@ pub struct Report {
 }
 
 impl Report {
+    #[cfg(test)]
     fn add(&mut self, o: &Report) {
         self.libs_patched += o.libs_patched;
         self.libs_not_ready += o.libs_not_ready;

@@ -582,7 +582,7 @@ pub(super) fn apply_recorded(
 ) -> Result<()> {
     // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
     // into another slot of this frame, which runs inside malloc hooks.
-    let decoded = lib.decode();
+    let decoded = lib.decode_here();
     let d = match decoded.as_ref().map_err(|e| *e) {
         Ok(d) => d,
         Err(e) => {
@@ -595,21 +595,15 @@ pub(super) fn apply_recorded(
         }
     };
     let was = rec.map_or(0, |i| st.libs[i].applied());
-    let mut lib_rep = Report::default();
-    let applied = apply(
-        &st.sets,
-        &mut st.scratch,
-        d,
-        order,
-        was,
-        focus,
-        &mut lib_rep,
-        query,
-    );
-    let r = match applied {
+    // Counted straight into `rep` (no per-library report on this frame): the library counts as
+    // patched when its slots moved the counters.
+    let touched = |r: &Report| r.slots_patched + r.slots_repaired + r.slots_already;
+    let before = touched(rep);
+    let applied = apply(&st.sets, &mut st.scratch, d, order, was, focus, rep, query);
+    match applied {
         Ok(sentinel) => {
-            if lib_rep.slots_patched + lib_rep.slots_repaired + lib_rep.slots_already > 0 {
-                lib_rep.libs_patched = 1;
+            if touched(rep) != before {
+                rep.libs_patched += 1;
             }
             if let Some(i) = rec {
                 st.libs[i].add_applied(mask);
@@ -622,12 +616,10 @@ pub(super) fn apply_recorded(
             Ok(())
         }
         Err(e) => {
-            lib_rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+            rep.lib_skipped(lib, SKIP_DECODE_FAILED);
             Err(e)
         }
-    };
-    rep.add(&lib_rep);
-    r
+    }
 }
 
 /// Takes set `pos` off every slot of `d` that holds its replacement: the slot gets what the

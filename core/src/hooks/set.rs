@@ -217,8 +217,9 @@ pub(super) fn originals(
 ) -> Result<u32> {
     let (order, n) = ordered(sets);
     let mut skipped = 0u32;
-    // Per hook: install order of the latest set found stacked under it (0: none).
-    let mut below = [(0u32, 0usize); MAX_HOOKS];
+    // Per hook: install order of the latest set found stacked under it (0: none); that set's
+    // replacement goes straight to `out`.
+    let mut below = [0u32; MAX_HOOKS];
     loader::each(0, |lib| {
         if !filter.accepts(lib) {
             return true;
@@ -227,47 +228,48 @@ pub(super) fn originals(
             if !s.filter.accepts(lib) {
                 continue;
             }
-            for (h, b) in hooks.iter().zip(below.iter_mut()) {
+            for ((h, b), o) in hooks.iter().zip(below.iter_mut()).zip(out.iter_mut()) {
                 if let Some((_, x)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
-                    if s.order > b.0 {
-                        *b = (s.order, x.replacement);
+                    if s.order > *b {
+                        (*b, *o) = (s.order, x.replacement);
                     }
                 }
             }
         }
         true
     })?;
-    for (k, ((h, o), b)) in hooks
-        .iter()
-        .zip(out.iter_mut())
+    // The hooks nothing is stacked under take the global definition: all of them in one
+    // lookup (one scope computation, one search walk), written to `out` as found.  Install
+    // runs inside a walk (under the list lock): the lookup nests no walk to take it again.
+    let next = filter.next_after;
+    let found = loader::global_lookup_many_in_walk(
+        hooks.len(),
+        |k| (below[k] == 0).then_some(hooks[k].symbol),
+        (next != 0).then_some(next),
+        out,
+    )?;
+    for (k, (o, &b)) in out
+        .iter_mut()
         .zip(below.iter())
+        .take(hooks.len())
         .enumerate()
     {
-        *o = if b.0 != 0 {
-            b.1
-        } else {
-            let next = filter.next_after;
-            match loader::global_lookup(h.symbol, (next != 0).then_some(next)) {
-                Ok(v) => v,
-                Err(Error::NotFound) if flags(k) & HOOK_UNDEFINED != 0 => {
-                    rep.hooks_missing |= 1 << k;
-                    0
-                }
-                Err(Error::NotFound) if flags(k) & HOOK_OPTIONAL != 0 => {
-                    skipped |= 1 << k;
-                    rep.hooks_missing |= 1 << k;
-                    if rep.missing_hook == 0 {
-                        rep.missing_hook = k as u32 + 1;
-                    }
-                    0
-                }
-                Err(Error::NotFound) => {
-                    rep.missing_hook = k as u32 + 1;
-                    return Err(Error::NotFound);
-                }
-                Err(e) => return Err(e),
+        if b != 0 || found & (1 << k) != 0 {
+            // Stacked (written above) or found (written by the lookup).
+        } else if flags(k) & HOOK_UNDEFINED != 0 {
+            rep.hooks_missing |= 1 << k;
+            *o = 0;
+        } else if flags(k) & HOOK_OPTIONAL != 0 {
+            skipped |= 1 << k;
+            rep.hooks_missing |= 1 << k;
+            if rep.missing_hook == 0 {
+                rep.missing_hook = k as u32 + 1;
             }
-        };
+            *o = 0;
+        } else {
+            rep.missing_hook = k as u32 + 1;
+            return Err(Error::NotFound);
+        }
     }
     Ok(skipped)
 }
