@@ -2,7 +2,7 @@
 //! Never calls stdio, `dlsym`, `dlerror`, `getenv` or anything else that may allocate.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// `dl_iterate_phdr`'s record, as far as gothook reads it (glibc and musl share this prefix).
 pub use libc::dl_phdr_info as PhdrInfo;
@@ -18,31 +18,26 @@ static WALKS: AtomicU64 = AtomicU64::new(0);
 /// The process that last proved it may walk: its pid (survives fork, unlike [`MARK`]).
 static WALK_PID: AtomicU32 = AtomicU32::new(0);
 
-/// Size and alignment of [`WipePage`]: the largest page size of the architecture, so that the
-/// page holds nothing else (x86 pages are always 4 KiB; others may be up to 64 KiB).
-#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
-const WIPE_SIZE: usize = 4096;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
-const WIPE_SIZE: usize = 65536;
-
-/// One page that the kernel hands to a forked child zeroed (`MADV_WIPEONFORK`, Linux >= 4.14),
-/// so a non-zero mark proves "same process as the one that set it" without a syscall.
-#[cfg_attr(any(target_arch = "x86_64", target_arch = "x86"), repr(C, align(4096)))]
-#[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "x86")),
-    repr(C, align(65536))
-)]
-struct WipePage {
-    mark: AtomicU32,
-    _rest: [u8; WIPE_SIZE - 4],
-}
-static MARK: WipePage = WipePage {
-    mark: AtomicU32::new(0),
-    _rest: [0; WIPE_SIZE - 4],
-};
+/// Address of one page, mapped by the first walk of the process and never unmapped, that the
+/// kernel hands to a forked child zeroed (`MADV_WIPEONFORK`, Linux >= 4.14): a non-zero mark in
+/// its first word proves "same process as the one that set it" without a syscall.  Mapped at
+/// run time, not a static, so that no page-aligned static (and the alignment padding before it)
+/// sits in the library's data: one page of the system's size, whatever the architecture's
+/// largest page.  0: not mapped (yet, or refused).  A child inherits the address and the
+/// (wiped) mapping.
+static MARK: AtomicUsize = AtomicUsize::new(0);
 /// 1 once `MARK` is known to be wiped in children, 2 if the kernel refused (then every walk asks
 /// `getpid`).
 static MARK_STATE: AtomicU32 = AtomicU32::new(0);
+
+/// The mark word of the wipe-on-fork page, if it is mapped.
+fn mark() -> Option<&'static AtomicU32> {
+    let page = MARK.load(Ordering::Acquire);
+    // SAFETY: a non-zero `MARK` is a readable and writable anonymous page of this process
+    // (inherited, zeroed, by a child), mapped by `arm_mark` and never unmapped; its first word
+    // is only ever accessed atomically.
+    (page != 0).then(|| unsafe { &*(page as *const AtomicU32) })
+}
 
 /// What [`dl_iterate_phdr`] returns when it refuses to walk (see [`walks_blocked`]).
 pub const WALK_REFUSED: c_int = -1;
@@ -58,7 +53,7 @@ pub fn walks_blocked() -> bool {
 
 /// Whether this process may walk: cheap (one load) after the first walk of the process.
 fn may_walk() -> bool {
-    if MARK.mark.load(Ordering::Acquire) != 0 {
+    if mark().is_some_and(|m| m.load(Ordering::Acquire) != 0) {
         return true;
     }
     let me = getpid();
@@ -79,19 +74,50 @@ fn may_walk() -> bool {
 
 fn arm_mark() {
     if MARK_STATE.load(Ordering::Acquire) == 0 {
-        if page_size() > WIPE_SIZE || core::mem::size_of::<WipePage>() != WIPE_SIZE {
-            MARK_STATE.store(2, Ordering::Release);
-            return;
+        let size = page_size();
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let page = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        let page = if page == libc::MAP_FAILED {
+            None
+        } else {
+            Some(page)
+        };
+        // SAFETY: `page` is the whole mapping made above; wiping it in children is exactly what
+        // this module wants, and nothing else lives in it.
+        let wiped = page.filter(|&p| unsafe { libc::madvise(p, size, libc::MADV_WIPEONFORK) == 0 });
+        match wiped {
+            Some(p)
+                if MARK
+                    .compare_exchange(0, p as usize, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok() =>
+            {
+                MARK_STATE.store(1, Ordering::Release);
+            }
+            _ => {
+                if let Some(p) = page {
+                    // Refused, or another thread mapped its page first: this one is not used.
+                    // SAFETY: the mapping made above, never published.
+                    unsafe { libc::munmap(p, size) };
+                }
+                if wiped.is_none() {
+                    let _ = MARK_STATE.compare_exchange(0, 2, Ordering::AcqRel, Ordering::Acquire);
+                }
+            }
         }
-        let page = &MARK as *const WipePage as usize;
-        // SAFETY: `MARK` is a whole, aligned, zero-initialised static; wiping it in children is
-        // exactly what this module wants, and nothing else lives in those pages.
-        let ok =
-            unsafe { libc::madvise(page as *mut c_void, WIPE_SIZE, libc::MADV_WIPEONFORK) == 0 };
-        MARK_STATE.store(if ok { 1 } else { 2 }, Ordering::Release);
     }
     if MARK_STATE.load(Ordering::Acquire) == 1 {
-        MARK.mark.store(1, Ordering::Release);
+        if let Some(m) = mark() {
+            m.store(1, Ordering::Release);
+        }
     }
 }
 
