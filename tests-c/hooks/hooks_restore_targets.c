@@ -4,12 +4,16 @@
  *  - in a lazily bound library whose slots still held their PLT stubs when hooked: taking off
  *    the upper of two stacked sets leaves the lower set's replacement in the slot (not the
  *    stub), and taking off the last set puts back each slot's own stub, exactly;
- *  - the uninstall report counts the library once and each restored slot once.
+ *  - the uninstall report counts the library once and each restored slot once;
+ *  - a set whose filter started accepting a library after it was installed, and whose original
+ *    is the leaving set's replacement, is stacked on the leaving set's original right away in
+ *    that library; one whose original is something else is not.
  * Usage: hooks_restore_targets <libhk_pair_now.so> <libhk_pair_lazy.so> */
 #include "hk_common.h"
 
 int hk_filt_target(void);
 int hk_filt_x_call(void);
+int hk_filt_y_call(void);
 
 /* ---- slot values by library and symbol name --------------------------------------------- */
 struct named { const char *suffix, *name; int n; void *value; };
@@ -114,6 +118,63 @@ static void lazy_stubs(int (*call)(void)) {
   CHECK(call() == 11, "A uninstalled: the call returned %d, want 11", call());
 }
 
+/* Which libraries a filter accepts: bit 1 libhk_filt_x.so, 2 libhk_filt_y.so, 4 libhk_pair_now.so. */
+static int accept_bits(const gothook_lib *lib, void *ctx) {
+  static const char *const suffix[3] = {"/libhk_filt_x.so", "/libhk_filt_y.so", "/libhk_pair_now.so"};
+  unsigned bits = *(volatile unsigned *)ctx;
+  size_t l = strlen(lib->name);
+  for (int i = 0; i < 3; i++) {
+    size_t n = strlen(suffix[i]);
+    if ((bits >> i & 1) && l >= n && strcmp(lib->name + l - n, suffix[i]) == 0) return 1;
+  }
+  return 0;
+}
+static void *volatile v_orig, *volatile x2_orig, *volatile w_orig, *volatile y2_orig;
+static int v_hook(void) { return 1000 + ((int (*)(void))__atomic_load_n(&v_orig, __ATOMIC_ACQUIRE))(); }
+static int x2_hook(void) { return 100 + ((int (*)(void))__atomic_load_n(&x2_orig, __ATOMIC_ACQUIRE))(); }
+static int w_hook(void) { return 2000 + ((int (*)(void))__atomic_load_n(&w_orig, __ATOMIC_ACQUIRE))(); }
+static int y2_hook(void) { return 300 + ((int (*)(void))__atomic_load_n(&y2_orig, __ATOMIC_ACQUIRE))(); }
+
+/* V hooks hk_filt_target in libhk_pair_now.so; X in libhk_filt_x.so and libhk_filt_y.so; W
+ * (original: V's replacement, by libhk_pair_now.so) and Y (original: X's replacement, by
+ * libhk_filt_x.so) then start accepting libhk_filt_y.so, whose slot still holds X's
+ * replacement.  Uninstalling X puts Y's replacement there (Y stacks on X's original, the real
+ * function); W, bound to V, stays off it. */
+static void late_acceptors(void) {
+  const char *y = "libhk_filt_y.so";
+  void *real = (void *)hk_filt_target;
+  volatile unsigned fv = 4, fx = 3, fw = 4, fy = 1;
+  gothook_hook hv = {"hk_filt_target", (void *)v_hook, (void **)&v_orig, 0};
+  gothook_hook hx = {"hk_filt_target", (void *)x2_hook, (void **)&x2_orig, 0};
+  gothook_hook hw = {"hk_filt_target", (void *)w_hook, (void **)&w_orig, 0};
+  gothook_hook hy = {"hk_filt_target", (void *)y2_hook, (void **)&y2_orig, 0};
+  gothook_filter f[4] = {{0}, {0}, {0}, {0}};
+  volatile unsigned *bits[4] = {&fv, &fx, &fw, &fy};
+  for (int i = 0; i < 4; i++) f[i].accept = accept_bits, f[i].accept_ctx = (void *)bits[i];
+  gothook_set sv = 0, sx = 0, sw = 0, sy = 0;
+  CHECK_ST(gothook_install(&hv, 1, &f[0], &sv, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_install(&hx, 1, &f[1], &sx, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_install(&hw, 1, &f[2], &sw, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_install(&hy, 1, &f[3], &sy, NULL), GOTHOOK_OK);
+  CHECK(v_orig == real && x2_orig == real, "V's and X's originals %p, %p, want the real %p", v_orig, x2_orig, real);
+  CHECK(w_orig == (void *)v_hook && y2_orig == (void *)x2_hook, "W's original %p (want V's %p), Y's %p (want X's %p)",
+        w_orig, (void *)v_hook, y2_orig, (void *)x2_hook);
+  CHECK(slot_of(y, "hk_filt_target") == (void *)x2_hook, "libhk_filt_y.so holds %p, want X's replacement %p",
+        slot_of(y, "hk_filt_target"), (void *)x2_hook);
+  fw = 4 | 2, fy = 1 | 2;
+  CHECK_ST(gothook_uninstall(sx, NULL), GOTHOOK_OK);
+  void *ys = slot_of(y, "hk_filt_target");
+  CHECK(ys == (void *)y2_hook, "X uninstalled: libhk_filt_y.so holds %p, want Y's replacement %p (W's %p, real %p)",
+        ys, (void *)y2_hook, (void *)w_hook, real);
+  CHECK(y2_orig == real, "X uninstalled: Y's original %p, want the real %p", y2_orig, real);
+  CHECK(hk_filt_y_call() == 301, "X uninstalled: y's call returned %d, want 301", hk_filt_y_call());
+  CHECK_ST(gothook_uninstall(sy, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_uninstall(sw, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_uninstall(sv, NULL), GOTHOOK_OK);
+  CHECK(slot_of(y, "hk_filt_target") == real && hk_filt_y_call() == 1, "all uninstalled: libhk_filt_y.so holds %p",
+        slot_of(y, "hk_filt_target"));
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) return 2;
   hk_init_main();
@@ -123,7 +184,8 @@ int main(int argc, char **argv) {
   shared_replacement(now_call, 0);
   shared_replacement(now_call, 1);
   lazy_stubs(lazy_call);
-  printf("hooks_restore_targets: a replacement shared by two hooks, stacked sets over lazy stubs; %s\n",
+  late_acceptors();
+  printf("hooks_restore_targets: a replacement shared by two hooks, stacked sets over lazy stubs, sets accepting late; %s\n",
          hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
 }
