@@ -10,6 +10,9 @@ use core::sync::atomic::AtomicUsize;
 use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF, REFRESH_FULL};
 use gothook_core::{loader, slot, Dynamic};
 
+/// The tests install sets side by side otherwise: one at a time keeps each report its own.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
 static PAD_ORIGINAL: AtomicUsize = AtomicUsize::new(0);
 
@@ -48,6 +51,7 @@ fn read(addr: usize) -> usize {
 
 #[test]
 fn patch_verify_repair_and_restore_each_count_one_slot_in_one_library() {
+    let _g = SERIAL.lock().unwrap();
     let real_ppid = unsafe { libc::getppid() };
     let d = this_binary();
     let at = getppid_slot(&d);
@@ -162,4 +166,51 @@ fn patch_verify_repair_and_restore_each_count_one_slot_in_one_library() {
     assert_eq!(read(at), real);
     assert_eq!(unsafe { libc::getppid() }, real_ppid);
     hooks::uninstall(pad_id, &mut Report::default()).unwrap();
+}
+
+/// Objects `dl_iterate_phdr` lists (the main program, the vDSO, the loader, every library).
+fn listed_objects() -> u32 {
+    unsafe extern "C" fn count(
+        _: *mut libc::dl_phdr_info,
+        _: libc::size_t,
+        n: *mut libc::c_void,
+    ) -> libc::c_int {
+        unsafe { *(n as *mut u32) += 1 };
+        0
+    }
+    let mut n = 0u32;
+    unsafe { libc::dl_iterate_phdr(Some(count), &mut n as *mut u32 as *mut libc::c_void) };
+    n
+}
+
+#[test]
+fn an_install_counts_every_listed_object_its_filter_refuses_as_filtered() {
+    let _g = SERIAL.lock().unwrap();
+    static FILTERED_ORIGINAL: AtomicUsize = AtomicUsize::new(0);
+    // Only this test binary: the object containing this function.
+    let filter = Filter {
+        flags: FILTER_INCLUDE_SELF,
+        contains: this_binary as *const () as usize,
+        ..Filter::default()
+    };
+    let hooks = [Hook {
+        symbol: b"getpgid",
+        replacement: fake_getpgid as *const () as usize,
+        original: Some(&FILTERED_ORIGINAL),
+        flags: 0,
+    }];
+    let listed = listed_objects();
+    assert!(
+        listed >= 3,
+        "the main program, the vDSO and the loader at least"
+    );
+    let mut rep = Report::default();
+    // SAFETY: fake_getpgid has getpgid's type (and nothing here calls getpgid).
+    let id = unsafe { hooks::install(&hooks, &filter, &mut rep) }.unwrap();
+    hooks::uninstall(id, &mut Report::default()).unwrap();
+    assert_eq!(
+        rep.libs_filtered,
+        listed - 1,
+        "every object but this binary is filtered: {rep:?}"
+    );
 }
