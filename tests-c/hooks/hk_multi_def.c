@@ -12,3 +12,7 @@ __asm__(".symver hk_multi_3,hk_multi@V3");
 __asm__(".symver hk_multi_4,hk_multi@V4");
 __asm__(".symver hk_multi_5,hk_multi@V5");
 __asm__(".symver hk_multi_6,hk_multi@@V6");
+/* Calls its own default version through its PLT (semantic interposition): the import slot
+ * refers to one of the six defined entries. */
+int hk_multi(void);
+int hk_multi_def_call(void) { return hk_multi(); }
