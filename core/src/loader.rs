@@ -252,29 +252,27 @@ struct Raw<'a> {
 }
 
 impl Raw<'_> {
-    fn decode(&self) -> Result<Dynamic> {
+    /// The object's program headers, as bytes.
+    fn phdr_bytes(&self) -> Result<&[u8]> {
         // SAFETY: phdr/phnum come from the loader for a listed object.
-        let raw = unsafe {
+        unsafe {
             dynamic::phdr_bytes(
                 self.phdr,
                 self.phnum as usize,
                 cfg!(target_pointer_width = "64"),
-            )?
-        };
+            )
+        }
+    }
+
+    fn decode(&self) -> Result<Dynamic> {
+        let raw = self.phdr_bytes()?;
         // SAFETY: a listed object, decoded inside the walk callback that reported it.
         unsafe { Dynamic::decode(self.bias, raw, 0) }
     }
 
     /// [`Raw::decode`] up to the string table: the object's names and DT_NEEDED entries only.
     fn decode_names(&self) -> Result<Dynamic> {
-        // SAFETY: phdr/phnum come from the loader for a listed object.
-        let raw = unsafe {
-            dynamic::phdr_bytes(
-                self.phdr,
-                self.phnum as usize,
-                cfg!(target_pointer_width = "64"),
-            )?
-        };
+        let raw = self.phdr_bytes()?;
         // SAFETY: a listed object, decoded inside the walk callback that reported it.
         unsafe { Dynamic::decode_names(self.bias, raw, 0) }
     }
