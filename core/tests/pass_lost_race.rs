@@ -14,7 +14,9 @@ use std::thread::JoinHandle;
 
 use gothook_core::hooks::{self, Filter, Hook, Report, SetId, FILTER_INCLUDE_SELF, REFRESH_FULL};
 use gothook_core::slot::{self, Batch};
-use gothook_core::{loader, Dynamic};
+
+mod this_binary;
+use this_binary::{getppid_slot, read, this_binary};
 
 /// Both tests rewrite this binary's `getppid` slot: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -27,27 +29,6 @@ extern "C" fn fake_getppid() -> libc::pid_t {
 
 extern "C" fn other_getppid() -> libc::pid_t {
     -7
-}
-
-fn this_binary() -> Dynamic {
-    unsafe { loader::decode_containing(this_binary as *const () as usize) }.unwrap()
-}
-
-fn getppid_slot(d: &Dynamic) -> usize {
-    let mut slot = 0;
-    d.for_each_import(|i| {
-        if i.name == b"getppid" {
-            slot = i.reloc.slot;
-        }
-        slot == 0
-    })
-    .unwrap();
-    assert_ne!(slot, 0, "this binary imports getppid");
-    slot
-}
-
-fn read(addr: usize) -> usize {
-    unsafe { (addr as *const usize).read_volatile() }
 }
 
 fn install_fake() -> SetId {

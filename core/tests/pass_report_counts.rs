@@ -8,7 +8,10 @@
 use core::sync::atomic::AtomicUsize;
 
 use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF, REFRESH_FULL};
-use gothook_core::{loader, slot, Dynamic};
+use gothook_core::slot;
+
+mod this_binary;
+use this_binary::{getppid_slot, read, this_binary};
 
 /// The tests install sets side by side otherwise: one at a time keeps each report its own.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -26,27 +29,6 @@ extern "C" fn other_getppid() -> libc::pid_t {
 
 extern "C" fn fake_getpgid(_: libc::pid_t) -> libc::pid_t {
     -1
-}
-
-fn this_binary() -> Dynamic {
-    unsafe { loader::decode_containing(this_binary as *const () as usize) }.unwrap()
-}
-
-fn getppid_slot(d: &Dynamic) -> usize {
-    let mut slot = 0;
-    d.for_each_import(|i| {
-        if i.name == b"getppid" {
-            slot = i.reloc.slot;
-        }
-        slot == 0
-    })
-    .unwrap();
-    assert_ne!(slot, 0, "this binary imports getppid");
-    slot
-}
-
-fn read(addr: usize) -> usize {
-    unsafe { (addr as *const usize).read_volatile() }
 }
 
 #[test]

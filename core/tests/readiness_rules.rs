@@ -3,14 +3,13 @@
 //! One test: the rule is process-wide and the cases force it in turn.
 
 use gothook_core::loader::{self, Readiness, Rule};
-use gothook_core::{Dynamic, Error};
+use gothook_core::Error;
+
+mod this_binary;
+use this_binary::this_binary;
 
 fn page_size() -> usize {
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
-}
-
-fn this_binary() -> Dynamic {
-    unsafe { loader::decode_containing(this_binary as *const () as usize) }.unwrap()
 }
 
 fn protect(page: usize, prot: libc::c_int) {

@@ -5,39 +5,19 @@
 use std::sync::Mutex;
 
 use gothook_core::slot::{self, Batch};
-use gothook_core::{loader, Dynamic, Error};
+use gothook_core::Error;
 
 mod pages;
 use pages::{page_size, writable};
+
+mod this_binary;
+use this_binary::{getppid_slot, read, this_binary};
 
 /// Swaps change process-wide state (this binary's GOT, libc's RELRO pages): one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 extern "C" fn fake_getppid() -> libc::pid_t {
     -42
-}
-
-/// This test binary, decoded (it embeds gothook and is linked with full RELRO).
-fn this_binary() -> Dynamic {
-    unsafe { loader::decode_containing(this_binary as *const () as usize) }.unwrap()
-}
-
-/// The GOT slot through which this binary calls `getppid`.
-fn getppid_slot(d: &Dynamic) -> usize {
-    let mut slot = 0;
-    d.for_each_import(|i| {
-        if i.name == b"getppid" {
-            slot = i.reloc.slot;
-        }
-        slot == 0
-    })
-    .unwrap();
-    assert_ne!(slot, 0, "this binary imports getppid");
-    slot
-}
-
-fn read(addr: usize) -> usize {
-    unsafe { (addr as *const usize).read_volatile() }
 }
 
 #[test]

@@ -1,0 +1,30 @@
+//! This test binary as gothook sees it: shared by the tests that rewrite its `getppid` slot.
+#![allow(dead_code)] // each test crate uses some of these
+
+use gothook_core::{loader, Dynamic};
+
+/// This test binary, decoded (it embeds gothook and is linked with full RELRO).
+pub fn this_binary() -> Dynamic {
+    // SAFETY: the address is in this binary's code, which stays mapped for the whole test.
+    unsafe { loader::decode_containing(this_binary as *const () as usize) }.unwrap()
+}
+
+/// The GOT slot through which this binary calls `getppid`.
+pub fn getppid_slot(d: &Dynamic) -> usize {
+    let mut slot = 0;
+    d.for_each_import(|i| {
+        if i.name == b"getppid" {
+            slot = i.reloc.slot;
+        }
+        slot == 0
+    })
+    .unwrap();
+    assert_ne!(slot, 0, "this binary imports getppid");
+    slot
+}
+
+/// The word at `addr` (a slot of this binary), read once.
+pub fn read(addr: usize) -> usize {
+    // SAFETY: callers pass slots of this binary, mapped and aligned.
+    unsafe { (addr as *const usize).read_volatile() }
+}
