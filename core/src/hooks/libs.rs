@@ -570,6 +570,42 @@ mod tests {
     }
 
     #[test]
+    fn lazy_slots_that_do_not_fit_the_table_make_their_library_rescanned_instead() {
+        let mut st = EMPTY_STATE;
+        put_set(&mut st, 0, 1, &[0x1000]);
+        let hook = st.written(0x1000).unwrap();
+        let full = place(&mut st, record(0x10_0000, 1));
+        let late = place(&mut st, record(0x20_0000, 1));
+        // The table full with another library's slots.
+        for (k, l) in st.lazy.iter_mut().enumerate() {
+            *l = LazySlot {
+                offset: 0x18 + 8 * k as u32,
+                hook,
+                ..lazy(full)
+            };
+        }
+        st.nlazy = MAX_LAZY;
+        // A pass patched one slot of `late` that held its lazy stub.
+        st.scratch.notes.items[0] = (0x20_0018, 0x1000, true, 0x20_0400);
+        st.scratch.notes.n = 1;
+        st.note_lazy(late);
+        assert_eq!(st.nlazy, MAX_LAZY, "no record beyond the table");
+        assert!(st.libs[late].rescan(), "the library is re-scanned instead");
+        assert!(!st.libs[late].has_lazy());
+        // With room again it is recorded, and no longer re-scanned.
+        st.nlazy = MAX_LAZY - 1;
+        st.note_lazy(late);
+        assert_eq!(st.nlazy, MAX_LAZY);
+        assert!(st.libs[late].has_lazy() && !st.libs[late].rescan());
+        // A stub more than 4 GiB from the library's bias cannot be kept as an offset.
+        st.nlazy = 0;
+        st.scratch.notes.items[0] = (0x20_0018, 0x1000, true, 0x20_0000 + (1 << 33));
+        st.note_lazy(late);
+        assert_eq!(st.nlazy, 0);
+        assert!(st.libs[late].rescan());
+    }
+
+    #[test]
     fn a_record_moved_by_the_backward_shift_keeps_its_lazy_slots() {
         let mut st = EMPTY_STATE;
         // Two libraries with the same home position: the second lands one further.
