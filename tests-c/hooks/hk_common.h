@@ -128,6 +128,20 @@ static void hk_init_main(void) {
   hk_main_lo = f.lo, hk_main_hi = f.hi;
 }
 
+/* The import slot through which the decoded object `d` reaches `name` (its first one), or NULL. */
+struct hk_import_find { const char *name; void **slot; };
+static int hk_import_cb(const gothook_import *imp, void *ctx) {
+  struct hk_import_find *f = ctx;
+  if (strcmp(imp->name, f->name) != 0) return 0;
+  f->slot = imp->slot;
+  return 1;
+}
+__attribute__((unused)) static void **hk_import_slot(const gothook_dynamic *d, const char *name) {
+  struct hk_import_find f = {name, NULL};
+  gothook_dynamic_imports(d, hk_import_cb, &f);
+  return f.slot;
+}
+
 /* ---- counting hooks ---------------------------------------------------------------------- */
 static _Atomic unsigned hk_count[HK_MAX_LIBS + 2][GF_NFUNCS];
 static void *volatile hk_orig[GF_NFUNCS];

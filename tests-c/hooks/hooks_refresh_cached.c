@@ -69,13 +69,6 @@ static void *holder(void *arg) {
   }
 }
 
-struct found { void **slot; };
-static int find_target(const gothook_import *imp, void *ctx) {
-  if (strcmp(imp->name, "hk_filt_target") != 0) return 0;
-  ((struct found *)ctx)->slot = imp->slot;
-  return 1;
-}
-
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   hk_init_main();
@@ -150,11 +143,10 @@ int main(int argc, char **argv) {
     CHECK(call() == 71, "the module is not hooked after a plain refresh");
     gothook_dynamic d;
     CHECK_ST(gothook_decode_containing((const void *)call, &d), GOTHOOK_OK);
-    struct found fd = {NULL};
-    gothook_dynamic_imports(&d, find_target, &fd);
-    CHECK(fd.slot != NULL, "no hk_filt_target import slot in the module");
-    if (fd.slot) {
-      CHECK_ST(gothook_slot_swap(&d, fd.slot, (void *)cached_hook, (void *)hk_filt_target), GOTHOOK_OK);
+    void **target = hk_import_slot(&d, "hk_filt_target");
+    CHECK(target != NULL, "no hk_filt_target import slot in the module");
+    if (target) {
+      CHECK_ST(gothook_slot_swap(&d, target, (void *)cached_hook, (void *)hk_filt_target), GOTHOOK_OK);
       CHECK(call() == 1, "the slot was not put back");
       CHECK_ST(gothook_refresh(GOTHOOK_REFRESH_CACHED | GOTHOOK_REFRESH_FULL, NULL), GOTHOOK_OK);
       CHECK(call() == 71, "CACHED | FULL did not repair the slot");

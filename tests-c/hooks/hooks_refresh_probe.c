@@ -40,13 +40,6 @@ static void *volatile a_orig, *volatile c_orig;
 static int a_hook(void) { return 10 + ((int (*)(void))a_orig)(); }
 static int c_hook(void) { return 20 + ((int (*)(void))c_orig)(); }
 
-struct found { void **slot; };
-static int find_target(const gothook_import *imp, void *ctx) {
-  if (strcmp(imp->name, "hk_filt_target") != 0) return 0;
-  ((struct found *)ctx)->slot = imp->slot;
-  return 1;
-}
-
 int main(int argc, char **argv) {
   if (argc != 3) return 2;
   hk_init_main();
@@ -105,13 +98,12 @@ int main(int argc, char **argv) {
   CHECK(call() == 51, "the module is not hooked: its call returned %d", call());
   gothook_dynamic d;
   CHECK_ST(gothook_decode_containing((const void *)call, &d), GOTHOOK_OK);
-  struct found fd = {NULL};
-  gothook_dynamic_imports(&d, find_target, &fd);
-  CHECK(fd.slot != NULL, "no hk_filt_target import slot in the module");
+  void **target = hk_import_slot(&d, "hk_filt_target");
+  CHECK(target != NULL, "no hk_filt_target import slot in the module");
   int unrepaired = 0;
-  for (int round = 0; fd.slot && round < 20; round++) {
+  for (int round = 0; target && round < 20; round++) {
     CHECK_ST(gothook_refresh(GOTHOOK_REFRESH_FULL, NULL), GOTHOOK_OK);
-    CHECK_ST(gothook_slot_swap(&d, fd.slot, (void *)probe_hook, (void *)hk_filt_target), GOTHOOK_OK);
+    CHECK_ST(gothook_slot_swap(&d, target, (void *)probe_hook, (void *)hk_filt_target), GOTHOOK_OK);
     gothook_report r = {0};
     CHECK_ST(gothook_refresh(GOTHOOK_REFRESH_FULL, &r), GOTHOOK_OK);
     if (call() != 51 || r.slots_repaired != 1) unrepaired++;

@@ -11,16 +11,12 @@ static int v_hook(void) { return 7; }
 static int w_hook(void) { return 40 + ((int (*)(void))__atomic_load_n(&w_orig, __ATOMIC_ACQUIRE))(); }
 
 struct found { const char *suffix; void **slot; };
-static int import_slot(const gothook_import *imp, void *ctx) {
-  if (strcmp(imp->name, "hk_weak_missing") == 0) ((struct found *)ctx)->slot = (void **)imp->slot;
-  return 0;
-}
 static int in_lib(const gothook_lib *lib, void *ctx) {
   struct found *f = ctx;
   size_t l = strlen(lib->name), s = strlen(f->suffix);
   if (l < s || strcmp(lib->name + l - s, f->suffix) != 0) return 0;
   gothook_dynamic d;
-  if (gothook_lib_decode(lib, &d) == GOTHOOK_OK) gothook_dynamic_imports(&d, import_slot, f);
+  if (gothook_lib_decode(lib, &d) == GOTHOOK_OK) f->slot = hk_import_slot(&d, "hk_weak_missing");
   return 1;
 }
 /* The import slot of hk_weak_missing in the library whose path ends with `suffix`. */
