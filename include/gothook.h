@@ -767,6 +767,35 @@ gothook_status gothook_libs_counters(uint64_t *adds, uint64_t *subs);
 uint32_t gothook_readiness_rule(void);
 
 /*
+ 1 when a refresh reads the loader's add/remove counters without the loader's list lock, 0
+ when it reads them inside a `dl_iterate_phdr` callback (under that lock).  Searches first if
+ no search was made yet (one walk).
+
+ glibc keeps the counters that `dl_iterate_phdr` reports (`dlpi_adds`, `dlpi_subs`) in its
+ private `_rtld_global`.  gothook never assumes that structure's layout: it looks inside it,
+ once, for the recursive mutex the calling thread holds during a `dl_iterate_phdr` callback,
+ with the loader's other two locks around it, a namespace count of 1 before them and a word
+ equal to `dlpi_adds` after them, and uses the place only if exactly one matches and the
+ main namespace's object count makes `dlpi_subs` come out exactly.  Every later read under the
+ lock is compared with the lock-free one; the first difference turns the lock-free read off for
+ the life of the process.  While a `dlmopen` namespace exists, refresh takes the lock.  0 on
+ musl, in a static program, and on 32-bit targets.
+
+ Context: malloc-safe.  Threads: any thread.
+ */
+int gothook_counters_lock_free(void);
+
+/*
+ Turns the lock-free counter read off (see `gothook_counters_lock_free`) for the life of the
+ process: every refresh then reads the loader's counters under its list lock.  Called before
+ any other gothook function, nothing in glibc's private data is ever read.  For hosts that
+ prefer the lock, and for tests.
+
+ Context: async-signal-safe.  Threads: any thread.
+ */
+void gothook_counters_lock_free_off(void);
+
+/*
  Forces a readiness rule, e.g. `GOTHOOK_RULE_RELRO` to exercise the glibc < 2.35 path on a
  newer glibc; 0 re-detects.  For tests and diagnostics.  Context: malloc-safe.
  Errors: `GOTHOOK_EINVAL` (unknown rule), `GOTHOOK_EUNSUPPORTED` (FIND_OBJECT without it, or
@@ -1029,12 +1058,14 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  `GOTHOOK_PROBE_INTERVAL_NS` and does not answer `GOTHOOK_EBUSY` (counted in
  `slots_repaired`).
 
- Without the dlopen interception, every refresh reads the loader's add/remove counters in one
- `dl_iterate_phdr` callback (the loader's list lock for a few tens of nanoseconds, no syscall,
- no lock of gothook's) and compares them with what the last refresh processed, so a refresh
- right after your dlopen sees it; `GOTHOOK_REFRESH_CACHED` trades that for the lock-free
- shortcut below (for a malloc hook: it costs a few nanoseconds instead of a loader lock round
- trip).  With the interception installed
+ Without the dlopen interception, every refresh reads the loader's add/remove counters and
+ compares them with what the last refresh processed, so a refresh right after your dlopen sees
+ it.  On glibc it reads them without any lock, from where gothook found them in the loader's
+ data (`gothook_counters_lock_free`: a few loads, 10-20 ns for the whole "nothing changed"
+ refresh); elsewhere, with a `dlmopen` namespace, or turned off, in one `dl_iterate_phdr`
+ callback (the loader's list lock for a few tens of nanoseconds, no syscall, no lock of
+ gothook's).  `GOTHOOK_REFRESH_CACHED` trades "right after your dlopen" for the lock-free
+ shortcut below, which needs neither.  With the interception installed
  (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a probe that
  started less than `GOTHOOK_PROBE_INTERVAL_NS` ago (less one tick of the coarse clock) has
  completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
@@ -1059,17 +1090,18 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  `GOTHOOK_EBUSY` at once; call again later if you need its effect.  `GOTHOOK_REFRESH_FULL` is
  never held back.
 
- Locks: none (the lock-free shortcut), the loader's list lock alone (a refresh that finds
- nothing changed), or the loader's list lock and, inside its callback, gothook's state lock,
+ Locks: none (the lock-free shortcut, or a refresh that finds nothing changed through the
+ lock-free counters), the loader's list lock alone (a refresh that finds nothing changed
+ without them), or the loader's list lock and, inside its callback, gothook's state lock,
  which is only ever held by a thread that holds the loader's lock, so no thread waits for it
  while another waits for the loader.  Safe from a malloc hook, also one that runs inside its
  own `dl_iterate_phdr` callback.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL`, `GOTHOOK_EBUSY` (this thread is already
  inside gothook; a re-scan of an overflowed table held back by pacing; or this is a child forked while another thread
- of the parent was inside a gothook walk: glibc does not reset its list lock in a forked
- child, so any `dl_iterate_phdr` could block forever and gothook refuses to walk in this
- process; hooks installed before the fork keep working), `GOTHOOK_EFULL` (the library table
+ of the parent was inside a gothook walk, and this refresh has to walk: glibc does not reset
+ its list lock in a forked child, so any `dl_iterate_phdr` could block forever and gothook
+ refuses to walk in this process; hooks installed before the fork keep working), `GOTHOOK_EFULL` (the library table
  overflowed; a full pass was done, nothing was missed).
 
  Threads: any thread, also from a malloc hook (see Locks).

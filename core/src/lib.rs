@@ -15,6 +15,7 @@
 //!   [`Memory`] trait over a mapped library ([`ProcessImage`]) or a file in a slice ([`FileImage`]);
 //! - [`dynamic`]: the PT_DYNAMIC decoder (symbols, imports, hash lookup);
 //! - [`loader`]: the walk over loaded libraries and the readiness rule;
+//! - [`rtld`]: glibc's add/remove counters read without the loader's lock, found at run time;
 //! - [`slot`]: one atomic, protection-correct slot swap;
 //! - [`hooks`]: hook sets with originals, incremental refresh and uninstall;
 //! - [`intercept`]: the optional dlopen/dlclose interception set.
@@ -255,6 +256,7 @@ pub mod mem;
 pub mod probe;
 #[allow(unsafe_code)]
 pub mod read;
+pub mod rtld;
 #[allow(unsafe_code)]
 pub mod slot;
 #[allow(unsafe_code)]

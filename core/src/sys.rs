@@ -169,6 +169,24 @@ pub fn with_list_lock(f: &mut dyn FnMut((u64, u64))) -> bool {
     }
 }
 
+/// One 8-byte word of the dynamic loader's own data at `addr`, read atomically (an acquire
+/// load): for [`crate::rtld`], which passes only 8-aligned addresses it found inside
+/// `_rtld_global` (the loader is never unmapped).  Async-signal-safe.
+pub fn loader_word(addr: usize) -> u64 {
+    debug_assert!(addr != 0 && addr.is_multiple_of(8));
+    // SAFETY: `rtld` found `addr` inside the dynamic loader's `_rtld_global` object, which is
+    // mapped for the life of the process, aligned for a u64; the loader writes it with plain
+    // stores under its lock, and an aligned 8-byte load on a 64-bit target sees one of them.
+    unsafe { AtomicU64::from_ptr(addr as *mut u64) }.load(Ordering::Acquire)
+}
+
+/// [`loader_word`] for a 4-byte word (4-aligned).
+pub fn loader_u32(addr: usize) -> u32 {
+    debug_assert!(addr != 0 && addr.is_multiple_of(4));
+    // SAFETY: as `loader_word`, for a 4-aligned u32 inside `_rtld_global`.
+    unsafe { AtomicU32::from_ptr(addr as *mut u32) }.load(Ordering::Acquire)
+}
+
 /// `getauxval(3)`: async-signal-safe, reads the saved auxiliary vector.
 pub fn auxval(kind: u64) -> usize {
     // SAFETY: getauxval has no preconditions.

@@ -72,6 +72,9 @@ static void *holder(void *arg) {
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   hk_init_main();
+  /* The plain refresh compared here is the one that reads the loader's counters under its lock
+   * (hooks_refresh_lockfree tests the lock-free read). */
+  gothook_counters_lock_free_off();
   gothook_hook h = {"hk_filt_target", (void *)cached_hook, (void **)&orig, 0};
   gothook_filter f = {0};
   f.path_suffix = "/libhk_probe_mod.so";

@@ -721,7 +721,11 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
         // gothook's, compared with what the last refresh published.  Most refreshes end here,
         // holding the loader's list lock only for glibc's own bookkeeping.
         let g = GENERATION.load(Ordering::Acquire);
-        let counters = probe::under_list_lock(Ok)?;
+        // Lock-free where glibc's counters were found (`rtld`), else under the list lock.
+        let counters = match crate::rtld::counters() {
+            Some(c) => c,
+            None => probe::under_list_lock(Ok)?,
+        };
         if let Some(q) = focus::quiet(counters) {
             let watch_lazy = q.watch_lazy;
             let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);

@@ -1,0 +1,353 @@
+//! The loader's add/remove counters read without the loader's list lock, on glibc.
+//!
+//! Why: without the dlopen interception, a refresh must see a `dlopen` that returned just
+//! before it, which only the loader's counters tell.  `dl_iterate_phdr` hands them out, but
+//! only inside a callback that holds the loader's list lock: two lock round trips per refresh
+//! (half of a refresh's cost) and a lock that every `dlopen`/`dlclose` of the process needs.
+//! glibc keeps the same counters in `_rtld_global`, the dynamic loader's exported
+//! (`GLIBC_PRIVATE`) data: `_dl_load_adds` (what `dlpi_adds` reports) and the main namespace's
+//! `_ns_nloaded` (`dlpi_subs` is `_dl_load_adds` minus the objects loaded in every namespace).
+//! Both are machine words that the loader changes under the list lock; a lock-free aligned
+//! read sees either the old or the new value, and a `dlopen` that returned before the read
+//! has its increment visible (it happened before, in the same thread or through whatever
+//! ordered the two threads).
+//!
+//! How they are found, since the structure is private: never by a layout table, always by
+//! what can be observed.  Once, inside a `dl_iterate_phdr` callback (this thread holds the
+//! loader's list lock, `_dl_load_write_lock`, so nothing changes the counters meanwhile),
+//! [`learn`] looks up `_rtld_global` in the dynamic loader's symbol table and searches it for
+//! the one recursive mutex that this very thread owns at this moment, whose neighbours are
+//! recursive mutexes too (`_dl_load_lock` before it, `_dl_load_tls_lock` after it), with a
+//! namespace count between 1 and 16 before them (`_dl_nns`), and, after them, a word equal to
+//! the callback's `dlpi_adds`, while the main namespace's object count (at offset 8, after
+//! its list head) makes `dlpi_subs` come out exactly.  Exactly one place must match, else
+//! nothing is used.  After that, every counter read under the lock ([`verify`], called by
+//! every locked probe and pass) is compared with the lock-free one; a single difference turns
+//! the lock-free read off for the life of the process.  When `_dl_nns` is not 1 (a `dlmopen`
+//! namespace exists) the lock-free read answers `None` and the caller takes the lock.
+//!
+//! Where nothing matches (musl, which has no `_rtld_global`; a glibc whose rtld lock is not a
+//! pthread mutex; a 32-bit process, where a 64-bit counter is not read in one access), refresh
+//! takes the loader's list lock as before.  No allocation, no syscall after the first search
+//! (which makes one: `gettid`).
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use crate::loader::{self, LibKind};
+use crate::read::Memory;
+use crate::sys;
+
+const UNTRIED: u8 = 0;
+const FOUND: u8 = 1;
+const UNAVAILABLE: u8 = 2;
+/// How many searches may fail before gothook stops searching (one may fail while a
+/// `dlmopen` namespace exists, or when the list lock is taken by another path).
+const MAX_TRIES: u8 = 4;
+
+static STATE: AtomicU8 = AtomicU8::new(UNTRIED);
+static TRIES: AtomicU8 = AtomicU8::new(0);
+/// Addresses inside the dynamic loader's data (never unmapped): `_dl_nns`, `_dl_load_adds`
+/// and `_dl_ns[0]._ns_nloaded`.  Valid when `STATE` is `FOUND`.
+static NNS_AT: AtomicUsize = AtomicUsize::new(0);
+static ADDS_AT: AtomicUsize = AtomicUsize::new(0);
+static NLOADED_AT: AtomicUsize = AtomicUsize::new(0);
+
+/// Where the counters live, as found by [`find`]: addresses of `_dl_nns`, `_dl_load_adds` and
+/// `_dl_ns[0]._ns_nloaded`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Places {
+    /// `_dl_nns` (a `size_t`).
+    pub nns: usize,
+    /// `_dl_load_adds` (an `unsigned long long`).
+    pub adds: usize,
+    /// `_dl_ns[0]._ns_nloaded` (an `unsigned int`).
+    pub nloaded: usize,
+}
+
+/// The lock-free `(dlpi_adds, dlpi_subs)`, or `None` (not found, turned off, or a second
+/// namespace exists): then read them under the loader's list lock.  Two or three loads.
+/// Async-signal-safe; never allocates.
+#[inline]
+pub fn counters() -> Option<(u64, u64)> {
+    if STATE.load(Ordering::Acquire) != FOUND {
+        return None;
+    }
+    let nns = sys::loader_word(NNS_AT.load(Ordering::Relaxed));
+    if nns != 1 {
+        return None;
+    }
+    let adds = sys::loader_word(ADDS_AT.load(Ordering::Relaxed));
+    let nloaded = sys::loader_u32(NLOADED_AT.load(Ordering::Relaxed));
+    Some((adds, adds.wrapping_sub(u64::from(nloaded))))
+}
+
+/// Whether the lock-free read is in use.
+pub fn found() -> bool {
+    STATE.load(Ordering::Acquire) == FOUND
+}
+
+/// Whether refresh reads the counters lock-free, searching first (one locked walk) if no
+/// search was made yet.  Malloc-safe; not signal-safe.
+pub fn in_use() -> bool {
+    for _ in 0..MAX_TRIES {
+        if !untried() {
+            break;
+        }
+        // The search runs inside the locked read (`verify`); nothing else to do there.
+        let _ = crate::probe::under_list_lock(|_| Ok(()));
+    }
+    found()
+}
+
+/// Whether gothook still searches (nothing found and not given up yet).
+pub fn untried() -> bool {
+    STATE.load(Ordering::Acquire) == UNTRIED
+}
+
+/// Turns the lock-free read off for the life of the process (a verification failed; tests use
+/// it to exercise the locked path).
+pub fn turn_off() {
+    STATE.store(UNAVAILABLE, Ordering::Release);
+}
+
+/// Called with the counters `dl_iterate_phdr` handed to a callback that is still running on
+/// this thread (so the loader's list lock is held): checks the lock-free read against them
+/// (a difference turns it off), or, while nothing was found yet, searches once.
+pub fn verify(locked: (u64, u64)) {
+    match STATE.load(Ordering::Acquire) {
+        FOUND => {
+            let nns = sys::loader_word(NNS_AT.load(Ordering::Relaxed));
+            let adds = sys::loader_word(ADDS_AT.load(Ordering::Relaxed));
+            let nloaded = sys::loader_u32(NLOADED_AT.load(Ordering::Relaxed));
+            let subs_ok = nns != 1 || adds.wrapping_sub(u64::from(nloaded)) == locked.1;
+            if nns == 0 || nns > 16 || adds != locked.0 || !subs_ok {
+                turn_off();
+            }
+        }
+        UNTRIED => learn(locked),
+        _ => {}
+    }
+}
+
+/// The search (see the module documentation), run inside a walk callback of this thread.
+fn learn(locked: (u64, u64)) {
+    if TRIES.fetch_add(1, Ordering::AcqRel) >= MAX_TRIES {
+        STATE.store(UNAVAILABLE, Ordering::Release);
+        return;
+    }
+    if !cfg!(target_pointer_width = "64") || locked == (0, 0) {
+        STATE.store(UNAVAILABLE, Ordering::Release);
+        return;
+    }
+    let tid = sys::gettid();
+    let mut places = None;
+    let mut no_symbol = false;
+    let _ = loader::each(loader::LIBS_ALL, |lib| {
+        if lib.kind != LibKind::Loader {
+            return true;
+        }
+        let Ok(d) = lib.decode() else {
+            no_symbol = true;
+            return false;
+        };
+        match d.lookup(b"_rtld_global") {
+            Ok(Some(sym)) if sym.is_defined() => {
+                let at = sym.address(lib.bias);
+                let len = usize::try_from(sym.size).unwrap_or(0);
+                places = find(|a| d.segs.u32(a).ok(), at, len, tid, locked, MUTEX_SIZE);
+            }
+            _ => no_symbol = true,
+        }
+        false
+    });
+    match places {
+        Some(p) => {
+            NNS_AT.store(p.nns, Ordering::Relaxed);
+            ADDS_AT.store(p.adds, Ordering::Relaxed);
+            NLOADED_AT.store(p.nloaded, Ordering::Relaxed);
+            // Not over a `turn_off` made meanwhile.
+            let _ = STATE.compare_exchange(UNTRIED, FOUND, Ordering::AcqRel, Ordering::Acquire);
+        }
+        // musl and static programs: nothing to find, ever.
+        None if no_symbol => STATE.store(UNAVAILABLE, Ordering::Release),
+        None => {}
+    }
+}
+
+/// `sizeof(pthread_mutex_t)`: glibc's rtld locks are recursive pthread mutexes.
+const MUTEX_SIZE: usize = core::mem::size_of::<libc::pthread_mutex_t>();
+/// `PTHREAD_MUTEX_RECURSIVE_NP`, in the low bits of a mutex's `__kind`.
+const RECURSIVE: u32 = 1;
+const KIND_MASK: u32 = 3;
+
+/// Finds the counters in the `len` bytes of `_rtld_global` at `at`, read through `u32_at`
+/// (little-endian words; `None` outside the object), while thread `tid` holds the loader's
+/// list lock and the loader reports `locked` = `(dlpi_adds, dlpi_subs)`.  `mutex` is
+/// `sizeof(pthread_mutex_t)`.  `None` unless exactly one place matches every check.
+///
+/// A glibc mutex starts with `int __lock; unsigned __count; int __owner; unsigned __nusers;
+/// int __kind` on every 64-bit target.  The list lock, held by `tid`: `__lock` non-zero,
+/// `__count` at least 1 (the caller may itself be inside a walk), `__owner` `tid`, recursive.
+/// The layout around it (`_dl_nns`, `_dl_load_lock`, `_dl_load_write_lock`,
+/// `_dl_load_tls_lock`, `_dl_load_adds`) has not changed since glibc 2.3.
+pub fn find(
+    u32_at: impl Fn(usize) -> Option<u32>,
+    at: usize,
+    len: usize,
+    tid: u32,
+    locked: (u64, u64),
+    mutex: usize,
+) -> Option<Places> {
+    let u64_at = |a: usize| -> Option<u64> {
+        Some(u64::from(u32_at(a)?) | (u64::from(u32_at(a + 4)?) << 32))
+    };
+    let end = at.checked_add(len)?;
+    if !at.is_multiple_of(8)
+        || !(64..=1 << 20).contains(&len)
+        || mutex < 24
+        || !mutex.is_multiple_of(8)
+    {
+        return None;
+    }
+    let recursive = |m: usize| u32_at(m + 16).is_some_and(|k| k & KIND_MASK == RECURSIVE);
+    let nloaded = u32_at(at + 8)?;
+    let mut found = None;
+    let mut w = at + mutex + 8;
+    while w + 2 * mutex + 8 <= end {
+        let held_by_tid = u32_at(w).is_some_and(|l| l != 0)
+            && u32_at(w + 4).is_some_and(|c| c >= 1)
+            && u32_at(w + 8) == Some(tid)
+            && recursive(w);
+        if held_by_tid
+            && recursive(w - mutex)
+            && recursive(w + mutex)
+            && u64_at(w - mutex - 8) == Some(1)
+            && u64_at(w + 2 * mutex) == Some(locked.0)
+            && locked.0.wrapping_sub(u64::from(nloaded)) == locked.1
+        {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(Places {
+                nns: w - mutex - 8,
+                adds: w + 2 * mutex,
+                nloaded: at + 8,
+            });
+        }
+        w += 8;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: usize = 40;
+
+    /// A fake `_rtld_global` of `len` bytes at address 0x1000: list head, object count, the
+    /// namespace count, three recursive mutexes (the middle one held by `tid`), the counter.
+    struct Fake {
+        words: [u32; 256],
+    }
+
+    impl Fake {
+        const AT: usize = 0x1000;
+        fn new(nloaded: u32, nns: u64, w: usize, tid: u32, adds: u64) -> Fake {
+            let mut f = Fake { words: [0; 256] };
+            f.put(8, nloaded);
+            f.put64(w - M - 8, nns);
+            for m in [w - M, w, w + M] {
+                f.put(m + 16, RECURSIVE);
+            }
+            f.put(w, 1);
+            f.put(w + 4, 1);
+            f.put(w + 8, tid);
+            f.put64(w + 2 * M, adds);
+            f
+        }
+        fn put(&mut self, off: usize, v: u32) {
+            self.words[off / 4] = v;
+        }
+        fn put64(&mut self, off: usize, v: u64) {
+            self.put(off, v as u32);
+            self.put(off + 4, (v >> 32) as u32);
+        }
+        fn find(&self, tid: u32, locked: (u64, u64)) -> Option<Places> {
+            let u32_at = |a: usize| {
+                a.checked_sub(Self::AT)
+                    .filter(|o| o % 4 == 0)
+                    .and_then(|o| self.words.get(o / 4).copied())
+            };
+            find(u32_at, Self::AT, 1024, tid, locked, M)
+        }
+    }
+
+    #[test]
+    fn the_one_mutex_held_by_this_thread_with_the_right_neighbours_is_found() {
+        let f = Fake::new(7, 1, 0x200, 4242, 31);
+        assert_eq!(
+            f.find(4242, (31, 24)),
+            Some(Places {
+                nns: Fake::AT + 0x200 - M - 8,
+                adds: Fake::AT + 0x200 + 2 * M,
+                nloaded: Fake::AT + 8,
+            })
+        );
+    }
+
+    #[test]
+    fn nothing_is_found_when_any_check_fails() {
+        let ok = Fake::new(7, 1, 0x200, 4242, 31);
+        assert!(ok.find(4243, (31, 24)).is_none(), "held by another thread");
+        assert!(ok.find(4242, (32, 25)).is_none(), "the add counter differs");
+        assert!(
+            ok.find(4242, (31, 23)).is_none(),
+            "the object count does not add up"
+        );
+        let mut f = Fake::new(7, 1, 0x200, 4242, 31);
+        f.put(0x200, 0);
+        assert!(f.find(4242, (31, 24)).is_none(), "not locked");
+        let mut f = Fake::new(7, 1, 0x200, 4242, 31);
+        f.put(0x200 + M + 16, 0);
+        assert!(
+            f.find(4242, (31, 24)).is_none(),
+            "the next lock is not recursive"
+        );
+        let mut f = Fake::new(7, 1, 0x200, 4242, 31);
+        f.put(0x200 - M + 16, 2);
+        assert!(
+            f.find(4242, (31, 24)).is_none(),
+            "the lock before is not recursive"
+        );
+        let f = Fake::new(7, 2, 0x200, 4242, 31);
+        assert!(f.find(4242, (31, 24)).is_none(), "a second namespace");
+    }
+
+    #[test]
+    fn two_matching_places_are_one_too_many() {
+        let mut f = Fake::new(7, 1, 0x200, 4242, 31);
+        // A second copy of the same pattern further on.
+        let w = 0x300;
+        f.put64(w - M - 8, 1);
+        for m in [w - M, w, w + M] {
+            f.put(m + 16, RECURSIVE);
+        }
+        f.put(w, 1);
+        f.put(w + 4, 1);
+        f.put(w + 8, 4242);
+        f.put64(w + 2 * M, 31);
+        assert!(f.find(4242, (31, 24)).is_none());
+    }
+
+    #[test]
+    fn a_pattern_that_runs_past_the_object_is_not_read() {
+        let f = Fake::new(7, 1, 0x200, 4242, 31);
+        let u32_at = |a: usize| {
+            a.checked_sub(Fake::AT)
+                .and_then(|o| f.words.get(o / 4).copied())
+        };
+        // The object ends inside the add counter.
+        assert!(find(u32_at, Fake::AT, 0x200 + 2 * M + 4, 4242, (31, 24), M).is_none());
+        assert!(find(u32_at, Fake::AT, 0x200 + 2 * M + 8, 4242, (31, 24), M).is_some());
+    }
+}
