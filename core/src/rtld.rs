@@ -187,8 +187,10 @@ const KIND_MASK: u32 = 3;
 /// A glibc mutex starts with `int __lock; unsigned __count; int __owner; unsigned __nusers;
 /// int __kind` on every 64-bit target.  The list lock, held by `tid`: `__lock` non-zero,
 /// `__count` at least 1 (the caller may itself be inside a walk), `__owner` `tid`, recursive.
-/// The layout around it (`_dl_nns`, `_dl_load_lock`, `_dl_load_write_lock`,
-/// `_dl_load_tls_lock`, `_dl_load_adds`) has not changed since glibc 2.3.
+/// Around it: `_dl_nns`, `_dl_load_lock`, `_dl_load_write_lock`, then `_dl_load_adds`, with
+/// `_dl_load_tls_lock` before the counter since glibc 2.35 (both orders are looked for, and a
+/// place matching both is not taken).  Before glibc 2.34 the loader's locks record no owner
+/// until libpthread is loaded: nothing is found then, and refresh takes the lock.
 pub fn find(
     u32_at: impl Fn(usize) -> Option<u32>,
     at: usize,
@@ -219,19 +221,27 @@ pub fn find(
             && recursive(w);
         if held_by_tid
             && recursive(w - mutex)
-            && recursive(w + mutex)
             && u64_at(w - mutex - 8) == Some(1)
-            && u64_at(w + 2 * mutex) == Some(locked.0)
             && locked.0.wrapping_sub(u64::from(nloaded)) == locked.1
         {
-            if found.is_some() {
-                return None;
+            // glibc >= 2.35 has `_dl_load_tls_lock` between the list lock and the counter.
+            let with_tls_lock = recursive(w + mutex) && u64_at(w + 2 * mutex) == Some(locked.0);
+            let without = u64_at(w + mutex) == Some(locked.0);
+            let adds = match (with_tls_lock, without) {
+                (true, false) => Some(w + 2 * mutex),
+                (false, true) => Some(w + mutex),
+                _ => None,
+            };
+            if let Some(adds) = adds {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(Places {
+                    nns: w - mutex - 8,
+                    adds,
+                    nloaded: at + 8,
+                });
             }
-            found = Some(Places {
-                nns: w - mutex - 8,
-                adds: w + 2 * mutex,
-                nloaded: at + 8,
-            });
         }
         w += 8;
     }
@@ -321,6 +331,23 @@ mod tests {
         );
         let f = Fake::new(7, 2, 0x200, 4242, 31);
         assert!(f.find(4242, (31, 24)).is_none(), "a second namespace");
+    }
+
+    #[test]
+    fn the_counter_right_after_the_list_lock_is_found_where_no_tls_lock_sits_between() {
+        let mut f = Fake::new(7, 1, 0x200, 4242, 0);
+        // glibc < 2.35: no third mutex, the counter follows the list lock.
+        f.put(0x200 + M + 16, 0);
+        f.put64(0x200 + M, 31);
+        assert_eq!(
+            f.find(4242, (31, 24)).map(|p| p.adds),
+            Some(Fake::AT + 0x200 + M)
+        );
+        // Both readings possible (a recursive third mutex whose first words equal the counter,
+        // followed by the counter as well): ambiguous, not taken.
+        f.put(0x200 + M + 16, RECURSIVE);
+        f.put64(0x200 + 2 * M, 31);
+        assert!(f.find(4242, (31, 24)).is_none());
     }
 
     #[test]

@@ -172,9 +172,33 @@ int main(int argc, char **argv) {
         all_reached, all_expected);
   CHECK(gothook_uninstall(alloc_set, NULL) == GOTHOOK_OK, "uninstall malloc set");
   CHECK(gothook_uninstall(dl_set, NULL) == GOTHOOK_OK, "uninstall interception");
+
+  /* Without the interception: glibc's counters are read lock-free here too, and a plain refresh
+   * right after each dlopen hooks the plugin. */
+  int lock_free = gothook_counters_lock_free();
+  CHECK(lock_free == 1, "glibc's loader counters were not found on aarch64");
+  s = gothook_install(&hk, 1, NULL, &alloc_set, &r);
+  CHECK(s == GOTHOOK_OK, "install malloc set again: %s", gothook_status_str(s));
+  unsigned plain_hooked = 0;
+  for (int i = 0; i < 10; i++) {
+    void *h = dlopen(path, RTLD_NOW);
+    CHECK(h != NULL, "dlopen %s: %s", path, dlerror());
+    if (!h) break;
+    CHECK(gothook_refresh(0, NULL) == GOTHOOK_OK, "plain refresh");
+    unsigned (*run)(unsigned) = (unsigned (*)(unsigned))dlsym(h, "aa_plugin_run");
+    unsigned long before = hooked;
+    unsigned made = run ? run(CALLS) : 0;
+    plain_hooked += made == CALLS && hooked - before == CALLS;
+    dlclose(h);
+  }
+  CHECK(plain_hooked == 10, "%u of 10 plugins hooked by the plain refresh right after their dlopen",
+        plain_hooked);
+  CHECK(gothook_counters_lock_free() == 1, "a locked read disagreed with the lock-free one");
+  CHECK(gothook_uninstall(alloc_set, NULL) == GOTHOOK_OK, "uninstall malloc set");
   printf("aarch64: interception patched %u slots; %lu of %lu plugin malloc calls hooked from %d "
-         "threads; %u of 5 loader rows unchanged\n", intercept_patched, all_reached, all_expected,
-         THREADS, same_rows);
+         "threads; %u of 5 loader rows unchanged; lock-free counters %d, %u of 10 plugins hooked by "
+         "a plain refresh after dlopen\n", intercept_patched, all_reached, all_expected,
+         THREADS, same_rows, lock_free, plain_hooked);
   printf("%ld checks, %d failed\n", gt_checks, gt_failures);
   return gt_failures ? 1 : 0;
 }

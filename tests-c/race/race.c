@@ -990,6 +990,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 #endif
+  /* The storm's refreshes read the loader's counters lock-free on glibc, under its lock on musl. */
+  int lock_free = gothook_counters_lock_free();
+  printf("race[%s]: loader counters read %s\n", label, lock_free ? "lock-free" : "under the loader's lock");
+  if (lock_free != !is_musl) {
+    fprintf(stderr, "race: FAIL: lock-free counter read %d on %s\n", lock_free, is_musl ? "musl" : "glibc");
+    return 1;
+  }
   for (int k = 0; k < NKINDS; k++)
     printf("race[%s]: fixture %-12s %s, %d oracle slots (%d allocator imports)\n", label,
            kind_names[k], oracles[k].lazy ? "lazy" : "bind-now", oracles[k].n, oracles[k].nalloc);
