@@ -781,6 +781,9 @@ uint32_t gothook_readiness_rule(void);
  the life of the process.  While a `dlmopen` namespace exists, refresh takes the lock.  0 on
  musl, in a static program, and on 32-bit targets.
 
+ Locks: the loader's list lock for one walk while no search was made yet (the search runs
+ inside it; up to 4 attempts while a `dlmopen` namespace exists), none after.
+
  Context: malloc-safe.  Threads: any thread.
  */
 int gothook_counters_lock_free(void);
@@ -791,7 +794,7 @@ int gothook_counters_lock_free(void);
  any other gothook function, nothing in glibc's private data is ever read.  For hosts that
  prefer the lock, and for tests.
 
- Context: async-signal-safe.  Threads: any thread.
+ Locks: none.  Context: async-signal-safe.  Threads: any thread.
  */
 void gothook_counters_lock_free_off(void);
 

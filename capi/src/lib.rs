@@ -358,6 +358,9 @@ pub extern "C" fn gothook_readiness_rule() -> u32 {
 /// the life of the process.  While a `dlmopen` namespace exists, refresh takes the lock.  0 on
 /// musl, in a static program, and on 32-bit targets.
 ///
+/// Locks: the loader's list lock for one walk while no search was made yet (the search runs
+/// inside it; up to 4 attempts while a `dlmopen` namespace exists), none after.
+///
 /// Context: malloc-safe.  Threads: any thread.
 #[no_mangle]
 pub extern "C" fn gothook_counters_lock_free() -> c_int {
@@ -369,7 +372,7 @@ pub extern "C" fn gothook_counters_lock_free() -> c_int {
 /// any other gothook function, nothing in glibc's private data is ever read.  For hosts that
 /// prefer the lock, and for tests.
 ///
-/// Context: async-signal-safe.  Threads: any thread.
+/// Locks: none.  Context: async-signal-safe.  Threads: any thread.
 #[no_mangle]
 pub extern "C" fn gothook_counters_lock_free_off() {
     gothook_core::rtld::turn_off();
