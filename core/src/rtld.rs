@@ -118,14 +118,22 @@ pub fn verify(locked: (u64, u64)) {
             let nns = sys::loader_word(NNS_AT.load(Ordering::Relaxed));
             let adds = sys::loader_word(ADDS_AT.load(Ordering::Relaxed));
             let nloaded = sys::loader_u32(NLOADED_AT.load(Ordering::Relaxed));
-            let subs_ok = nns != 1 || adds.wrapping_sub(u64::from(nloaded)) == locked.1;
-            if nns == 0 || nns > 16 || adds != locked.0 || !subs_ok {
+            if !agrees(nns, adds, nloaded, locked) {
                 turn_off();
             }
         }
         UNTRIED => learn(locked),
         _ => {}
     }
+}
+
+/// Whether the words read at the places found (`_dl_nns`, `_dl_load_adds`, the main
+/// namespace's `_ns_nloaded`) agree with the counters `dl_iterate_phdr` reported under the
+/// same lock hold: a namespace count in 1..=16 (`DL_NNS`), the same add counter, and, with one
+/// namespace, the same remove counter.
+pub fn agrees(nns: u64, adds: u64, nloaded: u32, locked: (u64, u64)) -> bool {
+    let subs_ok = nns != 1 || adds.wrapping_sub(u64::from(nloaded)) == locked.1;
+    (1..=16).contains(&nns) && adds == locked.0 && subs_ok
 }
 
 /// The search (see the module documentation), run inside a walk callback of this thread.
@@ -254,25 +262,30 @@ mod tests {
 
     const M: usize = 40;
 
-    /// A fake `_rtld_global` of `len` bytes at address 0x1000: list head, object count, the
-    /// namespace count, three recursive mutexes (the middle one held by `tid`), the counter.
+    /// A fake `_rtld_global` of 1 KiB at address 0x1000: list head, object count, the
+    /// namespace count, three recursive mutexes of `m` bytes (the middle one held by `tid`),
+    /// the counter.
     struct Fake {
         words: [u32; 256],
+        m: usize,
     }
 
     impl Fake {
         const AT: usize = 0x1000;
         fn new(nloaded: u32, nns: u64, w: usize, tid: u32, adds: u64) -> Fake {
-            let mut f = Fake { words: [0; 256] };
+            Self::with_mutex(M, nloaded, nns, w, tid, adds)
+        }
+        fn with_mutex(m: usize, nloaded: u32, nns: u64, w: usize, tid: u32, adds: u64) -> Fake {
+            let mut f = Fake { words: [0; 256], m };
             f.put(8, nloaded);
-            f.put64(w - M - 8, nns);
-            for m in [w - M, w, w + M] {
-                f.put(m + 16, RECURSIVE);
+            f.put64(w - m - 8, nns);
+            for x in [w - m, w, w + m] {
+                f.put(x + 16, RECURSIVE);
             }
             f.put(w, 1);
             f.put(w + 4, 1);
             f.put(w + 8, tid);
-            f.put64(w + 2 * M, adds);
+            f.put64(w + 2 * m, adds);
             f
         }
         fn put(&mut self, off: usize, v: u32) {
@@ -288,7 +301,7 @@ mod tests {
                     .filter(|o| o % 4 == 0)
                     .and_then(|o| self.words.get(o / 4).copied())
             };
-            find(u32_at, Self::AT, 1024, tid, locked, M)
+            find(u32_at, Self::AT, 1024, tid, locked, self.m)
         }
     }
 
@@ -348,6 +361,94 @@ mod tests {
         f.put(0x200 + M + 16, RECURSIVE);
         f.put64(0x200 + 2 * M, 31);
         assert!(f.find(4242, (31, 24)).is_none());
+    }
+
+    #[test]
+    fn a_list_lock_at_the_lowest_possible_place_and_a_counter_over_32_bits_are_found() {
+        // The namespace count right after the list head and object count (offset 16).
+        let w = 16 + 8 + M;
+        let adds = (5u64 << 32) | 9;
+        let mut f = Fake::new(3, 1, w, 77, adds);
+        // Non-zero words right before the counter and the namespace count: a 64-bit read must
+        // take its own two words, low first.
+        f.put(w + 2 * M - 4, 0xdead);
+        f.put(w - M - 12, 0xbeef);
+        assert_eq!(
+            f.find(77, (adds, adds - 3)),
+            Some(Places {
+                nns: Fake::AT + w - M - 8,
+                adds: Fake::AT + w + 2 * M,
+                nloaded: Fake::AT + 8,
+            })
+        );
+        assert!(
+            f.find(77, (9, 6)).is_none(),
+            "only the low half of the counter"
+        );
+    }
+
+    #[test]
+    fn mutexes_of_24_bytes_are_the_smallest_searched_and_bad_arguments_find_nothing() {
+        let f = Fake::with_mutex(24, 7, 1, 0x200, 4242, 31);
+        assert!(f.find(4242, (31, 24)).is_some(), "24-byte mutexes");
+        let f = Fake::with_mutex(16, 7, 1, 0x200, 4242, 31);
+        assert!(
+            f.find(4242, (31, 24)).is_none(),
+            "16-byte mutexes cannot be glibc's"
+        );
+        let f = Fake::new(7, 1, 0x200, 4242, 31);
+        let u32_at = |a: usize| {
+            a.checked_sub(Fake::AT)
+                .filter(|o| o % 4 == 0)
+                .and_then(|o| f.words.get(o / 4).copied())
+        };
+        assert!(find(u32_at, Fake::AT, 1024, 4242, (31, 24), M).is_some());
+        // A pattern that would match if the object started 4 bytes later: not searched.
+        let mut g = Fake::new(0, 1, 0x204, 4242, 31);
+        g.put(12, 7);
+        let g_at = |a: usize| {
+            a.checked_sub(Fake::AT)
+                .filter(|o| o % 4 == 0)
+                .and_then(|o| g.words.get(o / 4).copied())
+        };
+        assert!(find(g_at, Fake::AT, 1024, 4242, (31, 24), M).is_none());
+        assert!(
+            find(g_at, Fake::AT + 4, 1020, 4242, (31, 24), M).is_none(),
+            "misaligned"
+        );
+        assert!(
+            find(u32_at, Fake::AT, 60, 4242, (31, 24), M).is_none(),
+            "too small"
+        );
+        assert!(
+            find(u32_at, Fake::AT, (1 << 20) + 8, 4242, (31, 24), M).is_none(),
+            "too large"
+        );
+        assert!(
+            find(u32_at, Fake::AT, 1024, 4242, (31, 24), 44).is_none(),
+            "odd mutex size"
+        );
+    }
+
+    #[test]
+    fn a_locked_read_agrees_only_with_the_same_counters_and_a_sane_namespace_count() {
+        assert!(agrees(1, 31, 7, (31, 24)));
+        assert!(!agrees(1, 32, 7, (31, 24)), "another add counter");
+        assert!(!agrees(1, 31, 7, (31, 25)), "another remove counter");
+        assert!(
+            agrees(2, 31, 7, (31, 20)),
+            "two namespaces: the remove counter is not ours"
+        );
+        assert!(
+            !agrees(2, 30, 7, (31, 20)),
+            "two namespaces, another add counter"
+        );
+        assert!(agrees(16, 31, 7, (31, 0)));
+        assert!(
+            !agrees(17, 31, 7, (31, 24)),
+            "more namespaces than glibc has"
+        );
+        assert!(!agrees(0, 31, 7, (31, 24)), "no namespace");
     }
 
     #[test]
