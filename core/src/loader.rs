@@ -117,11 +117,11 @@ impl<'a> LibInfo<'a> {
         unsafe { Dynamic::decode(self.bias, raw, 0) }.map(Mapped::new)
     }
 
-    /// [`LibInfo::decode`] without the borrowing wrapper, for the crate's own passes: moving
-    /// the decoded image into the wrapper would put a second half-kilobyte copy on the caller's
-    /// frame.  The caller must not use the result after the callback (the library may be
-    /// unmapped then).
-    pub(crate) fn decode_here(&self) -> Result<Dynamic> {
+    /// [`LibInfo::decode`] in place, into `out` (see `Dynamic::decode_into`), for the crate's
+    /// own passes, which keep the decoded image in static memory instead of on the stack of
+    /// malloc hooks.  The caller must unmap `out` (`Dynamic::unmap`) before the callback returns:
+    /// the library may be unloaded after it.
+    pub(crate) fn decode_into(&self, out: &mut Dynamic) -> Result<()> {
         // SAFETY: phdr/phnum come from the loader's dl_phdr_info for a listed object.
         let raw = unsafe {
             dynamic::phdr_bytes(
@@ -131,8 +131,8 @@ impl<'a> LibInfo<'a> {
             )?
         };
         // SAFETY: this library is listed (we are inside its walk callback); the caller's
-        // contract keeps the result from outliving it.
-        unsafe { Dynamic::decode(self.bias, raw, 0) }
+        // contract unmaps `out` before the callback returns.
+        unsafe { Dynamic::decode_into(out, self.bias, raw, 0, true) }
     }
 
     /// Whether `addr` lies in one of this library's segments.
@@ -187,7 +187,10 @@ pub fn find_object_fn() -> usize {
 
 /// Finds `_dl_find_object` (glibc >= 2.35) or `gnu_get_libc_version` (older glibc) in the
 /// dynamic symbols of the loaded objects with gothook's own decoder (never `dlsym`: it takes the
-/// loader lock and may allocate).  Neither means musl or a static program.
+/// loader lock and may allocate).  Neither means musl or a static program.  Runs once per
+/// process; not inlined into the walks that call it first.
+#[cold]
+#[inline(never)]
 fn detect() -> Rule {
     struct Found {
         find_object: usize,
@@ -270,11 +273,13 @@ impl Raw<'_> {
         unsafe { Dynamic::decode(self.bias, raw, 0) }
     }
 
-    /// [`Raw::decode`] up to the string table: the object's names and DT_NEEDED entries only.
-    fn decode_names(&self) -> Result<Dynamic> {
+    /// [`Raw::decode`] up to the string table, in place: the object's names and DT_NEEDED
+    /// entries only.  The caller unmaps `out` before the callback returns.
+    fn decode_names_into(&self, out: &mut Dynamic) -> Result<()> {
         let raw = self.phdr_bytes()?;
-        // SAFETY: a listed object, decoded inside the walk callback that reported it.
-        unsafe { Dynamic::decode_names(self.bias, raw, 0) }
+        // SAFETY: a listed object, decoded inside the walk callback that reported it; the
+        // caller unmaps `out` before that callback returns.
+        unsafe { Dynamic::decode_into(out, self.bias, raw, 0, false) }
     }
 }
 
@@ -767,11 +772,13 @@ fn needed_names(d: &Dynamic, mut f: impl FnMut(&[u8])) {
 
 /// Records every listed object's names and DT_NEEDED entries for the scope computation.
 /// Returns the index of the object containing `addr` (if `addr` is non-zero and mapped).
-fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
+/// Not inlined, nor is [`search`]: their walks are never on the stack together.
+#[inline(never)]
+fn record(objs: &mut scope::Objects, image: &mut Dynamic, addr: usize) -> Option<usize> {
     let aux = Aux::read();
     let mut host = None;
     raw_walk(|raw| {
-        let Some(i) = record_one(objs, raw) else {
+        let Some(i) = record_one(objs, image, raw) else {
             return false;
         };
         if raw.phdr == aux.at_phdr {
@@ -787,36 +794,43 @@ fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
     host
 }
 
-/// Records one listed object's names and DT_NEEDED entries; returns its index (`None`: the
-/// table is full).  Not inlined: its decoded image is never on the stack with the walk
-/// callback's record of the object.
+/// Records one listed object's names and DT_NEEDED entries, decoding it into `image` (unmapped
+/// again before returning); returns its index (`None`: the table is full).  Not inlined: the
+/// decoder's frame is never on the stack with the walk callback's record of the object.
 #[inline(never)]
-fn record_one(objs: &mut scope::Objects, raw: &Raw<'_>) -> Option<usize> {
-    let d = raw.decode_names();
-    let i = objs.push(raw.bias, d.as_ref().ok().and_then(|d| d.soname()), raw.name)?;
-    if let Ok(d) = &d {
-        needed_names(d, |n| objs.push_needed(n));
+fn record_one(objs: &mut scope::Objects, image: &mut Dynamic, raw: &Raw<'_>) -> Option<usize> {
+    let decoded = raw.decode_names_into(image).is_ok();
+    let soname = if decoded { image.soname() } else { None };
+    let i = objs.push(raw.bias, soname, raw.name);
+    if i.is_some() && decoded {
+        needed_names(image, |n| objs.push_needed(n));
     }
-    Some(i)
+    image.unmap();
+    i
 }
 
-/// Looks the names of `want` (a mask over `names`) up in the listed `lib`, writing each
-/// definition found to `out`; returns the mask of those found.  Not inlined, for the same
-/// reason as [`record_one`].
+/// Looks the names of `want` (a mask over `names`) up in the listed `lib`, decoded into
+/// `image` (unmapped again before returning), writing each definition found to `out`; returns
+/// the mask of those found.  Not inlined, for the same reason as [`record_one`].
 #[inline(never)]
-fn define_in(lib: &LibInfo<'_>, names: &Names<'_, '_>, want: u64, out: &mut [usize]) -> u64 {
-    // Borrowed where it was returned (one copy on this frame).
-    let decoded = lib.decode_here();
-    let Ok(d) = decoded.as_ref() else {
+fn define_in(
+    lib: &LibInfo<'_>,
+    image: &mut Dynamic,
+    names: &Names<'_, '_>,
+    want: u64,
+    out: &mut [usize],
+) -> u64 {
+    if lib.decode_into(image).is_err() {
         return 0;
-    };
+    }
     let mut found = 0;
     for (k, name) in names.each().filter(|&(k, _)| want & (1 << k) != 0) {
-        if let Some(addr) = defined_at(d, name) {
+        if let Some(addr) = defined_at(image, name) {
             out[k] = addr;
             found |= 1 << k;
         }
     }
+    image.unmap();
     found
 }
 
@@ -945,11 +959,15 @@ impl<'n> Names<'_, 'n> {
     }
 }
 
-/// The scope computation's tables (about 11 KiB).
+/// The scope computation's tables (about 11 KiB), and the place each object is decoded in.
 struct ScopeTables {
     objs: scope::Objects,
     order: [u16; scope::OBJ_MAX],
     pos: [u16; scope::OBJ_MAX],
+    /// The object being recorded or searched, decoded (unmapped between objects).
+    image: Dynamic,
+    /// Per name: the scope position of the definition the search kept so far (NONE: none yet).
+    best: [u16; LOOKUP_MANY_MAX],
 }
 
 /// Static, so that a lookup (which install runs inside malloc hooks) needs little stack.  Only
@@ -959,15 +977,23 @@ static SCOPE: OwnedLock<ScopeTables> = OwnedLock::new_in_walks(ScopeTables {
     objs: scope::Objects::new(),
     order: [scope::NONE; scope::OBJ_MAX],
     pos: [scope::NONE; scope::OBJ_MAX],
+    image: Dynamic::UNMAPPED,
+    best: [scope::NONE; LOOKUP_MANY_MAX],
 });
 
 /// [`global_lookup_many`] through the scope tables; `Full` when the process lists more objects
 /// than they hold, `Busy` when this thread is inside a lookup already.
 fn scoped_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -> Result<u64> {
     let mut scratch = SCOPE.lock()?;
-    let ScopeTables { objs, order, pos } = &mut *scratch;
+    let ScopeTables {
+        objs,
+        order,
+        pos,
+        image,
+        best,
+    } = &mut *scratch;
     objs.clear();
-    let host = record(objs, after.unwrap_or(0));
+    let host = record(objs, image, after.unwrap_or(0));
     if objs.overflow {
         return Err(Error::Full);
     }
@@ -986,7 +1012,7 @@ fn scoped_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize])
     for (k, &i) in order[start..len].iter().enumerate() {
         pos[i as usize] = k as u16;
     }
-    let found = search(names, objs, pos, out);
+    let found = search(names, objs, pos, image, best, out);
     for &i in &order[start..len] {
         pos[i as usize] = scope::NONE;
     }
@@ -995,14 +1021,19 @@ fn scoped_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize])
 
 /// Each name's definition in the READY object of lowest `pos` (NONE: not searched), all names
 /// in one walk that decodes each searched object once.
+#[inline(never)]
 fn search(
     names: &Names<'_, '_>,
     objs: &scope::Objects,
     pos: &[u16; scope::OBJ_MAX],
+    image: &mut Dynamic,
+    best: &mut [u16; LOOKUP_MANY_MAX],
     out: &mut [usize],
 ) -> Result<u64> {
-    // Per name: the scope position of the definition kept so far (NONE: none yet).
-    let mut best = [scope::NONE; LOOKUP_MANY_MAX];
+    // Entry by entry (see `pos` in `scoped_lookup`).
+    for b in best.iter_mut().take(names.count) {
+        *b = scope::NONE;
+    }
     let mut found = 0u64;
     each(0, |lib| {
         if lib.kind == LibKind::Vdso {
@@ -1027,7 +1058,7 @@ fn search(
             .filter(|&(k, _)| best[k] > p)
             .fold(0, |m, (k, _)| m | 1 << k);
         if want != 0 {
-            let here = define_in(lib, names, want, out);
+            let here = define_in(lib, image, names, want, out);
             for (k, b) in best.iter_mut().enumerate().take(names.count) {
                 if here & (1 << k) != 0 {
                     *b = p;
@@ -1049,6 +1080,9 @@ fn list_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -
         return Ok(0);
     }
     let mut skipping = after.is_some();
+    // The fallback (musl, a re-entered lookup, more objects than the scope tables hold): the
+    // image is decoded on this frame.
+    let mut image = Dynamic::UNMAPPED;
     each(0, |lib| {
         if skipping {
             if lib.contains(after.unwrap_or(0)) {
@@ -1059,7 +1093,7 @@ fn list_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -
         if lib.kind == LibKind::Vdso {
             return true;
         }
-        found |= define_in(lib, names, wanted & !found, out);
+        found |= define_in(lib, &mut image, names, wanted & !found, out);
         found != wanted
     })?;
     Ok(found)

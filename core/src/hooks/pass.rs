@@ -40,6 +40,12 @@ pub(super) struct Scratch {
     pub(super) notes: Notes,
     /// The slots a pass decided and has not written yet (see `apply` and `restore`).
     hits: [Hit; MAX_HITS],
+    /// `apply`'s prefilter of the wanted symbol indices of the library in progress.
+    prefilter: IndexFilter,
+    /// Install's originals and canonical PLT entries of the set it stages, per hook (see
+    /// `stage`), until they are copied into the set.
+    pub(super) originals: [usize; MAX_HOOKS],
+    pub(super) canonical: [usize; MAX_HOOKS],
 }
 
 // `restore` keeps one set's hooks in the want table.
@@ -50,6 +56,9 @@ pub(super) const EMPTY_SCRATCH: Scratch = Scratch {
     names: [b""; MAX_WANTS],
     notes: Notes::new(),
     hits: [NO_HIT; MAX_HITS],
+    prefilter: IndexFilter([0; 16]),
+    originals: [0; MAX_HOOKS],
+    canonical: [0; MAX_HOOKS],
 };
 
 /// How one slot's value relates to the sets hooking its name in its library.
@@ -153,14 +162,17 @@ pub(super) fn chain(
 pub(super) struct IndexFilter([u64; 16]);
 
 impl IndexFilter {
-    pub(super) fn of(wants: &[Want]) -> IndexFilter {
-        let mut bits = [0u64; 16];
+    /// Sets the filter to the indices of `wants` (in place: it lives in the pass's scratch).
+    pub(super) fn set(&mut self, wants: &[Want]) {
+        let bits = &mut self.0;
+        for b in bits.iter_mut() {
+            *b = 0;
+        }
         for w in wants {
             for &i in &w.indices[..w.nindices as usize] {
                 bits[(i as usize >> 6) & 15] |= 1 << (i & 63);
             }
         }
-        IndexFilter(bits)
     }
 
     #[inline(always)]
@@ -271,6 +283,8 @@ pub(super) fn apply(
         names,
         notes,
         hits,
+        prefilter,
+        ..
     } = sc;
     notes.clear();
     let mut n = 0;
@@ -297,7 +311,8 @@ pub(super) fn apply(
     if wants[..n].iter().all(|w| w.nindices == 0) {
         return Ok(None);
     }
-    let prefilter = IndexFilter::of(&wants[..n]);
+    prefilter.set(&wants[..n]);
+    let prefilter = &*prefilter;
     let mut batch = slot::LazyBatch::new(query);
     let mut scan = Scan {
         sets,
@@ -580,26 +595,41 @@ pub(super) fn apply_recorded(
     rep: &mut Report,
     query: &mut slot::PageQuery,
 ) -> Result<()> {
-    // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
-    // into another slot of this frame, which runs inside malloc hooks.
-    let decoded = lib.decode_here();
-    let d = match decoded.as_ref().map_err(|e| *e) {
-        Ok(d) => d,
-        Err(e) => {
-            rep.lib_skipped(lib, SKIP_DECODE_FAILED);
-            if let Some(i) = rec {
-                st.libs[i].add_applied(mask);
-                st.libs[i].set_pending(false);
-            }
-            return Err(e);
+    // Decoded into the state (static, this thread holds its lock), not onto this frame, which
+    // runs inside malloc hooks; unmapped again before returning.
+    let r = apply_decoded(st, rec, lib, order, mask, focus, rep, query);
+    st.image.unmap();
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn apply_decoded(
+    st: &mut State,
+    rec: Option<usize>,
+    lib: &LibInfo<'_>,
+    order: &[usize],
+    mask: u32,
+    focus: u32,
+    rep: &mut Report,
+    query: &mut slot::PageQuery,
+) -> Result<()> {
+    if let Err(e) = lib.decode_into(&mut st.image) {
+        rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+        if let Some(i) = rec {
+            st.libs[i].add_applied(mask);
+            st.libs[i].set_pending(false);
         }
-    };
+        return Err(e);
+    }
+    let d = &st.image;
     let was = rec.map_or(0, |i| st.libs[i].applied());
     // Counted straight into `rep` (no per-library report on this frame): the library counts as
     // patched when its slots moved the counters.
     let touched = |r: &Report| r.slots_patched + r.slots_repaired + r.slots_already;
     let before = touched(rep);
     let applied = apply(&st.sets, &mut st.scratch, d, order, was, focus, rep, query);
+    let lazy = d.bind_now == 0;
     match applied {
         Ok(sentinel) => {
             if touched(rep) != before {
@@ -609,7 +639,7 @@ pub(super) fn apply_recorded(
                 st.libs[i].add_applied(mask);
                 st.libs[i].set_pending(false);
                 st.set_sentinel(i, sentinel);
-                if d.bind_now == 0 {
+                if lazy {
                     st.note_lazy(i);
                 }
             }
