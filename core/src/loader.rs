@@ -241,17 +241,20 @@ fn detected_rule() -> Rule {
     }
 }
 
-/// The raw record of one `dl_iterate_phdr` callback, with segments and counters read.
+/// The raw record of one `dl_iterate_phdr` callback, with segments and counters read: the
+/// library as [`each`] reports it, before [`each_from`] classifies it (`kind`, `readiness` and
+/// `index` are placeholders until then), and its RELRO range.  One record, not a second copy
+/// for the classified library: it is on the stack of every walk callback.
 struct Raw<'a> {
-    bias: usize,
-    name: &'a [u8],
-    name_ptr: *const u8,
-    phdr: usize,
-    phnum: u16,
-    adds: u64,
-    subs: u64,
-    segs: Segments,
+    lib: LibInfo<'a>,
     relro: (usize, usize),
+}
+
+impl<'a> core::ops::Deref for Raw<'a> {
+    type Target = LibInfo<'a>;
+    fn deref(&self) -> &LibInfo<'a> {
+        &self.lib
+    }
 }
 
 impl Raw<'_> {
@@ -294,7 +297,7 @@ fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
 }
 
 /// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
-fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(f: F) -> c_int {
+fn raw_walk<F: FnMut(&mut Raw<'_>) -> bool>(f: F) -> c_int {
     raw_walk_from(0, f).0
 }
 
@@ -308,11 +311,11 @@ struct Walk<F> {
 /// [`raw_walk`] for the objects from position `skip` on: the callbacks for the ones before only
 /// count (no program header is read), so skipping costs the loader's own per-object work.
 /// Returns `dl_iterate_phdr`'s result and the number of objects it reported.
-fn raw_walk_from<F: FnMut(&Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize) {
+fn raw_walk_from<F: FnMut(&mut Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize) {
     /// # Safety
     /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
     /// `Walk<F>` that `raw_walk_from` passed, alive for the walk.
-    unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(
+    unsafe extern "C" fn cb<F: FnMut(&mut Raw<'_>) -> bool>(
         info: *mut sys::PhdrInfo,
         size: usize,
         data: *mut c_void,
@@ -333,29 +336,38 @@ fn raw_walk_from<F: FnMut(&Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize
         };
         let (name, name_ptr) = c_name(info.dlpi_name);
         let is64 = cfg!(target_pointer_width = "64");
-        let mut raw = Raw {
-            bias: info.dlpi_addr as usize,
-            name,
-            name_ptr,
-            phdr: info.dlpi_phdr as usize,
-            phnum: info.dlpi_phnum,
-            adds,
-            subs,
-            segs: Segments::default(),
-            relro: (0, 0),
-        };
+        let bias = info.dlpi_addr as usize;
+        let (phdr, phnum) = (info.dlpi_phdr as usize, info.dlpi_phnum);
+        let mut segs = Segments::default();
+        let mut relro = (0, 0);
         // SAFETY: dlpi_phdr/dlpi_phnum describe the object's program headers.
-        if let Ok(bytes) = unsafe { dynamic::phdr_bytes(raw.phdr, raw.phnum as usize, is64) } {
+        if let Ok(bytes) = unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) } {
             for p in dynamic::phdrs(bytes, is64) {
-                let start = raw.bias.wrapping_add(p.vaddr as usize);
+                let start = bias.wrapping_add(p.vaddr as usize);
                 if p.p_type == elf::PT_LOAD {
-                    let _ = raw.segs.push(start, p.memsz as usize, p.flags);
+                    let _ = segs.push(start, p.memsz as usize, p.flags);
                 } else if p.p_type == elf::PT_GNU_RELRO {
-                    raw.relro = (start, start.wrapping_add(p.memsz as usize));
+                    relro = (start, start.wrapping_add(p.memsz as usize));
                 }
             }
         }
-        if f(&raw) {
+        let mut raw = Raw {
+            lib: LibInfo {
+                bias,
+                name,
+                name_ptr,
+                phdr,
+                phnum,
+                kind: LibKind::Other,
+                readiness: Readiness::Unknown,
+                adds,
+                subs,
+                index: 0,
+                segs: &segs,
+            },
+            relro,
+        };
+        if f(&mut raw) {
             0
         } else {
             1
@@ -513,7 +525,7 @@ fn parse_maps_line(line: &[u8], addr: usize) -> Option<bool> {
 }
 
 fn readiness(raw: &Raw<'_>, kind: LibKind, rule: Rule, prot: &mut Protections) -> Readiness {
-    readiness_parts(&raw.segs, raw.relro, raw.bias, kind, rule, prot)
+    readiness_parts(raw.segs, raw.relro, raw.bias, kind, rule, prot)
 }
 
 /// The readiness of an already decoded image (for swaps on a captured `Dynamic`).  Signal-safe:
@@ -713,19 +725,10 @@ pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool)
         if readiness != Readiness::Ready && flags & LIBS_ALL == 0 {
             return true;
         }
-        f(&LibInfo {
-            bias: raw.bias,
-            name: raw.name,
-            name_ptr: raw.name_ptr,
-            phdr: raw.phdr,
-            phnum: raw.phnum,
-            kind,
-            readiness,
-            adds: raw.adds,
-            subs: raw.subs,
-            index: i,
-            segs: &raw.segs,
-        })
+        raw.lib.kind = kind;
+        raw.lib.readiness = readiness;
+        raw.lib.index = i;
+        f(&raw.lib)
     });
     Ok(())
 }

@@ -9,6 +9,8 @@ use crate::elf;
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, Readiness};
 use crate::lock::OwnedLock;
+// The image's range checks through `Memory`, out of line (see `read`).
+use crate::read::Memory;
 use crate::sys;
 
 /// Serialises every protect / compare-and-swap / restore sequence in the process, and holds
@@ -22,6 +24,7 @@ static SWAP_LOCK: OwnedLock<Opened> = OwnedLock::new(Opened {
     n: 0,
     failed: false,
     plan: [(0, 0); PLAN_PAGES],
+    query: [0; 13],
 });
 
 fn check(owner: &Dynamic, slot: usize) -> Result<()> {
@@ -113,6 +116,8 @@ struct Opened {
     /// The distinct read-only pages [`Batch::open`] plans to open, in address order, with the
     /// protection each gets back.
     plan: [(usize, u32); PLAN_PAGES],
+    /// The `struct procmap_query` of the batch's page queries (see [`PageQuery::writable`]).
+    query: [u64; 13],
 }
 
 /// Answers "is this page writable now" for the pages of one pass, with one `PROCMAP_QUERY`
@@ -141,15 +146,18 @@ impl PageQuery {
 
     /// Whether the mapping holding `page` is writable now, and where that answer ends: every
     /// page from `page` to the returned end has the same write permission.  The end is
-    /// `page + page_size` when only this page was asked about.
-    fn writable(&mut self, page: usize, page_size: usize) -> (bool, usize) {
+    /// `page + page_size` when only this page was asked about.  `q` is the query's buffer
+    /// (the swap lock holder's, not on the stack).
+    fn writable(&mut self, page: usize, page_size: usize, q: &mut [u64; 13]) -> (bool, usize) {
         self.open();
         if let Some(fd) = self.maps.as_ref() {
             // struct procmap_query { u64 size, query_flags, query_addr, vma_start, vma_end,
             //   vma_flags, vma_page_size, vma_offset, inode; u32 dev_major, dev_minor,
             //   vma_name_size, build_id_size; u64 vma_name_addr, build_id_addr; }
             // query_flags 0: the mapping that contains query_addr, else an error.
-            let mut q = [0u64; 13];
+            for w in q.iter_mut() {
+                *w = 0;
+            }
             q[0] = 104;
             q[2] = page as u64;
             // SAFETY: `q` is a 104-byte procmap_query with no name/build-id buffers requested.
@@ -346,7 +354,7 @@ impl<'q> Batch<'q> {
 
     fn writable(&mut self, page: usize) -> (bool, usize) {
         match self.query.as_deref_mut() {
-            Some(q) => q.writable(page, self.page_size),
+            Some(q) => q.writable(page, self.page_size, &mut self.open.query),
             None => (writable_now(page), page + self.page_size),
         }
     }

@@ -319,10 +319,13 @@ struct State {
 
 // The hook state's share of the library's static data, all of which stays within 64 KiB (ctest
 // `static_data_of_the_shared_library_fits_in_64_kib`).  The rest: the global lookup's scope
-// tables (10.5 KiB), the wipe-on-fork page (4 KiB, after up to 4 KiB of alignment) and the
-// gadget cache.  The state was 56.3 KiB before library records shrank from 34 bytes to 24 and
-// lazy records from 32 to 14; it is 42.8 KiB with 1,024 libraries, 256 lazy slots, 8 sets.
-const _: () = assert!(core::mem::size_of::<State>() <= 44 * 1024 || cfg!(test));
+// tables (11 KiB with the image they decode into), the wipe-on-fork page (4 KiB, after up to
+// 4 KiB of alignment), the swap lock's open runs and the gadget cache.  The state was 56.3 KiB
+// before library records shrank from 34 bytes to 24 and lazy records from 32 to 14; it is
+// 44.8 KiB with 1,024 libraries, 256 lazy slots, 8 sets, and the working memory that passes
+// keep here instead of on the stack of malloc hooks (the decoded image, the scan's noted
+// relocations, install's staging tables: 2.3 KiB).
+const _: () = assert!(core::mem::size_of::<State>() <= 46 * 1024 || cfg!(test));
 
 /// The state of a process that installed nothing.
 const EMPTY_STATE: State = State {
@@ -434,11 +437,7 @@ fn install_locked(
     filter: &Filter,
     rep: &mut Report,
 ) -> Result<SetId> {
-    if let Some(pos) = st
-        .sets
-        .iter()
-        .position(|s| s.as_ref().is_some_and(|s| same_set(s, count, hook, filter)))
-    {
+    if let Some(pos) = same_set_pos(&st, count, hook, filter) {
         // A second owner: count it and re-run the pass, so libraries loaded since are hooked.
         let id = match st.sets[pos].as_mut() {
             Some(s) => {
@@ -457,14 +456,7 @@ fn install_locked(
     // The staged set has no hooks yet (`nhooks` 0), so every look at the installed sets below
     // passes over it; any failure before it is complete frees it again.
     let Some(pos) = st.sets.iter().position(|s| s.is_none()) else {
-        // Full, unless the hooks are bad input (checked pairwise: nowhere to stage them).
-        for k in 0..count {
-            let h = hook(k)?;
-            if !valid_hook(&h) || (0..k).any(|j| hook(j).is_ok_and(|o| o.symbol == h.symbol)) {
-                return Err(Error::Invalid);
-            }
-        }
-        return Err(Error::Full);
+        return Err(full_or_invalid(count, hook));
     };
     st.sets[pos] = Some(EMPTY_SET);
     let r = stage(&mut st, pos, count, hook, filter, rep);
@@ -479,6 +471,38 @@ fn install_locked(
         Ok(()) | Err(Error::Full) | Err(Error::Malformed(_)) | Err(Error::Unsupported) => Ok(id),
         Err(e) => undo_install(&mut st, pos, id, e, rep),
     }
+}
+
+/// The position of the installed set identical to the `count` hooks `hook` supplies with
+/// `filter`, if there is one.  Not inlined, nor is [`full_or_invalid`]: the hooks they convert
+/// are not on the stack with the pass.
+#[inline(never)]
+fn same_set_pos(
+    st: &State,
+    count: usize,
+    hook: &dyn Fn(usize) -> Result<Hook>,
+    filter: &Filter,
+) -> Option<usize> {
+    st.sets
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|s| same_set(s, count, hook, filter)))
+}
+
+/// Why an install finds no free set: `Full`, unless the hooks are bad input (checked pairwise:
+/// there is nowhere to stage them).
+#[cold]
+#[inline(never)]
+fn full_or_invalid(count: usize, hook: &dyn Fn(usize) -> Result<Hook>) -> Error {
+    for k in 0..count {
+        let h = match hook(k) {
+            Ok(h) => h,
+            Err(e) => return e,
+        };
+        if !valid_hook(&h) || (0..k).any(|j| hook(j).is_ok_and(|o| o.symbol == h.symbol)) {
+            return Error::Invalid;
+        }
+    }
+    Error::Full
 }
 
 /// Takes back what the pass of a failed install patched, so that the install is atomic from

@@ -16,6 +16,9 @@ pub(super) struct Want {
     pub(super) hook_of: [u8; MAX_SETS],
     pub(super) nindices: u8,
     pub(super) indices: [u32; MAX_INDICES],
+    /// In a lazily bound library: the address of its own default definition of the name (0:
+    /// none), which tells a slot bound to it from one still holding its lazy PLT stub.
+    pub(super) own: usize,
 }
 
 /// Most distinct hooked names across all installed sets (install fails up front beyond it).
@@ -27,6 +30,7 @@ pub(super) const EMPTY_WANT: Want = Want {
     hook_of: [NO_HOOK; MAX_SETS],
     nindices: 0,
     indices: [0; MAX_INDICES],
+    own: 0,
 };
 
 /// A pass's per-library tables: the wanted names, their symbol indices and the lazy slots
@@ -42,6 +46,8 @@ pub(super) struct Scratch {
     hits: [Hit; MAX_HITS],
     /// `apply`'s prefilter of the wanted symbol indices of the library in progress.
     prefilter: IndexFilter,
+    /// The relocations of the scan's current round that passed the prefilter.
+    found: [Found; MAX_FOUND],
     /// Install's originals and canonical PLT entries of the set it stages, per hook (see
     /// `stage`), until they are copied into the set.
     pub(super) originals: [usize; MAX_HOOKS],
@@ -57,6 +63,7 @@ pub(super) const EMPTY_SCRATCH: Scratch = Scratch {
     notes: Notes::new(),
     hits: [NO_HIT; MAX_HITS],
     prefilter: IndexFilter([0; 16]),
+    found: [NO_FOUND; MAX_FOUND],
     originals: [0; MAX_HOOKS],
     canonical: [0; MAX_HOOKS],
 };
@@ -86,7 +93,7 @@ pub(super) struct Chain {
 /// as its original, and originals equal to its replacement as its original too.
 pub(super) fn chain(
     sets: &[Option<Set>; MAX_SETS],
-    order: &[usize],
+    order: &[u8],
     w: &Want,
     value: usize,
     unbound: bool,
@@ -118,7 +125,7 @@ pub(super) fn chain(
     };
     let mut list = [0usize; MAX_SETS];
     let mut n = 0;
-    for &p in order {
+    for p in order.iter().map(|&p| p as usize) {
         if Some(p) != exclude && hook(p).is_some() {
             list[n] = p;
             n += 1;
@@ -220,6 +227,44 @@ pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> 
     Ok(())
 }
 
+/// Most relocations one round of `apply`'s scan notes (those whose symbol index passes the
+/// prefilter) before it stops to decide them.
+const MAX_FOUND: usize = 32;
+
+/// A relocation noted by `apply`'s scan, as read from its table.
+#[derive(Clone, Copy)]
+pub(super) struct Found {
+    offset: u64,
+    addend: i64,
+    sym: u32,
+    r_type: u32,
+    table: Table,
+}
+
+const NO_FOUND: Found = Found {
+    offset: 0,
+    addend: 0,
+    sym: 0,
+    r_type: 0,
+    table: Table::JmpRel,
+};
+
+/// Fills in `Want::own` for the names `d` imports (a lazily bound library).  A lookup error
+/// counts as no definition.  Not inlined: the lookups' frames are not on the stack with the
+/// scan's decisions.
+#[inline(never)]
+fn own_definitions(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) {
+    for (w, name) in wants.iter_mut().zip(names) {
+        if w.nindices != 0 {
+            // `Dynamic::lookup`'s search (the first default definition), without its frame.
+            let _ = d.find_named(name, true, |s| {
+                w.own = s.address(d.bias);
+                false
+            });
+        }
+    }
+}
+
 /// Most import slots a pass decides before it opens their pages and writes them: the
 /// relocation scan collects the slots of the wanted names, then every page their writes need
 /// is opened at once (one `mprotect` per run of adjacent pages, see `slot::Batch::open`).
@@ -264,15 +309,15 @@ const NO_HIT: Hit = Hit {
 /// and written, [`MAX_HITS`] at a time.  The swap lock is taken at the first write (none if
 /// every slot already holds what it must); page permissions are asked of the pass's `query`.
 ///
-/// Not inlined into the walk callback: its frame and `Dynamic::decode`'s are never on the
-/// stack together.
+/// Inlined into [`apply_recorded`], whose frame it shares (the library is decoded in place,
+/// in the state).
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 pub(super) fn apply(
     sets: &[Option<Set>; MAX_SETS],
     sc: &mut Scratch,
     d: &Dynamic,
-    order: &[usize],
+    order: &[u8],
     was_applied: u32,
     focus: u32,
     rep: &mut Report,
@@ -284,11 +329,12 @@ pub(super) fn apply(
         notes,
         hits,
         prefilter,
+        found,
         ..
     } = sc;
     notes.clear();
     let mut n = 0;
-    for &p in order {
+    for p in order.iter().map(|&p| p as usize) {
         let s = sets[p].as_ref().ok_or(Error::NotFound)?;
         for (j, h) in s.active() {
             let k = match names[..n].iter().position(|&x| x == h.symbol) {
@@ -311,6 +357,9 @@ pub(super) fn apply(
     if wants[..n].iter().all(|w| w.nindices == 0) {
         return Ok(None);
     }
+    if d.bind_now == 0 {
+        own_definitions(d, &names[..n], &mut wants[..n]);
+    }
     prefilter.set(&wants[..n]);
     let prefilter = &*prefilter;
     let mut batch = slot::LazyBatch::new(query);
@@ -318,7 +367,6 @@ pub(super) fn apply(
         sets,
         order,
         wants: &wants[..n],
-        names: &names[..n],
         d,
         arch: d.arch()?,
         was_applied,
@@ -331,10 +379,42 @@ pub(super) fn apply(
         rep,
         err: None,
     };
-    // The per-entry work is one bit test; the few entries that pass it leave the loop.
-    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
-        !prefilter.may_hold(sym) || scan.candidate(offset, sym, r_type, addend, table)
-    })?;
+    // The per-entry work is one bit test; the few entries that pass it are noted, and decided
+    // (and written) between rounds of the scan, not inside it: the scan's frames are never
+    // on the stack with the decisions' and the writes'.
+    let mut from = 0;
+    loop {
+        let mut nf = 0;
+        let stopped = d.raw_relocs_from(from, &mut |offset, sym, r_type, addend, table| {
+            if !prefilter.may_hold(sym) {
+                return true;
+            }
+            found[nf] = Found {
+                offset,
+                sym,
+                r_type,
+                addend,
+                table,
+            };
+            nf += 1;
+            nf < MAX_FOUND
+        })?;
+        for c in &found[..nf] {
+            if !scan.candidate(c) {
+                break;
+            }
+            if scan.nh == MAX_HITS {
+                if let Err(e) = scan.settle() {
+                    scan.err = Some(e);
+                    break;
+                }
+            }
+        }
+        match stopped {
+            Some(next) if scan.err.is_none() => from = next,
+            _ => break,
+        }
+    }
     if scan.err.is_none() {
         if let Err(e) = scan.settle() {
             scan.err = Some(e);
@@ -351,9 +431,8 @@ pub(super) fn apply(
 /// `apply`'s relocation scan: what it looks for, and the slots it decided so far.
 struct Scan<'a, 'q> {
     sets: &'a [Option<Set>; MAX_SETS],
-    order: &'a [usize],
+    order: &'a [u8],
     wants: &'a [Want],
-    names: &'a [&'static [u8]],
     d: &'a Dynamic,
     arch: &'static Arch,
     was_applied: u32,
@@ -369,10 +448,17 @@ struct Scan<'a, 'q> {
 
 impl Scan<'_, '_> {
     /// A relocation whose symbol index passed the prefilter: decides its slot if it is an
-    /// import of a wanted name, writing the decided slots when [`MAX_HITS`] are pending.
-    /// False (with `err` set) stops the scan.
+    /// import of a wanted name (the caller writes the decided slots when [`MAX_HITS`] are
+    /// pending).  False (with `err` set) stops the scan.
     #[inline(never)]
-    fn candidate(&mut self, offset: u64, sym: u32, r_type: u32, addend: i64, t: Table) -> bool {
+    fn candidate(&mut self, c: &Found) -> bool {
+        let Found {
+            offset,
+            sym,
+            r_type,
+            addend,
+            table: t,
+        } = *c;
         let d = self.d;
         let Some(k) = self
             .wants
@@ -397,9 +483,7 @@ impl Scan<'_, '_> {
         let lazy = r.table == Table::JmpRel && d.bind_now == 0;
         // A lazy PLT stub lies inside the library; so does a definition of its own (bound to
         // itself, e.g. under RTLD_DEEPBIND), told apart by a lookup (rare: lazy slots only).
-        let unbound = lazy
-            && d.contains(current)
-            && !matches!(d.lookup(self.names[k]), Ok(Some(s)) if s.is_defined() && s.address(d.bias) == current);
+        let unbound = lazy && d.contains(current) && self.wants[k].own != current;
         let c = chain(
             self.sets,
             self.order,
@@ -424,12 +508,6 @@ impl Scan<'_, '_> {
             unbound,
         };
         self.nh += 1;
-        if self.nh == MAX_HITS {
-            if let Err(e) = self.settle() {
-                self.err = Some(e);
-                return false;
-            }
-        }
         true
     }
 
@@ -475,14 +553,17 @@ impl Scan<'_, '_> {
 /// Positions (install order) of the sets whose filter accepts `lib`.
 pub(super) fn accepting(
     sets: &[Option<Set>; MAX_SETS],
-    all: &[usize],
+    all: &[u8],
     lib: &LibInfo<'_>,
-) -> ([usize; MAX_SETS], usize, u32) {
-    let mut out = [0usize; MAX_SETS];
+) -> ([u8; MAX_SETS], usize, u32) {
+    let mut out = [0u8; MAX_SETS];
     let mut m = 0;
     let mut mask = 0u32;
     for &p in all {
-        if sets[p].as_ref().is_some_and(|s| s.filter.accepts(lib)) {
+        if sets[p as usize]
+            .as_ref()
+            .is_some_and(|s| s.filter.accepts(lib))
+        {
             out[m] = p;
             m += 1;
             mask |= 1 << p;
@@ -589,7 +670,7 @@ pub(super) fn apply_recorded(
     st: &mut State,
     rec: Option<usize>,
     lib: &LibInfo<'_>,
-    order: &[usize],
+    order: &[u8],
     mask: u32,
     focus: u32,
     rep: &mut Report,
@@ -608,7 +689,7 @@ fn apply_decoded(
     st: &mut State,
     rec: Option<usize>,
     lib: &LibInfo<'_>,
-    order: &[usize],
+    order: &[u8],
     mask: u32,
     focus: u32,
     rep: &mut Report,
@@ -670,7 +751,7 @@ pub(super) fn restore(
     sc: &mut Scratch,
     pos: usize,
     d: &Dynamic,
-    order: &[usize],
+    order: &[u8],
     rep: &mut Report,
     query: &mut slot::PageQuery,
 ) -> Result<()> {
@@ -679,7 +760,7 @@ pub(super) fn restore(
     let mut values = 0u64;
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
         wants[k] = EMPTY_WANT;
-        for &p in order {
+        for p in order.iter().map(|&p| p as usize) {
             if let Some(s) = sets[p].as_ref() {
                 if let Some((j, _)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
                     wants[k].hook_of[p] = j as u8;
@@ -756,7 +837,7 @@ struct Unhook<'a, 'q> {
     set: &'a Set,
     pos: usize,
     d: &'a Dynamic,
-    order: &'a [usize],
+    order: &'a [u8],
     batch: &'a mut slot::LazyBatch<'q>,
     hits: &'a mut [Hit; MAX_HITS],
     nh: usize,
@@ -836,7 +917,7 @@ fn restore_target(
     set: &Set,
     pos: usize,
     d: &Dynamic,
-    order: &[usize],
+    order: &[u8],
     at: usize,
     sym: u32,
     k: usize,

@@ -185,22 +185,24 @@ impl State {
     }
 
     /// Active set positions in install order.
-    pub(super) fn ordered(&self) -> ([usize; MAX_SETS], usize) {
+    pub(super) fn ordered(&self) -> ([u8; MAX_SETS], usize) {
         ordered(&self.sets)
     }
 }
 
 /// Active positions of `sets` in install order.
-pub(super) fn ordered(sets: &[Option<Set>; MAX_SETS]) -> ([usize; MAX_SETS], usize) {
-    let mut out = [0usize; MAX_SETS];
+/// Positions are bytes (`MAX_SETS` is small): the tables of positions live in the frames of
+/// walk callbacks.
+pub(super) fn ordered(sets: &[Option<Set>; MAX_SETS]) -> ([u8; MAX_SETS], usize) {
+    let mut out = [0u8; MAX_SETS];
     let mut n = 0;
     for (i, s) in sets.iter().enumerate() {
         if s.is_some() {
-            out[n] = i;
+            out[n] = i as u8;
             n += 1;
         }
     }
-    out[..n].sort_unstable_by_key(|&i| sets[i].as_ref().map_or(0, |s| s.order));
+    out[..n].sort_unstable_by_key(|&i| sets[i as usize].as_ref().map_or(0, |s| s.order));
     (out, n)
 }
 
@@ -271,7 +273,7 @@ fn stacked_below(
         if !filter.accepts(lib) {
             return true;
         }
-        for s in order[..n].iter().filter_map(|&p| sets[p].as_ref()) {
+        for s in order[..n].iter().filter_map(|&p| sets[p as usize].as_ref()) {
             if !s.filter.accepts(lib) {
                 continue;
             }
