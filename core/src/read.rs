@@ -508,6 +508,62 @@ mod tests {
     }
 
     #[test]
+    fn a_library_decoded_in_place_is_the_one_decoded_by_value_and_unmapped_reads_nothing() {
+        let mut image = Dynamic::UNMAPPED;
+        let mut seen = 0;
+        crate::loader::each(0, |lib| {
+            let Ok(by_value) = lib.decode() else {
+                return true;
+            };
+            lib.decode_into(&mut image).unwrap();
+            // Every field (the decoder writes each one in both paths).
+            let v = &*by_value;
+            let i = &image;
+            assert_eq!(v.segs.count, i.segs.count);
+            assert_eq!(v.segs.ranges, i.segs.ranges);
+            assert_eq!((v.bias, v.relro, v.dynamic), (i.bias, i.relro, i.dynamic));
+            assert_eq!((v.symtab, v.strtab, v.strsz), (i.symtab, i.strtab, i.strsz));
+            assert_eq!(
+                (v.hash, v.gnu_hash, v.versym),
+                (i.hash, i.gnu_hash, i.versym)
+            );
+            assert_eq!((v.jmprel, v.rela, v.rel), (i.jmprel, i.rela, i.rel));
+            assert_eq!(
+                (v.relr, v.relcount, v.soname),
+                (i.relr, i.relcount, i.soname)
+            );
+            assert_eq!((v.runpath, v.rpath, v.nsyms), (i.runpath, i.rpath, i.nsyms));
+            assert_eq!(
+                (v.symoffset, v.machine, v.class),
+                (i.symoffset, i.machine, i.class)
+            );
+            assert_eq!(
+                (v.plt_rela, v.bind_now, v.reserved),
+                (i.plt_rela, i.bind_now, i.reserved)
+            );
+            assert_eq!((v.gnu, v.sysv), (i.gnu, i.sysv));
+            let first = image.segs.iter().next().unwrap().start;
+            assert!(image.segs.bytes(first, 1).is_ok());
+            image.unmap();
+            assert!(
+                image.segs.bytes(first, 1).is_err(),
+                "an unmapped image reads nothing"
+            );
+            assert!(image.lookup(b"malloc").is_err() || image.lookup(b"malloc").unwrap().is_none());
+            seen += 1;
+            true
+        })
+        .unwrap();
+        assert!(seen >= 3, "{seen} libraries decoded");
+        // A failed decode leaves the place unmapped, not half filled.
+        let bad = [0u8; 56];
+        // SAFETY: program headers of zeros describe no segment: nothing is read through them.
+        let r = unsafe { Dynamic::decode_into(&mut image, 0, &bad, 0, true) };
+        assert!(r.is_err());
+        assert_eq!(image.segs.iter().count(), 0);
+    }
+
+    #[test]
     fn views_need_whole_structures() {
         let b = [0u8; 23];
         assert!(view::<elf::Rela64>(&b).is_err());

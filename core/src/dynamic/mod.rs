@@ -907,3 +907,66 @@ impl<M: Memory> Dynamic<M> {
         self.segs.contains(addr, 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tag_the_decoder_reads_has_its_own_slot() {
+        let read = [
+            dt::PLTRELSZ,
+            dt::HASH,
+            dt::STRTAB,
+            dt::SYMTAB,
+            dt::RELA,
+            dt::RELASZ,
+            dt::RELAENT,
+            dt::STRSZ,
+            dt::SYMENT,
+            dt::SONAME,
+            dt::RPATH,
+            dt::REL,
+            dt::RELSZ,
+            dt::RELENT,
+            dt::PLTREL,
+            dt::JMPREL,
+            dt::BIND_NOW,
+            dt::RUNPATH,
+            dt::FLAGS,
+            dt::RELRSZ,
+            dt::RELR,
+            dt::RELRENT,
+            dt::GNU_HASH,
+            dt::VERSYM,
+            dt::RELACOUNT,
+            dt::RELCOUNT,
+            dt::FLAGS_1,
+        ];
+        assert_eq!(read.len(), TAGS_READ);
+        let mut used = 0u32;
+        for t in read {
+            let s = tag_slot(t).unwrap();
+            assert!(s < TAGS_READ && used & (1 << s) == 0, "tag {t:#x}");
+            used |= 1 << s;
+        }
+        // Tags the decoder does not read are not collected.
+        for t in [
+            dt::NULL,
+            dt::NEEDED,
+            12,
+            13,
+            16,
+            21,
+            22,
+            25,
+            26,
+            27,
+            28,
+            32,
+            34,
+        ] {
+            assert_eq!(tag_slot(t), None, "tag {t:#x}");
+        }
+    }
+}

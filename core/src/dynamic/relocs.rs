@@ -211,3 +211,49 @@ impl<M: Memory> Dynamic<M> {
         err.map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_relocation_scan_resumed_where_it_stopped_visits_every_entry_once_in_order() {
+        let mut libs = 0;
+        crate::loader::each(0, |lib| {
+            let d = lib.decode().unwrap();
+            // The whole scan, as a count and an order-sensitive digest.
+            let digest = |h: u64, offset: u64, sym: u32| {
+                (h ^ offset ^ ((sym as u64) << 40)).wrapping_mul(0x100_0000_01b3)
+            };
+            let (mut n, mut h) = (0usize, 0u64);
+            d.for_each_raw_reloc(|offset, sym, _, _, _| {
+                (n, h) = (n + 1, digest(h, offset, sym));
+                true
+            })
+            .unwrap();
+            // The same scan in rounds of 7 entries, each resumed where the last one stopped.
+            let (mut m, mut g, mut from, mut rounds) = (0usize, 0u64, 0usize, 0usize);
+            loop {
+                let mut k = 0;
+                let stopped = d
+                    .raw_relocs_from(from, &mut |offset, sym, _, _, _| {
+                        (m, g, k) = (m + 1, digest(g, offset, sym), k + 1);
+                        k < 7
+                    })
+                    .unwrap();
+                rounds += 1;
+                match stopped {
+                    Some(next) => {
+                        assert_eq!(next, m, "resumes after the entry it stopped at");
+                        from = next;
+                    }
+                    None => break,
+                }
+            }
+            assert_eq!((m, g), (n, h), "{:?}", lib.name);
+            assert!(rounds > n / 7, "{rounds} rounds for {n} entries");
+            libs += (n > 7) as u32;
+            true
+        })
+        .unwrap();
+        assert!(libs >= 2, "{libs} libraries with more than 7 relocations");
+    }
+}
