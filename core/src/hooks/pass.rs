@@ -576,73 +576,90 @@ pub(super) fn accepting(
 /// patched; the rest cost a table lookup.  With `full`, every library is re-scanned.
 pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> Result<()> {
     st.epoch = st.epoch.wrapping_add(1);
-    // Records keep the epoch's low 16 bits (see `LibRec::seen`).
-    let epoch = st.epoch as u16;
-    let mut unsettled = 0u32;
-    let mut overflow = false;
     let mut first_err = None;
-    let mut counters = (0, 0);
     let (all, nall) = st.ordered();
     // One page-permission reader for every library of the pass (closed when the pass ends).
     let mut query = slot::PageQuery::new();
-    loader::each(loader::LIBS_ALL, |lib| {
-        counters = (lib.adds, lib.subs);
-        let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
-        if mask & focus == 0 {
-            rep.libs_filtered += 1;
-        }
-        if n == 0 {
-            if let Some(i) = st.find_lib(lib) {
-                st.libs[i].seen = epoch;
-            }
-            return true;
-        }
-        let rec = match st.find_lib(lib) {
-            Some(i) => Some(i),
-            None => {
-                let i = st.insert_lib(lib);
-                if i.is_none() {
-                    overflow = true;
-                    rep.lib_skipped(lib, SKIP_UNTRACKED);
-                }
-                i
-            }
-        };
-        if let Some(i) = rec {
-            st.libs[i].seen = epoch;
-        }
-        if lib.readiness != Readiness::Ready {
-            if mask & focus != 0 {
-                rep.lib_skipped(lib, SKIP_NOT_READY);
-            }
-            unsettled += 1;
-            if let Some(i) = rec {
-                st.libs[i].set_pending(true);
-            }
-            return true;
-        }
-        let due = match rec {
-            None => true,
-            Some(i) => full || is_due(st, i, lib, mask),
-        };
-        if due {
-            if let Err(e) = apply_recorded(st, rec, lib, &order[..n], mask, focus, rep, &mut query)
-            {
-                first_err.get_or_insert(e);
-            }
+    // What the walk tallies goes straight to the state (nothing reads it during the pass): the
+    // walk callback's closure then refers to a few places only.
+    st.unsettled = 0;
+    st.overflow = false;
+    st.counters = (0, 0);
+    let seen = loader::each(loader::LIBS_ALL, |lib| {
+        let r = visit(st, lib, &all[..nall], full, focus, rep, &mut query);
+        if let Err(e) = r {
+            first_err.get_or_insert(e);
         }
         true
-    })?;
+    });
+    seen?;
     st.sweep();
     st.watch_lazy = st.nlazy > 0 || st.libs.iter().any(|r| r.used() && r.rescan());
-    st.unsettled = unsettled;
-    st.overflow = overflow;
-    st.counters = counters;
+    let (unsettled, overflow) = (st.unsettled, st.overflow);
     SETTLED.store((unsettled == 0 && !overflow) as u32, Ordering::Release);
     if overflow {
         return Err(Error::Full);
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// One library of [`pass`]: tracked, and patched when due (the error of its patch, if any).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn visit(
+    st: &mut State,
+    lib: &LibInfo<'_>,
+    all: &[u8],
+    full: bool,
+    focus: u32,
+    rep: &mut Report,
+    query: &mut slot::PageQuery,
+) -> Result<()> {
+    // Records keep the epoch's low 16 bits (see `LibRec::seen`).
+    let epoch = st.epoch as u16;
+    st.counters = (lib.adds, lib.subs);
+    let (order, n, mask) = accepting(&st.sets, all, lib);
+    if mask & focus == 0 {
+        rep.libs_filtered += 1;
+    }
+    if n == 0 {
+        if let Some(i) = st.find_lib(lib) {
+            st.libs[i].seen = epoch;
+        }
+        return Ok(());
+    }
+    let rec = match st.find_lib(lib) {
+        Some(i) => Some(i),
+        None => {
+            let i = st.insert_lib(lib);
+            if i.is_none() {
+                st.overflow = true;
+                rep.lib_skipped(lib, SKIP_UNTRACKED);
+            }
+            i
+        }
+    };
+    if let Some(i) = rec {
+        st.libs[i].seen = epoch;
+    }
+    if lib.readiness != Readiness::Ready {
+        if mask & focus != 0 {
+            rep.lib_skipped(lib, SKIP_NOT_READY);
+        }
+        st.unsettled += 1;
+        if let Some(i) = rec {
+            st.libs[i].set_pending(true);
+        }
+        return Ok(());
+    }
+    let due = match rec {
+        None => true,
+        Some(i) => full || is_due(st, i, lib, mask),
+    };
+    if due {
+        return apply_recorded(st, rec, lib, &order[..n], mask, focus, rep, query);
+    }
+    Ok(())
 }
 
 /// Whether READY library `lib`, tracked in record `i`, needs the sets in `mask` (re)applied:
