@@ -930,15 +930,21 @@ fn lookup_many(
     if names.count > LOOKUP_MANY_MAX || out.len() < names.count {
         return Err(Error::Invalid);
     }
-    if rule() == Rule::Listed {
-        return list_lookup(names, after, out);
-    }
-    let scoped = if in_walk {
+    let scoped = if rule() == Rule::Listed {
+        // musl and static programs: the list order is the search order.
+        Err(Error::Full)
+    } else if in_walk {
         scoped_lookup(names, after, out)
     } else {
         probe::under_list_lock(|_| scoped_lookup(names, after, out))
     };
     match scoped {
+        Err(Error::Busy) | Err(Error::Full) if in_walk => match SCOPE.lock() {
+            // Inside a walk (install), the scope tables' image is free unless this thread is
+            // inside a lookup already: the search decodes into it, not onto the stack.
+            Ok(mut tables) => list_lookup_into(names, after, out, &mut tables.image),
+            Err(_) => list_lookup(names, after, out),
+        },
         Err(Error::Busy) | Err(Error::Full) => list_lookup(names, after, out),
         r => r,
     }
@@ -1076,16 +1082,28 @@ fn search(
 
 /// The list-order search: every READY object in `dl_iterate_phdr` order, after the object
 /// containing `after` if given; each name's first definition.
+/// The image is decoded on this frame (a lookup outside a walk, or re-entered): see
+/// [`list_lookup_into`].  Not inlined: the image is on the stack only when this runs.
+#[inline(never)]
 fn list_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -> Result<u64> {
+    let mut image = Dynamic::UNMAPPED;
+    list_lookup_into(names, after, out, &mut image)
+}
+
+/// [`list_lookup`] decoding each object into `image`.  Not inlined, for [`list_lookup`]'s sake.
+#[inline(never)]
+fn list_lookup_into(
+    names: &Names<'_, '_>,
+    after: Option<usize>,
+    out: &mut [usize],
+    image: &mut Dynamic,
+) -> Result<u64> {
     let wanted = names.wanted();
     let mut found = 0u64;
     if wanted == 0 {
         return Ok(0);
     }
     let mut skipping = after.is_some();
-    // The fallback (musl, a re-entered lookup, more objects than the scope tables hold): the
-    // image is decoded on this frame.
-    let mut image = Dynamic::UNMAPPED;
     each(0, |lib| {
         if skipping {
             if lib.contains(after.unwrap_or(0)) {
@@ -1096,7 +1114,7 @@ fn list_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -
         if lib.kind == LibKind::Vdso {
             return true;
         }
-        found |= define_in(lib, &mut image, names, wanted & !found, out);
+        found |= define_in(lib, image, names, wanted & !found, out);
         found != wanted
     })?;
     Ok(found)
