@@ -482,7 +482,8 @@ impl Scan<'_, '_> {
         let current = slot::peek(d, r.slot).unwrap_or(0);
         let lazy = r.table == Table::JmpRel && d.bind_now == 0;
         // A lazy PLT stub lies inside the library; so does a definition of its own (bound to
-        // itself, e.g. under RTLD_DEEPBIND), told apart by a lookup (rare: lazy slots only).
+        // itself, e.g. under RTLD_DEEPBIND), told apart by the library's own definition of the
+        // name (looked up once per lazily bound library, see `own_definitions`).
         let unbound = lazy && d.contains(current) && self.wants[k].own != current;
         let c = chain(
             self.sets,
