@@ -117,11 +117,11 @@ impl<'a> LibInfo<'a> {
         unsafe { Dynamic::decode(self.bias, raw, 0) }.map(Mapped::new)
     }
 
-    /// [`LibInfo::decode`] without the borrowing wrapper, for the crate's own passes: moving
-    /// the decoded image into the wrapper would put a second half-kilobyte copy on the caller's
-    /// frame.  The caller must not use the result after the callback (the library may be
-    /// unmapped then).
-    pub(crate) fn decode_here(&self) -> Result<Dynamic> {
+    /// [`LibInfo::decode`] in place, into `out` (see `Dynamic::decode_into`), for the crate's
+    /// own passes, which keep the decoded image in static memory instead of on the stack of
+    /// malloc hooks.  The caller must unmap `out` (`Dynamic::unmap`) before the callback returns:
+    /// the library may be unloaded after it.
+    pub(crate) fn decode_into(&self, out: &mut Dynamic) -> Result<()> {
         // SAFETY: phdr/phnum come from the loader's dl_phdr_info for a listed object.
         let raw = unsafe {
             dynamic::phdr_bytes(
@@ -131,8 +131,8 @@ impl<'a> LibInfo<'a> {
             )?
         };
         // SAFETY: this library is listed (we are inside its walk callback); the caller's
-        // contract keeps the result from outliving it.
-        unsafe { Dynamic::decode(self.bias, raw, 0) }
+        // contract unmaps `out` before the callback returns.
+        unsafe { Dynamic::decode_into(out, self.bias, raw, 0, true) }
     }
 
     /// Whether `addr` lies in one of this library's segments.
@@ -187,7 +187,10 @@ pub fn find_object_fn() -> usize {
 
 /// Finds `_dl_find_object` (glibc >= 2.35) or `gnu_get_libc_version` (older glibc) in the
 /// dynamic symbols of the loaded objects with gothook's own decoder (never `dlsym`: it takes the
-/// loader lock and may allocate).  Neither means musl or a static program.
+/// loader lock and may allocate).  Neither means musl or a static program.  Runs once per
+/// process; not inlined into the walks that call it first.
+#[cold]
+#[inline(never)]
 fn detect() -> Rule {
     struct Found {
         find_object: usize,
@@ -238,17 +241,20 @@ fn detected_rule() -> Rule {
     }
 }
 
-/// The raw record of one `dl_iterate_phdr` callback, with segments and counters read.
+/// The raw record of one `dl_iterate_phdr` callback, with segments and counters read: the
+/// library as [`each`] reports it, before [`each_from`] classifies it (`kind`, `readiness` and
+/// `index` are placeholders until then), and its RELRO range.  One record, not a second copy
+/// for the classified library: it is on the stack of every walk callback.
 struct Raw<'a> {
-    bias: usize,
-    name: &'a [u8],
-    name_ptr: *const u8,
-    phdr: usize,
-    phnum: u16,
-    adds: u64,
-    subs: u64,
-    segs: Segments,
+    lib: LibInfo<'a>,
     relro: (usize, usize),
+}
+
+impl<'a> core::ops::Deref for Raw<'a> {
+    type Target = LibInfo<'a>;
+    fn deref(&self) -> &LibInfo<'a> {
+        &self.lib
+    }
 }
 
 impl Raw<'_> {
@@ -270,11 +276,13 @@ impl Raw<'_> {
         unsafe { Dynamic::decode(self.bias, raw, 0) }
     }
 
-    /// [`Raw::decode`] up to the string table: the object's names and DT_NEEDED entries only.
-    fn decode_names(&self) -> Result<Dynamic> {
+    /// [`Raw::decode`] up to the string table, in place: the object's names and DT_NEEDED
+    /// entries only.  The caller unmaps `out` before the callback returns.
+    fn decode_names_into(&self, out: &mut Dynamic) -> Result<()> {
         let raw = self.phdr_bytes()?;
-        // SAFETY: a listed object, decoded inside the walk callback that reported it.
-        unsafe { Dynamic::decode_names(self.bias, raw, 0) }
+        // SAFETY: a listed object, decoded inside the walk callback that reported it; the
+        // caller unmaps `out` before that callback returns.
+        unsafe { Dynamic::decode_into(out, self.bias, raw, 0, false) }
     }
 }
 
@@ -289,7 +297,7 @@ fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
 }
 
 /// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
-fn raw_walk<F: FnMut(&Raw<'_>) -> bool>(f: F) -> c_int {
+fn raw_walk<F: FnMut(&mut Raw<'_>) -> bool>(f: F) -> c_int {
     raw_walk_from(0, f).0
 }
 
@@ -303,11 +311,11 @@ struct Walk<F> {
 /// [`raw_walk`] for the objects from position `skip` on: the callbacks for the ones before only
 /// count (no program header is read), so skipping costs the loader's own per-object work.
 /// Returns `dl_iterate_phdr`'s result and the number of objects it reported.
-fn raw_walk_from<F: FnMut(&Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize) {
+fn raw_walk_from<F: FnMut(&mut Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize) {
     /// # Safety
     /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
     /// `Walk<F>` that `raw_walk_from` passed, alive for the walk.
-    unsafe extern "C" fn cb<F: FnMut(&Raw<'_>) -> bool>(
+    unsafe extern "C" fn cb<F: FnMut(&mut Raw<'_>) -> bool>(
         info: *mut sys::PhdrInfo,
         size: usize,
         data: *mut c_void,
@@ -328,29 +336,38 @@ fn raw_walk_from<F: FnMut(&Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize
         };
         let (name, name_ptr) = c_name(info.dlpi_name);
         let is64 = cfg!(target_pointer_width = "64");
-        let mut raw = Raw {
-            bias: info.dlpi_addr as usize,
-            name,
-            name_ptr,
-            phdr: info.dlpi_phdr as usize,
-            phnum: info.dlpi_phnum,
-            adds,
-            subs,
-            segs: Segments::default(),
-            relro: (0, 0),
-        };
+        let bias = info.dlpi_addr as usize;
+        let (phdr, phnum) = (info.dlpi_phdr as usize, info.dlpi_phnum);
+        let mut segs = Segments::default();
+        let mut relro = (0, 0);
         // SAFETY: dlpi_phdr/dlpi_phnum describe the object's program headers.
-        if let Ok(bytes) = unsafe { dynamic::phdr_bytes(raw.phdr, raw.phnum as usize, is64) } {
+        if let Ok(bytes) = unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) } {
             for p in dynamic::phdrs(bytes, is64) {
-                let start = raw.bias.wrapping_add(p.vaddr as usize);
+                let start = bias.wrapping_add(p.vaddr as usize);
                 if p.p_type == elf::PT_LOAD {
-                    let _ = raw.segs.push(start, p.memsz as usize, p.flags);
+                    let _ = segs.push(start, p.memsz as usize, p.flags);
                 } else if p.p_type == elf::PT_GNU_RELRO {
-                    raw.relro = (start, start.wrapping_add(p.memsz as usize));
+                    relro = (start, start.wrapping_add(p.memsz as usize));
                 }
             }
         }
-        if f(&raw) {
+        let mut raw = Raw {
+            lib: LibInfo {
+                bias,
+                name,
+                name_ptr,
+                phdr,
+                phnum,
+                kind: LibKind::Other,
+                readiness: Readiness::Unknown,
+                adds,
+                subs,
+                index: 0,
+                segs: &segs,
+            },
+            relro,
+        };
+        if f(&mut raw) {
             0
         } else {
             1
@@ -508,7 +525,7 @@ fn parse_maps_line(line: &[u8], addr: usize) -> Option<bool> {
 }
 
 fn readiness(raw: &Raw<'_>, kind: LibKind, rule: Rule, prot: &mut Protections) -> Readiness {
-    readiness_parts(&raw.segs, raw.relro, raw.bias, kind, rule, prot)
+    readiness_parts(raw.segs, raw.relro, raw.bias, kind, rule, prot)
 }
 
 /// The readiness of an already decoded image (for swaps on a captured `Dynamic`).  Signal-safe:
@@ -708,19 +725,10 @@ pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool)
         if readiness != Readiness::Ready && flags & LIBS_ALL == 0 {
             return true;
         }
-        f(&LibInfo {
-            bias: raw.bias,
-            name: raw.name,
-            name_ptr: raw.name_ptr,
-            phdr: raw.phdr,
-            phnum: raw.phnum,
-            kind,
-            readiness,
-            adds: raw.adds,
-            subs: raw.subs,
-            index: i,
-            segs: &raw.segs,
-        })
+        raw.lib.kind = kind;
+        raw.lib.readiness = readiness;
+        raw.lib.index = i;
+        f(&raw.lib)
     });
     Ok(())
 }
@@ -767,11 +775,13 @@ fn needed_names(d: &Dynamic, mut f: impl FnMut(&[u8])) {
 
 /// Records every listed object's names and DT_NEEDED entries for the scope computation.
 /// Returns the index of the object containing `addr` (if `addr` is non-zero and mapped).
-fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
+/// Not inlined, nor is [`search`]: their walks are never on the stack together.
+#[inline(never)]
+fn record(objs: &mut scope::Objects, image: &mut Dynamic, addr: usize) -> Option<usize> {
     let aux = Aux::read();
     let mut host = None;
     raw_walk(|raw| {
-        let Some(i) = record_one(objs, raw) else {
+        let Some(i) = record_one(objs, image, raw) else {
             return false;
         };
         if raw.phdr == aux.at_phdr {
@@ -787,36 +797,43 @@ fn record(objs: &mut scope::Objects, addr: usize) -> Option<usize> {
     host
 }
 
-/// Records one listed object's names and DT_NEEDED entries; returns its index (`None`: the
-/// table is full).  Not inlined: its decoded image is never on the stack with the walk
-/// callback's record of the object.
+/// Records one listed object's names and DT_NEEDED entries, decoding it into `image` (unmapped
+/// again before returning); returns its index (`None`: the table is full).  Not inlined: the
+/// decoder's frame is never on the stack with the walk callback's record of the object.
 #[inline(never)]
-fn record_one(objs: &mut scope::Objects, raw: &Raw<'_>) -> Option<usize> {
-    let d = raw.decode_names();
-    let i = objs.push(raw.bias, d.as_ref().ok().and_then(|d| d.soname()), raw.name)?;
-    if let Ok(d) = &d {
-        needed_names(d, |n| objs.push_needed(n));
+fn record_one(objs: &mut scope::Objects, image: &mut Dynamic, raw: &Raw<'_>) -> Option<usize> {
+    let decoded = raw.decode_names_into(image).is_ok();
+    let soname = if decoded { image.soname() } else { None };
+    let i = objs.push(raw.bias, soname, raw.name);
+    if i.is_some() && decoded {
+        needed_names(image, |n| objs.push_needed(n));
     }
-    Some(i)
+    image.unmap();
+    i
 }
 
-/// Looks the names of `want` (a mask over `names`) up in the listed `lib`, writing each
-/// definition found to `out`; returns the mask of those found.  Not inlined, for the same
-/// reason as [`record_one`].
+/// Looks the names of `want` (a mask over `names`) up in the listed `lib`, decoded into
+/// `image` (unmapped again before returning), writing each definition found to `out`; returns
+/// the mask of those found.  Not inlined, for the same reason as [`record_one`].
 #[inline(never)]
-fn define_in(lib: &LibInfo<'_>, names: &Names<'_, '_>, want: u64, out: &mut [usize]) -> u64 {
-    // Borrowed where it was returned (one copy on this frame).
-    let decoded = lib.decode_here();
-    let Ok(d) = decoded.as_ref() else {
+fn define_in(
+    lib: &LibInfo<'_>,
+    image: &mut Dynamic,
+    names: &Names<'_, '_>,
+    want: u64,
+    out: &mut [usize],
+) -> u64 {
+    if lib.decode_into(image).is_err() {
         return 0;
-    };
+    }
     let mut found = 0;
     for (k, name) in names.each().filter(|&(k, _)| want & (1 << k) != 0) {
-        if let Some(addr) = defined_at(d, name) {
+        if let Some(addr) = defined_at(image, name) {
             out[k] = addr;
             found |= 1 << k;
         }
     }
+    image.unmap();
     found
 }
 
@@ -913,15 +930,21 @@ fn lookup_many(
     if names.count > LOOKUP_MANY_MAX || out.len() < names.count {
         return Err(Error::Invalid);
     }
-    if rule() == Rule::Listed {
-        return list_lookup(names, after, out);
-    }
-    let scoped = if in_walk {
+    let scoped = if rule() == Rule::Listed {
+        // musl and static programs: the list order is the search order.
+        Err(Error::Full)
+    } else if in_walk {
         scoped_lookup(names, after, out)
     } else {
         probe::under_list_lock(|_| scoped_lookup(names, after, out))
     };
     match scoped {
+        Err(Error::Busy) | Err(Error::Full) if in_walk => match SCOPE.lock() {
+            // Inside a walk (install), the scope tables' image is free unless this thread is
+            // inside a lookup already: the search decodes into it, not onto the stack.
+            Ok(mut tables) => list_lookup_into(names, after, out, &mut tables.image),
+            Err(_) => list_lookup(names, after, out),
+        },
         Err(Error::Busy) | Err(Error::Full) => list_lookup(names, after, out),
         r => r,
     }
@@ -945,11 +968,15 @@ impl<'n> Names<'_, 'n> {
     }
 }
 
-/// The scope computation's tables (about 11 KiB).
+/// The scope computation's tables (about 11 KiB), and the place each object is decoded in.
 struct ScopeTables {
     objs: scope::Objects,
     order: [u16; scope::OBJ_MAX],
     pos: [u16; scope::OBJ_MAX],
+    /// The object being recorded or searched, decoded (unmapped between objects).
+    image: Dynamic,
+    /// Per name: the scope position of the definition the search kept so far (NONE: none yet).
+    best: [u16; LOOKUP_MANY_MAX],
 }
 
 /// Static, so that a lookup (which install runs inside malloc hooks) needs little stack.  Only
@@ -959,15 +986,23 @@ static SCOPE: OwnedLock<ScopeTables> = OwnedLock::new_in_walks(ScopeTables {
     objs: scope::Objects::new(),
     order: [scope::NONE; scope::OBJ_MAX],
     pos: [scope::NONE; scope::OBJ_MAX],
+    image: Dynamic::UNMAPPED,
+    best: [scope::NONE; LOOKUP_MANY_MAX],
 });
 
 /// [`global_lookup_many`] through the scope tables; `Full` when the process lists more objects
 /// than they hold, `Busy` when this thread is inside a lookup already.
 fn scoped_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -> Result<u64> {
     let mut scratch = SCOPE.lock()?;
-    let ScopeTables { objs, order, pos } = &mut *scratch;
+    let ScopeTables {
+        objs,
+        order,
+        pos,
+        image,
+        best,
+    } = &mut *scratch;
     objs.clear();
-    let host = record(objs, after.unwrap_or(0));
+    let host = record(objs, image, after.unwrap_or(0));
     if objs.overflow {
         return Err(Error::Full);
     }
@@ -986,7 +1021,7 @@ fn scoped_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize])
     for (k, &i) in order[start..len].iter().enumerate() {
         pos[i as usize] = k as u16;
     }
-    let found = search(names, objs, pos, out);
+    let found = search(names, objs, pos, image, best, out);
     for &i in &order[start..len] {
         pos[i as usize] = scope::NONE;
     }
@@ -995,14 +1030,19 @@ fn scoped_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize])
 
 /// Each name's definition in the READY object of lowest `pos` (NONE: not searched), all names
 /// in one walk that decodes each searched object once.
+#[inline(never)]
 fn search(
     names: &Names<'_, '_>,
     objs: &scope::Objects,
     pos: &[u16; scope::OBJ_MAX],
+    image: &mut Dynamic,
+    best: &mut [u16; LOOKUP_MANY_MAX],
     out: &mut [usize],
 ) -> Result<u64> {
-    // Per name: the scope position of the definition kept so far (NONE: none yet).
-    let mut best = [scope::NONE; LOOKUP_MANY_MAX];
+    // Entry by entry (see `pos` in `scoped_lookup`).
+    for b in best.iter_mut().take(names.count) {
+        *b = scope::NONE;
+    }
     let mut found = 0u64;
     each(0, |lib| {
         if lib.kind == LibKind::Vdso {
@@ -1027,7 +1067,7 @@ fn search(
             .filter(|&(k, _)| best[k] > p)
             .fold(0, |m, (k, _)| m | 1 << k);
         if want != 0 {
-            let here = define_in(lib, names, want, out);
+            let here = define_in(lib, image, names, want, out);
             for (k, b) in best.iter_mut().enumerate().take(names.count) {
                 if here & (1 << k) != 0 {
                     *b = p;
@@ -1042,7 +1082,22 @@ fn search(
 
 /// The list-order search: every READY object in `dl_iterate_phdr` order, after the object
 /// containing `after` if given; each name's first definition.
+/// The image is decoded on this frame (a lookup outside a walk, or re-entered): see
+/// [`list_lookup_into`].  Not inlined: the image is on the stack only when this runs.
+#[inline(never)]
 fn list_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -> Result<u64> {
+    let mut image = Dynamic::UNMAPPED;
+    list_lookup_into(names, after, out, &mut image)
+}
+
+/// [`list_lookup`] decoding each object into `image`.  Not inlined, for [`list_lookup`]'s sake.
+#[inline(never)]
+fn list_lookup_into(
+    names: &Names<'_, '_>,
+    after: Option<usize>,
+    out: &mut [usize],
+    image: &mut Dynamic,
+) -> Result<u64> {
     let wanted = names.wanted();
     let mut found = 0u64;
     if wanted == 0 {
@@ -1059,7 +1114,7 @@ fn list_lookup(names: &Names<'_, '_>, after: Option<usize>, out: &mut [usize]) -
         if lib.kind == LibKind::Vdso {
             return true;
         }
-        found |= define_in(lib, names, wanted & !found, out);
+        found |= define_in(lib, image, names, wanted & !found, out);
         found != wanted
     })?;
     Ok(found)

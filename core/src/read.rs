@@ -171,11 +171,20 @@ impl core::ops::Deref for ProcessImage {
     }
 }
 
+// The range checks are not inlined: inside the decoder's and the passes' loops, the compiler
+// would keep every segment's bounds in stack slots of their frames (which run inside malloc
+// hooks), for a check that costs a few nanoseconds as a call.
 impl Memory for ProcessImage {
     fn segments(&self) -> &Segments {
         &self.segs
     }
 
+    #[inline(never)]
+    fn contains(&self, addr: usize, len: usize) -> bool {
+        self.segs.contains(addr, len)
+    }
+
+    #[inline(never)]
     fn bytes(&self, addr: usize, len: usize) -> Result<&[u8]> {
         if !self.segs.contains(addr, len) {
             return Err(OUTSIDE);
@@ -330,20 +339,110 @@ impl Dynamic<ProcessImage> {
         Dynamic::decode_in(mem, bias, raw_phdrs, flags)
     }
 
-    /// [`Dynamic::decode`] up to the string table only (see `Dynamic::decode_names_in`): enough
-    /// for `soname`, `string` and the DT_NEEDED entries, at a fraction of the cost.
+    /// A decoded image with no segment: every read through it is refused.  The value of a
+    /// place that [`Dynamic::decode_into`] fills, between decodes.
+    pub(crate) const UNMAPPED: Dynamic = Dynamic {
+        bias: 0,
+        segs: ProcessImage {
+            segs: Segments {
+                ranges: [crate::mem::Range {
+                    start: 0,
+                    end: 0,
+                    flags: 0,
+                    reserved: 0,
+                }; crate::mem::MAX_LOADS],
+                count: 0,
+                reserved: 0,
+            },
+        },
+        relro: (0, 0),
+        dynamic: 0,
+        symtab: 0,
+        strtab: 0,
+        strsz: 0,
+        hash: 0,
+        gnu_hash: 0,
+        versym: 0,
+        jmprel: (0, 0),
+        rela: (0, 0),
+        rel: (0, 0),
+        relr: (0, 0),
+        relcount: (0, 0),
+        soname: 0,
+        runpath: 0,
+        rpath: 0,
+        nsyms: 0,
+        symoffset: 0,
+        machine: 0,
+        class: 0,
+        plt_rela: 0,
+        bind_now: 0,
+        reserved: [0; 7],
+        gnu: dynamic::GnuHash {
+            nbuckets: 0,
+            symoffset: 0,
+            bloom_words: 0,
+            bloom_shift: 0,
+            bloom: 0,
+            buckets: 0,
+            chains: 0,
+        },
+        sysv: dynamic::SysvHash {
+            nbucket: 0,
+            nchain: 0,
+            buckets: 0,
+            chains: 0,
+        },
+    };
+
+    /// [`Dynamic::decode`] written into `out` in place: the passes that run inside malloc hooks
+    /// keep the decoded image (half a kilobyte) in static memory, and the decoder's own frame
+    /// then holds only the tag values.  With `tables` false it stops after the string table:
+    /// enough for `soname`, `string` and the DT_NEEDED entries, at a fraction of the cost.  On
+    /// error `out` is left unmapped ([`Dynamic::unmap`]).
     ///
     /// # Safety
-    /// As [`Dynamic::decode`].
-    pub(crate) unsafe fn decode_names(
+    /// As [`Dynamic::decode`], while `out` is used: the caller unmaps it (or decodes another
+    /// image into it) before the library may be unloaded.
+    pub(crate) unsafe fn decode_into(
+        out: &mut Dynamic,
         bias: usize,
         raw_phdrs: &[u8],
         flags: u32,
-    ) -> Result<Dynamic> {
-        let segs = dynamic::load_segments(bias, raw_phdrs, dynamic::decode_class(flags)?)?;
-        // SAFETY: the caller vouches these ranges are mapped while the result lives.
-        let mem = unsafe { ProcessImage::new(segs) };
-        Dynamic::decode_names_in(mem, bias, raw_phdrs, flags)
+        tables: bool,
+    ) -> Result<()> {
+        let r = Dynamic::place(out, bias, raw_phdrs, flags, tables);
+        if r.is_err() {
+            out.unmap();
+        }
+        r
+    }
+
+    fn place(
+        out: &mut Dynamic,
+        bias: usize,
+        raw_phdrs: &[u8],
+        flags: u32,
+        tables: bool,
+    ) -> Result<()> {
+        let is64 = dynamic::decode_class(flags)?;
+        out.reset(
+            bias,
+            if is64 {
+                elf::ELFCLASS64
+            } else {
+                elf::ELFCLASS32
+            },
+        );
+        // The ranges are the caller's to vouch for (see `decode_into`), as for
+        // `ProcessImage::new`.
+        dynamic::fill_segments(&mut out.segs.segs, bias, raw_phdrs, is64)?;
+        out.fill(raw_phdrs, flags, tables)
+    }
+
+    /// Forgets the image: every later read through `self` is refused (no segment is left).
+    pub(crate) fn unmap(&mut self) {
+        self.segs.segs.count = 0;
     }
 }
 
@@ -406,6 +505,62 @@ mod tests {
             short.bytes(0x2000, 4).is_err(),
             "segment runs past the file"
         );
+    }
+
+    #[test]
+    fn a_library_decoded_in_place_is_the_one_decoded_by_value_and_unmapped_reads_nothing() {
+        let mut image = Dynamic::UNMAPPED;
+        let mut seen = 0;
+        crate::loader::each(0, |lib| {
+            let Ok(by_value) = lib.decode() else {
+                return true;
+            };
+            lib.decode_into(&mut image).unwrap();
+            // Every field (the decoder writes each one in both paths).
+            let v = &*by_value;
+            let i = &image;
+            assert_eq!(v.segs.count, i.segs.count);
+            assert_eq!(v.segs.ranges, i.segs.ranges);
+            assert_eq!((v.bias, v.relro, v.dynamic), (i.bias, i.relro, i.dynamic));
+            assert_eq!((v.symtab, v.strtab, v.strsz), (i.symtab, i.strtab, i.strsz));
+            assert_eq!(
+                (v.hash, v.gnu_hash, v.versym),
+                (i.hash, i.gnu_hash, i.versym)
+            );
+            assert_eq!((v.jmprel, v.rela, v.rel), (i.jmprel, i.rela, i.rel));
+            assert_eq!(
+                (v.relr, v.relcount, v.soname),
+                (i.relr, i.relcount, i.soname)
+            );
+            assert_eq!((v.runpath, v.rpath, v.nsyms), (i.runpath, i.rpath, i.nsyms));
+            assert_eq!(
+                (v.symoffset, v.machine, v.class),
+                (i.symoffset, i.machine, i.class)
+            );
+            assert_eq!(
+                (v.plt_rela, v.bind_now, v.reserved),
+                (i.plt_rela, i.bind_now, i.reserved)
+            );
+            assert_eq!((v.gnu, v.sysv), (i.gnu, i.sysv));
+            let first = image.segs.iter().next().unwrap().start;
+            assert!(image.segs.bytes(first, 1).is_ok());
+            image.unmap();
+            assert!(
+                image.segs.bytes(first, 1).is_err(),
+                "an unmapped image reads nothing"
+            );
+            assert!(image.lookup(b"malloc").is_err() || image.lookup(b"malloc").unwrap().is_none());
+            seen += 1;
+            true
+        })
+        .unwrap();
+        assert!(seen >= 3, "{seen} libraries decoded");
+        // A failed decode leaves the place unmapped, not half filled.
+        let bad = [0u8; 56];
+        // SAFETY: program headers of zeros describe no segment: nothing is read through them.
+        let r = unsafe { Dynamic::decode_into(&mut image, 0, &bad, 0, true) };
+        assert!(r.is_err());
+        assert_eq!(image.segs.iter().count(), 0);
     }
 
     #[test]

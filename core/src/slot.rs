@@ -9,10 +9,23 @@ use crate::elf;
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, Readiness};
 use crate::lock::OwnedLock;
+// The image's range checks through `Memory`, out of line (see `read`).
+use crate::read::Memory;
 use crate::sys;
 
-/// Serialises every protect / compare-and-swap / restore sequence in the process.
-static SWAP_LOCK: OwnedLock<()> = OwnedLock::new(());
+/// Serialises every protect / compare-and-swap / restore sequence in the process, and holds
+/// the pages the holder's batch made writable.
+static SWAP_LOCK: OwnedLock<Opened> = OwnedLock::new(Opened {
+    runs: [Run {
+        start: 0,
+        end: 0,
+        prot: 0,
+    }; BATCH_RUNS],
+    n: 0,
+    failed: false,
+    plan: [(0, 0); PLAN_PAGES],
+    query: [0; 13],
+});
 
 fn check(owner: &Dynamic, slot: usize) -> Result<()> {
     let ws = core::mem::size_of::<usize>();
@@ -92,6 +105,21 @@ struct Run {
     prot: u32,
 }
 
+/// What a batch keeps while it holds the swap lock: the runs of pages it made writable and
+/// must restore, and [`Batch::open`]'s plan.  In the lock's static, not in the batch: a batch
+/// runs inside malloc hooks and signal handlers, where stack is short.
+struct Opened {
+    runs: [Run; BATCH_RUNS],
+    n: usize,
+    /// A restore failed (reported by `finish`).
+    failed: bool,
+    /// The distinct read-only pages [`Batch::open`] plans to open, in address order, with the
+    /// protection each gets back.
+    plan: [(usize, u32); PLAN_PAGES],
+    /// The `struct procmap_query` of the batch's page queries (see [`PageQuery::writable`]).
+    query: [u64; 13],
+}
+
 /// Answers "is this page writable now" for the pages of one pass, with one `PROCMAP_QUERY`
 /// ioctl (Linux >= 6.11) on `/proc/self/maps` per mapping instead of one probing system call
 /// per page ([`writable_now`]), which costs three times as much.  The descriptor is opened at
@@ -118,15 +146,18 @@ impl PageQuery {
 
     /// Whether the mapping holding `page` is writable now, and where that answer ends: every
     /// page from `page` to the returned end has the same write permission.  The end is
-    /// `page + page_size` when only this page was asked about.
-    fn writable(&mut self, page: usize, page_size: usize) -> (bool, usize) {
+    /// `page + page_size` when only this page was asked about.  `q` is the query's buffer
+    /// (the swap lock holder's, not on the stack).
+    fn writable(&mut self, page: usize, page_size: usize, q: &mut [u64; 13]) -> (bool, usize) {
         self.open();
         if let Some(fd) = self.maps.as_ref() {
             // struct procmap_query { u64 size, query_flags, query_addr, vma_start, vma_end,
             //   vma_flags, vma_page_size, vma_offset, inode; u32 dev_major, dev_minor,
             //   vma_name_size, build_id_size; u64 vma_name_addr, build_id_addr; }
             // query_flags 0: the mapping that contains query_addr, else an error.
-            let mut q = [0u64; 13];
+            for w in q.iter_mut() {
+                *w = 0;
+            }
             q[0] = 104;
             q[2] = page as u64;
             // SAFETY: `q` is a 104-byte procmap_query with no name/build-id buffers requested.
@@ -165,11 +196,9 @@ impl Default for PageQuery {
 /// tools through the `unsafe` [`Batch::swap_ready`] and [`Batch::open_ready`]; gothook's own
 /// passes use it under [`swap`]'s contract.
 pub struct Batch<'q> {
-    _guard: crate::lock::Guard<'static, ()>,
-    open: [Run; BATCH_RUNS],
-    nopen: usize,
+    /// The swap lock, held for the batch, and the runs it opened.
+    open: crate::lock::Guard<'static, Opened>,
     page_size: usize,
-    failed: bool,
     query: Option<&'q mut PageQuery>,
 }
 
@@ -189,16 +218,14 @@ impl<'q> Batch<'q> {
     }
 
     fn start(query: Option<&'q mut PageQuery>) -> Result<Batch<'q>> {
+        let mut open = SWAP_LOCK.lock()?;
+        // Every batch restores its runs before it releases the lock; a batch of a thread that
+        // a fork left behind (the lock taken over) is forgotten, as its stack would have been.
+        open.n = 0;
+        open.failed = false;
         Ok(Batch {
-            _guard: SWAP_LOCK.lock()?,
-            open: [Run {
-                start: 0,
-                end: 0,
-                prot: 0,
-            }; BATCH_RUNS],
-            nopen: 0,
+            open,
             page_size: sys::page_size(),
-            failed: false,
             query,
         })
     }
@@ -236,16 +263,24 @@ impl<'q> Batch<'q> {
     /// writable (by their headers, or because someone made them so) are left as they are.
     /// Best effort: a page that cannot be opened here is opened (or refused, `Protect`) by the
     /// swap that needs it.
+    /// Not inlined into the passes: its plan's frames are not on the stack with theirs.
+    #[inline(never)]
     pub(crate) fn open(&mut self, owner: &Dynamic, slots: impl Iterator<Item = usize>) {
+        let n = self.plan(owner, slots);
+        self.open_planned(owner, n);
+    }
+
+    /// The first step of [`Batch::open`]: the distinct read-only pages that hold `slots`, in
+    /// address order, into the plan; returns their number.
+    fn plan(&mut self, owner: &Dynamic, slots: impl Iterator<Item = usize>) -> usize {
         let ps = self.page_size;
-        let mut pages = [(0usize, 0u32); PLAN_PAGES];
         let mut n = 0;
         for slot in slots {
             if check(owner, slot).is_err() {
                 continue;
             }
             let page = slot & !(ps - 1);
-            if self.is_open(page) || pages[..n].iter().any(|&(p, _)| p == page) {
+            if self.is_open(page) || self.open.plan[..n].iter().any(|&(p, _)| p == page) {
                 continue;
             }
             let Some(prot) = owner.page_protection(page, ps) else {
@@ -255,6 +290,7 @@ impl<'q> Batch<'q> {
                 continue;
             }
             // Insertion in address order (a handful of pages).
+            let pages = &mut self.open.plan;
             let mut i = n;
             while i > 0 && pages[i - 1].0 > page {
                 pages[i] = pages[i - 1];
@@ -263,12 +299,19 @@ impl<'q> Batch<'q> {
             pages[i] = (page, prot);
             n += 1;
         }
+        n
+    }
+
+    /// The second step of [`Batch::open`]: opens the first `n` planned pages, in runs.
+    #[inline(never)]
+    fn open_planned(&mut self, owner: &Dynamic, n: usize) {
+        let ps = self.page_size;
         // One answer about a mapping serves every later page inside it: the runs opened in
         // between lie before those pages and change nothing about them.
         let mut known = (0usize, 0usize, false);
         let mut i = 0;
-        while i < n && self.nopen < BATCH_RUNS {
-            let (start, prot) = pages[i];
+        while i < n && self.open.n < BATCH_RUNS {
+            let (start, prot) = self.open.plan[i];
             let mut end = start + ps;
             i += 1;
             if !(known.0 <= start && start < known.1) {
@@ -279,8 +322,8 @@ impl<'q> Batch<'q> {
             // read-only mapping, with the pages between, when those have the same protection:
             // one larger `mprotect` costs less than two (the pages between are restored with
             // the run, to the protection they were found with).
-            while i < n && pages[i].1 == prot {
-                let next = pages[i].0;
+            while i < n && self.open.plan[i].1 == prot {
+                let next = self.open.plan[i].0;
                 let bridge = !known.2
                     && next + ps <= known.1
                     && (next - end) / ps <= MAX_BRIDGE
@@ -311,19 +354,21 @@ impl<'q> Batch<'q> {
 
     fn writable(&mut self, page: usize) -> (bool, usize) {
         match self.query.as_deref_mut() {
-            Some(q) => q.writable(page, self.page_size),
+            Some(q) => q.writable(page, self.page_size, &mut self.open.query),
             None => (writable_now(page), page + self.page_size),
         }
     }
 
     fn is_open(&self, page: usize) -> bool {
-        self.open[..self.nopen]
+        self.open.runs[..self.open.n]
             .iter()
             .any(|r| page >= r.start && page < r.end)
     }
 
     /// Makes `[start, end)` writable and records it, joining an adjacent open run with the
-    /// same protection (so that it is restored with that run, in one call).
+    /// same protection (so that it is restored with that run, in one call).  Not inlined, nor
+    /// is `close_first`: a few calls per batch, kept off the frames of the loops that call them.
+    #[inline(never)]
     fn protect_open(&mut self, start: usize, end: usize, prot: u32) -> Result<()> {
         // SAFETY: pages of a READY library, not writable now; write is added only until the
         // batch restores `prot`, the protection derived from the owner's program headers.
@@ -333,7 +378,8 @@ impl<'q> Batch<'q> {
             let _ = unsafe { sys::mprotect(start, end - start, prot) };
             return Err(Error::Protect);
         }
-        if let Some(r) = self.open[..self.nopen]
+        let open = &mut *self.open;
+        if let Some(r) = open.runs[..open.n]
             .iter_mut()
             .find(|r| r.prot == prot && (r.end == start || r.start == end))
         {
@@ -341,12 +387,13 @@ impl<'q> Batch<'q> {
             r.end = r.end.max(end);
             return Ok(());
         }
-        if self.nopen == BATCH_RUNS {
+        if open.n == BATCH_RUNS {
             // Restoring the oldest run makes room; a failure there is remembered for finish.
             let _ = self.close_first();
         }
-        self.open[self.nopen] = Run { start, end, prot };
-        self.nopen += 1;
+        let open = &mut *self.open;
+        open.runs[open.n] = Run { start, end, prot };
+        open.n += 1;
         Ok(())
     }
 
@@ -383,15 +430,21 @@ impl<'q> Batch<'q> {
         .map_err(|_| Error::Changed)
     }
 
+    #[inline(never)]
     fn close_first(&mut self) -> Result<()> {
-        let r = self.open[0];
-        self.open.copy_within(1..self.nopen, 0);
-        self.nopen -= 1;
+        let open = &mut *self.open;
+        let r = open.runs[0];
+        // Run by run, not `copy_within`: a libc `memmove` on the lock's static memory would be
+        // reported by a race detector that intercepts libc and is blind to the lock.
+        for k in 1..open.n {
+            open.runs[k - 1] = open.runs[k];
+        }
+        open.n -= 1;
         // SAFETY: restores exactly the protection derived from the owner's program headers.
         if unsafe { sys::mprotect(r.start, r.end - r.start, r.prot) } {
             Ok(())
         } else {
-            self.failed = true;
+            open.failed = true;
             Err(Error::Protect)
         }
     }
@@ -399,12 +452,12 @@ impl<'q> Batch<'q> {
     /// Restores every page the batch made writable; `Protect` if one could not be restored.
     pub fn finish(mut self) -> Result<()> {
         let mut r = Ok(());
-        while self.nopen > 0 {
+        while self.open.n > 0 {
             if let Err(e) = self.close_first() {
                 r = Err(e);
             }
         }
-        if self.failed {
+        if self.open.failed {
             return Err(Error::Protect);
         }
         r
@@ -413,7 +466,8 @@ impl<'q> Batch<'q> {
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        while self.nopen > 0 {
+        // Before the swap lock is released (the guard is dropped after this body).
+        while self.open.n > 0 {
             let _ = self.close_first();
         }
     }
@@ -437,6 +491,7 @@ impl<'q> LazyBatch<'q> {
     }
 
     /// The batch, begun now if it was not (`Busy` on same-thread re-entry).
+    #[inline(never)]
     pub(crate) fn get(&mut self) -> Result<&mut Batch<'q>> {
         if self.batch.is_none() {
             // The descriptor is opened before the lock is taken, not while holding it.

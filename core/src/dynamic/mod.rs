@@ -297,41 +297,77 @@ pub(crate) fn decode_class(flags: u32) -> Result<bool> {
 /// The PT_LOAD ranges of an image loaded at `bias`.
 pub fn load_segments(bias: usize, raw_phdrs: &[u8], is64: bool) -> Result<Segments> {
     let mut segs = Segments::default();
+    fill_segments(&mut segs, bias, raw_phdrs, is64)?;
+    Ok(segs)
+}
+
+/// [`load_segments`] into `segs` (emptied first), for a decode in place.
+pub(crate) fn fill_segments(
+    segs: &mut Segments,
+    bias: usize,
+    raw_phdrs: &[u8],
+    is64: bool,
+) -> Result<()> {
+    segs.count = 0;
+    for r in segs.ranges.iter_mut() {
+        *r = crate::mem::Range::default();
+    }
     for p in phdrs(raw_phdrs, is64).filter(|p| p.p_type == elf::PT_LOAD) {
         let len =
             usize::try_from(p.memsz).map_err(|_| bad("PT_LOAD larger than the address space"))?;
         segs.push(bias.wrapping_add(p.vaddr as usize), len, p.flags)?;
     }
-    Ok(segs)
+    Ok(())
 }
 
-/// Index under which a dynamic tag is collected: the gABI tags up to DT_RELRENT index
-/// themselves (as in musl's `decode_vec`), the few OS-specific tags gothook needs follow.
+/// Index under which a dynamic tag is collected (`None`: not read).  Only the tags the decoder
+/// reads: the values sit in the decoder's frame, which runs inside malloc hooks.
 fn tag_slot(tag: i64) -> Option<usize> {
-    match tag {
-        0..=37 => Some(tag as usize),
-        dt::GNU_HASH => Some(38),
-        dt::VERSYM => Some(39),
-        dt::RELACOUNT => Some(40),
-        dt::RELCOUNT => Some(41),
-        dt::FLAGS_1 => Some(42),
-        _ => None,
-    }
+    Some(match tag {
+        dt::PLTRELSZ => 0,
+        dt::HASH => 1,
+        dt::STRTAB => 2,
+        dt::SYMTAB => 3,
+        dt::RELA => 4,
+        dt::RELASZ => 5,
+        dt::RELAENT => 6,
+        dt::STRSZ => 7,
+        dt::SYMENT => 8,
+        dt::SONAME => 9,
+        dt::RPATH => 10,
+        dt::REL => 11,
+        dt::RELSZ => 12,
+        dt::RELENT => 13,
+        dt::PLTREL => 14,
+        dt::JMPREL => 15,
+        dt::BIND_NOW => 16,
+        dt::RUNPATH => 17,
+        dt::FLAGS => 18,
+        dt::RELRSZ => 19,
+        dt::RELR => 20,
+        dt::RELRENT => 21,
+        dt::GNU_HASH => 22,
+        dt::VERSYM => 23,
+        dt::RELACOUNT => 24,
+        dt::RELCOUNT => 25,
+        dt::FLAGS_1 => 26,
+        _ => return None,
+    })
 }
+
+/// Number of tags [`tag_slot`] collects.
+const TAGS_READ: usize = 27;
 
 /// The values of the tags gothook reads, collected in one pass over the dynamic array (the
 /// last entry of a repeated tag wins, as in glibc and musl).
 struct Tags {
-    val: [u64; 43],
-    seen: u64,
+    val: [u64; TAGS_READ],
+    seen: u32,
 }
 
 impl Tags {
-    fn collect<C: Class, M: Memory>(mem: &M, addr: usize, size: usize) -> Result<Tags> {
-        let mut t = Tags {
-            val: [0; 43],
-            seen: 0,
-        };
+    /// Collects into `t` (in place: the caller's frame holds the only copy).
+    fn collect<C: Class, M: Memory>(t: &mut Tags, mem: &M, addr: usize, size: usize) -> Result<()> {
         let ent = size_of::<C::Dyn>();
         for i in 0..(size / ent).min(MAX_DYN) {
             let at = addr
@@ -339,7 +375,7 @@ impl Tags {
                 .ok_or(bad("dynamic array wraps around"))?;
             let (tag, val) = C::dyn_entry(mem.read::<C::Dyn>(at)?);
             if tag == dt::NULL {
-                return Ok(t);
+                return Ok(());
             }
             if let Some(s) = tag_slot(tag) {
                 t.val[s] = val;
@@ -350,6 +386,7 @@ impl Tags {
     }
 
     fn get(&self, tag: i64) -> Option<u64> {
+        debug_assert!(tag_slot(tag).is_some(), "tag {tag:#x} is not in TAGS_READ");
         let s = tag_slot(tag)?;
         (self.seen & (1 << s) != 0).then_some(self.val[s])
     }
@@ -419,44 +456,63 @@ impl<M: Memory> Dynamic<M> {
         }
     }
 
+    /// Every field but the memory back to what [`Dynamic::empty`] gives, for a decode in place.
+    pub(crate) fn reset(&mut self, bias: usize, class: u8) {
+        self.bias = bias;
+        self.relro = (0, 0);
+        self.dynamic = 0;
+        self.symtab = 0;
+        self.strtab = 0;
+        self.strsz = 0;
+        self.hash = 0;
+        self.gnu_hash = 0;
+        self.versym = 0;
+        self.jmprel = (0, 0);
+        self.rela = (0, 0);
+        self.rel = (0, 0);
+        self.relr = (0, 0);
+        self.relcount = (0, 0);
+        self.soname = 0;
+        self.runpath = 0;
+        self.rpath = 0;
+        self.nsyms = 0;
+        self.symoffset = 0;
+        self.machine = 0;
+        self.class = class;
+        self.plt_rela = 0;
+        self.bind_now = 0;
+        self.reserved = [0; 7];
+        self.gnu = GnuHash::default();
+        self.sysv = SysvHash::default();
+    }
+
     /// Decodes the image in `mem`, loaded at `bias`: program headers, then the dynamic tags,
     /// then each table.
     pub(crate) fn decode_in(mem: M, bias: usize, raw_phdrs: &[u8], flags: u32) -> Result<Self> {
-        Dynamic::decode_parts(mem, bias, raw_phdrs, flags, true)
-    }
-
-    /// [`Dynamic::decode_in`] up to the string table only: the result names the object and its
-    /// dependencies (`soname`, `string`, the DT_NEEDED entries at `dynamic`) and has no symbol,
-    /// hash or relocation table (their fields stay 0).  For the scope computation, which needs
-    /// the names of every listed object and nothing else.
-    pub(crate) fn decode_names_in(
-        mem: M,
-        bias: usize,
-        raw_phdrs: &[u8],
-        flags: u32,
-    ) -> Result<Self> {
-        Dynamic::decode_parts(mem, bias, raw_phdrs, flags, false)
-    }
-
-    /// Inlined into both decoders: a frame of its own would sit on top of theirs.
-    #[inline(always)]
-    fn decode_parts(
-        mem: M,
-        bias: usize,
-        raw_phdrs: &[u8],
-        flags: u32,
-        tables: bool,
-    ) -> Result<Self> {
         let is64 = decode_class(flags)?;
         let class = if is64 {
             elf::ELFCLASS64
         } else {
             elf::ELFCLASS32
         };
-        if mem.segments().iter().next().is_none() {
+        let mut d = Dynamic::empty(mem, bias, class);
+        d.fill(raw_phdrs, flags, true)?;
+        Ok(d)
+    }
+
+    /// Decodes the tables of an image whose memory, bias and class are set and every other
+    /// field empty (see [`Dynamic::reset`]); `tables` false stops after the string table.
+    /// Not inlined: the tag values it collects are on the stack only here, not in the frames
+    /// of the decoders that place the result (in place, for gothook's own passes).
+    #[inline(never)]
+    pub(crate) fn fill(&mut self, raw_phdrs: &[u8], flags: u32, tables: bool) -> Result<()> {
+        let is64 = self.is64();
+        let class = self.class;
+        let bias = self.bias;
+        if self.segs.segments().iter().next().is_none() {
             return Err(bad("no PT_LOAD segment"));
         }
-        let mut d = Dynamic::empty(mem, bias, class);
+        let d = self;
         let (mut dyn_seg, mut header) = (None, None);
         for p in phdrs(raw_phdrs, is64) {
             let start = bias.wrapping_add(p.vaddr as usize);
@@ -471,20 +527,24 @@ impl<M: Memory> Dynamic<M> {
         d.machine = d.machine_of(header, flags)?;
         let arch = elf::arch(d.machine, class).ok_or(Error::Unsupported)?;
         d.dynamic = dyn_addr;
-        let tags = if is64 {
-            Tags::collect::<Elf64, M>(&d.segs, dyn_addr, dyn_size)?
-        } else {
-            Tags::collect::<Elf32, M>(&d.segs, dyn_addr, dyn_size)?
+        let mut tags = Tags {
+            val: [0; TAGS_READ],
+            seen: 0,
         };
+        if is64 {
+            Tags::collect::<Elf64, M>(&mut tags, &d.segs, dyn_addr, dyn_size)?;
+        } else {
+            Tags::collect::<Elf32, M>(&mut tags, &d.segs, dyn_addr, dyn_size)?;
+        }
         d.bind_now = tags.bind_now() as u8;
         d.strings(&tags)?;
         if !tables {
-            return Ok(d);
+            return Ok(());
         }
         d.symbols(&tags)?;
         d.relocations(&tags, arch)?;
         d.cover_unhashed_imports()?;
-        Ok(d)
+        Ok(())
     }
 
     /// An object that exports nothing can carry an empty DT_GNU_HASH (no bucket used) whose
@@ -825,6 +885,9 @@ impl<M: Memory> Dynamic<M> {
     /// The protection a page of this image has once the image is fully loaded:
     /// read-only inside the page-rounded RELRO range, else the flags of the last PT_LOAD that
     /// maps the page (the loader maps segments in order, later ones over earlier ones).
+    /// Not inlined: inside the slot writer's loops, the compiler would keep every segment's
+    /// rounded bounds in a stack slot of their frames.
+    #[inline(never)]
     pub fn page_protection(&self, page: usize, page_size: usize) -> Option<u32> {
         let down = |a: usize| a & !(page_size - 1);
         if self.relro.1 > self.relro.0 && page >= down(self.relro.0) && page < down(self.relro.1) {
@@ -842,5 +905,68 @@ impl<M: Memory> Dynamic<M> {
     /// Whether `addr` lies inside one of the image's mapped segments.
     pub fn contains(&self, addr: usize) -> bool {
         self.segs.contains(addr, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tag_the_decoder_reads_has_its_own_slot() {
+        let read = [
+            dt::PLTRELSZ,
+            dt::HASH,
+            dt::STRTAB,
+            dt::SYMTAB,
+            dt::RELA,
+            dt::RELASZ,
+            dt::RELAENT,
+            dt::STRSZ,
+            dt::SYMENT,
+            dt::SONAME,
+            dt::RPATH,
+            dt::REL,
+            dt::RELSZ,
+            dt::RELENT,
+            dt::PLTREL,
+            dt::JMPREL,
+            dt::BIND_NOW,
+            dt::RUNPATH,
+            dt::FLAGS,
+            dt::RELRSZ,
+            dt::RELR,
+            dt::RELRENT,
+            dt::GNU_HASH,
+            dt::VERSYM,
+            dt::RELACOUNT,
+            dt::RELCOUNT,
+            dt::FLAGS_1,
+        ];
+        assert_eq!(read.len(), TAGS_READ);
+        let mut used = 0u32;
+        for t in read {
+            let s = tag_slot(t).unwrap();
+            assert!(s < TAGS_READ && used & (1 << s) == 0, "tag {t:#x}");
+            used |= 1 << s;
+        }
+        // Tags the decoder does not read are not collected.
+        for t in [
+            dt::NULL,
+            dt::NEEDED,
+            12,
+            13,
+            16,
+            21,
+            22,
+            25,
+            26,
+            27,
+            28,
+            32,
+            34,
+        ] {
+            assert_eq!(tag_slot(t), None, "tag {t:#x}");
+        }
     }
 }

@@ -23,6 +23,12 @@ fn import_kind(arch: &Arch, r_type: u32) -> Option<ImportKind> {
     }
 }
 
+/// Where a resumable relocation scan is: entries still to pass over, entries counted so far.
+struct Cursor {
+    skip: usize,
+    seen: usize,
+}
+
 impl<M: Memory> Dynamic<M> {
     /// Visits the raw entries of the relocation tables that can hold imports, in table order:
     /// DT_JMPREL first, then DT_RELA (after its DT_RELACOUNT leading RELATIVE entries) and DT_REL.
@@ -33,42 +39,59 @@ impl<M: Memory> Dynamic<M> {
         &self,
         mut f: impl FnMut(u64, u32, u32, i64, Table) -> bool,
     ) -> Result<()> {
-        if self.is64() {
-            self.raw_relocs::<Elf64>(&mut f)
+        self.raw_relocs_from(0, &mut f).map(|_| ())
+    }
+
+    /// [`Dynamic::for_each_raw_reloc`] from the `from`-th entry on (counting in its order), so
+    /// that a scan can stop, do work outside the iteration, and resume: `Some(n)` when `f`
+    /// stopped at entry `n - 1` (resume with `from = n`), `None` when every entry was visited.
+    pub fn raw_relocs_from(
+        &self,
+        from: usize,
+        f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
+    ) -> Result<Option<usize>> {
+        let mut at = Cursor {
+            skip: from,
+            seen: 0,
+        };
+        let go = if self.is64() {
+            self.raw_relocs::<Elf64>(&mut at, f)?
         } else {
-            self.raw_relocs::<Elf32>(&mut f)
-        }
+            self.raw_relocs::<Elf32>(&mut at, f)?
+        };
+        Ok((!go).then_some(at.seen))
     }
 
     fn raw_relocs<C: Class>(
         &self,
+        at: &mut Cursor,
         f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let (j, jsz) = self.jmprel;
         let go = if self.plt_rela != 0 {
-            self.entries::<C::Rela>(j, j + jsz, Table::JmpRel, f)?
+            self.entries::<C::Rela>(j, j + jsz, Table::JmpRel, at, f)?
         } else {
-            self.entries::<C::Rel>(j, j + jsz, Table::JmpRel, f)?
+            self.entries::<C::Rel>(j, j + jsz, Table::JmpRel, at, f)?
         };
         let (r, rsz) = self.rela;
         let skip = self.relcount.0 * size_of::<C::Rela>();
-        if !go || !self.entries::<C::Rela>(r + skip, r + rsz, Table::Rela, f)? {
-            return Ok(());
+        if !go || !self.entries::<C::Rela>(r + skip, r + rsz, Table::Rela, at, f)? {
+            return Ok(false);
         }
         let (r, rsz) = self.rel;
         let skip = self.relcount.1 * size_of::<C::Rel>();
-        self.entries::<C::Rel>(r + skip, r + rsz, Table::Rel, f)?;
-        Ok(())
+        self.entries::<C::Rel>(r + skip, r + rsz, Table::Rel, at, f)
     }
 
-    /// Visits the entries of type `R` in `[start, end)` of `table`; false when `f` asked to
-    /// stop.  Some linkers make DT_RELASZ cover .rela.plt too: JMPREL is visited on its own, so
-    /// its part of another table is left out.
+    /// Visits the entries of type `R` in `[start, end)` of `table`, past the ones `at` still
+    /// skips; false when `f` asked to stop.  Some linkers make DT_RELASZ cover .rela.plt too:
+    /// JMPREL is visited on its own, so its part of another table is left out.
     fn entries<R: RelocEntry + Pod>(
         &self,
         start: usize,
         end: usize,
         table: Table,
+        at: &mut Cursor,
         f: &mut impl FnMut(u64, u32, u32, i64, Table) -> bool,
     ) -> Result<bool> {
         let (j, jsz) = self.jmprel;
@@ -81,12 +104,17 @@ impl<M: Memory> Dynamic<M> {
             if b <= a {
                 continue;
             }
-            for e in self.segs.slice::<R>(a, (b - a) / size_of::<R>())? {
+            let all = self.segs.slice::<R>(a, (b - a) / size_of::<R>())?;
+            let k = at.skip.min(all.len());
+            at.skip -= k;
+            for (i, e) in all[k..].iter().enumerate() {
                 let r = e.fields();
                 if !f(r.offset, r.sym, r.r_type, r.addend, table) {
+                    at.seen += k + i + 1;
                     return Ok(false);
                 }
             }
+            at.seen += all.len();
         }
         Ok(true)
     }
@@ -181,5 +209,51 @@ impl<M: Memory> Dynamic<M> {
             }
         })?;
         err.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_relocation_scan_resumed_where_it_stopped_visits_every_entry_once_in_order() {
+        let mut libs = 0;
+        crate::loader::each(0, |lib| {
+            let d = lib.decode().unwrap();
+            // The whole scan, as a count and an order-sensitive digest.
+            let digest = |h: u64, offset: u64, sym: u32| {
+                (h ^ offset ^ ((sym as u64) << 40)).wrapping_mul(0x100_0000_01b3)
+            };
+            let (mut n, mut h) = (0usize, 0u64);
+            d.for_each_raw_reloc(|offset, sym, _, _, _| {
+                (n, h) = (n + 1, digest(h, offset, sym));
+                true
+            })
+            .unwrap();
+            // The same scan in rounds of 7 entries, each resumed where the last one stopped.
+            let (mut m, mut g, mut from, mut rounds) = (0usize, 0u64, 0usize, 0usize);
+            loop {
+                let mut k = 0;
+                let stopped = d
+                    .raw_relocs_from(from, &mut |offset, sym, _, _, _| {
+                        (m, g, k) = (m + 1, digest(g, offset, sym), k + 1);
+                        k < 7
+                    })
+                    .unwrap();
+                rounds += 1;
+                match stopped {
+                    Some(next) => {
+                        assert_eq!(next, m, "resumes after the entry it stopped at");
+                        from = next;
+                    }
+                    None => break,
+                }
+            }
+            assert_eq!((m, g), (n, h), "{:?}", lib.name);
+            assert!(rounds > n / 7, "{rounds} rounds for {n} entries");
+            libs += (n > 7) as u32;
+            true
+        })
+        .unwrap();
+        assert!(libs >= 2, "{libs} libraries with more than 7 relocations");
     }
 }

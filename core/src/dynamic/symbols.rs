@@ -155,6 +155,8 @@ impl<M: Memory> Dynamic<M> {
     }
 
     /// Visits the symbols of `name`'s GNU hash chain (after the bloom filter lets it pass).
+    /// Not inlined: its reads' state is kept off the frames of the callers' loops.
+    #[inline(never)]
     fn gnu_chain<'s>(
         &'s self,
         name: &[u8],
@@ -193,6 +195,8 @@ impl<M: Memory> Dynamic<M> {
     }
 
     /// Visits the symbols of `name`'s DT_HASH chain.
+    /// Not inlined: its reads' state is kept off the frames of the callers' loops.
+    #[inline(never)]
     fn sysv_chain<'s>(
         &'s self,
         name: &[u8],

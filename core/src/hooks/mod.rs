@@ -266,7 +266,10 @@ impl Report {
     }
 
     /// Counts `lib` as skipped for `reason` (`SKIP_*`: in `libs_not_ready`, `libs_failed` or
-    /// `libs_untracked`) and names it in `skipped` while there is room.
+    /// `libs_untracked`) and names it in `skipped` while there is room.  Not inlined: the
+    /// record it builds is not on the stack of the passes that call it.
+    #[cold]
+    #[inline(never)]
     pub(super) fn lib_skipped(&mut self, lib: &LibInfo<'_>, reason: u32) {
         match reason {
             SKIP_NOT_READY => self.libs_not_ready += 1,
@@ -309,14 +312,20 @@ struct State {
     counters: (u64, u64),
     /// Working tables of the pass in progress (see `pass::Scratch`).
     scratch: Scratch,
+    /// The library the pass in progress is at, decoded (see `LibInfo::decode_into`); unmapped
+    /// before its walk callback returns.
+    image: crate::dynamic::Dynamic,
 }
 
 // The hook state's share of the library's static data, all of which stays within 64 KiB (ctest
 // `static_data_of_the_shared_library_fits_in_64_kib`).  The rest: the global lookup's scope
-// tables (10.5 KiB), the wipe-on-fork page (4 KiB, after up to 4 KiB of alignment) and the
-// gadget cache.  The state was 56.3 KiB before library records shrank from 34 bytes to 24 and
-// lazy records from 32 to 14; it is 42.8 KiB with 1,024 libraries, 256 lazy slots, 8 sets.
-const _: () = assert!(core::mem::size_of::<State>() <= 44 * 1024 || cfg!(test));
+// tables (11 KiB with the image they decode into), the wipe-on-fork page (4 KiB, after up to
+// 4 KiB of alignment), the swap lock's open runs and the gadget cache.  The state was 56.3 KiB
+// before library records shrank from 34 bytes to 24 and lazy records from 32 to 14; it is
+// 44.8 KiB with 1,024 libraries, 256 lazy slots, 8 sets, and the working memory that passes
+// keep here instead of on the stack of malloc hooks (the decoded image, the scan's noted
+// relocations, install's staging tables: 2.3 KiB).
+const _: () = assert!(core::mem::size_of::<State>() <= 46 * 1024 || cfg!(test));
 
 /// The state of a process that installed nothing.
 const EMPTY_STATE: State = State {
@@ -332,6 +341,7 @@ const EMPTY_STATE: State = State {
     overflow: false,
     counters: (u64::MAX, u64::MAX),
     scratch: EMPTY_SCRATCH,
+    image: crate::dynamic::Dynamic::UNMAPPED,
 };
 
 static STATE: OwnedLock<State> = OwnedLock::new_in_walks(EMPTY_STATE);
@@ -427,11 +437,7 @@ fn install_locked(
     filter: &Filter,
     rep: &mut Report,
 ) -> Result<SetId> {
-    if let Some(pos) = st
-        .sets
-        .iter()
-        .position(|s| s.as_ref().is_some_and(|s| same_set(s, count, hook, filter)))
-    {
+    if let Some(pos) = same_set_pos(&st, count, hook, filter) {
         // A second owner: count it and re-run the pass, so libraries loaded since are hooked.
         let id = match st.sets[pos].as_mut() {
             Some(s) => {
@@ -450,14 +456,7 @@ fn install_locked(
     // The staged set has no hooks yet (`nhooks` 0), so every look at the installed sets below
     // passes over it; any failure before it is complete frees it again.
     let Some(pos) = st.sets.iter().position(|s| s.is_none()) else {
-        // Full, unless the hooks are bad input (checked pairwise: nowhere to stage them).
-        for k in 0..count {
-            let h = hook(k)?;
-            if !valid_hook(&h) || (0..k).any(|j| hook(j).is_ok_and(|o| o.symbol == h.symbol)) {
-                return Err(Error::Invalid);
-            }
-        }
-        return Err(Error::Full);
+        return Err(full_or_invalid(count, hook));
     };
     st.sets[pos] = Some(EMPTY_SET);
     let r = stage(&mut st, pos, count, hook, filter, rep);
@@ -470,23 +469,69 @@ fn install_locked(
     };
     match pass(&mut st, false, 1 << pos, rep) {
         Ok(()) | Err(Error::Full) | Err(Error::Malformed(_)) | Err(Error::Unsupported) => Ok(id),
-        Err(e) => {
-            // Atomic from the caller's view: take back what this pass patched.  If even that is
-            // refused, the set stays installed and its handle is returned (a later uninstall
-            // can finish), with the refused slots counted in `slots_conflict`.
-            let mut undo = Report::default();
-            if take_off(&mut st, pos, &mut undo).is_err() {
-                rep.slots_conflict += 1;
-                return Ok(id);
-            }
-            forget(&mut st, pos, id);
-            Err(e)
+        Err(e) => undo_install(&mut st, pos, id, e, rep),
+    }
+}
+
+/// The position of the installed set identical to the `count` hooks `hook` supplies with
+/// `filter`, if there is one.  Not inlined, nor is [`full_or_invalid`]: the hooks they convert
+/// are not on the stack with the pass.
+#[inline(never)]
+fn same_set_pos(
+    st: &State,
+    count: usize,
+    hook: &dyn Fn(usize) -> Result<Hook>,
+    filter: &Filter,
+) -> Option<usize> {
+    st.sets
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|s| same_set(s, count, hook, filter)))
+}
+
+/// Why an install finds no free set: `Full`, unless the hooks are bad input (checked pairwise:
+/// there is nowhere to stage them).
+#[cold]
+#[inline(never)]
+fn full_or_invalid(count: usize, hook: &dyn Fn(usize) -> Result<Hook>) -> Error {
+    for k in 0..count {
+        let h = match hook(k) {
+            Ok(h) => h,
+            Err(e) => return e,
+        };
+        if !valid_hook(&h) || (0..k).any(|j| hook(j).is_ok_and(|o| o.symbol == h.symbol)) {
+            return Error::Invalid;
         }
     }
+    Error::Full
+}
+
+/// Takes back what the pass of a failed install patched, so that the install is atomic from
+/// the caller's view, and returns its error.  If even that is refused, the set stays installed
+/// and its handle is returned (a later uninstall can finish), with the refused slots counted
+/// in `slots_conflict`.  Not inlined: its report is never on the stack with the pass.
+#[cold]
+#[inline(never)]
+fn undo_install(
+    st: &mut State,
+    pos: usize,
+    id: SetId,
+    e: Error,
+    rep: &mut Report,
+) -> Result<SetId> {
+    let mut undo = Report::default();
+    if take_off(st, pos, &mut undo).is_err() {
+        rep.slots_conflict += 1;
+        return Ok(id);
+    }
+    forget(st, pos, id);
+    Err(e)
 }
 
 /// Fills the empty set at `pos` with the hooks, checks them, finds and publishes their
 /// originals and gives the set its handle (see [`install_locked`]).
+/// Not inlined: its tables of originals and the lookup's frames are never on the stack with
+/// the pass that follows.
+#[inline(never)]
 fn stage(
     st: &mut State,
     pos: usize,
@@ -495,6 +540,61 @@ fn stage(
     filter: &Filter,
     rep: &mut Report,
 ) -> Result<SetId> {
+    fill_staged(st, pos, count, hook)?;
+    let hooks = match st.sets[pos].as_ref() {
+        Some(set) => &set.hooks[..count],
+        None => return Err(Error::NotFound),
+    };
+    // The originals and canonical entries are worked out in the state's scratch tables, not on
+    // this frame (which runs inside malloc hooks), then copied into the set.
+    let Scratch {
+        originals: found,
+        canonical,
+        ..
+    } = &mut st.scratch;
+    for k in 0..MAX_HOOKS {
+        found[k] = 0;
+        canonical[k] = 0;
+    }
+    let staged = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
+    let skipped = originals(&st.sets, hooks, |k| staged.flags(k), filter, found, rep)?;
+    canonical_entries(hooks, &mut st.image, canonical)?;
+    for (h, &o) in hooks.iter().zip(found.iter()) {
+        if let Some(cell) = h.original {
+            cell.store(o, Ordering::Release);
+        }
+    }
+    let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
+    let order = st.next_order;
+    st.next_gen = st.next_gen.wrapping_add(1).max(1);
+    st.next_order += 1;
+    let Some(set) = st.sets[pos].as_mut() else {
+        return Err(Error::NotFound);
+    };
+    set.id = id;
+    set.order = order;
+    set.nhooks = count;
+    set.originals = st.scratch.originals;
+    set.filter = *filter;
+    set.owners = 1;
+    set.skipped = skipped;
+    set.canonical = st.scratch.canonical;
+    for r in st.libs.iter_mut() {
+        r.drop_applied(1 << pos);
+    }
+    Ok(id)
+}
+
+/// The first part of [`stage`]: the hooks into the empty set at `pos`, each checked, and the
+/// check that every name of every set fits the per-library want table.  Not inlined: its
+/// frame is not on the stack with the originals' lookup.
+#[inline(never)]
+fn fill_staged(
+    st: &mut State,
+    pos: usize,
+    count: usize,
+    hook: &dyn Fn(usize) -> Result<Hook>,
+) -> Result<()> {
     {
         let Some(set) = st.sets[pos].as_mut() else {
             return Err(Error::NotFound);
@@ -528,42 +628,7 @@ fn stage(
     if distinct_names(st) + distinct > MAX_WANTS {
         return Err(Error::Full);
     }
-    let mut found = [0usize; MAX_HOOKS];
-    let staged = st.sets[pos].as_ref().ok_or(Error::NotFound)?;
-    let skipped = originals(
-        &st.sets,
-        hooks,
-        |k| staged.flags(k),
-        filter,
-        &mut found,
-        rep,
-    )?;
-    let mut canonical = [0usize; MAX_HOOKS];
-    canonical_entries(hooks, &mut canonical)?;
-    for (h, &o) in hooks.iter().zip(found.iter()) {
-        if let Some(cell) = h.original {
-            cell.store(o, Ordering::Release);
-        }
-    }
-    let id = ((st.next_gen & 0x00ff_ffff) << 8) | (pos as u32 + 1);
-    let order = st.next_order;
-    st.next_gen = st.next_gen.wrapping_add(1).max(1);
-    st.next_order += 1;
-    let Some(set) = st.sets[pos].as_mut() else {
-        return Err(Error::NotFound);
-    };
-    set.id = id;
-    set.order = order;
-    set.nhooks = count;
-    set.originals = found;
-    set.filter = *filter;
-    set.owners = 1;
-    set.skipped = skipped;
-    set.canonical = canonical;
-    for r in st.libs.iter_mut() {
-        r.drop_applied(1 << pos);
-    }
-    Ok(id)
+    Ok(())
 }
 
 /// Number of distinct hooked names across the installed sets.
@@ -585,6 +650,8 @@ fn distinct_names(st: &State) -> usize {
 }
 
 /// Restores every slot set `pos` carries in every library it accepts (see `pass::restore`).
+/// Not inlined: install calls it only to undo a failed pass.
+#[inline(never)]
 fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
     let mut first_err = None;
     let (all, nall) = st.ordered();
@@ -594,6 +661,7 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
         lazy,
         nlazy,
         scratch,
+        image,
         ..
     } = st;
     let lazy = &lazy[..*nlazy];
@@ -603,20 +671,23 @@ fn take_off(st: &mut State, pos: usize, rep: &mut Report) -> Result<()> {
         if mask & (1 << pos) == 0 {
             return true;
         }
-        let Ok(d) = lib.decode() else {
+        // Decoded into the state, not onto this frame (see `State::image`).
+        if lib.decode_into(image).is_err() {
             rep.lib_skipped(lib, SKIP_DECODE_FAILED);
             return true;
-        };
-        if let Err(e) = restore(
+        }
+        let r = restore(
             sets,
             LazyStubs::of(libs, lazy, lib),
             scratch,
             pos,
-            &d,
+            image,
             &order[..n],
             rep,
             &mut query,
-        ) {
+        );
+        image.unmap();
+        if let Err(e) = r {
             first_err.get_or_insert(e);
         }
         true

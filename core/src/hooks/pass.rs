@@ -16,6 +16,9 @@ pub(super) struct Want {
     pub(super) hook_of: [u8; MAX_SETS],
     pub(super) nindices: u8,
     pub(super) indices: [u32; MAX_INDICES],
+    /// In a lazily bound library: the address of its own default definition of the name (0:
+    /// none), which tells a slot bound to it from one still holding its lazy PLT stub.
+    pub(super) own: usize,
 }
 
 /// Most distinct hooked names across all installed sets (install fails up front beyond it).
@@ -27,6 +30,7 @@ pub(super) const EMPTY_WANT: Want = Want {
     hook_of: [NO_HOOK; MAX_SETS],
     nindices: 0,
     indices: [0; MAX_INDICES],
+    own: 0,
 };
 
 /// A pass's per-library tables: the wanted names, their symbol indices and the lazy slots
@@ -40,6 +44,14 @@ pub(super) struct Scratch {
     pub(super) notes: Notes,
     /// The slots a pass decided and has not written yet (see `apply` and `restore`).
     hits: [Hit; MAX_HITS],
+    /// `apply`'s prefilter of the wanted symbol indices of the library in progress.
+    prefilter: IndexFilter,
+    /// The relocations of the scan's current round that passed the prefilter.
+    found: [Found; MAX_FOUND],
+    /// Install's originals and canonical PLT entries of the set it stages, per hook (see
+    /// `stage`), until they are copied into the set.
+    pub(super) originals: [usize; MAX_HOOKS],
+    pub(super) canonical: [usize; MAX_HOOKS],
 }
 
 // `restore` keeps one set's hooks in the want table.
@@ -50,6 +62,10 @@ pub(super) const EMPTY_SCRATCH: Scratch = Scratch {
     names: [b""; MAX_WANTS],
     notes: Notes::new(),
     hits: [NO_HIT; MAX_HITS],
+    prefilter: IndexFilter([0; 16]),
+    found: [NO_FOUND; MAX_FOUND],
+    originals: [0; MAX_HOOKS],
+    canonical: [0; MAX_HOOKS],
 };
 
 /// How one slot's value relates to the sets hooking its name in its library.
@@ -77,7 +93,7 @@ pub(super) struct Chain {
 /// as its original, and originals equal to its replacement as its original too.
 pub(super) fn chain(
     sets: &[Option<Set>; MAX_SETS],
-    order: &[usize],
+    order: &[u8],
     w: &Want,
     value: usize,
     unbound: bool,
@@ -109,7 +125,7 @@ pub(super) fn chain(
     };
     let mut list = [0usize; MAX_SETS];
     let mut n = 0;
-    for &p in order {
+    for p in order.iter().map(|&p| p as usize) {
         if Some(p) != exclude && hook(p).is_some() {
             list[n] = p;
             n += 1;
@@ -153,14 +169,17 @@ pub(super) fn chain(
 pub(super) struct IndexFilter([u64; 16]);
 
 impl IndexFilter {
-    pub(super) fn of(wants: &[Want]) -> IndexFilter {
-        let mut bits = [0u64; 16];
+    /// Sets the filter to the indices of `wants` (in place: it lives in the pass's scratch).
+    pub(super) fn set(&mut self, wants: &[Want]) {
+        let bits = &mut self.0;
+        for b in bits.iter_mut() {
+            *b = 0;
+        }
         for w in wants {
             for &i in &w.indices[..w.nindices as usize] {
                 bits[(i as usize >> 6) & 15] |= 1 << (i & 63);
             }
         }
-        IndexFilter(bits)
     }
 
     #[inline(always)]
@@ -208,6 +227,44 @@ pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> 
     Ok(())
 }
 
+/// Most relocations one round of `apply`'s scan notes (those whose symbol index passes the
+/// prefilter) before it stops to decide them.
+const MAX_FOUND: usize = 32;
+
+/// A relocation noted by `apply`'s scan, as read from its table.
+#[derive(Clone, Copy)]
+pub(super) struct Found {
+    offset: u64,
+    addend: i64,
+    sym: u32,
+    r_type: u32,
+    table: Table,
+}
+
+const NO_FOUND: Found = Found {
+    offset: 0,
+    addend: 0,
+    sym: 0,
+    r_type: 0,
+    table: Table::JmpRel,
+};
+
+/// Fills in `Want::own` for the names `d` imports (a lazily bound library).  A lookup error
+/// counts as no definition.  Not inlined: the lookups' frames are not on the stack with the
+/// scan's decisions.
+#[inline(never)]
+fn own_definitions(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) {
+    for (w, name) in wants.iter_mut().zip(names) {
+        if w.nindices != 0 {
+            // `Dynamic::lookup`'s search (the first default definition), without its frame.
+            let _ = d.find_named(name, true, |s| {
+                w.own = s.address(d.bias);
+                false
+            });
+        }
+    }
+}
+
 /// Most import slots a pass decides before it opens their pages and writes them: the
 /// relocation scan collects the slots of the wanted names, then every page their writes need
 /// is opened at once (one `mprotect` per run of adjacent pages, see `slot::Batch::open`).
@@ -252,15 +309,15 @@ const NO_HIT: Hit = Hit {
 /// and written, [`MAX_HITS`] at a time.  The swap lock is taken at the first write (none if
 /// every slot already holds what it must); page permissions are asked of the pass's `query`.
 ///
-/// Not inlined into the walk callback: its frame and `Dynamic::decode`'s are never on the
-/// stack together.
+/// Inlined into [`apply_recorded`], whose frame it shares (the library is decoded in place,
+/// in the state).
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(always)]
 pub(super) fn apply(
     sets: &[Option<Set>; MAX_SETS],
     sc: &mut Scratch,
     d: &Dynamic,
-    order: &[usize],
+    order: &[u8],
     was_applied: u32,
     focus: u32,
     rep: &mut Report,
@@ -271,10 +328,13 @@ pub(super) fn apply(
         names,
         notes,
         hits,
+        prefilter,
+        found,
+        ..
     } = sc;
     notes.clear();
     let mut n = 0;
-    for &p in order {
+    for p in order.iter().map(|&p| p as usize) {
         let s = sets[p].as_ref().ok_or(Error::NotFound)?;
         for (j, h) in s.active() {
             let k = match names[..n].iter().position(|&x| x == h.symbol) {
@@ -297,13 +357,16 @@ pub(super) fn apply(
     if wants[..n].iter().all(|w| w.nindices == 0) {
         return Ok(None);
     }
-    let prefilter = IndexFilter::of(&wants[..n]);
+    if d.bind_now == 0 {
+        own_definitions(d, &names[..n], &mut wants[..n]);
+    }
+    prefilter.set(&wants[..n]);
+    let prefilter = &*prefilter;
     let mut batch = slot::LazyBatch::new(query);
     let mut scan = Scan {
         sets,
         order,
         wants: &wants[..n],
-        names: &names[..n],
         d,
         arch: d.arch()?,
         was_applied,
@@ -316,10 +379,42 @@ pub(super) fn apply(
         rep,
         err: None,
     };
-    // The per-entry work is one bit test; the few entries that pass it leave the loop.
-    d.for_each_raw_reloc(|offset, sym, r_type, addend, table| {
-        !prefilter.may_hold(sym) || scan.candidate(offset, sym, r_type, addend, table)
-    })?;
+    // The per-entry work is one bit test; the few entries that pass it are noted, and decided
+    // (and written) between rounds of the scan, not inside it: the scan's frames are never
+    // on the stack with the decisions' and the writes'.
+    let mut from = 0;
+    loop {
+        let mut nf = 0;
+        let stopped = d.raw_relocs_from(from, &mut |offset, sym, r_type, addend, table| {
+            if !prefilter.may_hold(sym) {
+                return true;
+            }
+            found[nf] = Found {
+                offset,
+                sym,
+                r_type,
+                addend,
+                table,
+            };
+            nf += 1;
+            nf < MAX_FOUND
+        })?;
+        for c in &found[..nf] {
+            if !scan.candidate(c) {
+                break;
+            }
+            if scan.nh == MAX_HITS {
+                if let Err(e) = scan.settle() {
+                    scan.err = Some(e);
+                    break;
+                }
+            }
+        }
+        match stopped {
+            Some(next) if scan.err.is_none() => from = next,
+            _ => break,
+        }
+    }
     if scan.err.is_none() {
         if let Err(e) = scan.settle() {
             scan.err = Some(e);
@@ -336,9 +431,8 @@ pub(super) fn apply(
 /// `apply`'s relocation scan: what it looks for, and the slots it decided so far.
 struct Scan<'a, 'q> {
     sets: &'a [Option<Set>; MAX_SETS],
-    order: &'a [usize],
+    order: &'a [u8],
     wants: &'a [Want],
-    names: &'a [&'static [u8]],
     d: &'a Dynamic,
     arch: &'static Arch,
     was_applied: u32,
@@ -354,10 +448,17 @@ struct Scan<'a, 'q> {
 
 impl Scan<'_, '_> {
     /// A relocation whose symbol index passed the prefilter: decides its slot if it is an
-    /// import of a wanted name, writing the decided slots when [`MAX_HITS`] are pending.
-    /// False (with `err` set) stops the scan.
+    /// import of a wanted name (the caller writes the decided slots when [`MAX_HITS`] are
+    /// pending).  False (with `err` set) stops the scan.
     #[inline(never)]
-    fn candidate(&mut self, offset: u64, sym: u32, r_type: u32, addend: i64, t: Table) -> bool {
+    fn candidate(&mut self, c: &Found) -> bool {
+        let Found {
+            offset,
+            sym,
+            r_type,
+            addend,
+            table: t,
+        } = *c;
         let d = self.d;
         let Some(k) = self
             .wants
@@ -381,10 +482,9 @@ impl Scan<'_, '_> {
         let current = slot::peek(d, r.slot).unwrap_or(0);
         let lazy = r.table == Table::JmpRel && d.bind_now == 0;
         // A lazy PLT stub lies inside the library; so does a definition of its own (bound to
-        // itself, e.g. under RTLD_DEEPBIND), told apart by a lookup (rare: lazy slots only).
-        let unbound = lazy
-            && d.contains(current)
-            && !matches!(d.lookup(self.names[k]), Ok(Some(s)) if s.is_defined() && s.address(d.bias) == current);
+        // itself, e.g. under RTLD_DEEPBIND), told apart by the library's own definition of the
+        // name (looked up once per lazily bound library, see `own_definitions`).
+        let unbound = lazy && d.contains(current) && self.wants[k].own != current;
         let c = chain(
             self.sets,
             self.order,
@@ -409,12 +509,6 @@ impl Scan<'_, '_> {
             unbound,
         };
         self.nh += 1;
-        if self.nh == MAX_HITS {
-            if let Err(e) = self.settle() {
-                self.err = Some(e);
-                return false;
-            }
-        }
         true
     }
 
@@ -460,14 +554,17 @@ impl Scan<'_, '_> {
 /// Positions (install order) of the sets whose filter accepts `lib`.
 pub(super) fn accepting(
     sets: &[Option<Set>; MAX_SETS],
-    all: &[usize],
+    all: &[u8],
     lib: &LibInfo<'_>,
-) -> ([usize; MAX_SETS], usize, u32) {
-    let mut out = [0usize; MAX_SETS];
+) -> ([u8; MAX_SETS], usize, u32) {
+    let mut out = [0u8; MAX_SETS];
     let mut m = 0;
     let mut mask = 0u32;
     for &p in all {
-        if sets[p].as_ref().is_some_and(|s| s.filter.accepts(lib)) {
+        if sets[p as usize]
+            .as_ref()
+            .is_some_and(|s| s.filter.accepts(lib))
+        {
             out[m] = p;
             m += 1;
             mask |= 1 << p;
@@ -480,73 +577,90 @@ pub(super) fn accepting(
 /// patched; the rest cost a table lookup.  With `full`, every library is re-scanned.
 pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> Result<()> {
     st.epoch = st.epoch.wrapping_add(1);
-    // Records keep the epoch's low 16 bits (see `LibRec::seen`).
-    let epoch = st.epoch as u16;
-    let mut unsettled = 0u32;
-    let mut overflow = false;
     let mut first_err = None;
-    let mut counters = (0, 0);
     let (all, nall) = st.ordered();
     // One page-permission reader for every library of the pass (closed when the pass ends).
     let mut query = slot::PageQuery::new();
-    loader::each(loader::LIBS_ALL, |lib| {
-        counters = (lib.adds, lib.subs);
-        let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
-        if mask & focus == 0 {
-            rep.libs_filtered += 1;
-        }
-        if n == 0 {
-            if let Some(i) = st.find_lib(lib) {
-                st.libs[i].seen = epoch;
-            }
-            return true;
-        }
-        let rec = match st.find_lib(lib) {
-            Some(i) => Some(i),
-            None => {
-                let i = st.insert_lib(lib);
-                if i.is_none() {
-                    overflow = true;
-                    rep.lib_skipped(lib, SKIP_UNTRACKED);
-                }
-                i
-            }
-        };
-        if let Some(i) = rec {
-            st.libs[i].seen = epoch;
-        }
-        if lib.readiness != Readiness::Ready {
-            if mask & focus != 0 {
-                rep.lib_skipped(lib, SKIP_NOT_READY);
-            }
-            unsettled += 1;
-            if let Some(i) = rec {
-                st.libs[i].set_pending(true);
-            }
-            return true;
-        }
-        let due = match rec {
-            None => true,
-            Some(i) => full || is_due(st, i, lib, mask),
-        };
-        if due {
-            if let Err(e) = apply_recorded(st, rec, lib, &order[..n], mask, focus, rep, &mut query)
-            {
-                first_err.get_or_insert(e);
-            }
+    // What the walk tallies goes straight to the state (nothing reads it during the pass): the
+    // walk callback's closure then refers to a few places only.
+    st.unsettled = 0;
+    st.overflow = false;
+    st.counters = (0, 0);
+    let seen = loader::each(loader::LIBS_ALL, |lib| {
+        let r = visit(st, lib, &all[..nall], full, focus, rep, &mut query);
+        if let Err(e) = r {
+            first_err.get_or_insert(e);
         }
         true
-    })?;
+    });
+    seen?;
     st.sweep();
     st.watch_lazy = st.nlazy > 0 || st.libs.iter().any(|r| r.used() && r.rescan());
-    st.unsettled = unsettled;
-    st.overflow = overflow;
-    st.counters = counters;
+    let (unsettled, overflow) = (st.unsettled, st.overflow);
     SETTLED.store((unsettled == 0 && !overflow) as u32, Ordering::Release);
     if overflow {
         return Err(Error::Full);
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// One library of [`pass`]: tracked, and patched when due (the error of its patch, if any).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn visit(
+    st: &mut State,
+    lib: &LibInfo<'_>,
+    all: &[u8],
+    full: bool,
+    focus: u32,
+    rep: &mut Report,
+    query: &mut slot::PageQuery,
+) -> Result<()> {
+    // Records keep the epoch's low 16 bits (see `LibRec::seen`).
+    let epoch = st.epoch as u16;
+    st.counters = (lib.adds, lib.subs);
+    let (order, n, mask) = accepting(&st.sets, all, lib);
+    if mask & focus == 0 {
+        rep.libs_filtered += 1;
+    }
+    if n == 0 {
+        if let Some(i) = st.find_lib(lib) {
+            st.libs[i].seen = epoch;
+        }
+        return Ok(());
+    }
+    let rec = match st.find_lib(lib) {
+        Some(i) => Some(i),
+        None => {
+            let i = st.insert_lib(lib);
+            if i.is_none() {
+                st.overflow = true;
+                rep.lib_skipped(lib, SKIP_UNTRACKED);
+            }
+            i
+        }
+    };
+    if let Some(i) = rec {
+        st.libs[i].seen = epoch;
+    }
+    if lib.readiness != Readiness::Ready {
+        if mask & focus != 0 {
+            rep.lib_skipped(lib, SKIP_NOT_READY);
+        }
+        st.unsettled += 1;
+        if let Some(i) = rec {
+            st.libs[i].set_pending(true);
+        }
+        return Ok(());
+    }
+    let due = match rec {
+        None => true,
+        Some(i) => full || is_due(st, i, lib, mask),
+    };
+    if due {
+        return apply_recorded(st, rec, lib, &order[..n], mask, focus, rep, query);
+    }
+    Ok(())
 }
 
 /// Whether READY library `lib`, tracked in record `i`, needs the sets in `mask` (re)applied:
@@ -574,32 +688,47 @@ pub(super) fn apply_recorded(
     st: &mut State,
     rec: Option<usize>,
     lib: &LibInfo<'_>,
-    order: &[usize],
+    order: &[u8],
     mask: u32,
     focus: u32,
     rep: &mut Report,
     query: &mut slot::PageQuery,
 ) -> Result<()> {
-    // Borrowed where it was returned: the decoded library (half a kilobyte) is not moved
-    // into another slot of this frame, which runs inside malloc hooks.
-    let decoded = lib.decode_here();
-    let d = match decoded.as_ref().map_err(|e| *e) {
-        Ok(d) => d,
-        Err(e) => {
-            rep.lib_skipped(lib, SKIP_DECODE_FAILED);
-            if let Some(i) = rec {
-                st.libs[i].add_applied(mask);
-                st.libs[i].set_pending(false);
-            }
-            return Err(e);
+    // Decoded into the state (static, this thread holds its lock), not onto this frame, which
+    // runs inside malloc hooks; unmapped again before returning.
+    let r = apply_decoded(st, rec, lib, order, mask, focus, rep, query);
+    st.image.unmap();
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn apply_decoded(
+    st: &mut State,
+    rec: Option<usize>,
+    lib: &LibInfo<'_>,
+    order: &[u8],
+    mask: u32,
+    focus: u32,
+    rep: &mut Report,
+    query: &mut slot::PageQuery,
+) -> Result<()> {
+    if let Err(e) = lib.decode_into(&mut st.image) {
+        rep.lib_skipped(lib, SKIP_DECODE_FAILED);
+        if let Some(i) = rec {
+            st.libs[i].add_applied(mask);
+            st.libs[i].set_pending(false);
         }
-    };
+        return Err(e);
+    }
+    let d = &st.image;
     let was = rec.map_or(0, |i| st.libs[i].applied());
     // Counted straight into `rep` (no per-library report on this frame): the library counts as
     // patched when its slots moved the counters.
     let touched = |r: &Report| r.slots_patched + r.slots_repaired + r.slots_already;
     let before = touched(rep);
     let applied = apply(&st.sets, &mut st.scratch, d, order, was, focus, rep, query);
+    let lazy = d.bind_now == 0;
     match applied {
         Ok(sentinel) => {
             if touched(rep) != before {
@@ -609,7 +738,7 @@ pub(super) fn apply_recorded(
                 st.libs[i].add_applied(mask);
                 st.libs[i].set_pending(false);
                 st.set_sentinel(i, sentinel);
-                if d.bind_now == 0 {
+                if lazy {
                     st.note_lazy(i);
                 }
             }
@@ -640,7 +769,7 @@ pub(super) fn restore(
     sc: &mut Scratch,
     pos: usize,
     d: &Dynamic,
-    order: &[usize],
+    order: &[u8],
     rep: &mut Report,
     query: &mut slot::PageQuery,
 ) -> Result<()> {
@@ -649,7 +778,7 @@ pub(super) fn restore(
     let mut values = 0u64;
     for (k, h) in set.hooks[..set.nhooks].iter().enumerate() {
         wants[k] = EMPTY_WANT;
-        for &p in order {
+        for p in order.iter().map(|&p| p as usize) {
             if let Some(s) = sets[p].as_ref() {
                 if let Some((j, _)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
                     wants[k].hook_of[p] = j as u8;
@@ -726,7 +855,7 @@ struct Unhook<'a, 'q> {
     set: &'a Set,
     pos: usize,
     d: &'a Dynamic,
-    order: &'a [usize],
+    order: &'a [u8],
     batch: &'a mut slot::LazyBatch<'q>,
     hits: &'a mut [Hit; MAX_HITS],
     nh: usize,
@@ -806,7 +935,7 @@ fn restore_target(
     set: &Set,
     pos: usize,
     d: &Dynamic,
-    order: &[usize],
+    order: &[u8],
     at: usize,
     sym: u32,
     k: usize,

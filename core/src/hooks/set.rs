@@ -3,6 +3,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
+use crate::dynamic::Dynamic;
 use crate::error::{Error, Result};
 use crate::loader::{self, LibInfo, LibKind};
 
@@ -184,22 +185,24 @@ impl State {
     }
 
     /// Active set positions in install order.
-    pub(super) fn ordered(&self) -> ([usize; MAX_SETS], usize) {
+    pub(super) fn ordered(&self) -> ([u8; MAX_SETS], usize) {
         ordered(&self.sets)
     }
 }
 
 /// Active positions of `sets` in install order.
-pub(super) fn ordered(sets: &[Option<Set>; MAX_SETS]) -> ([usize; MAX_SETS], usize) {
-    let mut out = [0usize; MAX_SETS];
+/// Positions are bytes (`MAX_SETS` is small): the tables of positions live in the frames of
+/// walk callbacks.
+pub(super) fn ordered(sets: &[Option<Set>; MAX_SETS]) -> ([u8; MAX_SETS], usize) {
+    let mut out = [0u8; MAX_SETS];
     let mut n = 0;
     for (i, s) in sets.iter().enumerate() {
         if s.is_some() {
-            out[n] = i;
+            out[n] = i as u8;
             n += 1;
         }
     }
-    out[..n].sort_unstable_by_key(|&i| sets[i].as_ref().map_or(0, |s| s.order));
+    out[..n].sort_unstable_by_key(|&i| sets[i as usize].as_ref().map_or(0, |s| s.order));
     (out, n)
 }
 
@@ -207,6 +210,8 @@ pub(super) fn ordered(sets: &[Option<Set>; MAX_SETS]) -> ([usize; MAX_SETS], usi
 /// installed set hooking the same name in a READY library both filters accept (sets stack only
 /// where their filters overlap), else the global-scope definition (after `next_after` if set).
 /// A slot bound elsewhere than the chosen original is skipped by the binding rule.
+/// `out` must be all zero.
+#[inline(never)]
 pub(super) fn originals(
     sets: &[Option<Set>; MAX_SETS],
     hooks: &[SetHook],
@@ -215,46 +220,22 @@ pub(super) fn originals(
     out: &mut [usize],
     rep: &mut Report,
 ) -> Result<u32> {
-    let (order, n) = ordered(sets);
     let mut skipped = 0u32;
     // Per hook: install order of the latest set found stacked under it (0: none); that set's
     // replacement goes straight to `out`.
-    let mut below = [0u32; MAX_HOOKS];
-    loader::each(0, |lib| {
-        if !filter.accepts(lib) {
-            return true;
-        }
-        for s in order[..n].iter().filter_map(|&p| sets[p].as_ref()) {
-            if !s.filter.accepts(lib) {
-                continue;
-            }
-            for ((h, b), o) in hooks.iter().zip(below.iter_mut()).zip(out.iter_mut()) {
-                if let Some((_, x)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
-                    if s.order > *b {
-                        (*b, *o) = (s.order, x.replacement);
-                    }
-                }
-            }
-        }
-        true
-    })?;
+    let below = stacked_below(sets, hooks, filter, out)?;
     // The hooks nothing is stacked under take the global definition: all of them in one
     // lookup (one scope computation, one search walk), written to `out` as found.  Install
     // runs inside a walk (under the list lock): the lookup nests no walk to take it again.
     let next = filter.next_after;
     let found = loader::global_lookup_many_in_walk(
         hooks.len(),
-        |k| (below[k] == 0).then_some(hooks[k].symbol),
+        |k| (below & (1 << k) == 0).then_some(hooks[k].symbol),
         (next != 0).then_some(next),
         out,
     )?;
-    for (k, (o, &b)) in out
-        .iter_mut()
-        .zip(below.iter())
-        .take(hooks.len())
-        .enumerate()
-    {
-        if b != 0 || found & (1 << k) != 0 {
+    for (k, o) in out.iter_mut().take(hooks.len()).enumerate() {
+        if below & (1 << k) != 0 || found & (1 << k) != 0 {
             // Stacked (written above) or found (written by the lookup).
         } else if flags(k) & HOOK_UNDEFINED != 0 {
             rep.hooks_missing |= 1 << k;
@@ -274,14 +255,60 @@ pub(super) fn originals(
     Ok(skipped)
 }
 
+/// The first part of [`originals`]: for each hook, the replacement of the latest installed set
+/// (in install order) that hooks the same name in a READY library both filters accept, written
+/// to `out`.  Returns the mask of the hooks so stacked.  Not inlined: its walk is never on the
+/// stack with the lookup that follows.
+#[inline(never)]
+fn stacked_below(
+    sets: &[Option<Set>; MAX_SETS],
+    hooks: &[SetHook],
+    filter: &Filter,
+    out: &mut [usize],
+) -> Result<u32> {
+    let (order, n) = ordered(sets);
+    // Per hook: install order of the latest set found stacked under it (0: none).
+    let mut below = [0u32; MAX_HOOKS];
+    loader::each(0, |lib| {
+        if !filter.accepts(lib) {
+            return true;
+        }
+        for s in order[..n].iter().filter_map(|&p| sets[p as usize].as_ref()) {
+            if !s.filter.accepts(lib) {
+                continue;
+            }
+            for ((h, b), o) in hooks.iter().zip(below.iter_mut()).zip(out.iter_mut()) {
+                if let Some((_, x)) = s.active().find(|(_, x)| x.symbol == h.symbol) {
+                    if s.order > *b {
+                        (*b, *o) = (s.order, x.replacement);
+                    }
+                }
+            }
+        }
+        true
+    })?;
+    Ok(below
+        .iter()
+        .take(hooks.len())
+        .enumerate()
+        .fold(0, |m, (k, &b)| if b != 0 { m | 1 << k } else { m }))
+}
+
 /// Finds the canonical PLT entries the main program gives `hooks` (see `Set::canonical`): an
 /// undefined symbol with a non-zero value in a position-dependent executable.
-pub(super) fn canonical_entries(hooks: &[SetHook], out: &mut [usize]) -> Result<()> {
+/// The main program is decoded into `image` (unmapped again before its callback returns).
+#[inline(never)]
+pub(super) fn canonical_entries(
+    hooks: &[SetHook],
+    image: &mut Dynamic,
+    out: &mut [usize],
+) -> Result<()> {
     loader::each(0, |lib| {
         if lib.kind != LibKind::Main {
             return true;
         }
-        if let Ok(d) = lib.decode() {
+        if lib.decode_into(image).is_ok() {
+            let d = &*image;
             for (h, o) in hooks.iter().zip(out.iter_mut()) {
                 let _ = d.find_named(h.symbol, false, |s| {
                     if !s.is_defined() && s.value != 0 && s.binding() != crate::elf::STB_LOCAL {
@@ -292,6 +319,7 @@ pub(super) fn canonical_entries(hooks: &[SetHook], out: &mut [usize]) -> Result<
                 });
             }
         }
+        image.unmap();
         false
     })
 }

@@ -201,6 +201,7 @@ impl Objects {
 
     /// The scope `dlsym(RTLD_NEXT)` searches for a caller in object `host`: the local scope of
     /// its root loader object (see the module comment).  Returns the length written to `order`.
+    #[inline(never)]
     pub fn next_scope(&self, host: usize, order: &mut [u16; OBJ_MAX]) -> usize {
         let len = self.global(order);
         if order[..len].contains(&(host as u16)) {
