@@ -19,9 +19,11 @@
  *    reports exactly that library as filtered and nothing else (two probe intervals after the
  *    last full refresh, with no unload: time alone does not make it walk everything), and the
  *    refresh that hooks a library once READY visits only it and the objects after it and
- *    verifies no slot of a library already hooked.
+ *    verifies no slot of a library already hooked; a refresh right after an unload alone (within
+ *    one probe interval of the last full refresh, as far as the probe clock can tell) walks
+ *    nothing.
  * Usage: hooks_left_behind_retried <libhk_focus_gated.so> <libhk_focus_lazy.so>
- *                                  <libhk_focus_1.so> ... <libhk_focus_7.so> */
+ *                                  <libhk_focus_1.so> ... <libhk_focus_8.so> */
 #include "hk_common.h"
 
 #include <errno.h>
@@ -209,7 +211,7 @@ static void sleep_intervals(int n) {
   nanosleep(&ts, NULL);
 }
 
-static void one_load_one_object(const char *hooked, const char *refused) {
+static void one_load_one_object(const char *hooked, const char *refused, const char *unloaded) {
   gothook_hook h = {"hk_filt_target", (void *)hook, (void **)&orig, 0};
   gothook_filter f = {0};
   f.path_suffix = base_of(hooked);
@@ -227,6 +229,40 @@ static void one_load_one_object(const char *hooked, const char *refused) {
         "patched, %u slots verified (want 0, 0)",
         r.libs_filtered, r.libs_patched, r.slots_already);
   CHECK(call() == 1, "the refused library was hooked: %d", call());
+
+  /* An unload alone, within one probe interval of the last sweep, needs no walk (the sweep of
+   * the records it left waits for the next interval).  Checked in the first round fast enough
+   * for the probe clock to tell: real time t1 - t0 plus two ticks of the coarse clock. */
+  struct timespec res;
+  clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+  uint64_t tick = (uint64_t)res.tv_nsec, lag = 2 * tick <= GOTHOOK_PROBE_INTERVAL_NS ? tick : 0;
+  int checked = 0;
+  for (int round = 0; round < 20 && !checked; round++) {
+    void *again = dlopen(unloaded, RTLD_NOW | RTLD_LOCAL);
+    CHECK(again != NULL, "dlopen %s: %s", unloaded, dlerror());
+    if (!again) break;
+    CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_ST(gothook_refresh(GOTHOOK_REFRESH_FULL, NULL), GOTHOOK_OK);
+    uint64_t adds, subs0, subs1;
+    CHECK_ST(gothook_libs_counters(&adds, &subs0), GOTHOOK_OK);
+    CHECK(dlclose(again) == 0, "dlclose: %s", dlerror());
+    CHECK_ST(gothook_libs_counters(&adds, &subs1), GOTHOOK_OK);
+    CHECK(subs1 > subs0, "%s was not unloaded", unloaded);
+    gothook_report u = {0};
+    CHECK_ST(gothook_refresh(0, &u), GOTHOOK_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t took = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+    if (took + 2 * lag >= GOTHOOK_PROBE_INTERVAL_NS) continue;
+    checked = 1;
+    hk_print_report("  refresh right after an unload", &u);
+    CHECK(memcmp(&u, &zero_report, sizeof u) == 0,
+          "the refresh right after an unload walked (%u filtered, %u libraries patched) %llu ns after the last "
+          "full refresh",
+          u.libs_filtered, u.libs_patched, (unsigned long long)took);
+  }
+  if (!checked) printf("  every round slower than the probe clock can tell: the unload alone is not checked\n");
   CHECK_ST(gothook_uninstall(s, NULL), GOTHOOK_OK);
 }
 
@@ -337,7 +373,7 @@ static void loading_then_ready(const char *l1, const char *mid, const char *l2, 
 }
 
 int main(int argc, char **argv) {
-  if (argc != 10) return 2;
+  if (argc != 11) return 2;
   hk_init_main();
   CHECK(hk_filt_target() == 1, "hk_filt_target");
   /* Binds this program's own imports of gothook before the resolver needs them. */
@@ -345,7 +381,7 @@ int main(int argc, char **argv) {
   loading_during_relocation(argv[1]);
   repointed_after_full_pass();
   failed_pass_retried(argv[3], argv[4]);
-  one_load_one_object(argv[3], argv[5]);
+  one_load_one_object(argv[3], argv[5], argv[10]);
   lazy_loaded_after_install(argv[2]);
   loading_then_ready(argv[6], argv[7], argv[8], argv[9]);
   printf("hooks_left_behind_retried: libraries left LOADING, failed or skipped by a re-pointed set are hooked by "
