@@ -10,7 +10,9 @@
  *    thread, for a slot put back by hand as a reload would): the refresh after the next dlopen
  *    repairs it;
  *  - a lazily bound library loaded after the install: a hook `_dl_fixup` overwrites in it (an
- *    injected store) is repaired by the first refresh one probe interval later;
+ *    injected store) is repaired by the first refresh one probe interval later; also in one with
+ *    thirteen hooked slots, the lost one the thirteenth (more than one pass notes: the library is
+ *    re-scanned by the lazy re-check instead of having its slots watched);
  *  - under the RELRO rule, two libraries left LOADING (their RELRO page made writable again)
  *    with a hooked library between them and a filtered one after: once the first is READY the
  *    next refresh hooks it, once the second is READY the next one hooks that (also with
@@ -23,7 +25,7 @@
  *    one probe interval of the last full refresh, as far as the probe clock can tell) walks
  *    nothing.
  * Usage: hooks_left_behind_retried <libhk_focus_gated.so> <libhk_focus_lazy.so>
- *                                  <libhk_focus_1.so> ... <libhk_focus_8.so> */
+ *                                  <libhk_focus_1.so> ... <libhk_focus_8.so> <libhk_focus_many.so> */
 #include "hk_common.h"
 
 #include <errno.h>
@@ -297,6 +299,71 @@ static void lazy_loaded_after_install(const char *lazy) {
   CHECK_ST(gothook_uninstall(s, NULL), GOTHOOK_OK);
 }
 
+/* ---- a lazily bound library with more hooked slots than one pass notes ---------------------- */
+int hk_focus_f0(void);
+static int many_hook(void) { return 100; }
+
+/* The hk_focus_f* imports of a decoded library in decoder order (the order a pass decides
+ * them in): their numbers k, and the slot of the last one. */
+struct many_order { int n, k[13]; void **last; };
+static int many_cb(const gothook_import *imp, void *ctx) {
+  struct many_order *o = ctx;
+  if (strncmp(imp->name, "hk_focus_f", 10) != 0 || o->n >= 13) return 0;
+  o->k[o->n++] = atoi(imp->name + 10);
+  o->last = imp->slot;
+  return 0;
+}
+
+static void rescanned_library_loaded_after_install(const char *many) {
+  static char names[13][16];
+  gothook_hook hooks[13];
+  for (int k = 0; k < 13; k++) {
+    snprintf(names[k], sizeof names[k], "hk_focus_f%d", k);
+    hooks[k] = (gothook_hook){names[k], (void *)many_hook, NULL, 0};
+  }
+  gothook_filter f = {0};
+  f.path_suffix = base_of(many);
+  gothook_set s = 0;
+  CHECK_ST(gothook_install(hooks, 13, &f, &s, NULL), GOTHOOK_OK);
+  if (!s) return;
+  CHECK_ST(gothook_refresh(GOTHOOK_REFRESH_FULL, NULL), GOTHOOK_OK);
+  void *h = dlopen(many, RTLD_LAZY | RTLD_LOCAL);
+  CHECK(h != NULL, "dlopen %s: %s", many, dlerror());
+  if (!h) return;
+  int (*call)(int) = (int (*)(int))dlsym(h, "hk_focus_many_call");
+  if (!call) exit(1);
+  gothook_dynamic d;
+  CHECK_ST(gothook_decode_containing((const void *)call, &d), GOTHOOK_OK);
+  struct many_order o = {0};
+  gothook_dynamic_imports(&d, many_cb, &o);
+  CHECK(o.n == 13 && o.last != NULL, "%s: %d hk_focus_f* imports, want 13", many, o.n);
+  if (o.n != 13 || !o.last) return;
+  /* Every slot bound but the one a pass decides last, which still holds its lazy stub: the
+   * pass notes twelve slots, none of them unbound, so nothing is watched, only re-scanned. */
+  int last = o.k[12];
+  for (int j = 0; j < 12; j++) CHECK(call(o.k[j]) == o.k[j], "hk_focus_f%d", o.k[j]);
+  void *stub = *o.last;
+  gothook_report r = {0};
+  CHECK_ST(gothook_refresh(0, &r), GOTHOOK_OK);
+  hk_print_report("  refresh after the dlopen of a library with 13 hooked slots", &r);
+  CHECK(r.slots_patched == 13 && call(last) == 100, "%u slots patched (want 13), the last call returned %d (want 100)",
+        r.slots_patched, call(last));
+  /* The store of a `_dl_fixup` that entered the stub before the patch. */
+  void *real = dlsym(h, names[last]);
+  CHECK(real != NULL && real != stub, "%s: %p", names[last], real);
+  CHECK_ST(gothook_slot_swap(&d, o.last, (void *)many_hook, real), GOTHOOK_OK);
+  CHECK(call(last) == last, "lost: the call returned %d", call(last));
+  sleep_intervals(2);
+  gothook_report again = {0};
+  CHECK_ST(gothook_refresh(0, &again), GOTHOOK_OK);
+  hk_print_report("  refresh one probe interval after its lost hook", &again);
+  CHECK(call(last) == 100 && again.slots_repaired == 1,
+        "a hook lost to lazy binding in a re-scanned library loaded after the install was not repaired one "
+        "probe interval later: the call returned %d, %u repaired",
+        call(last), again.slots_repaired);
+  CHECK_ST(gothook_uninstall(s, NULL), GOTHOOK_OK);
+}
+
 /* ---- libraries left LOADING under the RELRO rule -------------------------------------------- */
 struct relro_find { const char *path; uintptr_t page; };
 static int relro_cb(struct dl_phdr_info *info, size_t size, void *ctx) {
@@ -373,9 +440,10 @@ static void loading_then_ready(const char *l1, const char *mid, const char *l2, 
 }
 
 int main(int argc, char **argv) {
-  if (argc != 11) return 2;
+  if (argc != 12) return 2;
   hk_init_main();
-  CHECK(hk_filt_target() == 1, "hk_filt_target");
+  /* Both definitions are loaded with the program (libhk_filt_def.so, libhk_focus_def.so). */
+  CHECK(hk_filt_target() == 1 && hk_focus_f0() == 0, "hk_filt_target, hk_focus_f0");
   /* Binds this program's own imports of gothook before the resolver needs them. */
   CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
   loading_during_relocation(argv[1]);
@@ -383,6 +451,7 @@ int main(int argc, char **argv) {
   failed_pass_retried(argv[3], argv[4]);
   one_load_one_object(argv[3], argv[5], argv[10]);
   lazy_loaded_after_install(argv[2]);
+  rescanned_library_loaded_after_install(argv[11]);
   loading_then_ready(argv[6], argv[7], argv[8], argv[9]);
   printf("hooks_left_behind_retried: libraries left LOADING, failed or skipped by a re-pointed set are hooked by "
          "the next refresh after loads, which visits only what it must; %s\n",
