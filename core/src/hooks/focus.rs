@@ -327,3 +327,123 @@ pub(super) fn quiet(counters: (u64, u64)) -> Option<Quiet> {
     }
     (same && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(q)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tests here publish the same counters: one at a time.
+    static SERIAL: spin::Mutex<()> = spin::Mutex::new(());
+
+    /// Loader counters no process here reaches, so a real refresh of another test in this
+    /// binary never finds them published (and answers from its own state as usual).
+    const COUNTERS: (u64, u64) = (1 << 60, 1 << 59);
+
+    /// A state as a refresh leaves it: one set installed, these counters processed.
+    fn after_refresh(unsettled: u32, watch_lazy: bool) -> State {
+        let mut st = EMPTY_STATE;
+        st.sets[0] = Some(EMPTY_SET);
+        st.counters = COUNTERS;
+        st.unsettled = unsettled;
+        st.watch_lazy = watch_lazy;
+        st
+    }
+
+    /// What the quiet probe answers for `COUNTERS` after `publish` ran.  Another test of this
+    /// binary may hold the state lock meanwhile (it withdraws any publication first), so a
+    /// publication that should be seen is looked for a few hundred times; an answer is never
+    /// made up, so one that should not be seen is not seen in any attempt either.
+    fn published_after(publish: impl Fn()) -> Option<Quiet> {
+        (0..500).find_map(|_| {
+            publish();
+            quiet(COUNTERS)
+        })
+    }
+
+    #[test]
+    fn a_refresh_that_left_nothing_loading_is_answered_by_the_quiet_probe() {
+        let _g = SERIAL.lock();
+        let st = after_refresh(0, true);
+        let q = published_after(|| {
+            note_pending(&[], 0);
+            quiet_publish(&st);
+        })
+        .expect("the counters of a settled refresh are published");
+        assert!(q.watch_lazy, "the lazy watch is published with them");
+        assert_eq!(q.npending, 0);
+        // Other counters (a load, an unload since) are not answered from it.
+        for other in [(COUNTERS.0 + 1, COUNTERS.1), (COUNTERS.0, COUNTERS.1 + 1)] {
+            assert!(
+                quiet(other).is_none(),
+                "{other:?} answered from {COUNTERS:?}"
+            );
+        }
+        // Nor is anything once a holder of the state lock has withdrawn it.
+        quiet_invalidate();
+        assert!(quiet(COUNTERS).is_none(), "answered after the withdrawal");
+    }
+
+    #[test]
+    fn a_refresh_with_invalid_counters_or_no_set_publishes_nothing() {
+        let _g = SERIAL.lock();
+        let mut invalid = after_refresh(0, false);
+        invalid.counters = (u64::MAX, u64::MAX);
+        let none = published_after(|| {
+            note_pending(&[], 0);
+            quiet_publish(&invalid);
+        });
+        assert!(none.is_none(), "invalid counters published");
+        let mut overflowed = after_refresh(0, false);
+        overflowed.overflow = true;
+        assert!(
+            published_after(|| quiet_publish(&overflowed)).is_none(),
+            "an overflowed table published"
+        );
+        let mut no_set = after_refresh(0, false);
+        no_set.sets[0] = None;
+        assert!(
+            published_after(|| quiet_publish(&no_set)).is_none(),
+            "published with no set installed"
+        );
+    }
+
+    #[test]
+    fn libraries_left_loading_are_watched_lock_free_only_when_each_one_is_known() {
+        let _g = SERIAL.lock();
+        // Only `_dl_find_object` can tell lock-free that one of them became READY.
+        if loader::rule() != Rule::FindObject {
+            return;
+        }
+        let st = after_refresh(1, false);
+        let addr = 0x7f12_3456_7000;
+        // A tail pass that left one library LOADING names it: published with its address.
+        let q = published_after(|| {
+            note_pending(&[addr, 0, 0, 0], 1);
+            quiet_publish(&st);
+        })
+        .expect("one known LOADING library is watched by the quiet probe");
+        assert_eq!((q.npending, q.pending[0]), (1, addr));
+        // A full pass does not say where they are; more than four do not fit.
+        let full = published_after(|| {
+            note_pending(&[], u32::MAX);
+            quiet_publish(&st);
+        });
+        assert!(
+            full.is_none(),
+            "published after a full pass left one LOADING"
+        );
+        let five = after_refresh(5, false);
+        let many = published_after(|| {
+            note_pending(&[addr, addr + 0x1000, addr + 0x2000, addr + 0x3000], 5);
+            quiet_publish(&five);
+        });
+        assert!(many.is_none(), "published with five LOADING, four known");
+        // A count that does not match the state's (a pass that lost count) is not trusted.
+        let two = after_refresh(2, false);
+        let lost = published_after(|| {
+            note_pending(&[addr, 0, 0, 0], 1);
+            quiet_publish(&two);
+        });
+        assert!(lost.is_none(), "published with one of two LOADING known");
+    }
+}
