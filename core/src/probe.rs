@@ -173,7 +173,7 @@ pub fn under_list_lock<R>(f: impl FnOnce((u64, u64)) -> Result<R>) -> Result<R> 
     let mut f = Some(f);
     let mut out = None;
     let walked = sys::with_list_lock(&mut |counters| {
-        // Every locked read checks the lock-free one (or, the first time, finds it).
+        // Every locked read checks the lock-free one.
         crate::rtld::verify(counters);
         if let Some(f) = f.take() {
             out = Some(f(counters));

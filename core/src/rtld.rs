@@ -86,14 +86,16 @@ pub fn found() -> bool {
 }
 
 /// Whether refresh reads the counters lock-free, searching first (one locked walk) if no
-/// search was made yet.  Malloc-safe; not signal-safe.
+/// search was made yet (a plain refresh that has to take the lock searches too).  Malloc-safe; not signal-safe.
 pub fn in_use() -> bool {
     for _ in 0..MAX_TRIES {
         if !untried() {
             break;
         }
-        // The search runs inside the locked read (`verify`); nothing else to do there.
-        let _ = crate::probe::under_list_lock(|_| Ok(()));
+        let _ = crate::probe::under_list_lock(|c| {
+            search_if_untried(c);
+            Ok(())
+        });
     }
     found()
 }
@@ -110,20 +112,25 @@ pub fn turn_off() {
 }
 
 /// Called with the counters `dl_iterate_phdr` handed to a callback that is still running on
-/// this thread (so the loader's list lock is held): checks the lock-free read against them
-/// (a difference turns it off), or, while nothing was found yet, searches once.
+/// this thread (so the loader's list lock is held): checks the lock-free read against them; a
+/// difference turns it off.  Every locked read of gothook's calls this.
 pub fn verify(locked: (u64, u64)) {
-    match STATE.load(Ordering::Acquire) {
-        FOUND => {
-            let nns = sys::loader_word(NNS_AT.load(Ordering::Relaxed));
-            let adds = sys::loader_word(ADDS_AT.load(Ordering::Relaxed));
-            let nloaded = sys::loader_u32(NLOADED_AT.load(Ordering::Relaxed));
-            if !agrees(nns, adds, nloaded, locked) {
-                turn_off();
-            }
+    if STATE.load(Ordering::Acquire) == FOUND {
+        let nns = sys::loader_word(NNS_AT.load(Ordering::Relaxed));
+        let adds = sys::loader_word(ADDS_AT.load(Ordering::Relaxed));
+        let nloaded = sys::loader_u32(NLOADED_AT.load(Ordering::Relaxed));
+        if !agrees(nns, adds, nloaded, locked) {
+            turn_off();
         }
-        UNTRIED => learn(locked),
-        _ => {}
+    }
+}
+
+/// Called like [`verify`], by the refresh probe that had to take the lock and by [`in_use`]:
+/// while nothing was found yet, searches (see the module documentation).  Kept off the
+/// deeper paths (install, passes), whose stack it would add to.
+pub fn search_if_untried(locked: (u64, u64)) {
+    if untried() {
+        learn(locked);
     }
 }
 

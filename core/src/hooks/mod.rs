@@ -795,7 +795,10 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
         // Lock-free where glibc's counters were found (`rtld`), else under the list lock.
         let counters = match crate::rtld::counters() {
             Some(c) => c,
-            None => probe::under_list_lock(Ok)?,
+            None => probe::under_list_lock(|c| {
+                crate::rtld::search_if_untried(c);
+                Ok(c)
+            })?,
         };
         if let Some(q) = focus::quiet(counters) {
             let watch_lazy = q.watch_lazy;
