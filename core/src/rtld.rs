@@ -32,7 +32,9 @@
 //! (which makes one: `gettid`).
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
+use crate::dynamic::Dynamic;
 use crate::loader::{self, LibKind};
+use crate::lock::OwnedLock;
 use crate::read::Memory;
 use crate::sys;
 
@@ -44,6 +46,8 @@ const UNAVAILABLE: u8 = 2;
 const MAX_TRIES: u8 = 4;
 
 static STATE: AtomicU8 = AtomicU8::new(UNTRIED);
+/// The dynamic loader's decoded image during a search (static: off the caller's stack).
+static IMAGE: OwnedLock<Dynamic> = OwnedLock::new_in_walks(Dynamic::UNMAPPED);
 static TRIES: AtomicU8 = AtomicU8::new(0);
 /// Addresses inside the dynamic loader's data (never unmapped): `_dl_nns`, `_dl_load_adds`
 /// and `_dl_ns[0]._ns_nloaded`.  Valid when `STATE` is `FOUND`.
@@ -145,6 +149,11 @@ pub fn agrees(nns: u64, adds: u64, nloaded: u32, locked: (u64, u64)) -> bool {
 
 /// The search (see the module documentation), run inside a walk callback of this thread.
 fn learn(locked: (u64, u64)) {
+    // The loader's image is decoded into static memory, not onto the caller's stack (a malloc
+    // hook's): one search at a time; another thread's search answers for this one.
+    let Ok(Some(mut image)) = IMAGE.try_lock() else {
+        return;
+    };
     if TRIES.fetch_add(1, Ordering::AcqRel) >= MAX_TRIES {
         STATE.store(UNAVAILABLE, Ordering::Release);
         return;
@@ -160,10 +169,12 @@ fn learn(locked: (u64, u64)) {
         if lib.kind != LibKind::Loader {
             return true;
         }
-        let Ok(d) = lib.decode() else {
+        let d: &mut Dynamic = &mut image;
+        if lib.decode_into(d).is_err() {
             no_symbol = true;
+            d.unmap();
             return false;
-        };
+        }
         match d.lookup(b"_rtld_global") {
             Ok(Some(sym)) if sym.is_defined() => {
                 let at = sym.address(lib.bias);
@@ -172,6 +183,8 @@ fn learn(locked: (u64, u64)) {
             }
             _ => no_symbol = true,
         }
+        // The loader is never unloaded, but the image is used only inside this callback.
+        d.unmap();
         false
     });
     match places {
