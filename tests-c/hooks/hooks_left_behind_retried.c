@@ -23,7 +23,8 @@
  *    refresh that hooks a library once READY visits only it and the objects after it and
  *    verifies no slot of a library already hooked; a refresh right after an unload alone (within
  *    one probe interval of the last full refresh, as far as the probe clock can tell) walks
- *    nothing.
+ *    nothing, and the first refresh that takes the state lock one probe interval after the
+ *    unload or later sweeps what it left (a walk).
  * Usage: hooks_left_behind_retried <libhk_focus_gated.so> <libhk_focus_lazy.so>
  *                                  <libhk_focus_1.so> ... <libhk_focus_8.so> <libhk_focus_many.so> */
 #include "hk_common.h"
@@ -238,7 +239,7 @@ static void one_load_one_object(const char *hooked, const char *refused, const c
   struct timespec res;
   clock_getres(CLOCK_MONOTONIC_COARSE, &res);
   uint64_t tick = (uint64_t)res.tv_nsec, lag = 2 * tick <= GOTHOOK_PROBE_INTERVAL_NS ? tick : 0;
-  int checked = 0;
+  int checked = 0, walked = 0;
   for (int round = 0; round < 20 && !checked; round++) {
     void *again = dlopen(unloaded, RTLD_NOW | RTLD_LOCAL);
     CHECK(again != NULL, "dlopen %s: %s", unloaded, dlerror());
@@ -255,6 +256,7 @@ static void one_load_one_object(const char *hooked, const char *refused, const c
     gothook_report u = {0};
     CHECK_ST(gothook_refresh(0, &u), GOTHOOK_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    walked = u.libs_filtered > 0;
     uint64_t took = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
     if (took + 2 * lag >= GOTHOOK_PROBE_INTERVAL_NS) continue;
     checked = 1;
@@ -265,6 +267,20 @@ static void one_load_one_object(const char *hooked, const char *refused, const c
           u.libs_filtered, u.libs_patched, (unsigned long long)took);
   }
   if (!checked) printf("  every round slower than the probe clock can tell: the unload alone is not checked\n");
+  /* The records the unload left are swept by the first refresh that takes the state lock one
+   * probe interval after the unload or later (the quiet probe answers the others): here the
+   * refresh after the next dlopen, two intervals on, walks every library (unless the refresh
+   * right after the unload came late enough to sweep already). */
+  sleep_intervals(2);
+  void *next = dlopen(unloaded, RTLD_NOW | RTLD_LOCAL);
+  CHECK(next != NULL, "dlopen %s: %s", unloaded, dlerror());
+  gothook_report w = {0};
+  CHECK_ST(gothook_refresh(0, &w), GOTHOOK_OK);
+  hk_print_report("  refresh after a dlopen two probe intervals after the unload", &w);
+  CHECK(walked || w.libs_filtered > 1,
+        "the unload was not swept: neither the refresh right after it nor the one after a dlopen two probe "
+        "intervals later walked (%u filtered)",
+        w.libs_filtered);
   CHECK_ST(gothook_uninstall(s, NULL), GOTHOOK_OK);
 }
 

@@ -17,7 +17,8 @@ cd "$(dirname "$0")/../.."
 CM=${CARGO_MUTANTS:-cargo-mutants}
 OUT=${MUTANTS_OUT:-$PWD/build-mutants.out}
 [ $# -gt 0 ] || set -- core/src/slot.rs core/src/loader.rs core/src/hooks/mod.rs \
-  core/src/hooks/set.rs core/src/hooks/libs.rs core/src/hooks/pass.rs core/src/dynamic/mod.rs
+  core/src/hooks/set.rs core/src/hooks/libs.rs core/src/hooks/pass.rs core/src/hooks/focus.rs \
+  core/src/dynamic/mod.rs
 
 # The C tests that exercise each module (ctest names that are also target names).
 ctests_for() {
