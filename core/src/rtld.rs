@@ -416,6 +416,9 @@ mod tests {
             f.find(4242, (31, 24)).is_none(),
             "16-byte mutexes cannot be glibc's"
         );
+        // 28-byte mutexes would put the counter off its 8-byte alignment.
+        let f = Fake::with_mutex(28, 7, 1, 0x204, 4242, 31);
+        assert!(f.find(4242, (31, 24)).is_none(), "28-byte mutexes");
         let f = Fake::new(7, 1, 0x200, 4242, 31);
         let u32_at = |a: usize| {
             a.checked_sub(Fake::AT)

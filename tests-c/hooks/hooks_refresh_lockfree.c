@@ -8,9 +8,12 @@
  *    module may come back at the same address unseen);
  *  - while a dlmopen namespace exists, a plain refresh takes the lock again (it waits for the
  *    holder) and still hooks right after a dlopen;
+ *    once the namespace is closed, refreshes are lock-free again;
  *  - turned off (gothook_counters_lock_free_off), a plain refresh waits for the holder, and still
- *    hooks right after a dlopen.
- * Usage: hooks_refresh_lockfree <libhk_probe_mod.so> */
+ *    hooks right after a dlopen;
+ *  - (--namespace-first) with a dlmopen namespace at the first refresh the search fails, and a
+ *    refresh after the namespace closed searches again and finds the counters.
+ * Usage: hooks_refresh_lockfree [--namespace-first] <libhk_probe_mod.so> */
 #include "hk_common.h"
 
 #include <pthread.h>
@@ -81,7 +84,33 @@ static int hooked_after_dlopen(const char *path, int refresh_after_close) {
   return ok;
 }
 
+/* --namespace-first: a dlmopen namespace exists at the first refresh, so the search fails; once
+ * it is closed, a later refresh searches again and finds the counters. */
+static int namespace_first(const char *mod) {
+  void *ns = dlmopen(LM_ID_NEWLM, mod, RTLD_NOW | RTLD_LOCAL);
+  if (!ns) {
+    printf("hooks_refresh_lockfree --namespace-first: dlmopen refused (%s); skipped\n", dlerror());
+    return 77;
+  }
+  gothook_hook h = {"hk_filt_target", (void *)lf_hook, (void **)&orig, 0};
+  gothook_set set = 0;
+  CHECK_ST(gothook_install(&h, 1, NULL, &set, NULL), GOTHOOK_OK);
+  CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+  dlclose(ns);
+  CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+  int found = gothook_counters_lock_free();
+  CHECK(found == 1, "the counters were not found once the namespace that hid them was closed");
+  CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
+  printf("hooks_refresh_lockfree --namespace-first: found %d after the namespace closed; %s\n", found,
+         hk_failures ? "FAILED" : "ok");
+  return hk_failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--namespace-first") == 0) {
+    CHECK(hk_filt_target() == 1, "hk_filt_target");
+    return namespace_first(argv[2]);
+  }
   if (argc != 2) return 2;
   hk_init_main();
   CHECK(hk_filt_target() == 1, "hk_filt_target");
@@ -120,6 +149,7 @@ int main(int argc, char **argv) {
     CHECK(missed == 0, "%d of 10 modules not hooked right after their dlopen with a dlmopen namespace", missed);
     dlclose(ns);
     CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+    CHECK(refresh_while_held(2e9), "a plain refresh still waited for the loader's lock once the namespace closed");
   }
 
   /* Turned off: the lock again, and the same guarantee. */
