@@ -12,8 +12,10 @@
 //! count too: the tail is only longer.)  musl counts `dlopen` calls, not objects, so there the
 //! pass always walks everything.
 //!
-//! What a focused pass leaves to the full pass: the records of unloaded libraries (swept by a
-//! full pass at most one probe interval after the unload was seen), the lazy re-check (due once
+//! What a focused pass leaves to the full pass: the records of unloaded libraries (swept by the
+//! first refresh that takes the state lock at least one probe interval after the unload was
+//! seen: after a load, a lazy re-check or `REFRESH_FULL`; while nothing changes, the quiet probe
+//! answers and the records wait, harmlessly), the lazy re-check (due once
 //! per interval, always a full pass), and anything another pass may have left half done (an
 //! install's pass, an overflowed table, an invalidated state): then the next refresh walks all.
 
