@@ -356,7 +356,8 @@ pub extern "C" fn gothook_readiness_rule() -> u32 {
 /// main namespace's object count makes `dlpi_subs` come out exactly.  Every later read under the
 /// lock is compared with the lock-free one; the first difference turns the lock-free read off for
 /// the life of the process.  While a `dlmopen` namespace exists, refresh takes the lock.  0 on
-/// musl, in a static program, and on 32-bit targets.
+/// musl, whose loader has no `_rtld_global`, and on 32-bit targets, where a 64-bit counter is not
+/// read in one access (not searched).
 ///
 /// Locks: the loader's list lock for one walk while no search was made yet (the search runs
 /// inside it; up to 4 attempts while a `dlmopen` namespace exists), none after.
