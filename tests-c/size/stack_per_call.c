@@ -104,6 +104,19 @@ static int decode_only(const gothook_lib *lib, void *ctx) {
   return 0;
 }
 static void walk_decode_only(void) { st = gothook_libs_each(decode_only, NULL, 0); }
+static gothook_set dl_set;
+static void intercept(void) { st = gothook_intercept_dlopen(&dl_set, NULL); }
+static void intercept_off(void) { st = gothook_uninstall(dl_set, NULL); }
+static void global_lookup(void) {
+  void *addr = NULL;
+  st = gothook_global_lookup("malloc", NULL, &addr);
+}
+static void decode_and_lookup(void) {
+  gothook_dynamic d;
+  void *addr = NULL;
+  st = gothook_decode_containing((const void *)&dlopen, &d);
+  if (st == GOTHOOK_OK) st = gothook_dynamic_lookup(&d, "dlopen", &addr);
+}
 
 int main(int argc, char **argv) {
   size_t limit = argc > 1 ? (size_t)atol(argv[1]) : 4096;
@@ -127,6 +140,10 @@ int main(int argc, char **argv) {
       {"libs_each", walk, GOTHOOK_OK, 0},
       {"libs_each + lib_decode", walk_decode_only, GOTHOOK_OK, 0},
       {"libs_each + lib_decode + dynamic_imports", walk_decode, GOTHOOK_OK, 0},
+      {"global_lookup", global_lookup, GOTHOOK_OK, 0},
+      {"decode_containing + dynamic_lookup", decode_and_lookup, GOTHOOK_OK, 0},
+      {"intercept_dlopen", intercept, GOTHOOK_OK, 0},
+      {"uninstall of the interception", intercept_off, GOTHOOK_OK, 0},
       {"uninstall", uninstall, GOTHOOK_OK, 0},
   };
   size_t deepest = 0;
