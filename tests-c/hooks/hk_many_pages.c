@@ -28,3 +28,7 @@ struct hk_spaced {
 };
 const struct hk_spaced hk_many_pages_spaced[16] = {{M1}, {M1}, {M1}, {M1}, {M1}, {M1}, {M1}, {M1},
                                                    {M1}, {M1}, {M1}, {M1}, {M1}, {M1}, {M1}, {M1}};
+
+/* 16 more in writable data, after the read-only ones: answers about page protection must not
+ * carry over from one kind of page to the other. */
+void *(*hk_many_pages_rw[16])(size_t) = {M16};
