@@ -15,12 +15,13 @@
 //! How they are found, since the structure is private: never by a layout table, always by
 //! what can be observed.  Once, inside a `dl_iterate_phdr` callback (this thread holds the
 //! loader's list lock, `_dl_load_write_lock`, so nothing changes the counters meanwhile),
-//! [`learn`] looks up `_rtld_global` in the dynamic loader's symbol table and searches it for
-//! the one recursive mutex that this very thread owns at this moment, whose neighbours are
-//! recursive mutexes too (`_dl_load_lock` before it, `_dl_load_tls_lock` after it), with a
-//! namespace count between 1 and 16 before them (`_dl_nns`), and, after them, a word equal to
-//! the callback's `dlpi_adds`, while the main namespace's object count (at offset 8, after
-//! its list head) makes `dlpi_subs` come out exactly.  Exactly one place must match, else
+//! [`learn`] (run by the first refresh that has to take the lock, or by [`in_use`]) looks up
+//! `_rtld_global` in the dynamic loader's symbol table and searches it for
+//! the one recursive mutex that this very thread owns at this moment, with the recursive
+//! `_dl_load_lock` before it, a namespace count of 1 before that (`_dl_nns`), and a word equal
+//! to the callback's `dlpi_adds` after it (right after it, or after the recursive
+//! `_dl_load_tls_lock` on glibc >= 2.35), while the main namespace's object count (at offset 8,
+//! after its list head) makes `dlpi_subs` come out exactly.  Exactly one place must match, else
 //! nothing is used.  After that, every counter read under the lock ([`verify`], called by
 //! every locked probe and pass) is compared with the lock-free one; a single difference turns
 //! the lock-free read off for the life of the process.  When `_dl_nns` is not 1 (a `dlmopen`
