@@ -15,7 +15,7 @@
 //! How they are found, since the structure is private: never by a layout table, always by
 //! what can be observed.  Once, inside a `dl_iterate_phdr` callback (this thread holds the
 //! loader's list lock, `_dl_load_write_lock`, so nothing changes the counters meanwhile),
-//! [`learn`] (run by the first refresh that has to take the lock, or by [`in_use`]) looks up
+//! `learn` (run by the first refresh that has to take the lock, or by [`in_use`]) looks up
 //! `_rtld_global` in the dynamic loader's symbol table and searches it for
 //! the one recursive mutex that this very thread owns at this moment, with the recursive
 //! `_dl_load_lock` before it, a namespace count of 1 before that (`_dl_nns`), and a word equal
