@@ -795,7 +795,7 @@ int gothook_counters_lock_free(void);
  any other gothook function, nothing in glibc's private data is ever read.  For hosts that
  prefer the lock, and for tests.
 
- Locks: none.  Context: async-signal-safe.  Threads: any thread.
+ Locks: none.  Context: malloc-safe (one atomic store).  Threads: any thread.
  */
 void gothook_counters_lock_free_off(void);
 

@@ -373,7 +373,7 @@ pub extern "C" fn gothook_counters_lock_free() -> c_int {
 /// any other gothook function, nothing in glibc's private data is ever read.  For hosts that
 /// prefer the lock, and for tests.
 ///
-/// Locks: none.  Context: async-signal-safe.  Threads: any thread.
+/// Locks: none.  Context: malloc-safe (one atomic store).  Threads: any thread.
 #[no_mangle]
 pub extern "C" fn gothook_counters_lock_free_off() {
     gothook_core::rtld::turn_off();

@@ -6,7 +6,13 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,6 +126,19 @@ static int hk_open(const char *path, int extra_flags) {
 __attribute__((unused)) static void hk_relocate(int i) {
   struct hk_find f;
   if (hk_locate(hk_libs[i].path, &f)) hk_libs[i].lo = f.lo, hk_libs[i].hi = f.hi;
+}
+
+/* From now on, system call `nr` fails with `err` in the calling thread and the threads and
+ * children it creates (a seccomp filter; no new privileges).  0 when seccomp is unavailable. */
+static int hk_refuse_syscall(long nr, int err) {
+  struct sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
 static void hk_init_main(void) {

@@ -26,12 +26,6 @@
  *                      <libhk_hook_code.so> */
 #include "hk_common.h"
 
-#include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 int hk_ver_user_call(void);
@@ -322,16 +316,6 @@ static void page_made_writable(const char *fixture) {
 }
 
 /* ---- mprotect refused -------------------------------------------------------------------- */
-static int refuse_mprotect(void) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mprotect, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
-}
 
 /* Runs `fn` in a child whose mprotect calls fail with EPERM; returns its failure count. */
 static int in_refusing_child(void (*fn)(void)) {
@@ -339,7 +323,7 @@ static int in_refusing_child(void (*fn)(void)) {
   pid_t pid = fork();
   if (pid == 0) {
     hk_failures = 0;
-    if (!refuse_mprotect()) _exit(77);
+    if (!hk_refuse_syscall(__NR_mprotect, EPERM)) _exit(77);
     fn();
     fflush(NULL);
     _exit(hk_failures ? 1 : 0);

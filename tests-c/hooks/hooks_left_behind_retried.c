@@ -29,14 +29,8 @@
  *                                  <libhk_focus_1.so> ... <libhk_focus_8.so> <libhk_focus_many.so> */
 #include "hk_common.h"
 
-#include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 
 int hk_filt_target(void);
@@ -146,23 +140,13 @@ static void repointed_after_full_pass(void) {
 }
 
 /* ---- a refresh whose pass failed for one library -------------------------------------------- */
-static int refuse_mprotect(void) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mprotect, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
-}
 
 struct refused { int filtered; gothook_status st; gothook_report r; };
 /* A thread whose mprotect calls fail with EPERM (the filter is this thread's only) does a full
  * refresh. */
 static void *refresh_refused(void *arg) {
   struct refused *x = arg;
-  x->filtered = refuse_mprotect();
+  x->filtered = hk_refuse_syscall(__NR_mprotect, EPERM);
   if (x->filtered) x->st = gothook_refresh(GOTHOOK_REFRESH_FULL, &x->r);
   return NULL;
 }

@@ -7,12 +7,6 @@
  * Usage: hooks_many_pages <libhk_many_pages.so> */
 #include "hk_common.h"
 
-#include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 enum { N = 8192, ALL = N + 32 };
@@ -37,16 +31,6 @@ static int count(void *(*const *table)(size_t), void *(*want)(size_t)) {
 
 static int cycle(const char *path);
 
-static int refuse_ioctl(void) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOTTY),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
-}
 
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
@@ -54,7 +38,7 @@ int main(int argc, char **argv) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
-    if (!refuse_ioctl()) _exit(77);
+    if (!hk_refuse_syscall(__NR_ioctl, ENOTTY)) _exit(77);
     printf("without ioctl: ");
     int r = cycle(argv[1]);
     fflush(NULL);

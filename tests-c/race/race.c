@@ -991,7 +991,7 @@ int main(int argc, char **argv) {
   }
 #endif
   /* The storm's refreshes read the loader's counters lock-free on glibc, under its lock on musl. */
-  int lock_free = gothook_counters_lock_free();
+  int lock_free = GUARDED(gothook_counters_lock_free());
   printf("race[%s]: loader counters read %s\n", label, lock_free ? "lock-free" : "under the loader's lock");
   if (lock_free != !is_musl) {
     fprintf(stderr, "race: FAIL: lock-free counter read %d on %s\n", lock_free, is_musl ? "musl" : "glibc");
