@@ -50,9 +50,10 @@ static STATE: AtomicU8 = AtomicU8::new(UNTRIED);
 /// The dynamic loader's decoded image during a search (static: off the caller's stack).
 static IMAGE: OwnedLock<Dynamic> = OwnedLock::new_in_walks(Dynamic::UNMAPPED);
 static TRIES: AtomicU8 = AtomicU8::new(0);
-/// Addresses inside the dynamic loader's data (never unmapped): `_dl_nns`, `_dl_load_adds`
-/// and `_dl_ns[0]._ns_nloaded`.  Valid when `STATE` is `FOUND`.
+/// Addresses inside the dynamic loader's data (never unmapped): `_dl_nns`, `_dl_load_lock`,
+/// `_dl_load_adds` and `_dl_ns[0]._ns_nloaded`.  Valid when `STATE` is `FOUND`.
 static NNS_AT: AtomicUsize = AtomicUsize::new(0);
+static LOAD_LOCK_AT: AtomicUsize = AtomicUsize::new(0);
 static ADDS_AT: AtomicUsize = AtomicUsize::new(0);
 static NLOADED_AT: AtomicUsize = AtomicUsize::new(0);
 
@@ -62,6 +63,8 @@ static NLOADED_AT: AtomicUsize = AtomicUsize::new(0);
 pub struct Places {
     /// `_dl_nns` (a `size_t`).
     pub nns: usize,
+    /// `_dl_load_lock` (a `pthread_mutex_t`, whose first word is non-zero while it is held).
+    pub load_lock: usize,
     /// `_dl_load_adds` (an `unsigned long long`).
     pub adds: usize,
     /// `_dl_ns[0]._ns_nloaded` (an `unsigned int`).
@@ -69,10 +72,26 @@ pub struct Places {
 }
 
 /// The lock-free `(dlpi_adds, dlpi_subs)`, or `None` (not found, turned off, or a second
-/// namespace exists): then read them under the loader's list lock.  Two or three loads.
+/// namespace exists): then read them under the loader's list lock.  Three loads.
 /// Async-signal-safe; never allocates.
+///
+/// `_dl_load_adds` shares a cache line with `_dl_num_relocations`, which the loader bumps at
+/// every symbol lookup (`bump_num_relocations` in glibc's `elf/dl-lookup.c`), thousands of times
+/// while it relocates an object: a thread that reads the add counter in a loop then pulls that
+/// line away from the relocating thread between two lookups (measured: a refresh loop cut a
+/// dlopen storm's throughput to 55 %).  [`while_loading`] is what refresh reads instead while an
+/// object is being relocated.
 #[inline]
 pub fn counters() -> Option<(u64, u64)> {
+    let nloaded = objects()?;
+    let adds = sys::loader_word(ADDS_AT.load(Ordering::Relaxed));
+    Some((adds, adds.wrapping_sub(u64::from(nloaded))))
+}
+
+/// The main namespace's object count (`_ns_nloaded`), lock-free, or `None` as [`counters`]
+/// (which it is part of).  Two loads, neither on the line the loader writes at every lookup.
+#[inline]
+pub fn objects() -> Option<u32> {
     if STATE.load(Ordering::Acquire) != FOUND {
         return None;
     }
@@ -80,9 +99,22 @@ pub fn counters() -> Option<(u64, u64)> {
     if nns != 1 {
         return None;
     }
-    let adds = sys::loader_word(ADDS_AT.load(Ordering::Relaxed));
-    let nloaded = sys::loader_u32(NLOADED_AT.load(Ordering::Relaxed));
-    Some((adds, adds.wrapping_sub(u64::from(nloaded))))
+    Some(sys::loader_u32(NLOADED_AT.load(Ordering::Relaxed)))
+}
+
+/// The thread that holds the loader's load lock (`_dl_load_lock`, held through every `dlopen`
+/// and `dlclose`), lock-free: its `__owner` word while its `__lock` word is non-zero, else 0.
+/// 0 when the counters were not found.  Two loads; async-signal-safe.
+#[inline]
+pub fn load_lock_owner() -> u32 {
+    if STATE.load(Ordering::Acquire) != FOUND {
+        return 0;
+    }
+    let at = LOAD_LOCK_AT.load(Ordering::Relaxed);
+    if sys::loader_u32(at) == 0 {
+        return 0;
+    }
+    sys::loader_u32(at + 8)
 }
 
 /// Whether the lock-free read is in use.
@@ -191,6 +223,7 @@ fn learn(locked: (u64, u64)) {
     match places {
         Some(p) => {
             NNS_AT.store(p.nns, Ordering::Relaxed);
+            LOAD_LOCK_AT.store(p.load_lock, Ordering::Relaxed);
             ADDS_AT.store(p.adds, Ordering::Relaxed);
             NLOADED_AT.store(p.nloaded, Ordering::Relaxed);
             // Not over a `turn_off` made meanwhile.
@@ -267,6 +300,7 @@ pub fn find(
                 }
                 found = Some(Places {
                     nns: w - mutex - 8,
+                    load_lock: w - mutex,
                     adds,
                     nloaded: at + 8,
                 });
@@ -333,6 +367,7 @@ mod tests {
             f.find(4242, (31, 24)),
             Some(Places {
                 nns: Fake::AT + 0x200 - M - 8,
+                load_lock: Fake::AT + 0x200 - M,
                 adds: Fake::AT + 0x200 + 2 * M,
                 nloaded: Fake::AT + 8,
             })
@@ -398,6 +433,7 @@ mod tests {
             f.find(77, (adds, adds - 3)),
             Some(Places {
                 nns: Fake::AT + w - M - 8,
+                load_lock: Fake::AT + w - M,
                 adds: Fake::AT + w + 2 * M,
                 nloaded: Fake::AT + 8,
             })

@@ -268,6 +268,9 @@ static QUIET_SUBS: AtomicU64 = AtomicU64::new(0);
 static QUIET_WATCH_LAZY: AtomicU32 = AtomicU32::new(0);
 static QUIET_PENDING: [AtomicUsize; MAX_PENDING] = [const { AtomicUsize::new(0) }; MAX_PENDING];
 static QUIET_NPENDING: AtomicU32 = AtomicU32::new(u32::MAX);
+/// The thread that held the loader's load lock when a publication with LOADING libraries was
+/// made (their `dlopen`), or 0: see [`still_loading`].
+static QUIET_LOADER: AtomicU32 = AtomicU32::new(0);
 
 /// Withdraws the published state (called with the state lock held, before it is changed).
 pub(super) fn quiet_invalidate() {
@@ -297,6 +300,13 @@ pub(super) fn quiet_publish(st: &State) {
     QUIET_SUBS.store(st.counters.1, Ordering::SeqCst);
     QUIET_WATCH_LAZY.store(st.watch_lazy as u32, Ordering::SeqCst);
     QUIET_NPENDING.store(st.unsettled, Ordering::SeqCst);
+    // Under the loader's list lock: a LOADING library's `dlopen` holds the load lock now.
+    let loader = if st.unsettled > 0 {
+        crate::rtld::load_lock_owner()
+    } else {
+        0
+    };
+    QUIET_LOADER.store(loader, Ordering::SeqCst);
     QUIET_SEQ.fetch_add(1, Ordering::SeqCst);
 }
 
@@ -328,6 +338,50 @@ pub(super) fn quiet(counters: (u64, u64)) -> Option<Quiet> {
         *p = cell.load(Ordering::SeqCst);
     }
     (same && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(q)
+}
+
+/// Whether the libraries the last refresh left LOADING are, as far as the loader's cold words
+/// tell, still inside the same `dlopen`: what was published then (with the LOADING libraries
+/// for the caller to ask `_dl_find_object` about), or `None` when refresh must read the
+/// loader's counters.  Lock-free; reads neither the add counter nor any word the loader writes
+/// while it relocates.
+///
+/// Why this is enough: a LOADING library's `dlopen` holds the loader's load lock from before it
+/// listed the library until after the library became READY (findable by `_dl_find_object`), so
+/// while that lock is still held by the same thread and none of them is READY, no other `dlopen`
+/// or `dlclose` can have returned since the publication (each needs that lock); the only change
+/// the counters can show is the same `dlopen` listing more objects, which the object count
+/// (cold, read here) shows.  A `dlopen` that failed after listing its library, then another
+/// that finished, then the first thread holding the lock again before the count moved, would
+/// go unseen: the caller bounds that by the probe interval (it uses this only while a probe
+/// that read the counters completed less than an interval ago).
+pub(super) fn still_loading() -> Option<Quiet> {
+    let s1 = QUIET_SEQ.load(Ordering::SeqCst);
+    if s1 & 1 != 0 {
+        return None;
+    }
+    let loader = QUIET_LOADER.load(Ordering::SeqCst);
+    let n = QUIET_NPENDING.load(Ordering::SeqCst) as usize;
+    if loader == 0 || n == 0 || n > MAX_PENDING {
+        return None;
+    }
+    let objects = QUIET_ADDS
+        .load(Ordering::SeqCst)
+        .wrapping_sub(QUIET_SUBS.load(Ordering::SeqCst));
+    if crate::rtld::objects().map(u64::from) != Some(objects)
+        || crate::rtld::load_lock_owner() != loader
+    {
+        return None;
+    }
+    let mut q = Quiet {
+        watch_lazy: QUIET_WATCH_LAZY.load(Ordering::SeqCst) != 0,
+        pending: [0; MAX_PENDING],
+        npending: n,
+    };
+    for (p, cell) in q.pending.iter_mut().zip(QUIET_PENDING.iter()) {
+        *p = cell.load(Ordering::SeqCst);
+    }
+    (QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(q)
 }
 
 #[cfg(test)]

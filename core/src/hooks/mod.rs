@@ -792,6 +792,23 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
         // gothook's, compared with what the last refresh published.  Most refreshes end here,
         // holding the loader's list lock only for glibc's own bookkeeping.
         let g = GENERATION.load(Ordering::Acquire);
+        // While a library is being relocated, its `dlopen` holds the loader's load lock and
+        // bumps a counter on the add counter's cache line at every symbol lookup: rather than
+        // read that line in a loop (which slows the `dlopen` down), ask whether the libraries
+        // left LOADING are still inside that same `dlopen` (see `focus::still_loading`), within
+        // the probe interval of the last probe that read the counters.
+        if g == SEEN_GENERATION.load(Ordering::Acquire) && probe::probed_recently() {
+            if let Some(q) = focus::still_loading() {
+                let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+                if q.pending[..q.npending]
+                    .iter()
+                    .all(|&a| !loader::maybe_ready(a))
+                    && !(q.watch_lazy && probe::interval_passed(lazy_checked, start))
+                {
+                    return Ok(Probe::Unchanged);
+                }
+            }
+        }
         // Lock-free where glibc's counters were found (`rtld`), else under the list lock.
         let counters = match crate::rtld::counters() {
             Some(c) => c,
