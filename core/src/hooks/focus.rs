@@ -141,6 +141,7 @@ pub(super) fn tail_pass(
     tail: u64,
     removed: bool,
     rep: &mut Report,
+    query: &mut crate::slot::PageQuery,
 ) -> Result<()> {
     // Nothing added since everything was processed (an unload): no walk at all.
     let listed = if tail == 0 {
@@ -157,8 +158,6 @@ pub(super) fn tail_pass(
     let mut watch = false;
     let mut pending = [0usize; MAX_PENDING];
     let mut first_open = None;
-    // One page-permission reader for every library of the pass (closed when the pass ends).
-    let mut query = crate::slot::PageQuery::new();
     let mut each = |lib: &loader::LibInfo<'_>| {
         let (order, n, mask) = accepting(&st.sets, &all[..nall], lib);
         if n == 0 {
@@ -192,16 +191,7 @@ pub(super) fn tail_pass(
             return true;
         }
         if !known || removed || is_due(st, i, lib, mask) {
-            let r = apply_recorded(
-                st,
-                Some(i),
-                lib,
-                &order[..n],
-                mask,
-                u32::MAX,
-                rep,
-                &mut query,
-            );
+            let r = apply_recorded(st, Some(i), lib, &order[..n], mask, u32::MAX, rep, query);
             if let Err(e) = r {
                 first_err.get_or_insert(e);
             }
@@ -338,6 +328,13 @@ pub(super) fn quiet(counters: (u64, u64)) -> Option<Quiet> {
         *p = cell.load(Ordering::SeqCst);
     }
     (same && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(q)
+}
+
+/// The add counter the last refresh published, if its publication is valid.
+pub(super) fn published_adds() -> Option<u64> {
+    let s1 = QUIET_SEQ.load(Ordering::SeqCst);
+    let adds = QUIET_ADDS.load(Ordering::SeqCst);
+    (s1 & 1 == 0 && QUIET_SEQ.load(Ordering::SeqCst) == s1).then_some(adds)
 }
 
 /// Whether the libraries the last refresh left LOADING are, as far as the loader's cold words

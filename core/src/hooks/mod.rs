@@ -422,7 +422,11 @@ pub unsafe fn install_with(
     if count == 0 || count > MAX_HOOKS || filter.flags & !FILTER_FLAGS != 0 {
         return Err(Error::Invalid);
     }
-    locked(|st, _| install_locked(st, count, &hook, filter, rep))
+    // Opened before the loader's lock is taken, closed after it is released (see
+    // `refresh_walk`).
+    let mut query = crate::slot::PageQuery::new();
+    query.prepare();
+    locked(|st, _| install_locked(st, count, &hook, filter, rep, &mut query))
 }
 
 /// Whether `h` is valid on its own: a name, a replacement, known flags.
@@ -436,6 +440,7 @@ fn install_locked(
     hook: &dyn Fn(usize) -> Result<Hook>,
     filter: &Filter,
     rep: &mut Report,
+    query: &mut crate::slot::PageQuery,
 ) -> Result<SetId> {
     if let Some(pos) = same_set_pos(&st, count, hook, filter) {
         // A second owner: count it and re-run the pass, so libraries loaded since are hooked.
@@ -446,7 +451,7 @@ fn install_locked(
             }
             None => return Err(Error::NotFound),
         };
-        return match pass(&mut st, false, 1 << pos, rep) {
+        return match pass(&mut st, false, 1 << pos, rep, query) {
             Err(Error::Busy) => Err(Error::Busy),
             _ => Ok(id),
         };
@@ -467,7 +472,7 @@ fn install_locked(
             return Err(e);
         }
     };
-    match pass(&mut st, false, 1 << pos, rep) {
+    match pass(&mut st, false, 1 << pos, rep, query) {
         Ok(()) | Err(Error::Full) | Err(Error::Malformed(_)) | Err(Error::Unsupported) => Ok(id),
         Err(e) => undo_install(&mut st, pos, id, e, rep),
     }
@@ -760,6 +765,9 @@ pub enum Probe {
 pub struct Walk {
     full: bool,
     start: u64,
+    /// The pass will likely patch (objects were added, or one left LOADING is READY now):
+    /// open the page-permission reader before taking the loader's lock.
+    prepare: bool,
 }
 
 /// The first half of [`refresh`]: the lock-free shortcut and the quiet probe, which decide
@@ -787,6 +795,7 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
         return Ok(Probe::Unchanged);
     }
     let start = probe::probe_start();
+    let mut prepare = full;
     if !full {
         // The quiet probe: the loader's counters read in one callback that takes no lock of
         // gothook's, compared with what the last refresh published.  Most refreshes end here,
@@ -817,21 +826,30 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
                 Ok(c)
             })?,
         };
-        if let Some(q) = focus::quiet(counters) {
-            let watch_lazy = q.watch_lazy;
-            let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
-            // A library left LOADING that is now READY needs the pass that patches it.
-            let still_loading = q.pending[..q.npending]
-                .iter()
-                .all(|&a| !loader::maybe_ready(a));
-            if still_loading && !(watch_lazy && probe::interval_passed(lazy_checked, start)) {
-                SEEN_GENERATION.store(g, Ordering::Release);
-                probe::probed(if watch_lazy { lazy_checked } else { start });
-                return Ok(Probe::Unchanged);
+        prepare = match focus::quiet(counters) {
+            Some(q) => {
+                let watch_lazy = q.watch_lazy;
+                let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+                // A library left LOADING that is now READY needs the pass that patches it.
+                let still_loading = q.pending[..q.npending]
+                    .iter()
+                    .all(|&a| !loader::maybe_ready(a));
+                if still_loading && !(watch_lazy && probe::interval_passed(lazy_checked, start)) {
+                    SEEN_GENERATION.store(g, Ordering::Release);
+                    probe::probed(if watch_lazy { lazy_checked } else { start });
+                    return Ok(Probe::Unchanged);
+                }
+                !still_loading
             }
-        }
+            // Unloads alone need no page opened.
+            None => focus::published_adds() != Some(counters.0),
+        };
     }
-    Ok(Probe::Walk(Walk { full, start }))
+    Ok(Probe::Walk(Walk {
+        full,
+        start,
+        prepare,
+    }))
 }
 
 /// The second half of [`refresh`]: takes the loader's list lock, then the state lock, and does
@@ -839,8 +857,14 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
 ///
 /// Locks and errors: as [`refresh`].
 pub fn refresh_walk(w: Walk, rep: &mut Report) -> Result<()> {
+    // Opened (and closed, when dropped) outside the loader's lock when the pass will likely
+    // need it: every `dlopen` and `dlclose` of the process waits while a pass holds that lock.
+    let mut query = crate::slot::PageQuery::new();
+    if w.prepare {
+        query.prepare();
+    }
     locked(|mut st, counters| {
-        let r = refresh_locked(&mut st, counters, w.full, w.start, rep);
+        let r = refresh_locked(&mut st, counters, w.full, w.start, rep, &mut query);
         focus::quiet_publish(&st);
         r
     })
@@ -854,6 +878,7 @@ fn refresh_locked(
     full: bool,
     start: u64,
     rep: &mut Report,
+    query: &mut crate::slot::PageQuery,
 ) -> Result<()> {
     let g = GENERATION.load(Ordering::Acquire);
     if st.sets.iter().all(|s| s.is_none()) {
@@ -891,7 +916,7 @@ fn refresh_locked(
     };
     if let Some(tail) = tail {
         let removed = focus::removed_since_sweep(counters);
-        match focus::tail_pass(st, counters, tail, removed, rep) {
+        match focus::tail_pass(st, counters, tail, removed, rep, query) {
             Err(Error::Full) => {}
             r => {
                 probe::charge(t0);
@@ -903,7 +928,7 @@ fn refresh_locked(
     }
     // Every walking pass re-reads the watched lazy slots (`pass` checks each library's).
     LAZY_CHECKED.store(start, Ordering::Release);
-    let r = pass(st, full, u32::MAX, rep);
+    let r = pass(st, full, u32::MAX, rep, query);
     focus::after_full_pass(st, r.is_ok(), start);
     probe::charge(t0);
     SEEN_GENERATION.store(g, Ordering::Release);

@@ -575,19 +575,25 @@ pub(super) fn accepting(
 
 /// Processes every listed library: new, not-yet-READY, reloaded or due for re-check ones are
 /// patched; the rest cost a table lookup.  With `full`, every library is re-scanned.
-pub(super) fn pass(st: &mut State, full: bool, focus: u32, rep: &mut Report) -> Result<()> {
+/// `query` answers page permissions for every library of the pass (the caller opened it before
+/// taking the loader's lock, or it opens at the first question).
+pub(super) fn pass(
+    st: &mut State,
+    full: bool,
+    focus: u32,
+    rep: &mut Report,
+    query: &mut slot::PageQuery,
+) -> Result<()> {
     st.epoch = st.epoch.wrapping_add(1);
     let mut first_err = None;
     let (all, nall) = st.ordered();
-    // One page-permission reader for every library of the pass (closed when the pass ends).
-    let mut query = slot::PageQuery::new();
     // What the walk tallies goes straight to the state (nothing reads it during the pass): the
     // walk callback's closure then refers to a few places only.
     st.unsettled = 0;
     st.overflow = false;
     st.counters = (0, 0);
     let seen = loader::each(loader::LIBS_ALL, |lib| {
-        let r = visit(st, lib, &all[..nall], full, focus, rep, &mut query);
+        let r = visit(st, lib, &all[..nall], full, focus, rep, query);
         if let Err(e) = r {
             first_err.get_or_insert(e);
         }
