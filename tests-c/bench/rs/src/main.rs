@@ -557,10 +557,13 @@ fn time_probe() -> f64 {
 // ---------------------------------------------------------------- interference
 /// The third thread of an interference storm: `None` none, `Some(None)` a spinning thread,
 /// `Some(Some(flags))` a thread calling `gothook_refresh(flags)` as fast as it can.
-fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32>>) -> (f64, u64) {
+/// Returns the dlopen+dlclose rate, the refreshes made and the fraction of the storm's loads
+/// that the refresh thread patched (its reports' `libs_patched` over the loads).
+fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32>>) -> (f64, u64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     let refreshes = Arc::new(AtomicU64::new(0));
+    let patched = Arc::new(AtomicU64::new(0));
     let mut th = Vec::new();
     for &k in ks {
         let (stop, ops) = (stop.clone(), ops.clone());
@@ -575,13 +578,16 @@ fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32
         }));
     }
     if let Some(real) = refresher {
-        let (stop, refreshes) = (stop.clone(), refreshes.clone());
+        let (stop, refreshes, patched) = (stop.clone(), refreshes.clone(), patched.clone());
         th.push(std::thread::spawn(move || {
             let mut x = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 if let Some(flags) = real {
                     let mut rep = GReport::default();
                     unsafe { gothook_refresh(flags, &mut rep) };
+                    if rep.libs_patched != 0 {
+                        patched.fetch_add(u64::from(rep.libs_patched), Ordering::Relaxed);
+                    }
                 } else {
                     // Same CPU pressure, no loader lock.
                     for _ in 0..1000 {
@@ -599,7 +605,8 @@ fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32
         t.join().unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
-    (ops.load(Ordering::Relaxed) as f64 / secs, refreshes.load(Ordering::Relaxed))
+    let n = ops.load(Ordering::Relaxed);
+    (n as f64 / secs, refreshes.load(Ordering::Relaxed), patched.load(Ordering::Relaxed) as f64 / n.max(1) as f64)
 }
 
 // ---------------------------------------------------------------- stack probe
@@ -883,12 +890,14 @@ fn main() {
             const STORM_ROUNDS: u32 = 3;
             let round = Duration::from_secs_f64(storm_secs / STORM_ROUNDS as f64);
             let (mut base, mut busy, mut with, mut nref, mut cached) = (0.0, 0.0, 0.0, 0u64, 0.0);
+            let mut covered = 0.0;
             for _ in 0..STORM_ROUNDS {
                 base += dl_storm(&dir, &storm, round, None).0 / STORM_ROUNDS as f64;
                 busy += dl_storm(&dir, &storm, round, Some(None)).0 / STORM_ROUNDS as f64;
-                let (w, n) = dl_storm(&dir, &storm, round, Some(Some(0)));
+                let (w, n, c) = dl_storm(&dir, &storm, round, Some(Some(0)));
                 with += w / STORM_ROUNDS as f64;
                 nref += n;
+                covered += c / STORM_ROUNDS as f64;
                 cached += dl_storm(&dir, &storm, round, Some(Some(GOTHOOK_REFRESH_CACHED))).0 / STORM_ROUNDS as f64;
                 for _ in 0..4 {
                     refresh(0);
@@ -899,6 +908,7 @@ fn main() {
         row.put("dlopen+dlclose/s with refresh loop", with);
         row.put("dlopen+dlclose/s with GOTHOOK_REFRESH_CACHED loop", cached);
         row.put("refreshes/s in storm", nref as f64 / storm_secs);
+        row.put("storm loads the refresh loop patched (%)", covered * 100.0);
         }
 
         // ---- probe with the dlopen interception installed: the lock-free fast path
