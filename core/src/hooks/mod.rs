@@ -806,16 +806,17 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
         // read that line in a loop (which slows the `dlopen` down), ask whether the libraries
         // left LOADING are still inside that same `dlopen` (see `focus::still_loading`), within
         // the probe interval of the last probe that read the counters.
-        if g == SEEN_GENERATION.load(Ordering::Acquire) && probe::probed_recently() {
-            if let Some(q) = focus::still_loading() {
-                let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
-                if q.pending[..q.npending]
+        // (The clock is read only when a library is pending: not on a malloc hook's hot path.)
+        if let Some(q) = focus::still_loading() {
+            let lazy_checked = LAZY_CHECKED.load(Ordering::Acquire);
+            if g == SEEN_GENERATION.load(Ordering::Acquire)
+                && probe::probed_recently()
+                && q.pending[..q.npending]
                     .iter()
                     .all(|&a| !loader::maybe_ready(a))
-                    && !(q.watch_lazy && probe::interval_passed(lazy_checked, start))
-                {
-                    return Ok(Probe::Unchanged);
-                }
+                && !(q.watch_lazy && probe::interval_passed(lazy_checked, start))
+            {
+                return Ok(Probe::Unchanged);
             }
         }
         // Lock-free where glibc's counters were found (`rtld`), else under the list lock.
