@@ -79,8 +79,8 @@ pub struct Places {
 /// every symbol lookup (`bump_num_relocations` in glibc's `elf/dl-lookup.c`), thousands of times
 /// while it relocates an object: a thread that reads the add counter in a loop then pulls that
 /// line away from the relocating thread between two lookups (measured: a refresh loop cut a
-/// dlopen storm's throughput to 55 %).  [`while_loading`] is what refresh reads instead while an
-/// object is being relocated.
+/// dlopen storm's throughput to 55 %).  While an object is being relocated, refresh reads
+/// [`objects`] and [`load_lock_owner`] instead (see `still_loading` in `hooks/focus.rs`).
 #[inline]
 pub fn counters() -> Option<(u64, u64)> {
     let nloaded = objects()?;
