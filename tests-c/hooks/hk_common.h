@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -40,6 +41,13 @@ static int hk_failures;
     CHECK(st_ == (want), "%s returned %s, want %s", #expr, gothook_status_str(st_),  \
           gothook_status_str(want));                                                  \
   } while (0)
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static uint64_t hk_now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 static void hk_print_report(const char *what, const gothook_report *r) {
   printf("%s: libs patched=%u not_ready=%u filtered=%u failed=%u; slots patched=%u already=%u "

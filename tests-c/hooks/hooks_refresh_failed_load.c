@@ -15,22 +15,15 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <time.h>
 
 int hk_filt_target(void);
 
 static void *volatile orig;
 static int ff_hook(void) { return 70 + ((int (*)(void))orig)(); }
 
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static void wait_for(_Atomic int *flag, const char *what) {
-  uint64_t deadline = now_ns() + 10000000000u;
-  while (!*flag && now_ns() < deadline) sched_yield();
+  uint64_t deadline = hk_now_ns() + 10000000000u;
+  while (!*flag && hk_now_ns() < deadline) sched_yield();
   CHECK(*flag, "timed out waiting for %s", what);
 }
 
@@ -58,7 +51,7 @@ static void *thread_x(void *arg) {
   void *f = dlopen(path_fail, RTLD_NOW | RTLD_LOCAL);
   failed_ok = f == NULL;
   handle_b = dlopen(path_b, RTLD_NOW | RTLD_LOCAL);
-  b_loaded_at = now_ns();
+  b_loaded_at = hk_now_ns();
   b_call = handle_b ? (int (*)(void))dlsym(handle_b, "hk_probe_mod_call") : NULL;
   dlclose(handle_d);
   return NULL;
@@ -93,7 +86,7 @@ int main(int argc, char **argv) {
   long unhooked = 0;
   uint64_t waited = 0;
   while (b_call) {
-    uint64_t start = now_ns();
+    uint64_t start = hk_now_ns();
     CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
     if (b_call() == 71) {
       hooked = 1;

@@ -14,18 +14,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <time.h>
 
 int hk_filt_target(void);
 
 static void *volatile orig;
 static int fl_hook(void) { return 70 + ((int (*)(void))orig)(); }
-
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 static const char *path_ctor, *path_a, *path_b;
 static void *handle_a, *handle_b;
@@ -35,16 +28,16 @@ static _Atomic int in_ctor, go_swap, swapped, release_ctor;
 /* Called from libhk_swap_ctor.so's constructor, on thread X, inside its dlopen. */
 void hk_swap_in_ctor(void) {
   in_ctor = 1;
-  uint64_t deadline = now_ns() + 10000000000u;
-  while (!go_swap && now_ns() < deadline) sched_yield();
+  uint64_t deadline = hk_now_ns() + 10000000000u;
+  while (!go_swap && hk_now_ns() < deadline) sched_yield();
   dlclose(handle_a);
   handle_a = NULL;
   handle_b = dlopen(path_b, RTLD_NOW | RTLD_LOCAL);
   CHECK(handle_b != NULL, "dlopen %s in a constructor: %s", path_b, dlerror());
   b_call = handle_b ? (int (*)(void))dlsym(handle_b, "hk_probe_mod_call") : NULL;
   swapped = 1;
-  deadline = now_ns() + 10000000000u;
-  while (!release_ctor && now_ns() < deadline) sched_yield();
+  deadline = hk_now_ns() + 10000000000u;
+  while (!release_ctor && hk_now_ns() < deadline) sched_yield();
   CHECK(release_ctor, "the main thread never released the constructor");
 }
 
@@ -80,11 +73,11 @@ int main(int argc, char **argv) {
     CHECK(pthread_create(&x, NULL, load_ctor, &handle_ctor) == 0, "pthread_create");
     /* Refresh while X holds the load lock (this caches the add counter with the object count of
      * A's time), then let the constructor swap A for B without a refresh in between. */
-    uint64_t give_up = now_ns() + 10000000000u;
-    while (!in_ctor && now_ns() < give_up) CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+    uint64_t give_up = hk_now_ns() + 10000000000u;
+    while (!in_ctor && hk_now_ns() < give_up) CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
     for (int i = 0; i < 3; i++) CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
     go_swap = 1;
-    while (!swapped && now_ns() < give_up) sched_yield();
+    while (!swapped && hk_now_ns() < give_up) sched_yield();
     CHECK(swapped, "the constructor never ran");
     if (!swapped) break;
     CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
