@@ -1,0 +1,194 @@
+//! How often a swap batch asks the kernel about page permissions: one `PROCMAP_QUERY` per
+//! mapping, however many runs of pages it opens in it.  The questions are counted by a
+//! seccomp user-notification listener: a filter on the batch's thread hands each
+//! `ioctl(PROCMAP_QUERY)` to a listener thread, which counts it and lets it through unchanged.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gothook_core::slot::{Batch, PageQuery};
+use gothook_core::{loader, Dynamic};
+
+mod pages;
+use pages::{page_size, writable};
+
+/// Swaps change this binary's RELRO pages: one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// `_IOWR('f', 17, struct procmap_query)`.
+const PROCMAP_QUERY: u64 = (3 << 30) | (104 << 16) | ((b'f' as u64) << 8) | 17;
+
+/// `struct seccomp_notif` (80 bytes) and `struct seccomp_notif_resp` (24 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    ip: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+const fn iowr(nr: u64, size: usize) -> u64 {
+    (3 << 30) | ((size as u64) << 16) | ((b'!' as u64) << 8) | nr
+}
+const NOTIF_RECV: u64 = iowr(0, std::mem::size_of::<Notif>());
+const NOTIF_SEND: u64 = iowr(1, std::mem::size_of::<NotifResp>());
+const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+const FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+
+/// Installs, on the calling thread only, a filter that hands every `ioctl(.., PROCMAP_QUERY,
+/// ..)` to a listener; returns the listener's descriptor, or `None` where user notifications
+/// are not available (then nothing is installed).
+fn notify_page_queries() -> Option<i32> {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let filter = [
+        ins(LD_W_ABS, 0, 0, 0),                 // nr
+        ins(JEQ, 0, 3, libc::SYS_ioctl as u32), // ioctl?
+        ins(LD_W_ABS, 0, 0, 24),                // args[1], low half
+        ins(JEQ, 0, 1, PROCMAP_QUERY as u32),   // PROCMAP_QUERY?
+        ins(RET, 0, 0, RET_USER_NOTIF),
+        ins(RET, 0, 0, RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        let fd = libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            FILTER_FLAG_NEW_LISTENER,
+            &prog as *const libc::sock_fprog,
+        );
+        (fd >= 0).then_some(fd as i32)
+    }
+}
+
+/// Counts the notifications on `fd` and lets each call through, until `stop` is set.
+fn listen(fd: i32, count: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Acquire) {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if unsafe { libc::poll(&mut p, 1, 20) } <= 0 {
+            continue;
+        }
+        let mut n = Notif::default();
+        if unsafe { libc::ioctl(fd, NOTIF_RECV as _, &mut n) } != 0 {
+            continue; // the caller gave up (a signal) or went away
+        }
+        count.fetch_add(1, Ordering::AcqRel);
+        let mut r = NotifResp {
+            id: n.id,
+            flags: USER_NOTIF_FLAG_CONTINUE,
+            ..NotifResp::default()
+        };
+        unsafe { libc::ioctl(fd, NOTIF_SEND as _, &mut r) };
+    }
+}
+
+/// Runs `f` on a thread whose `PROCMAP_QUERY` ioctls are counted; `None` where they cannot be
+/// counted (no user notifications here).
+fn count_page_queries<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Option<(R, usize)> {
+    let (fd_tx, fd_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::spawn(move || {
+        let fd = notify_page_queries();
+        fd_tx.send(fd).unwrap();
+        fd?;
+        go_rx.recv().unwrap();
+        Some(f())
+    });
+    let fd = fd_rx.recv().unwrap()?;
+    let count = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = {
+        let (count, stop) = (count.clone(), stop.clone());
+        std::thread::spawn(move || listen(fd, count, stop))
+    };
+    go_tx.send(()).unwrap();
+    let r = worker.join().unwrap();
+    stop.store(true, Ordering::Release);
+    listener.join().unwrap();
+    unsafe { libc::close(fd) };
+    r.map(|r| (r, count.load(Ordering::Acquire)))
+}
+
+/// This test binary, decoded (it embeds gothook and is linked with full RELRO), and the first
+/// `n` whole pages of its RELRO range, all read-only.
+fn relro_pages(n: usize) -> (Dynamic, Vec<usize>) {
+    let d = unsafe { loader::decode_containing(relro_pages as *const () as usize) }.unwrap();
+    let ps = page_size();
+    let first = (d.relro.0 + ps - 1) & !(ps - 1);
+    let pages: Vec<usize> = (0..n).map(|i| first + i * ps).collect();
+    assert!(
+        pages[n - 1] + ps <= d.relro.1 & !(ps - 1),
+        "this binary's RELRO spans {n} whole pages: {:x?}",
+        d.relro
+    );
+    for &p in &pages {
+        assert!(!writable(p), "{p:#x} starts read-only");
+    }
+    (d, pages)
+}
+
+/// Whether this kernel answers `PROCMAP_QUERY` (Linux >= 6.11).
+fn supports_procmap_query() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 11)
+}
+
+#[test]
+fn runs_far_apart_in_one_read_only_mapping_take_one_page_query() {
+    let _g = SERIAL.lock().unwrap();
+    if !supports_procmap_query() {
+        return;
+    }
+    // Two pages with nine between (more than a run bridges): two runs, one mapping.
+    let (d, all) = relro_pages(11);
+    let far = [all[0], all[10]];
+    let Some((opened, queries)) = count_page_queries(move || {
+        let mut query = PageQuery::new();
+        let mut batch = Batch::begin_with(&mut query).unwrap();
+        unsafe { batch.open_ready(&d, &far) };
+        let opened: Vec<bool> = all.iter().map(|&p| writable(p)).collect();
+        batch.finish().unwrap();
+        assert!(all.iter().all(|&p| !writable(p)), "every page restored");
+        opened
+    }) else {
+        eprintln!("seccomp user notifications unavailable: nothing counted");
+        return;
+    };
+    let mut want = [false; 11];
+    (want[0], want[10]) = (true, true);
+    assert_eq!(opened, want, "the two pages open, those between not");
+    assert_eq!(queries, 1, "one question about the one mapping");
+}
