@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::sync::Mutex;
 
-use gothook_core::slot::Batch;
+use gothook_core::slot::{Batch, PageQuery};
 use gothook_core::{loader, Dynamic};
 
 mod pages;
@@ -96,4 +96,57 @@ fn a_batch_opens_at_most_four_runs_ahead_and_its_swaps_open_the_rest() {
         "one call restores each of the four runs left"
     );
     assert!(all.iter().all(|&p| !writable(p)), "every page restored");
+}
+
+/// Whether this kernel answers `PROCMAP_QUERY` (Linux >= 6.11).
+fn supports_procmap_query() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 11)
+}
+
+fn madvise(start: usize, len: usize, advice: libc::c_int) {
+    assert_eq!(
+        unsafe { libc::madvise(start as *mut libc::c_void, len, advice) },
+        0,
+        "madvise {start:#x}"
+    );
+}
+
+#[test]
+fn a_run_that_starts_where_the_last_mapping_ended_is_asked_about_and_bridged() {
+    let _g = SERIAL.lock().unwrap();
+    if !supports_procmap_query() {
+        return;
+    }
+    let (d, all) = relro_pages(6);
+    let ps = page_size();
+    // Pages 2..5 become a mapping of their own (excluded from core dumps: the kernel splits
+    // the mapping there, the protection stays read-only).  Planned: page 0, whose mapping
+    // ends at page 2, then pages 2 and 4, which one run opens with page 3 between.
+    madvise(all[2], 3 * ps, libc::MADV_DONTDUMP);
+    let planned = [all[0], all[2], all[4]];
+    let mut query = PageQuery::new();
+    let before = calls();
+    let mut batch = Batch::begin_with(&mut query).unwrap();
+    unsafe { batch.open_ready(&d, &planned) };
+    let opened = calls() - before;
+    let open: Vec<bool> = all.iter().map(|&p| writable(p)).collect();
+    batch.finish().unwrap();
+    let restored = all.iter().all(|&p| !writable(p));
+    madvise(all[2], 3 * ps, libc::MADV_DODUMP);
+    assert_eq!(
+        open,
+        [true, false, true, true, true, false],
+        "page 0, and pages 2 to 4 as one run"
+    );
+    assert_eq!(
+        opened, 2,
+        "one call for page 0, one for the run in the next mapping"
+    );
+    assert!(restored, "every page restored");
 }
