@@ -678,4 +678,71 @@ mod tests {
             "answered with no dlopen holding the load lock"
         );
     }
+    /// Whether `refresh_probe(0)` answers `Unchanged` right after `publish`, asked while the
+    /// publication stayed as `publish` left it (a holder of the state lock, a real refresh of
+    /// another test, may withdraw or replace it meanwhile: such an attempt is made again).
+    fn probe_unchanged_after(publish: impl Fn()) -> bool {
+        for _ in 0..500 {
+            publish();
+            let seq = QUIET_SEQ.load(Ordering::SeqCst);
+            if seq & 1 != 0 {
+                continue;
+            }
+            let unchanged = matches!(super::super::refresh_probe(0), Ok(Probe::Unchanged));
+            if QUIET_SEQ.load(Ordering::SeqCst) == seq {
+                return unchanged;
+            }
+        }
+        panic!("the publication never stayed for one refresh probe");
+    }
+
+    #[test]
+    fn a_refresh_inside_the_same_dlopen_stops_at_the_quiet_probe_only_within_its_bounds() {
+        let _g = SERIAL.lock();
+        if loader::rule() != Rule::FindObject || !crate::rtld::in_use() {
+            return;
+        }
+        let lock = load_lock_address().expect("glibc's load lock, found as rtld finds it");
+        let objects = u64::from(crate::rtld::objects().expect("the object count"));
+        let loading = 0x10_0000; // `_dl_find_object` does not know it: still LOADING
+        let ready = still_loading as *const () as usize; // in this test binary: READY
+        let holder = LoadLockHolder::take(lock);
+        // One library left LOADING by the dlopen that holds the load lock; counters no process
+        // reaches (the quiet probe's own comparison never matches), the object count of now.
+        let publish = |pending: usize, watch_lazy: bool, probed: bool, lazy_checked: u64| {
+            let mut st = after_refresh(1, watch_lazy);
+            st.counters = (1 << 60, (1 << 60) - objects);
+            note_pending(&[pending, 0, 0, 0], 1);
+            quiet_publish(&st);
+            SEEN_GENERATION.store(GENERATION.load(Ordering::SeqCst), Ordering::SeqCst);
+            LAZY_CHECKED.store(lazy_checked, Ordering::SeqCst);
+            if probed {
+                probe::probed(probe::probe_start());
+            } else {
+                probe::invalidate();
+            }
+        };
+        let now = probe::probe_start;
+        let answers = [
+            // Within the probe interval of the last probe, the library still LOADING.
+            probe_unchanged_after(|| publish(loading, false, true, 0)),
+            // No probe within the interval: another dlopen may have come and gone between.
+            probe_unchanged_after(|| publish(loading, false, false, 0)),
+            // The library became READY: the pass that hooks it is due.
+            probe_unchanged_after(|| publish(ready, false, true, 0)),
+            // Lazy slots watched and re-checked within the interval.
+            probe_unchanged_after(|| publish(loading, true, true, now())),
+            // Lazy slots watched and their re-check due.
+            probe_unchanged_after(|| publish(loading, true, true, 0)),
+        ];
+        drop(holder);
+        quiet_invalidate();
+        probe::invalidate();
+        assert_eq!(
+            answers,
+            [true, false, false, true, false],
+            "Unchanged: still LOADING, no probe within the interval, READY, lazy re-checked, \
+             lazy re-check due"
+        );
+    }
 }
