@@ -192,3 +192,70 @@ fn runs_far_apart_in_one_read_only_mapping_take_one_page_query() {
     assert_eq!(opened, want, "the two pages open, those between not");
     assert_eq!(queries, 1, "one question about the one mapping");
 }
+
+/// Makes every later `ioctl` of the calling thread fail with ENOTTY (as on a kernel without
+/// `PROCMAP_QUERY`); other threads are unaffected.
+fn refuse_ioctl_on_this_thread() {
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ: u16 = 0x15;
+    const RET: u16 = 0x06;
+    const RET_ERRNO: u32 = 0x0005_0000;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let filter = [
+        ins(LD_W_ABS, 0, 0, 0),
+        ins(JEQ, 0, 1, libc::SYS_ioctl as u32),
+        ins(RET, 0, 0, RET_ERRNO | libc::ENOTTY as u32),
+        ins(RET, 0, 0, RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut _,
+    };
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog),
+            0
+        );
+    }
+}
+
+#[test]
+fn without_the_mapping_query_a_page_someone_made_writable_stays_writable() {
+    let _g = SERIAL.lock().unwrap();
+    let (d, pages) = relro_pages(3);
+    let ps = page_size();
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    assert_eq!(unsafe { libc::mprotect(pages[1] as *mut _, ps, rw) }, 0);
+    // A pass's page query on a kernel that refuses the ioctl: every answer comes page by page.
+    let opened = std::thread::spawn({
+        let pages = pages.clone();
+        move || {
+            refuse_ioctl_on_this_thread();
+            let mut query = PageQuery::new();
+            let mut batch = Batch::begin_with(&mut query).unwrap();
+            unsafe { batch.open_ready(&d, &pages) };
+            let opened: Vec<bool> = pages.iter().map(|&p| writable(p)).collect();
+            batch.finish().unwrap();
+            opened
+        }
+    })
+    .join()
+    .unwrap();
+    let after: Vec<bool> = pages.iter().map(|&p| writable(p)).collect();
+    assert_eq!(
+        unsafe { libc::mprotect(pages[1] as *mut _, ps, libc::PROT_READ) },
+        0
+    );
+    assert_eq!(
+        opened,
+        [true, true, true],
+        "all three writable during the batch"
+    );
+    assert_eq!(
+        after,
+        [false, true, false],
+        "its neighbours restored, the page found writable left writable"
+    );
+}
