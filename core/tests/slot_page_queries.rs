@@ -259,3 +259,120 @@ fn without_the_mapping_query_a_page_someone_made_writable_stays_writable() {
         "its neighbours restored, the page found writable left writable"
     );
 }
+
+/// What a scripted listener answers to a `PROCMAP_QUERY` about a page: the mapping it writes
+/// into the caller's `struct procmap_query` (start, end, writable), and the error it returns
+/// instead of running the call (0: success).
+type Script = fn(page: usize, ps: usize) -> ((usize, usize, bool), i32);
+
+/// Answers every notification on `fd` with `script` instead of the kernel, until `stop`.
+fn answer(fd: i32, script: Script, count: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+    let ps = page_size();
+    while !stop.load(Ordering::Acquire) {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if unsafe { libc::poll(&mut p, 1, 20) } <= 0 {
+            continue;
+        }
+        let mut n = Notif::default();
+        if unsafe { libc::ioctl(fd, NOTIF_RECV as _, &mut n) } != 0 {
+            continue;
+        }
+        count.fetch_add(1, Ordering::AcqRel);
+        // The caller is blocked in the call; its buffer is in this process.
+        let q = n.args[2] as *mut u64;
+        let page = unsafe { q.add(2).read() } as usize;
+        let ((start, end, w), error) = script(page, ps);
+        unsafe {
+            q.add(3).write(start as u64);
+            q.add(4).write(end as u64);
+            q.add(5).write(if w { 2 } else { 0 } | 1);
+        }
+        let mut r = NotifResp {
+            id: n.id,
+            error: -error,
+            ..NotifResp::default()
+        };
+        unsafe { libc::ioctl(fd, NOTIF_SEND as _, &mut r) };
+    }
+}
+
+/// Runs `f` on a thread whose `PROCMAP_QUERY` ioctls `script` answers; `None` where
+/// user notifications are not available.
+fn with_scripted_kernel<R: Send + 'static>(
+    script: Script,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Option<(R, usize)> {
+    let (fd_tx, fd_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::spawn(move || {
+        let fd = notify_page_queries();
+        fd_tx.send(fd).unwrap();
+        fd?;
+        go_rx.recv().unwrap();
+        Some(f())
+    });
+    let fd = fd_rx.recv().unwrap()?;
+    let count = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let listener = {
+        let (count, stop) = (count.clone(), stop.clone());
+        std::thread::spawn(move || answer(fd, script, count, stop))
+    };
+    go_tx.send(()).unwrap();
+    let r = worker.join().unwrap();
+    stop.store(true, Ordering::Release);
+    listener.join().unwrap();
+    unsafe { libc::close(fd) };
+    r.map(|r| (r, count.load(Ordering::Acquire)))
+}
+
+#[test]
+fn a_mapping_answer_that_does_not_hold_the_page_is_not_trusted() {
+    let _g = SERIAL.lock().unwrap();
+    let (_, all) = relro_pages(3);
+    let this = || unsafe { loader::decode_containing(relro_pages as *const () as usize) }.unwrap();
+    // Answers no kernel gives: a writable mapping just after the page asked about; one that
+    // ends where the page starts; a writable mapping holding the page, with an error.
+    let after: Script = |page, ps| ((page + ps, page + 2 * ps, true), 0);
+    let before: Script = |page, ps| ((page - ps, page, false), 0);
+    let failed: Script = |page, ps| ((page, page + ps, true), libc::EINVAL);
+    for (what, script) in [("after", after), ("failed", failed)] {
+        let page = all[0];
+        let d = this();
+        let Some((opened, _)) = with_scripted_kernel(script, move || {
+            let mut query = PageQuery::new();
+            let mut batch = Batch::begin_with(&mut query).unwrap();
+            unsafe { batch.open_ready(&d, &[page]) };
+            let opened = writable(page);
+            batch.finish().unwrap();
+            opened
+        }) else {
+            eprintln!("seccomp user notifications unavailable: nothing scripted");
+            return;
+        };
+        assert!(opened, "answer {what}: the page was not opened");
+        assert!(!writable(page), "answer {what}: the page was not restored");
+    }
+    // After an answer it cannot use, the query asks page by page (no more ioctls).
+    let (p, q) = (all[0], all[2]);
+    let d = this();
+    let (_, asked) = with_scripted_kernel(before, move || {
+        let mut query = PageQuery::new();
+        let mut batch = Batch::begin_with(&mut query).unwrap();
+        for page in [p, q] {
+            let v = unsafe { (page as *const usize).read_volatile() };
+            unsafe { batch.swap_ready(&d, page, v, v) }.unwrap();
+        }
+        batch.finish().unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        asked, 1,
+        "asked the mapping query again after an answer it could not use"
+    );
+    assert!(!writable(p) && !writable(q), "both pages restored");
+}
