@@ -376,3 +376,30 @@ fn a_mapping_answer_that_does_not_hold_the_page_is_not_trusted() {
     );
     assert!(!writable(p) && !writable(q), "both pages restored");
 }
+
+#[test]
+fn swaps_on_pages_the_batch_opened_ask_the_kernel_nothing_more() {
+    let _g = SERIAL.lock().unwrap();
+    if !supports_procmap_query() {
+        return;
+    }
+    let (d, pages) = relro_pages(2);
+    let Some((_, queries)) = count_page_queries(move || {
+        let mut query = PageQuery::new();
+        let mut batch = Batch::begin_with(&mut query).unwrap();
+        unsafe { batch.open_ready(&d, &pages) };
+        for &p in &pages {
+            let v = unsafe { (p as *const usize).read_volatile() };
+            unsafe { batch.swap_ready(&d, p, v, v) }.unwrap();
+        }
+        batch.finish().unwrap();
+        assert!(pages.iter().all(|&p| !writable(p)), "both pages restored");
+    }) else {
+        eprintln!("seccomp user notifications unavailable: nothing counted");
+        return;
+    };
+    assert_eq!(
+        queries, 1,
+        "one question opens the run; the swaps find it open"
+    );
+}
