@@ -403,3 +403,71 @@ fn swaps_on_pages_the_batch_opened_ask_the_kernel_nothing_more() {
         "one question opens the run; the swaps find it open"
     );
 }
+
+#[test]
+fn a_run_whose_opening_fails_half_way_is_put_back_whole() {
+    use std::os::fd::AsRawFd;
+    let _g = SERIAL.lock().unwrap();
+    // Three whole pages of this binary's read-only data (not RELRO: the other tests here want
+    // its mapping whole, and this test splits the mapping of the pages it uses for good).
+    static RODATA: [u8; 3 * 65536] = [7; 3 * 65536];
+    let d = unsafe { loader::decode_containing(relro_pages as *const () as usize) }.unwrap();
+    let ps = page_size();
+    let p0 = (RODATA.as_ptr() as usize + ps - 1) & !(ps - 1);
+    let (p1, p2) = (p0 + ps, p0 + 2 * ps);
+    assert!(
+        !writable(p0) && !writable(p1) && !writable(p2),
+        "read-only data"
+    );
+    // Page 2 becomes a shared mapping of a file opened read-only, with the same bytes: the
+    // kernel refuses to make it writable (EACCES), after it changed pages 0 and 1 of the same
+    // call.
+    let path = std::env::temp_dir().join(format!("gothook-slot-half-{}", std::process::id()));
+    let bytes = unsafe { std::slice::from_raw_parts(p2 as *const u8, ps) }.to_vec();
+    std::fs::write(&path, &bytes).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let shared = libc::MAP_SHARED | libc::MAP_FIXED;
+    let m = unsafe {
+        libc::mmap(
+            p2 as *mut _,
+            ps,
+            libc::PROT_READ,
+            shared,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    assert_eq!(m as usize, p2, "page 2 remapped");
+    // The page query says pages 0 to 2 are one read-only mapping (as they were when asked).
+    let one: Script = |page, ps| ((page, page + 3 * ps, false), 0);
+    let opened = with_scripted_kernel(one, move || {
+        let mut query = PageQuery::new();
+        let mut batch = Batch::begin_with(&mut query).unwrap();
+        unsafe { batch.open_ready(&d, &[p0, p1, p2]) };
+        let opened = [writable(p0), writable(p1), writable(p2)];
+        batch.finish().unwrap();
+        opened
+    });
+    // Page 2 back as it was (private, the same bytes, read-only), the others read-only.
+    let private = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED;
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let m = unsafe { libc::mmap(p2 as *mut _, ps, rw, private, -1, 0) };
+    assert_eq!(m as usize, p2, "page 2 mapped back");
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p2 as *mut u8, ps) };
+    for p in [p0, p1, p2] {
+        assert_eq!(
+            unsafe { libc::mprotect(p as *mut _, ps, libc::PROT_READ) },
+            0
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+    let Some((opened, _)) = opened else {
+        eprintln!("seccomp user notifications unavailable: nothing scripted");
+        return;
+    };
+    assert_eq!(
+        opened,
+        [false, false, false],
+        "the half-opened run put back to its protection (page 2 cannot be opened)"
+    );
+}
