@@ -150,3 +150,26 @@ fn a_run_that_starts_where_the_last_mapping_ended_is_asked_about_and_bridged() {
     );
     assert!(restored, "every page restored");
 }
+
+#[test]
+fn asking_whether_a_page_is_writable_changes_none_of_its_words() {
+    let _g = SERIAL.lock().unwrap();
+    let (d, pages) = relro_pages(3);
+    let ps = page_size();
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    assert_eq!(unsafe { libc::mprotect(pages[1] as *mut _, ps, rw) }, 0);
+    let words: Vec<usize> = pages.iter().map(|&p| read(p)).collect();
+    // Without a page query every page is asked about with the probing system call, which
+    // touches the page's first word (adding 0) to learn whether it is writable.
+    let mut batch = Batch::begin().unwrap();
+    unsafe { batch.open_ready(&d, &pages) };
+    let open: Vec<bool> = pages.iter().map(|&p| writable(p)).collect();
+    batch.finish().unwrap();
+    let after: Vec<usize> = pages.iter().map(|&p| read(p)).collect();
+    assert_eq!(
+        unsafe { libc::mprotect(pages[1] as *mut _, ps, libc::PROT_READ) },
+        0
+    );
+    assert_eq!(open, [true, true, true]);
+    assert_eq!(after, words, "the first word of each page kept its value");
+}
