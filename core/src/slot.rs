@@ -612,3 +612,53 @@ pub fn peek_listed(lib: &LibInfo<'_>, addr: usize) -> Option<usize> {
     // and lends it to its callback only, while the library is listed and mapped.
     Some(unsafe { AtomicUsize::from_ptr(addr as *mut usize) }.load(Ordering::Acquire))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A window over `words[first..]` of `buf`, ending `len` bytes after its start.
+    fn window(buf: &[usize], first: usize, len: usize) -> Window<'static> {
+        let start = buf[first..].as_ptr() as usize;
+        Window {
+            start,
+            end: start + len,
+            _owner: core::marker::PhantomData,
+        }
+    }
+
+    #[test]
+    fn a_window_reads_exactly_its_whole_aligned_words() {
+        let ws = core::mem::size_of::<usize>();
+        // Words 2..6 are the window; the words around it are readable memory it must refuse.
+        let buf: [usize; 8] = [10, 11, 12, 13, 14, 15, 16, 17];
+        let at = |i: usize| buf[i..].as_ptr() as usize;
+        let w = window(&buf, 2, 4 * ws);
+        let read: [Option<usize>; 8] = core::array::from_fn(|i| w.peek(at(i)));
+        assert_eq!(
+            read,
+            [
+                None,
+                None,
+                Some(12),
+                Some(13),
+                Some(14),
+                Some(15),
+                None,
+                None
+            ],
+            "the window's words and nothing around them"
+        );
+        // Not aligned: refused, also inside the window.
+        for off in 1..ws {
+            assert_eq!(w.peek(at(2) + off), None, "misaligned by {off}");
+            assert_eq!(w.peek(at(4) + off), None, "misaligned by {off}");
+        }
+        // A segment that ends inside a word: that word is not whole, so it is refused.
+        let short = window(&buf, 2, 4 * ws - ws / 2);
+        assert_eq!(short.peek(at(4)), Some(14));
+        assert_eq!(short.peek(at(5)), None, "a word cut by the segment's end");
+        // The empty window holds nothing.
+        assert!((0..8).all(|i| Window::EMPTY.peek(at(i)).is_none()));
+    }
+}

@@ -499,4 +499,247 @@ mod tests {
         });
         assert!(lost.is_none(), "published with one of two LOADING known");
     }
+
+    /// Where glibc's load lock (`_dl_load_lock`) is, found the way `rtld` finds it.
+    fn load_lock_address() -> Option<usize> {
+        use crate::read::Memory;
+        let mut out = None;
+        let _ = probe::under_list_lock(|locked| {
+            let tid = crate::sys::gettid();
+            let _ = loader::each(loader::LIBS_ALL, |lib| {
+                if lib.kind != loader::LibKind::Loader {
+                    return true;
+                }
+                let mut d = crate::Dynamic::UNMAPPED;
+                if lib.decode_into(&mut d).is_ok() {
+                    if let Ok(Some(sym)) = d.lookup(b"_rtld_global") {
+                        let at = sym.address(lib.bias);
+                        out = crate::rtld::find(
+                            |a| d.segs.u32(a).ok(),
+                            at,
+                            sym.size as usize,
+                            tid,
+                            locked,
+                            core::mem::size_of::<libc::pthread_mutex_t>(),
+                        )
+                        .map(|p| p.load_lock);
+                    }
+                }
+                d.unmap();
+                false
+            });
+            Ok(())
+        });
+        out
+    }
+
+    /// A thread that holds glibc's load lock, as a `dlopen` does while it relocates a library
+    /// (no `dlopen` or `dlclose` of the process proceeds meanwhile), until it is dropped.
+    struct LoadLockHolder {
+        thread: libc::pthread_t,
+        tid: u32,
+    }
+
+    /// The holder's state: 0 starting, 1 holding (its thread id in `HOLDER_TID`), 2 asked to
+    /// release.  One holder at a time (the tests that use it hold `SERIAL`).
+    static HOLDER: AtomicU32 = AtomicU32::new(0);
+    static HOLDER_TID: AtomicU32 = AtomicU32::new(0);
+
+    extern "C" fn hold(lock: *mut libc::c_void) -> *mut libc::c_void {
+        let m = lock as *mut libc::pthread_mutex_t;
+        // SAFETY: glibc's own recursive mutex, locked and unlocked by this thread only.
+        #[allow(unsafe_code)]
+        let locked = unsafe { libc::pthread_mutex_lock(m) } == 0;
+        HOLDER_TID.store(
+            if locked { crate::sys::gettid() } else { 0 },
+            Ordering::SeqCst,
+        );
+        HOLDER.store(1, Ordering::SeqCst);
+        while HOLDER.load(Ordering::SeqCst) != 2 {
+            core::hint::spin_loop();
+        }
+        if locked {
+            // SAFETY: as above.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::pthread_mutex_unlock(m)
+            };
+        }
+        core::ptr::null_mut()
+    }
+
+    #[allow(unsafe_code)] // a thread of the test locks glibc's load lock
+    impl LoadLockHolder {
+        fn take(lock: usize) -> LoadLockHolder {
+            HOLDER.store(0, Ordering::SeqCst);
+            let mut thread: libc::pthread_t = 0;
+            // SAFETY: `hold` has the start routine's type; its argument is the mutex's address.
+            let rc = unsafe {
+                libc::pthread_create(&mut thread, core::ptr::null(), hold, lock as *mut _)
+            };
+            assert_eq!(rc, 0, "pthread_create");
+            while HOLDER.load(Ordering::SeqCst) != 1 {
+                core::hint::spin_loop();
+            }
+            let tid = HOLDER_TID.load(Ordering::SeqCst);
+            let holder = LoadLockHolder { thread, tid };
+            assert_ne!(tid, 0, "the load lock could not be taken");
+            holder
+        }
+    }
+
+    impl Drop for LoadLockHolder {
+        #[allow(unsafe_code)]
+        fn drop(&mut self) {
+            HOLDER.store(2, Ordering::SeqCst);
+            // SAFETY: the thread created by `take`, joined once.
+            unsafe { libc::pthread_join(self.thread, core::ptr::null_mut()) };
+        }
+    }
+
+    /// What `still_loading` answers after `publish` ran (looked for a few hundred times, as in
+    /// [`published_after`]: a holder of the state lock may withdraw the publication meanwhile).
+    fn still_loading_after(publish: impl Fn()) -> Option<Quiet> {
+        (0..500).find_map(|_| {
+            publish();
+            still_loading()
+        })
+    }
+
+    #[test]
+    fn libraries_loading_inside_the_same_dlopen_are_answered_without_the_add_counter() {
+        let _g = SERIAL.lock();
+        // The LOADING libraries are watched lock-free only under `_dl_find_object`, and the
+        // load lock's owner is known only where glibc's counters were found.
+        if loader::rule() != Rule::FindObject || !crate::rtld::in_use() {
+            return;
+        }
+        let lock = load_lock_address().expect("glibc's load lock, found as rtld finds it");
+        // Published counters whose add counter no process reaches (a real refresh of another
+        // test is never answered from them) and whose difference is the object count now.
+        let objects = u64::from(crate::rtld::objects().expect("the object count"));
+        let mut st = after_refresh(1, true);
+        st.counters = (1 << 60, (1 << 60) - objects);
+        // Not an object: `_dl_find_object` does not know it (the library is still LOADING).
+        let addr = 0x10_0000;
+        let holder = LoadLockHolder::take(lock);
+        assert_eq!(crate::rtld::load_lock_owner(), holder.tid);
+        let publish_one = || {
+            note_pending(&[addr, 0, 0, 0], 1);
+            quiet_publish(&st);
+        };
+        let q = still_loading_after(publish_one)
+            .expect("one LOADING library inside the dlopen that holds the load lock");
+        assert_eq!((q.npending, q.pending[0], q.watch_lazy), (1, addr, true));
+        // Four (as many as are watched), and the lazy watch off.
+        let mut four = after_refresh(4, false);
+        four.counters = st.counters;
+        let all = [addr, addr + 0x1000, addr + 0x2000, addr + 0x3000];
+        let q = still_loading_after(|| {
+            note_pending(&all, 4);
+            quiet_publish(&four);
+        })
+        .expect("four LOADING libraries inside the same dlopen");
+        assert_eq!((q.npending, q.pending, q.watch_lazy), (4, all, false));
+        // Withdrawn by a holder of the state lock: nothing is answered.
+        publish_one();
+        quiet_invalidate();
+        assert!(still_loading().is_none(), "answered after the withdrawal");
+        // The dlopen listed another object since (the count moved): the counters must be read.
+        let mut listed = after_refresh(1, true);
+        listed.counters = (1 << 60, (1 << 60) - objects + 1);
+        let moved = still_loading_after(|| {
+            note_pending(&[addr, 0, 0, 0], 1);
+            quiet_publish(&listed);
+        });
+        // Another thread holds the load lock now (the dlopen returned; another one started).
+        let other = still_loading_after(|| {
+            publish_one();
+            QUIET_LOADER.store(holder.tid + 1, Ordering::SeqCst);
+        });
+        // The lock released (the dlopen returned): published with its owner, asked without.
+        publish_one();
+        drop(holder);
+        let released = still_loading();
+        // Published while nobody held the load lock, asked while nobody does.
+        let unowned = still_loading_after(publish_one);
+        quiet_invalidate();
+        assert!(moved.is_none(), "answered although the object count moved");
+        assert!(other.is_none(), "answered for another thread's load");
+        assert!(
+            released.is_none(),
+            "answered after the load lock was released"
+        );
+        assert!(
+            unowned.is_none(),
+            "answered with no dlopen holding the load lock"
+        );
+    }
+    /// Whether `refresh_probe(0)` answers `Unchanged` right after `publish`, asked while the
+    /// publication stayed as `publish` left it (a holder of the state lock, a real refresh of
+    /// another test, may withdraw or replace it meanwhile: such an attempt is made again).
+    fn probe_unchanged_after(publish: impl Fn()) -> bool {
+        for _ in 0..500 {
+            publish();
+            let seq = QUIET_SEQ.load(Ordering::SeqCst);
+            if seq & 1 != 0 {
+                continue;
+            }
+            let unchanged = matches!(super::super::refresh_probe(0), Ok(Probe::Unchanged));
+            if QUIET_SEQ.load(Ordering::SeqCst) == seq {
+                return unchanged;
+            }
+        }
+        panic!("the publication never stayed for one refresh probe");
+    }
+
+    #[test]
+    fn a_refresh_inside_the_same_dlopen_stops_at_the_quiet_probe_only_within_its_bounds() {
+        let _g = SERIAL.lock();
+        if loader::rule() != Rule::FindObject || !crate::rtld::in_use() {
+            return;
+        }
+        let lock = load_lock_address().expect("glibc's load lock, found as rtld finds it");
+        let objects = u64::from(crate::rtld::objects().expect("the object count"));
+        let loading = 0x10_0000; // `_dl_find_object` does not know it: still LOADING
+        let ready = still_loading as *const () as usize; // in this test binary: READY
+        let holder = LoadLockHolder::take(lock);
+        // One library left LOADING by the dlopen that holds the load lock; counters no process
+        // reaches (the quiet probe's own comparison never matches), the object count of now.
+        let publish = |pending: usize, watch_lazy: bool, probed: bool, lazy_checked: u64| {
+            let mut st = after_refresh(1, watch_lazy);
+            st.counters = (1 << 60, (1 << 60) - objects);
+            note_pending(&[pending, 0, 0, 0], 1);
+            quiet_publish(&st);
+            SEEN_GENERATION.store(GENERATION.load(Ordering::SeqCst), Ordering::SeqCst);
+            LAZY_CHECKED.store(lazy_checked, Ordering::SeqCst);
+            if probed {
+                probe::probed(probe::probe_start());
+            } else {
+                probe::invalidate();
+            }
+        };
+        let now = probe::probe_start;
+        let answers = [
+            // Within the probe interval of the last probe, the library still LOADING.
+            probe_unchanged_after(|| publish(loading, false, true, 0)),
+            // No probe within the interval: another dlopen may have come and gone between.
+            probe_unchanged_after(|| publish(loading, false, false, 0)),
+            // The library became READY: the pass that hooks it is due.
+            probe_unchanged_after(|| publish(ready, false, true, 0)),
+            // Lazy slots watched and re-checked within the interval.
+            probe_unchanged_after(|| publish(loading, true, true, now())),
+            // Lazy slots watched and their re-check due.
+            probe_unchanged_after(|| publish(loading, true, true, 0)),
+        ];
+        drop(holder);
+        quiet_invalidate();
+        probe::invalidate();
+        assert_eq!(
+            answers,
+            [true, false, false, true, false],
+            "Unchanged: still LOADING, no probe within the interval, READY, lazy re-checked, \
+             lazy re-check due"
+        );
+    }
 }

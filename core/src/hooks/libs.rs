@@ -605,6 +605,69 @@ mod tests {
         assert!(st.libs[late].rescan());
     }
 
+    /// A library base (key 7) whose record's home position is `h`, the `n`-th such base.
+    fn base_at_home(h: usize, n: usize) -> usize {
+        (1..)
+            .map(|k| 0x10_0000 + k * 0x1000)
+            .filter(|&b| home(b, 7) == h)
+            .nth(n)
+            .unwrap()
+    }
+
+    #[test]
+    fn removing_either_record_leaves_the_other_findable_with_its_lazy_slots_whatever_their_homes() {
+        // Every arrangement of two records in the (test-sized) table: both at their homes, the
+        // second displaced forwards, the second displaced past the table's end to position 0.
+        assert_eq!(MAX_LIBS, 2, "the unit tests' table");
+        for (home_a, home_b) in [(0, 1), (1, 0), (0, 0), (1, 1)] {
+            for remove_first in [true, false] {
+                let mut st = EMPTY_STATE;
+                let (a, b) = (base_at_home(home_a, 0), base_at_home(home_b, 1));
+                let at_a = place(&mut st, record(a, 1));
+                let at_b = place(&mut st, record(b, 1));
+                let (gone, stays, stays_base) = if remove_first {
+                    (at_a, at_b, b)
+                } else {
+                    (at_b, at_a, a)
+                };
+                // The removed library's lazy slots first, last and between the other's.
+                st.lazy[0] = lazy(gone);
+                st.lazy[1] = lazy(stays);
+                st.lazy[2] = lazy(gone);
+                st.lazy[3] = lazy(stays);
+                st.lazy[4] = lazy(gone);
+                st.nlazy = 5;
+                st.remove_at(gone);
+                let case = (home_a, home_b, gone);
+                let found = find_key(&st.libs, stays_base, 7);
+                assert!(
+                    found.is_some(),
+                    "{case:?} (homes, removed): the other record is lost"
+                );
+                assert_eq!(
+                    st.libs.iter().filter(|r| r.used()).count(),
+                    1,
+                    "{case:?} (homes, removed): one record left"
+                );
+                assert_eq!(
+                    st.nlazy, 2,
+                    "{case:?} (homes, removed): the removed library's lazy slots go"
+                );
+                assert!(
+                    st.lazy[..2].iter().all(|l| Some(l.lib()) == found),
+                    "{case:?} (homes, removed): the other library's lazy slots follow its record"
+                );
+                // Only a record displaced from the removed one's position moves (into it).
+                let moved = home_a == home_b && remove_first;
+                assert_eq!(
+                    found,
+                    Some(if moved { gone } else { stays }),
+                    "{case:?} (homes, removed): the other record's position"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_record_moved_by_the_backward_shift_keeps_its_lazy_slots() {
         let mut st = EMPTY_STATE;
