@@ -1022,7 +1022,8 @@ gothook_status gothook_slot_swap(const struct gothook_dynamic *owner,
 
  Installing an identical set again (same hooks, originals and filter) re-runs the pass and
  returns the same handle with one more owner: each owner uninstalls once, the slots go back
- when the last one does.  The report counts only what this call did for this set.
+ when the last one does.  One that answers `GOTHOOK_EBUSY` adds no owner.  The report counts
+ only what this call did for this set.
 
  Context: malloc-safe.  Errors: `GOTHOOK_EINVAL` (also an unknown bit in a hook's `flags`),
  `GOTHOOK_ENOTFOUND` (the symbol of a hook without `GOTHOOK_HOOK_OPTIONAL` or

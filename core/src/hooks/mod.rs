@@ -452,7 +452,14 @@ fn install_locked(
             None => return Err(Error::NotFound),
         };
         return match pass(&mut st, false, 1 << pos, rep, query) {
-            Err(Error::Busy) => Err(Error::Busy),
+            // Refused (its pass had to write while this thread holds the swap lock): the
+            // caller gets no handle, so it must not count as an owner.
+            Err(Error::Busy) => {
+                if let Some(s) = st.sets[pos].as_mut() {
+                    s.owners -= 1;
+                }
+                Err(Error::Busy)
+            }
             _ => Ok(id),
         };
     }

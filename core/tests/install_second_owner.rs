@@ -1,0 +1,64 @@
+//! A second install of an identical set counts a second owner only when it succeeds.  One that
+//! answers `Busy` (its pass had to write a slot while this thread held the swap lock, as in a
+//! signal handler that interrupted a swap batch) leaves the owner count as it was, so the one
+//! owner's uninstall still takes the set off.
+
+use std::sync::atomic::AtomicUsize;
+
+use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF};
+use gothook_core::slot::{self, Batch};
+use gothook_core::Error;
+
+mod this_binary;
+use this_binary::{getppid_slot, read, this_binary};
+
+static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn fake_getppid() -> libc::pid_t {
+    -42
+}
+
+fn install() -> Result<u32, Error> {
+    let hooks = [Hook {
+        symbol: b"getppid",
+        replacement: fake_getppid as *const () as usize,
+        original: Some(&ORIGINAL),
+        flags: 0,
+    }];
+    // This test binary embeds gothook: only FILTER_INCLUDE_SELF lets a set patch its slots.
+    let filter = Filter {
+        flags: FILTER_INCLUDE_SELF,
+        ..Filter::default()
+    };
+    // SAFETY: fake_getppid has getppid's type and needs no original.
+    unsafe { hooks::install(&hooks, &filter, &mut Report::default()) }
+}
+
+#[test]
+fn a_second_install_refused_busy_adds_no_owner() {
+    let d = this_binary();
+    let at = getppid_slot(&d);
+    let real = read(at);
+    let fake = fake_getppid as *const () as usize;
+    let id = install().unwrap();
+    assert_eq!(read(at), fake, "installed");
+    assert_eq!(unsafe { libc::getppid() }, -42, "calls go to the hook");
+    // Put the slot back by hand: the second install's pass has to write it again.
+    unsafe { slot::swap_if_ready(&d, true, at, fake, real) }.unwrap();
+
+    let batch = Batch::begin().unwrap();
+    let again = install();
+    drop(batch);
+    assert_eq!(again, Err(Error::Busy), "the pass needed the swap lock");
+    assert_eq!(read(at), real, "the refused install wrote nothing");
+
+    // The one owner uninstalls once: the set is gone.
+    hooks::uninstall(id, &mut Report::default()).unwrap();
+    assert_eq!(
+        hooks::uninstall(id, &mut Report::default()),
+        Err(Error::NotFound),
+        "the refused install left a second owner behind: the set could never be taken off"
+    );
+    assert_eq!(read(at), real);
+    assert_ne!(unsafe { libc::getppid() }, -42);
+}
