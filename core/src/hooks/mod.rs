@@ -849,8 +849,10 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
                 }
                 !still_loading
             }
-            // Unloads alone need no page opened.
-            None => focus::published_adds() != Some(counters.0),
+            // Only objects added since a published refresh call for it: not unloads alone, nor
+            // the first refresh after an install or uninstall (which publish nothing), which
+            // usually finds nothing to patch.
+            None => focus::published_adds().is_some_and(|a| a != counters.0),
         };
     }
     Ok(Probe::Walk(Walk {
