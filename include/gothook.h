@@ -1074,13 +1074,13 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  Without the dlopen interception, every refresh reads the loader's add/remove counters and
  compares them with what the last refresh processed, so a refresh right after your dlopen sees
  it.  On glibc it reads them without any lock, from where gothook found them in the loader's
- data (`gothook_counters_lock_free`: a few loads, 10-20 ns for the whole "nothing changed"
+ data (`gothook_counters_lock_free`: a few loads and a clock read, about 30 ns for the whole "nothing changed"
  refresh); elsewhere, with a `dlmopen` namespace, or turned off, in one `dl_iterate_phdr`
  callback (the loader's list lock for a few tens of nanoseconds, no syscall, no lock of
  gothook's).  `GOTHOOK_REFRESH_CACHED` trades "right after your dlopen" for the lock-free
  shortcut below, which needs neither.  With the interception installed
- (`gothook_intercept_dlopen`), a refresh is lock-free (a few nanoseconds) when a probe that
- started less than `GOTHOOK_PROBE_INTERVAL_NS` ago (less one tick of the coarse clock) has
+ (`gothook_intercept_dlopen`), a refresh is lock-free (a clock read, about 25 ns) when a probe that
+ started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has
  completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
  When the counters changed after loads only, refresh processes just the objects the loader
  appended since (the tail of its list); libraries left LOADING are watched through
