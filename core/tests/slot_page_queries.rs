@@ -7,11 +7,11 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use gothook_core::loader;
 use gothook_core::slot::{Batch, PageQuery};
-use gothook_core::{loader, Dynamic};
 
 mod pages;
-use pages::{page_size, writable};
+use pages::{page_size, relro_pages, writable};
 
 /// Swaps change this binary's RELRO pages: one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -135,24 +135,6 @@ fn count_page_queries<R: Send + 'static>(
     listener.join().unwrap();
     unsafe { libc::close(fd) };
     r.map(|r| (r, count.load(Ordering::Acquire)))
-}
-
-/// This test binary, decoded (it embeds gothook and is linked with full RELRO), and the first
-/// `n` whole pages of its RELRO range, all read-only.
-fn relro_pages(n: usize) -> (Dynamic, Vec<usize>) {
-    let d = unsafe { loader::decode_containing(relro_pages as *const () as usize) }.unwrap();
-    let ps = page_size();
-    let first = (d.relro.0 + ps - 1) & !(ps - 1);
-    let pages: Vec<usize> = (0..n).map(|i| first + i * ps).collect();
-    assert!(
-        pages[n - 1] + ps <= d.relro.1 & !(ps - 1),
-        "this binary's RELRO spans {n} whole pages: {:x?}",
-        d.relro
-    );
-    for &p in &pages {
-        assert!(!writable(p), "{p:#x} starts read-only");
-    }
-    (d, pages)
 }
 
 /// Whether this kernel answers `PROCMAP_QUERY` (Linux >= 6.11).

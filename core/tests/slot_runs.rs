@@ -3,67 +3,18 @@
 //! call gothook makes (gothook is linked into this binary).  The kernel's view of each page
 //! (`/proc/self/maps`) says the protection is right before, during and after.
 
-use std::cell::Cell;
 use std::sync::Mutex;
 
 use gothook_core::slot::{Batch, PageQuery};
-use gothook_core::{loader, Dynamic};
+use gothook_core::Dynamic;
 
+mod counted_mprotect;
 mod pages;
-use pages::{maps_descriptors, page_size, writable};
+use counted_mprotect::calls;
+use pages::{maps_descriptors, page_size, read, relro_pages, writable};
 
 /// Swaps change this binary's RELRO pages: one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-thread_local! {
-    static CALLS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Counts this thread's calls and forwards them to the kernel.
-///
-/// # Safety
-/// As `mprotect(2)`.
-#[no_mangle]
-pub unsafe extern "C" fn mprotect(
-    addr: *mut libc::c_void,
-    len: usize,
-    prot: libc::c_int,
-) -> libc::c_int {
-    CALLS.with(|c| c.set(c.get() + 1));
-    let r = unsafe { libc::syscall(libc::SYS_mprotect, addr, len, prot) };
-    if r < 0 {
-        -1
-    } else {
-        0
-    }
-}
-
-fn calls() -> usize {
-    CALLS.with(|c| c.get())
-}
-
-fn read(addr: usize) -> usize {
-    unsafe { (addr as *const usize).read_volatile() }
-}
-
-/// This test binary, decoded (it embeds gothook and is linked with full RELRO), and the first
-/// `n` whole pages of its RELRO range (read-only: a same-value swap on their first words
-/// changes nothing but the protection).
-fn relro_pages(n: usize) -> (Dynamic, Vec<usize>) {
-    let d = unsafe { loader::decode_containing(relro_pages as *const () as usize) }.unwrap();
-    let ps = page_size();
-    let first = (d.relro.0 + ps - 1) & !(ps - 1);
-    let pages: Vec<usize> = (0..n).map(|i| first + i * ps).collect();
-    assert!(
-        pages[n - 1] + ps <= d.relro.1 & !(ps - 1),
-        "this binary's RELRO spans {n} whole pages: {:x?}",
-        d.relro
-    );
-    for &p in &pages {
-        assert!(!writable(p), "{p:#x} starts read-only");
-    }
-    (d, pages)
-}
 
 /// Same-value swaps on the first word of each page (the protection is all that changes).
 fn touch(batch: &mut Batch<'_>, d: &Dynamic, pages: &[usize]) {

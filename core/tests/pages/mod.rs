@@ -1,6 +1,33 @@
 //! What the kernel says about this process's pages: shared by the slot tests.
 #![allow(dead_code)] // each test crate uses some of these
 
+use gothook_core::{loader, Dynamic};
+
+/// The word at `addr`, read once.
+pub fn read(addr: usize) -> usize {
+    // SAFETY: callers pass mapped, aligned words of this binary.
+    unsafe { (addr as *const usize).read_volatile() }
+}
+
+/// This test binary, decoded (it embeds gothook and is linked with full RELRO), and the first
+/// `n` whole pages of its RELRO range, all read-only.
+pub fn relro_pages(n: usize) -> (Dynamic, Vec<usize>) {
+    // SAFETY: the address is in this binary's code, which stays mapped for the whole test.
+    let d = unsafe { loader::decode_containing(relro_pages as *const () as usize) }.unwrap();
+    let ps = page_size();
+    let first = (d.relro.0 + ps - 1) & !(ps - 1);
+    let pages: Vec<usize> = (0..n).map(|i| first + i * ps).collect();
+    assert!(
+        pages[n - 1] + ps <= d.relro.1 & !(ps - 1),
+        "this binary's RELRO spans {n} whole pages: {:x?}",
+        d.relro
+    );
+    for &p in &pages {
+        assert!(!writable(p), "{p:#x} starts read-only");
+    }
+    (d, pages)
+}
+
 /// The page size.
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
