@@ -1280,8 +1280,9 @@ pub type gothook_set = u32;
 /// Refresh flag: re-scan every library and repair every slot (a full verify).
 pub const GOTHOOK_REFRESH_FULL: u32 = 1;
 const_assert_eq!(GOTHOOK_REFRESH_FULL, hooks::REFRESH_FULL);
-/// Refresh flag for hot paths (a malloc hook): answer lock-free, without asking the loader,
-/// when a locked probe that started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has completed and
+/// Refresh flag for hot paths (a malloc hook): besides the "nothing changed" answer every refresh
+/// gives from the counters, answer lock-free without asking the loader (even if its counters
+/// changed, or cannot be read lock-free) when a locked probe that started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has completed and
 /// no library was left LOADING — also without the dlopen interception.  A library loaded at
 /// time t is hooked by the first such refresh that starts at or after t +
 /// `GOTHOOK_PROBE_INTERVAL_NS`, not necessarily by the first one after your `dlopen` returned
@@ -1441,14 +1442,18 @@ pub unsafe extern "C" fn gothook_install(
 /// Without the dlopen interception, every refresh reads the loader's add/remove counters and
 /// compares them with what the last refresh processed, so a refresh right after your dlopen sees
 /// it.  On glibc it reads them without any lock, from where gothook found them in the loader's
-/// data (`gothook_counters_lock_free`: a few loads and a clock read, about 30 ns for the whole "nothing changed"
-/// refresh); elsewhere, with a `dlmopen` namespace, or turned off, in one `dl_iterate_phdr`
+/// data (`gothook_counters_lock_free`).  When nobody is inside `dlopen` or `dlclose`, no library
+/// was left LOADING and no lazily bound slot is watched, a "nothing changed" refresh is then a
+/// few loads: no clock read, no lock, no system call (5-10 ns with a NULL report in the
+/// benchmark's malloc hook; a report passed in is zeroed, 320 bytes); elsewhere, with a `dlmopen` namespace, or turned off, in one `dl_iterate_phdr`
 /// callback (the loader's list lock for a few tens of nanoseconds, no syscall, no lock of
 /// gothook's).  `GOTHOOK_REFRESH_CACHED` trades "right after your dlopen" for the lock-free
 /// shortcut below, which needs neither.  With the interception installed
-/// (`gothook_intercept_dlopen`), a refresh is lock-free (a clock read, about 25 ns) when a probe that
-/// started less than `GOTHOOK_PROBE_INTERVAL_NS` ago has
-/// completed, the interception saw no call since, and no library was left LOADING/UNKNOWN.
+/// (`gothook_intercept_dlopen`), a refresh is also lock-free (a clock read, about 25 ns) when the
+/// counters cannot answer that way and a probe that started less than
+/// `GOTHOOK_PROBE_INTERVAL_NS` ago has completed, the interception saw no call since, and no
+/// library was left LOADING/UNKNOWN.  The first refresh after an install or uninstall takes the
+/// loader's list lock once.
 /// When the counters changed after loads only, refresh processes just the objects the loader
 /// appended since (the tail of its list); libraries left LOADING are watched through
 /// `_dl_find_object`; after unloads, a walk over every library sweeps their records at most once

@@ -426,7 +426,17 @@ pub unsafe fn install_with(
     // `refresh_walk`).
     let mut query = crate::slot::PageQuery::new();
     query.prepare();
-    locked(|st, _| install_locked(st, count, &hook, filter, rep, &mut query))
+    let r = locked(|st, _| install_locked(st, count, &hook, filter, rep, &mut query));
+    after_set_change();
+    r
+}
+
+/// After an install or uninstall (which publish nothing for the lock-free paths): the next
+/// refresh, cached or not, takes the loader's lock once and publishes again, so that the
+/// refreshes after it answer "nothing changed" without reading the clock (see
+/// [`nothing_changed`]) instead of trusting the last probe's stamp for a whole interval.
+fn after_set_change() {
+    probe::invalidate();
 }
 
 /// Whether `h` is valid on its own: a name, a replacement, known flags.
@@ -788,6 +798,9 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
         return Err(Error::Invalid);
     }
     let full = flags & REFRESH_FULL != 0;
+    if !full && nothing_changed() {
+        return Ok(Probe::Unchanged);
+    }
     // Without the interception nothing signals a dlopen lock-free, and callers expect a refresh
     // after their dlopen to catch it: every refresh probes, unless the caller accepts the probe
     // interval's delay (`REFRESH_CACHED`).  With it, the generation signals every intercepted
@@ -860,6 +873,34 @@ pub fn refresh_probe(flags: u32) -> Result<Probe> {
         start,
         prepare,
     }))
+}
+
+/// The common "nothing changed" refresh, decided from glibc's counters read lock-free, with no
+/// clock read and no lock: nobody is inside `dlopen` or `dlclose` (the load lock is free), the
+/// counters equal what the last refresh published, and it left no library LOADING and watches
+/// no lazy slot (both need the probe's clock).  The same answer as the quiet probe below, which
+/// reads the clock first because its other outcomes need a start stamp.  Otherwise `false`:
+/// the caller decides as usual.
+///
+/// Why the load lock first: a `dlopen` that relocates bumps a word on the add counter's cache
+/// line at every symbol lookup, and this is called in loops (a malloc hook); while the lock is
+/// held the caller's own path avoids that line where it can (`focus::still_loading`, the
+/// cached shortcut).
+fn nothing_changed() -> bool {
+    if crate::rtld::load_lock_owner() != 0 {
+        return false;
+    }
+    let g = GENERATION.load(Ordering::Acquire);
+    let Some(counters) = crate::rtld::counters() else {
+        return false;
+    };
+    match focus::quiet(counters) {
+        Some(q) if q.npending == 0 && !q.watch_lazy => {
+            SEEN_GENERATION.store(g, Ordering::Release);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The second half of [`refresh`]: takes the loader's list lock, then the state lock, and does
@@ -952,7 +993,9 @@ fn refresh_locked(
 ///
 /// Context: malloc-safe.  Errors: `NotFound` (stale handle), `Busy`.
 pub fn uninstall(id: SetId, rep: &mut Report) -> Result<()> {
-    locked(|st, _| uninstall_locked(st, id, rep))
+    let r = locked(|st, _| uninstall_locked(st, id, rep));
+    after_set_change();
+    r
 }
 
 fn uninstall_locked(mut st: Guard<'_, State>, id: SetId, rep: &mut Report) -> Result<()> {
