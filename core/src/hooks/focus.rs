@@ -143,11 +143,17 @@ pub(super) fn tail_pass(
     rep: &mut Report,
     query: &mut crate::slot::PageQuery,
 ) -> Result<()> {
-    // Nothing added since everything was processed (an unload): no walk at all.
+    // Nothing added since everything was processed (an unload): no walk at all.  The number of
+    // listed objects is glibc's object count where it is read lock-free (stable here: objects
+    // are listed and unlisted under the list lock this pass holds, and with one namespace the
+    // walk lists exactly those); else one more walk counts them.
     let listed = if tail == 0 {
         0
     } else {
-        loader::count()? as u64
+        match crate::rtld::objects() {
+            Some(n) => u64::from(n),
+            None => loader::count()? as u64,
+        }
     };
     let from = listed.saturating_sub(tail) as u32;
     let epoch = st.epoch as u16;
