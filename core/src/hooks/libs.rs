@@ -965,4 +965,77 @@ mod tests {
         assert_eq!(st.lazy[0].lib(), other);
         assert!(!st.libs[i].has_lazy());
     }
+
+    #[test]
+    fn libraries_with_the_same_home_are_all_tracked_and_found_until_the_table_is_full() {
+        let mems: [[AtomicUsize; 4]; 3] = Default::default();
+        let mut segs = [crate::mem::Segments::default(); 3];
+        let [s0, s1, s2] = &mut segs;
+        let mut libs = [
+            lib_over(&mems[0], s0),
+            lib_over(&mems[1], s1),
+            lib_over(&mems[2], s2),
+        ];
+        // The first two get the same home, position 0: the second's probe wraps past the end
+        // of the table, in the direction `find_lib` looks.
+        for l in &mut libs[..2] {
+            let key = key_of(l);
+            l.bias = (1..)
+                .map(|k| k * 0x1000)
+                .find(|&b| home(b, key) == 0)
+                .unwrap();
+        }
+        let mut st = EMPTY_STATE;
+        let a = st.insert_lib(&libs[0]).unwrap();
+        let b = st.insert_lib(&libs[1]).unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(st.find_lib(&libs[0]), Some(a));
+        assert_eq!(st.find_lib(&libs[1]), Some(b));
+        assert_eq!(st.find_lib(&libs[2]), None, "never inserted");
+        assert_eq!(st.insert_lib(&libs[2]), None, "the table is full");
+        let r = &st.libs[b];
+        assert!(r.used() && !r.pending() && r.applied() == 0 && r.sentinel_off == 0);
+        assert_eq!((r.bias, r.key), (libs[1].bias, key_of(&libs[1])));
+    }
+
+    #[test]
+    fn libraries_no_set_is_applied_to_lose_their_lazy_watch_and_the_others_keep_it() {
+        let mut st = EMPTY_STATE;
+        let mut hooked = record(0x10_0000, 1);
+        hooked.add_applied(1);
+        hooked.put_flag(HAS_LAZY, true);
+        let mut unhooked = record(0x20_0000, 1);
+        unhooked.put_flag(HAS_LAZY | RESCAN, true);
+        let h = place(&mut st, hooked);
+        let u = place(&mut st, unhooked);
+        for (k, lib) in [u, h, u, h, u].into_iter().enumerate() {
+            st.lazy[k] = LazySlot {
+                offset: 8 * k as u32,
+                ..lazy(lib)
+            };
+        }
+        st.nlazy = 5;
+        st.forget_unhooked();
+        assert_eq!(st.nlazy, 2);
+        let mut offsets = [st.lazy[0].offset, st.lazy[1].offset];
+        offsets.sort_unstable();
+        assert_eq!(offsets, [8, 24], "the hooked library's two records stay");
+        assert!(st.lazy[..2].iter().all(|l| l.lib() == h));
+        assert!(st.libs[h].has_lazy(), "the hooked library keeps its mark");
+        assert!(!st.libs[u].has_lazy() && !st.libs[u].rescan());
+        assert!(st.watch_lazy);
+        // A hooked library re-scanned on every walk, with no record: still watched.
+        st.libs[h].put_flag(HAS_LAZY, false);
+        st.libs[h].put_flag(RESCAN, true);
+        st.nlazy = 0;
+        st.forget_unhooked();
+        assert!(st.watch_lazy && st.libs[h].rescan());
+        // Once no set is applied anywhere, nothing is watched.
+        st.libs[h].drop_applied(1);
+        st.lazy[0] = lazy(h);
+        st.nlazy = 1;
+        st.forget_unhooked();
+        assert_eq!(st.nlazy, 0);
+        assert!(!st.watch_lazy && !st.libs[h].rescan());
+    }
 }
