@@ -1038,4 +1038,27 @@ mod tests {
         assert_eq!(st.nlazy, 0);
         assert!(!st.watch_lazy && !st.libs[h].rescan());
     }
+
+    #[test]
+    fn a_library_listed_at_the_address_of_another_is_not_taken_for_it() {
+        let mem: [AtomicUsize; 8] = Default::default();
+        let mut segs = [crate::mem::Segments::default(); 4];
+        let [s0, s1, s2, s3] = &mut segs;
+        // Listed first: a range that ends a page further than the library's.
+        s3.push(mem.as_ptr() as usize, 0x1000 + 64, crate::elf::PF_R)
+            .unwrap();
+        let old = lib_over(&mem, s0);
+        // At the same bias: other program headers, another name, a longer first segment.
+        let mut phdr = lib_over(&mem, s1);
+        phdr.phdr += 0x40;
+        let mut name = lib_over(&mem, s2);
+        name.name_ptr = c"/test/libnew.so".as_ptr().cast();
+        let longer = lib_over(&mem, s3);
+        let mut st = EMPTY_STATE;
+        let i = st.insert_lib(&old).unwrap();
+        assert_eq!(st.find_lib(&old), Some(i));
+        for (what, new) in [("phdr", &phdr), ("name", &name), ("segment end", &longer)] {
+            assert_eq!(st.find_lib(new), None, "differs in its {what} only");
+        }
+    }
 }
