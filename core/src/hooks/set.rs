@@ -734,4 +734,87 @@ mod tests {
         assert_eq!(&out[..n], &[6, 5, 3, 1]);
         assert_eq!(ordered(&[None; MAX_SETS]).1, 0);
     }
+
+    /// The originals [`originals`] finds for `hooks` under `filter` with `sets` installed, as
+    /// install looks them up (inside a walk): (result, originals, report).
+    fn look_up(
+        sets: &[Option<Set>; MAX_SETS],
+        hooks: &[Hook],
+        filter: &Filter,
+    ) -> (Result<u32>, [usize; 4], Report) {
+        let staged = set_of(hooks, *filter);
+        let mut out = [0usize; 4];
+        let mut rep = Report::default();
+        let r = crate::probe::under_list_lock(|_| {
+            originals(
+                sets,
+                &staged.hooks[..hooks.len()],
+                |k| staged.flags(k),
+                filter,
+                &mut out[..hooks.len()],
+                &mut rep,
+            )
+        });
+        (r, out, rep)
+    }
+
+    #[test]
+    fn an_original_is_the_latest_set_below_in_a_library_both_filters_take_else_the_definition() {
+        let libc = Filter {
+            path_suffix: Some(b"/libc.so.6"),
+            ..Filter::default()
+        };
+        let nowhere = Filter {
+            path_suffix: Some(b"/libnowhere.so"),
+            ..Filter::default()
+        };
+        let mut sets = [None; MAX_SETS];
+        let put = |sets: &mut [Option<Set>; MAX_SETS], pos: usize, order, f, repl| {
+            let mut s = set_of(&[hook(b"calloc", repl, 0), hook(b"free", repl + 1, 0)], f);
+            s.order = order;
+            sets[pos] = Some(s);
+        };
+        put(&mut sets, 2, 1, libc, 0xa10);
+        put(&mut sets, 0, 3, nowhere, 0xc30); // latest, but takes no library
+        let hooks = [
+            hook(b"calloc", 0x1, 0),
+            hook(b"malloc", 0x2, 0),
+            hook(b"gothook_no_such_symbol_1", 0x3, HOOK_OPTIONAL),
+            hook(b"gothook_no_such_symbol_2", 0x4, HOOK_UNDEFINED),
+        ];
+        let (r, out, rep) = look_up(&sets, &hooks, &Filter::default());
+        assert_eq!(
+            r,
+            Ok(0b0100),
+            "the optional hook without a definition is skipped"
+        );
+        assert_eq!(out[0], 0xa10, "stacked on the set below it in libc");
+        assert!(
+            out[1] != 0 && out[1] != 0x2,
+            "malloc's definition: {:#x}",
+            out[1]
+        );
+        assert_eq!(&out[2..], &[0, 0]);
+        assert_eq!((rep.missing_hook, rep.hooks_missing), (3, 0b1100));
+        // A later set in libc is the one below.
+        put(&mut sets, 5, 2, libc, 0xb20);
+        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[0], 0xb20);
+        // Its hook skipped (no definition when it was installed): not stacked on.
+        sets[5].as_mut().unwrap().skipped = 0b01;
+        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[0], 0xa10);
+        // A set whose filter shares no library with theirs takes the definition.
+        let (r, mine, _) = look_up(&sets, &hooks, &nowhere);
+        assert_eq!(r, Ok(0b0100));
+        let (_, plain, _) = look_up(&[None; MAX_SETS], &hooks, &Filter::default());
+        assert!(plain[0] != 0 && plain[0] != 0xa10 && plain[1] == out[1]);
+        assert_eq!(
+            mine[..2],
+            plain[..2],
+            "the definitions: {mine:x?} {plain:x?}"
+        );
+        // A hook with neither flag and no definition fails the lookup, naming it.
+        let missing = [hooks[0], hook(b"gothook_no_such_symbol_3", 0x5, 0)];
+        let (r, _, rep) = look_up(&sets, &missing, &Filter::default());
+        assert_eq!((r, rep.missing_hook), (Err(Error::NotFound), 2));
+    }
 }
