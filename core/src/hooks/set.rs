@@ -777,8 +777,8 @@ mod tests {
         put(&mut sets, 2, 1, libc, 0xa10);
         put(&mut sets, 0, 3, nowhere, 0xc30); // latest, but takes no library
         let hooks = [
-            hook(b"calloc", 0x1, 0),
             hook(b"malloc", 0x2, 0),
+            hook(b"calloc", 0x1, 0),
             hook(b"gothook_no_such_symbol_1", 0x3, HOOK_OPTIONAL),
             hook(b"gothook_no_such_symbol_2", 0x4, HOOK_UNDEFINED),
         ];
@@ -788,32 +788,32 @@ mod tests {
             Ok(0b0100),
             "the optional hook without a definition is skipped"
         );
-        assert_eq!(out[0], 0xa10, "stacked on the set below it in libc");
+        assert_eq!(out[1], 0xa10, "stacked on the set below it in libc");
         assert!(
-            out[1] != 0 && out[1] != 0x2,
+            out[0] != 0 && out[0] != 0x2,
             "malloc's definition: {:#x}",
-            out[1]
+            out[0]
         );
         assert_eq!(&out[2..], &[0, 0]);
         assert_eq!((rep.missing_hook, rep.hooks_missing), (3, 0b1100));
         // A later set in libc is the one below.
         put(&mut sets, 5, 2, libc, 0xb20);
-        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[0], 0xb20);
+        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[1], 0xb20);
         // Its hook skipped (no definition when it was installed): not stacked on.
         sets[5].as_mut().unwrap().skipped = 0b01;
-        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[0], 0xa10);
+        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[1], 0xa10);
         // A set whose filter shares no library with theirs takes the definition.
         let (r, mine, _) = look_up(&sets, &hooks, &nowhere);
         assert_eq!(r, Ok(0b0100));
         let (_, plain, _) = look_up(&[None; MAX_SETS], &hooks, &Filter::default());
-        assert!(plain[0] != 0 && plain[0] != 0xa10 && plain[1] == out[1]);
+        assert!(plain[1] != 0 && plain[1] != 0xa10 && plain[0] == out[0]);
         assert_eq!(
             mine[..2],
             plain[..2],
             "the definitions: {mine:x?} {plain:x?}"
         );
         // A hook with neither flag and no definition fails the lookup, naming it.
-        let missing = [hooks[0], hook(b"gothook_no_such_symbol_3", 0x5, 0)];
+        let missing = [hooks[1], hook(b"gothook_no_such_symbol_3", 0x5, 0)];
         let (r, _, rep) = look_up(&sets, &missing, &Filter::default());
         assert_eq!((r, rep.missing_hook), (Err(Error::NotFound), 2));
     }
