@@ -692,4 +692,373 @@ mod tests {
             "the moved library's lazy slots follow its record"
         );
     }
+
+    /// A library listed at `mem` (its one segment): the loader's record as a walk would lend it.
+    fn lib_over<'a>(mem: &'a [AtomicUsize], segs: &'a mut crate::mem::Segments) -> LibInfo<'a> {
+        let base = mem.as_ptr() as usize;
+        segs.push(base, core::mem::size_of_val(mem), crate::elf::PF_R)
+            .unwrap();
+        LibInfo {
+            bias: base,
+            name: b"/test/libfake.so",
+            name_ptr: c"/test/libfake.so".as_ptr().cast(),
+            phdr: base,
+            phnum: 0,
+            kind: crate::loader::LibKind::Other,
+            readiness: crate::loader::Readiness::Ready,
+            adds: 0,
+            subs: 0,
+            index: 0,
+            segs,
+        }
+    }
+
+    #[test]
+    fn a_library_counts_as_reloaded_only_when_its_sentinel_slot_lost_the_recorded_replacement() {
+        let mem: [AtomicUsize; 8] = Default::default();
+        let mut segs = crate::mem::Segments::default();
+        let lib = lib_over(&mem, &mut segs);
+        let cell = |k: usize| &mem[k];
+        let mut st = EMPTY_STATE;
+        put_set(&mut st, 0, 1, &[0x1000, 0x2000]);
+        let i = place(
+            &mut st,
+            LibRec {
+                key: key_of(&lib),
+                ..record(lib.bias, 1)
+            },
+        );
+        // No sentinel recorded: never counts as reloaded.
+        assert!(!st.reloaded(i, &lib));
+        let slot = lib.bias + 2 * core::mem::size_of::<usize>();
+        st.set_sentinel(i, Some((slot, 0x2000)));
+        cell(2).store(0x2000, Ordering::Relaxed);
+        assert!(
+            !st.reloaded(i, &lib),
+            "the slot still holds the replacement"
+        );
+        cell(2).store(0x7777, Ordering::Relaxed);
+        assert!(
+            st.reloaded(i, &lib),
+            "a reloaded library's slot holds its own binding"
+        );
+        // The same offset outside what is listed now (a smaller library at the same bias).
+        let small: [AtomicUsize; 2] = Default::default();
+        let mut small_segs = crate::mem::Segments::default();
+        let mut other = lib_over(&small, &mut small_segs);
+        other.bias = lib.bias;
+        assert!(
+            !st.reloaded(i, &other),
+            "the sentinel slot is not in the listed library"
+        );
+        // Once the set that wrote it is gone, the recorded value is unknown: reloaded.
+        cell(2).store(0x2000, Ordering::Relaxed);
+        st.sets[0] = None;
+        assert!(st.reloaded(i, &lib));
+    }
+
+    #[test]
+    fn a_sentinel_is_kept_only_at_a_nonzero_offset_within_4_gib_holding_a_replacement() {
+        let mut st = EMPTY_STATE;
+        put_set(&mut st, 0, 1, &[0x1000]);
+        let bias = 0x10_0000;
+        let i = place(&mut st, record(bias, 1));
+        st.set_sentinel(i, Some((bias + 0x40, 0x1000)));
+        assert_eq!(st.libs[i].sentinel_off, 0x40);
+        assert_eq!(st.value_of(st.libs[i].sentinel_hook), Some(0x1000));
+        for (slot, value) in [
+            (bias, 0x1000),             // offset 0 means "none"
+            (bias + (1 << 33), 0x1000), // offset needs more than 32 bits
+            (bias + 0x40, 0x5000),      // not a replacement of an installed set
+        ] {
+            st.set_sentinel(i, Some((bias + 0x40, 0x1000)));
+            st.set_sentinel(i, Some((slot, value)));
+            assert_eq!(st.libs[i].sentinel_off, 0, "({slot:#x}, {value:#x}) kept");
+        }
+        st.set_sentinel(i, Some((bias + 0x40, 0x1000)));
+        st.set_sentinel(i, None);
+        assert_eq!(
+            st.libs[i].sentinel_off, 0,
+            "a pass that wrote nothing clears it"
+        );
+    }
+
+    #[test]
+    fn the_lazy_stub_of_a_slot_is_found_only_for_its_own_library_and_offset() {
+        let mem: [AtomicUsize; 8] = Default::default();
+        let mut segs = crate::mem::Segments::default();
+        let lib = lib_over(&mem, &mut segs);
+        let mut st = EMPTY_STATE;
+        let at = place(
+            &mut st,
+            LibRec {
+                key: key_of(&lib),
+                ..record(lib.bias, 1)
+            },
+        );
+        let other = place(&mut st, record(0x10_0000, 1));
+        st.lazy[0] = LazySlot {
+            offset: 0x30,
+            stub: 0x400,
+            ..lazy(other)
+        };
+        st.lazy[1] = LazySlot {
+            offset: 0x18,
+            stub: 0x200,
+            ..lazy(at)
+        };
+        st.lazy[2] = LazySlot {
+            offset: 0x20,
+            stub: 0x300,
+            ..lazy(at)
+        };
+        let stubs = LazyStubs::of(&st.libs, &st.lazy[..3], &lib);
+        assert_eq!(stubs.at(lib.bias + 0x18), Some(lib.bias + 0x200));
+        assert_eq!(stubs.at(lib.bias + 0x20), Some(lib.bias + 0x300));
+        assert_eq!(
+            stubs.at(lib.bias + 0x30),
+            None,
+            "another library's slot offset"
+        );
+        assert_eq!(stubs.at(lib.bias + 0x28), None, "a slot with no record");
+        // An untracked library has no records.
+        st.libs[at] = LibRec::EMPTY;
+        assert_eq!(
+            LazyStubs::of(&st.libs, &st.lazy[..3], &lib).at(lib.bias + 0x18),
+            None
+        );
+    }
+
+    #[test]
+    fn a_pass_notes_its_first_slots_in_order_and_flags_the_rest_as_overflow() {
+        let mut notes = Notes::new();
+        for k in 0..MAX_NOTES + 2 {
+            notes.push(0x1000 + 8 * k, k, k % 2 == 0, 0x2000 + k);
+        }
+        assert_eq!(notes.n, MAX_NOTES);
+        assert!(notes.overflow);
+        for (k, &item) in notes.items.iter().enumerate() {
+            assert_eq!(item, (0x1000 + 8 * k, k, k % 2 == 0, 0x2000 + k));
+        }
+        notes.clear();
+        assert_eq!(
+            (notes.n, notes.overflow),
+            (0, false),
+            "the next library starts empty"
+        );
+        notes.push(0x3000, 1, true, 0x3100);
+        assert_eq!((notes.n, notes.items[0]), (1, (0x3000, 1, true, 0x3100)));
+    }
+
+    #[test]
+    fn a_library_stays_pending_and_keeps_other_sets_applied_until_told_otherwise() {
+        let mut r = record(0x10_0000, 1);
+        r.put_flag(HAS_LAZY, true);
+        assert!(!r.pending());
+        r.set_pending(true);
+        assert!(r.pending() && r.has_lazy() && r.used());
+        r.set_pending(false);
+        assert!(!r.pending() && r.has_lazy() && r.used());
+        r.add_applied(0b1011);
+        r.drop_applied(0b0010);
+        assert_eq!(r.applied(), 0b1001, "only the dropped set's bit goes");
+        r.drop_applied(0b1001);
+        assert_eq!(r.applied(), 0);
+    }
+
+    #[test]
+    fn a_lazy_slot_counts_as_lost_only_in_its_own_library_when_it_no_longer_holds_its_hook() {
+        let mem: [AtomicUsize; 8] = Default::default();
+        let mut segs = crate::mem::Segments::default();
+        let lib = lib_over(&mem, &mut segs);
+        let mut st = EMPTY_STATE;
+        put_set(&mut st, 0, 1, &[0x1000]);
+        let hook = st.written(0x1000).unwrap();
+        let i = place(
+            &mut st,
+            LibRec {
+                key: key_of(&lib),
+                ..record(lib.bias, 1)
+            },
+        );
+        let other = place(&mut st, record(0x10_0000, 1));
+        let ws = core::mem::size_of::<usize>() as u32;
+        // Another library's record at an offset whose word here holds something else.
+        st.lazy[0] = LazySlot {
+            offset: 3 * ws,
+            hook,
+            ..lazy(other)
+        };
+        st.lazy[1] = LazySlot {
+            offset: ws,
+            hook,
+            ..lazy(i)
+        };
+        // A record past the end of what is listed now (not read).
+        st.lazy[2] = LazySlot {
+            offset: 64 * ws,
+            hook,
+            ..lazy(i)
+        };
+        st.nlazy = 3;
+        mem[1].store(0x1000, Ordering::Relaxed);
+        mem[3].store(0x5555, Ordering::Relaxed);
+        assert!(
+            !st.lazy_lost(i, &lib),
+            "its one readable slot holds the hook"
+        );
+        // `_dl_fixup` stored the real target.
+        mem[1].store(0x6666, Ordering::Relaxed);
+        assert!(st.lazy_lost(i, &lib));
+        mem[1].store(0x1000, Ordering::Relaxed);
+        // The set that wrote it is gone: the hook's value is unknown, so it counts as lost.
+        st.sets[0] = None;
+        assert!(st.lazy_lost(i, &lib));
+    }
+
+    #[test]
+    fn a_pass_updates_the_lazy_records_of_the_slots_it_noted_and_drops_those_it_did_not() {
+        let mut st = EMPTY_STATE;
+        put_set(&mut st, 0, 1, &[0x1000, 0x2000]);
+        let (old, new) = (st.written(0x1000).unwrap(), st.written(0x2000).unwrap());
+        let bias = 0x20_0000;
+        let i = place(&mut st, record(bias, 1));
+        let other = place(&mut st, record(0x10_0000, 1));
+        let rec = |lib, offset| LazySlot {
+            offset,
+            hook: old,
+            ..lazy(lib)
+        };
+        st.lazy[0] = rec(i, 0x10); // noted, now holding the other hook: updated
+        st.lazy[1] = rec(other, 0x10); // another library's: untouched
+        st.lazy[2] = rec(i, 0x20); // not noted (no set holds it any more): dropped
+        st.lazy[3] = rec(i, 0x30); // noted with a value no set writes: dropped
+        st.nlazy = 4;
+        let notes = &mut st.scratch.notes;
+        notes.clear();
+        notes.push(bias + 0x10, 0x2000, false, 0);
+        notes.push(bias + 0x30, 0x9999, false, 0);
+        notes.push(bias + 0x40, 0x1000, true, bias + 0x400); // newly patched from its stub
+        notes.push(bias + 0x50, 0x1000, false, 0x7000); // was bound: not watched
+        st.note_lazy(i);
+        let mut got: [(usize, u32, u32, Written); 3] = [(0, 0, 0, Written(0)); 3];
+        assert_eq!(
+            st.nlazy, 3,
+            "kept: the updated, the other library's, the new one"
+        );
+        for (g, l) in got.iter_mut().zip(&st.lazy) {
+            *g = (l.lib(), { l.offset }, { l.stub }, { l.hook });
+        }
+        got.sort_by_key(|g| (g.0, g.1));
+        let mut want = [
+            (i, 0x10, 0x20, new),
+            (other, 0x10, 0x20, old),
+            (i, 0x40, 0x400, old),
+        ];
+        want.sort_by_key(|g| (g.0, g.1));
+        assert_eq!(got, want);
+        assert!(st.libs[i].has_lazy() && !st.libs[i].rescan());
+        // Nothing noted for it any more: its records go, and so does the mark.
+        st.scratch.notes.clear();
+        st.note_lazy(i);
+        assert_eq!(st.nlazy, 1);
+        assert_eq!(st.lazy[0].lib(), other);
+        assert!(!st.libs[i].has_lazy());
+    }
+
+    #[test]
+    fn libraries_with_the_same_home_are_all_tracked_and_found_until_the_table_is_full() {
+        let mems: [[AtomicUsize; 4]; 3] = Default::default();
+        let mut segs = [crate::mem::Segments::default(); 3];
+        let [s0, s1, s2] = &mut segs;
+        let mut libs = [
+            lib_over(&mems[0], s0),
+            lib_over(&mems[1], s1),
+            lib_over(&mems[2], s2),
+        ];
+        // The first two get the same home, position 0: the second's probe wraps past the end
+        // of the table, in the direction `find_lib` looks.
+        for l in &mut libs[..2] {
+            let key = key_of(l);
+            l.bias = (1..)
+                .map(|k| k * 0x1000)
+                .find(|&b| home(b, key) == 0)
+                .unwrap();
+        }
+        let mut st = EMPTY_STATE;
+        let a = st.insert_lib(&libs[0]).unwrap();
+        let b = st.insert_lib(&libs[1]).unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(st.find_lib(&libs[0]), Some(a));
+        assert_eq!(st.find_lib(&libs[1]), Some(b));
+        assert_eq!(st.find_lib(&libs[2]), None, "never inserted");
+        assert_eq!(st.insert_lib(&libs[2]), None, "the table is full");
+        let r = &st.libs[b];
+        assert!(r.used() && !r.pending() && r.applied() == 0 && r.sentinel_off == 0);
+        assert_eq!((r.bias, r.key), (libs[1].bias, key_of(&libs[1])));
+    }
+
+    #[test]
+    fn libraries_no_set_is_applied_to_lose_their_lazy_watch_and_the_others_keep_it() {
+        let mut st = EMPTY_STATE;
+        let mut hooked = record(0x10_0000, 1);
+        hooked.add_applied(1);
+        hooked.put_flag(HAS_LAZY, true);
+        let mut unhooked = record(0x20_0000, 1);
+        unhooked.put_flag(HAS_LAZY | RESCAN, true);
+        let h = place(&mut st, hooked);
+        let u = place(&mut st, unhooked);
+        for (k, lib) in [u, h, u, h, u].into_iter().enumerate() {
+            st.lazy[k] = LazySlot {
+                offset: 8 * k as u32,
+                ..lazy(lib)
+            };
+        }
+        st.nlazy = 5;
+        st.forget_unhooked();
+        assert_eq!(st.nlazy, 2);
+        let mut offsets = [st.lazy[0].offset, st.lazy[1].offset];
+        offsets.sort_unstable();
+        assert_eq!(offsets, [8, 24], "the hooked library's two records stay");
+        assert!(st.lazy[..2].iter().all(|l| l.lib() == h));
+        assert!(st.libs[h].has_lazy(), "the hooked library keeps its mark");
+        assert!(!st.libs[u].has_lazy() && !st.libs[u].rescan());
+        assert!(st.watch_lazy);
+        // A hooked library re-scanned on every walk, with no record: still watched.
+        st.libs[h].put_flag(HAS_LAZY, false);
+        st.libs[h].put_flag(RESCAN, true);
+        st.nlazy = 0;
+        st.forget_unhooked();
+        assert!(st.watch_lazy && st.libs[h].rescan());
+        // Once no set is applied anywhere, nothing is watched.
+        st.libs[h].drop_applied(1);
+        st.lazy[0] = lazy(h);
+        st.nlazy = 1;
+        st.forget_unhooked();
+        assert_eq!(st.nlazy, 0);
+        assert!(!st.watch_lazy && !st.libs[h].rescan());
+    }
+
+    #[test]
+    fn a_library_listed_at_the_address_of_another_is_not_taken_for_it() {
+        let mem: [AtomicUsize; 8] = Default::default();
+        let mut segs = [crate::mem::Segments::default(); 4];
+        let [s0, s1, s2, s3] = &mut segs;
+        // Listed first: a range that ends a page further than the library's.
+        s3.push(mem.as_ptr() as usize, 0x1000 + 64, crate::elf::PF_R)
+            .unwrap();
+        let old = lib_over(&mem, s0);
+        // At the same bias: other program headers, another name, a longer first segment.
+        let mut phdr = lib_over(&mem, s1);
+        phdr.phdr += 0x40;
+        let mut name = lib_over(&mem, s2);
+        name.name_ptr = c"/test/libnew.so".as_ptr().cast();
+        let longer = lib_over(&mem, s3);
+        let mut st = EMPTY_STATE;
+        let i = st.insert_lib(&old).unwrap();
+        assert_eq!(st.find_lib(&old), Some(i));
+        for (what, new) in [("phdr", &phdr), ("name", &name), ("segment end", &longer)] {
+            assert_eq!(st.find_lib(new), None, "differs in its {what} only");
+        }
+    }
 }

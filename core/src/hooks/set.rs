@@ -350,3 +350,471 @@ pub(super) fn same_set(
         && s.filter.accept_foreign.map(|(g, c)| (g as usize, c))
             == f.accept_foreign.map(|(g, c)| (g as usize, c))
 }
+
+#[cfg(test)]
+#[allow(unsafe_code)] // the C predicate reads the record it is passed
+mod tests {
+    use super::*;
+    use crate::loader::Readiness;
+
+    /// A library listed at `mem` (its one segment) under `name`, of `kind`.
+    fn lib_over<'a>(
+        mem: &'a [AtomicUsize],
+        segs: &'a mut crate::mem::Segments,
+        name: &'a core::ffi::CStr,
+        kind: LibKind,
+    ) -> LibInfo<'a> {
+        let base = mem.as_ptr() as usize;
+        segs.push(base, core::mem::size_of_val(mem), crate::elf::PF_R)
+            .unwrap();
+        LibInfo {
+            bias: base,
+            name: name.to_bytes(),
+            name_ptr: name.as_ptr().cast(),
+            phdr: base + 8,
+            phnum: 5,
+            kind,
+            readiness: Readiness::Loading,
+            adds: 11,
+            subs: 3,
+            index: 7,
+            segs,
+        }
+    }
+
+    fn by_args(lib: &LibInfo<'_>, a: usize, b: usize) -> bool {
+        lib.index as usize == a && b == 1
+    }
+
+    /// Accepts when the record it gets describes the library the test expects (through `ctx`).
+    extern "C" fn foreign_checks(lib: *const gothook_lib, ctx: *mut c_void) -> c_int {
+        // SAFETY: the filter passes a record valid for the call, and the tests pass a
+        // `gothook_lib` as the context.
+        let (l, want) = unsafe { (&*lib, &*(ctx as *const gothook_lib)) };
+        let same = l.bias == want.bias
+            && l.name == want.name
+            && l.phdr == want.phdr
+            && l.phnum == want.phnum
+            && l.kind == want.kind
+            && l.readiness == want.readiness
+            && l.index == want.index
+            && l.adds == want.adds
+            && l.subs == want.subs;
+        c_int::from(same)
+    }
+
+    #[test]
+    fn a_filter_takes_a_library_only_when_every_one_of_its_conditions_holds() {
+        let mem: [AtomicUsize; 4] = Default::default();
+        let mut segs = crate::mem::Segments::default();
+        let lib = lib_over(&mem, &mut segs, c"/opt/x/libfake.so", LibKind::Other);
+        let inside = lib.bias + 8;
+        let outside = lib.bias + 64;
+        let any = Filter::default();
+        assert!(any.accepts(&lib));
+        let with = |f: Filter| f.accepts(&lib);
+        assert!(with(Filter {
+            path_suffix: Some(b"/libfake.so"),
+            ..any
+        }));
+        assert!(with(Filter {
+            path_suffix: Some(b"/opt/x/libfake.so"),
+            ..any
+        }));
+        assert!(!with(Filter {
+            path_suffix: Some(b"libfakes.so"),
+            ..any
+        }));
+        assert!(!with(Filter {
+            path_suffix: Some(b"/usr/opt/x/libfake.so"),
+            ..any
+        }));
+        assert!(with(Filter {
+            contains: inside,
+            ..any
+        }));
+        assert!(!with(Filter {
+            contains: outside,
+            ..any
+        }));
+        assert!(!with(Filter {
+            exclude: inside,
+            ..any
+        }));
+        assert!(with(Filter {
+            exclude: outside,
+            ..any
+        }));
+        assert!(with(Filter {
+            accept: Some((by_args, 7, 1)),
+            ..any
+        }));
+        assert!(!with(Filter {
+            accept: Some((by_args, 7, 0)),
+            ..any
+        }));
+        assert!(!with(Filter {
+            accept: Some((by_args, 6, 1)),
+            ..any
+        }));
+        let want = gothook_lib {
+            bias: lib.bias,
+            name: lib.name_ptr.cast(),
+            phdr: lib.phdr as *const c_void,
+            phnum: 5,
+            kind: LibKind::Other as u8,
+            readiness: Readiness::Loading as u8,
+            index: 7,
+            adds: 11,
+            subs: 3,
+        };
+        let foreign = |w: &gothook_lib| Filter {
+            accept_foreign: Some((foreign_checks, w as *const gothook_lib as usize)),
+            ..any
+        };
+        assert!(
+            with(foreign(&want)),
+            "the C predicate sees the library's record"
+        );
+        assert!(!with(foreign(&gothook_lib { index: 8, ..want })));
+        // Every condition must hold, whatever the others say.
+        let all = Filter {
+            path_suffix: Some(b"libfake.so"),
+            contains: inside,
+            exclude: outside,
+            accept: Some((by_args, 7, 1)),
+            accept_foreign: Some((foreign_checks, &want as *const gothook_lib as usize)),
+            ..any
+        };
+        assert!(with(all));
+        assert!(!with(Filter {
+            path_suffix: Some(b"libother.so"),
+            ..all
+        }));
+        assert!(!with(Filter {
+            contains: outside,
+            ..all
+        }));
+        assert!(!with(Filter {
+            exclude: inside,
+            ..all
+        }));
+        assert!(!with(Filter {
+            accept: Some((by_args, 7, 0)),
+            ..all
+        }));
+        let other = gothook_lib { adds: 12, ..want };
+        assert!(!with(Filter {
+            accept_foreign: Some((foreign_checks, &other as *const gothook_lib as usize)),
+            ..all
+        }));
+    }
+
+    #[test]
+    fn a_filter_never_takes_the_vdso_or_the_loader_and_takes_itself_and_the_program_by_its_flags() {
+        let mem: [AtomicUsize; 4] = Default::default();
+        let any = Filter::default();
+        let both = Filter {
+            flags: FILTER_INCLUDE_SELF,
+            ..any
+        };
+        let no_main = Filter {
+            flags: FILTER_EXCLUDE_MAIN,
+            ..any
+        };
+        let all = Filter {
+            flags: FILTER_INCLUDE_SELF | FILTER_EXCLUDE_MAIN,
+            ..any
+        };
+        for (kind, want) in [
+            (LibKind::Vdso, [false, false, false, false]),
+            (LibKind::Loader, [false, false, false, false]),
+            (LibKind::SelfLib, [false, true, false, true]),
+            (LibKind::Main, [true, true, false, false]),
+            (LibKind::Other, [true, true, true, true]),
+        ] {
+            let mut segs = crate::mem::Segments::default();
+            let lib = lib_over(&mem, &mut segs, c"", kind);
+            let got = [any, both, no_main, all].map(|f| f.accepts(&lib));
+            assert_eq!(got, want, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_name_ends_with_a_suffix_only_when_its_last_bytes_are_the_suffix() {
+        assert!(suffix_matches(b"/lib/libc.so.6", b"libc.so.6"));
+        assert!(suffix_matches(b"libc.so.6", b"libc.so.6"));
+        assert!(suffix_matches(b"libc.so.6", b""));
+        assert!(
+            !suffix_matches(b"libc.so.6", b"/libc.so.6"),
+            "longer than the name"
+        );
+        assert!(!suffix_matches(b"/lib/libc.so.6", b"libc.so"));
+    }
+
+    fn hook(symbol: &'static [u8], replacement: usize, flags: u32) -> Hook {
+        Hook {
+            symbol,
+            replacement,
+            original: None,
+            flags,
+        }
+    }
+
+    /// A set of `hooks` with `filter`, as install fills it.
+    fn set_of(hooks: &[Hook], filter: Filter) -> Set {
+        let mut s = EMPTY_SET;
+        for (k, h) in hooks.iter().enumerate() {
+            s.hooks[k] = SetHook::of(h);
+            s.optional |= u32::from(h.flags & HOOK_OPTIONAL != 0) << k;
+            s.undefined |= u32::from(h.flags & HOOK_UNDEFINED != 0) << k;
+        }
+        s.nhooks = hooks.len();
+        s.filter = filter;
+        s
+    }
+
+    static CELL_A: AtomicUsize = AtomicUsize::new(0);
+    static CELL_B: AtomicUsize = AtomicUsize::new(0);
+
+    fn never(_: &LibInfo<'_>, _: usize, _: usize) -> bool {
+        false
+    }
+
+    extern "C" fn never_foreign(_: *const gothook_lib, _: *mut c_void) -> c_int {
+        0
+    }
+
+    #[test]
+    fn an_install_is_the_same_set_only_when_every_hook_and_every_filter_field_match() {
+        let hooks = [
+            Hook {
+                original: Some(&CELL_A),
+                ..hook(b"malloc", 0x1000, HOOK_OPTIONAL)
+            },
+            hook(b"free", 0x2000, HOOK_UNDEFINED),
+        ];
+        let filter = Filter {
+            flags: FILTER_INCLUDE_SELF,
+            path_suffix: Some(b"libx.so"),
+            contains: 0x10,
+            next_after: 0x20,
+            exclude: 0x30,
+            accept: Some((by_args, 1, 2)),
+            accept_foreign: Some((foreign_checks, 0x40)),
+        };
+        let s = set_of(&hooks, filter);
+        let same = |hs: &[Hook], f: &Filter| same_set(&s, hs.len(), &|k| Ok(hs[k]), f);
+        assert!(same(&hooks, &filter));
+        assert!(!same(&hooks[..1], &filter), "fewer hooks");
+        assert!(!same_set(&s, 2, &|_| Err(Error::Invalid), &filter));
+        let changed_hooks = [
+            [hook(b"calloc", 0x1000, HOOK_OPTIONAL), hooks[1]],
+            [
+                Hook {
+                    replacement: 0x3000,
+                    ..hooks[0]
+                },
+                hooks[1],
+            ],
+            [
+                Hook {
+                    original: Some(&CELL_B),
+                    ..hooks[0]
+                },
+                hooks[1],
+            ],
+            [
+                Hook {
+                    original: None,
+                    ..hooks[0]
+                },
+                hooks[1],
+            ],
+            [
+                Hook {
+                    flags: 0,
+                    ..hooks[0]
+                },
+                hooks[1],
+            ],
+            [
+                hooks[0],
+                Hook {
+                    flags: HOOK_OPTIONAL,
+                    ..hooks[1]
+                },
+            ],
+            [hooks[0], hook(b"free", 0x2001, HOOK_UNDEFINED)],
+        ];
+        for (n, hs) in changed_hooks.iter().enumerate() {
+            assert!(!same(hs, &filter), "hooks change {n}");
+        }
+        let changed_filters = [
+            Filter { flags: 0, ..filter },
+            Filter {
+                path_suffix: Some(b"liby.so"),
+                ..filter
+            },
+            Filter {
+                path_suffix: None,
+                ..filter
+            },
+            Filter {
+                contains: 0x11,
+                ..filter
+            },
+            Filter {
+                next_after: 0x21,
+                ..filter
+            },
+            Filter {
+                exclude: 0x31,
+                ..filter
+            },
+            Filter {
+                accept: Some((never, 1, 2)),
+                ..filter
+            },
+            Filter {
+                accept: Some((by_args, 1, 3)),
+                ..filter
+            },
+            Filter {
+                accept: None,
+                ..filter
+            },
+            Filter {
+                accept_foreign: Some((never_foreign, 0x40)),
+                ..filter
+            },
+            Filter {
+                accept_foreign: Some((foreign_checks, 0x41)),
+                ..filter
+            },
+            Filter {
+                accept_foreign: None,
+                ..filter
+            },
+        ];
+        for (n, f) in changed_filters.iter().enumerate() {
+            assert!(!same(&hooks, f), "filter change {n}");
+        }
+    }
+
+    #[test]
+    fn a_set_passes_over_its_skipped_hooks_and_reports_each_hooks_own_flags() {
+        let hooks = [
+            hook(b"a", 1, 0),
+            hook(b"b", 2, HOOK_OPTIONAL),
+            hook(b"c", 3, HOOK_UNDEFINED),
+            hook(b"d", 4, HOOK_OPTIONAL | HOOK_UNDEFINED),
+        ];
+        let mut s = set_of(&hooks, Filter::default());
+        let flags: [u32; 4] = core::array::from_fn(|k| s.flags(k));
+        assert_eq!(flags, [0, HOOK_OPTIONAL, HOOK_UNDEFINED, HOOK_FLAGS]);
+        s.skipped = 0b0010;
+        let mut active = [0usize; 4];
+        let mut n = 0;
+        for (k, h) in s.active() {
+            assert_eq!(h.replacement, k + 1);
+            active[n] = k;
+            n += 1;
+        }
+        assert_eq!(&active[..n], &[0, 2, 3]);
+    }
+
+    #[test]
+    fn sets_are_ordered_by_install_whatever_their_positions() {
+        let mut sets = [None; MAX_SETS];
+        for (pos, order) in [(5, 2), (1, 9), (6, 1), (3, 4)] {
+            sets[pos] = Some(Set { order, ..EMPTY_SET });
+        }
+        let (out, n) = ordered(&sets);
+        assert_eq!(&out[..n], &[6, 5, 3, 1]);
+        assert_eq!(ordered(&[None; MAX_SETS]).1, 0);
+    }
+
+    /// The originals [`originals`] finds for `hooks` under `filter` with `sets` installed, as
+    /// install looks them up (inside a walk): (result, originals, report).
+    fn look_up(
+        sets: &[Option<Set>; MAX_SETS],
+        hooks: &[Hook],
+        filter: &Filter,
+    ) -> (Result<u32>, [usize; 4], Report) {
+        let staged = set_of(hooks, *filter);
+        let mut out = [0usize; 4];
+        let mut rep = Report::default();
+        let r = crate::probe::under_list_lock(|_| {
+            originals(
+                sets,
+                &staged.hooks[..hooks.len()],
+                |k| staged.flags(k),
+                filter,
+                &mut out[..hooks.len()],
+                &mut rep,
+            )
+        });
+        (r, out, rep)
+    }
+
+    #[test]
+    fn an_original_is_the_latest_set_below_in_a_library_both_filters_take_else_the_definition() {
+        let libc = Filter {
+            path_suffix: Some(b"/libc.so.6"),
+            ..Filter::default()
+        };
+        let nowhere = Filter {
+            path_suffix: Some(b"/libnowhere.so"),
+            ..Filter::default()
+        };
+        let mut sets = [None; MAX_SETS];
+        let put = |sets: &mut [Option<Set>; MAX_SETS], pos: usize, order, f, repl| {
+            let mut s = set_of(&[hook(b"calloc", repl, 0), hook(b"free", repl + 1, 0)], f);
+            s.order = order;
+            sets[pos] = Some(s);
+        };
+        put(&mut sets, 2, 1, libc, 0xa10);
+        put(&mut sets, 0, 3, nowhere, 0xc30); // latest, but takes no library
+        let hooks = [
+            hook(b"malloc", 0x2, 0),
+            hook(b"calloc", 0x1, 0),
+            hook(b"gothook_no_such_symbol_1", 0x3, HOOK_OPTIONAL),
+            hook(b"gothook_no_such_symbol_2", 0x4, HOOK_UNDEFINED),
+        ];
+        let (r, out, rep) = look_up(&sets, &hooks, &Filter::default());
+        assert_eq!(
+            r,
+            Ok(0b0100),
+            "the optional hook without a definition is skipped"
+        );
+        assert_eq!(out[1], 0xa10, "stacked on the set below it in libc");
+        assert!(
+            out[0] != 0 && out[0] != 0x2,
+            "malloc's definition: {:#x}",
+            out[0]
+        );
+        assert_eq!(&out[2..], &[0, 0]);
+        assert_eq!((rep.missing_hook, rep.hooks_missing), (3, 0b1100));
+        // A later set in libc is the one below.
+        put(&mut sets, 5, 2, libc, 0xb20);
+        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[1], 0xb20);
+        // Its hook skipped (no definition when it was installed): not stacked on.
+        sets[5].as_mut().unwrap().skipped = 0b01;
+        assert_eq!(look_up(&sets, &hooks, &Filter::default()).1[1], 0xa10);
+        // A set whose filter shares no library with theirs takes the definition.
+        let (r, mine, _) = look_up(&sets, &hooks, &nowhere);
+        assert_eq!(r, Ok(0b0100));
+        let (_, plain, _) = look_up(&[None; MAX_SETS], &hooks, &Filter::default());
+        assert!(plain[1] != 0 && plain[1] != 0xa10 && plain[0] == out[0]);
+        assert_eq!(
+            mine[..2],
+            plain[..2],
+            "the definitions: {mine:x?} {plain:x?}"
+        );
+        // A hook with neither flag and no definition fails the lookup, naming it.
+        let missing = [hooks[1], hook(b"gothook_no_such_symbol_3", 0x5, 0)];
+        let (r, _, rep) = look_up(&sets, &missing, &Filter::default());
+        assert_eq!((r, rep.missing_hook), (Err(Error::NotFound), 2));
+    }
+}
