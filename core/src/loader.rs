@@ -1154,4 +1154,119 @@ mod tests {
         assert_eq!(parse_maps_line(w, 0x55d100), Some(true));
         assert_eq!(parse_maps_line(b"garbage", 1), None);
     }
+
+    /// The names of the re-entry test: `_dl_catch_error` is defined by libc and again by the
+    /// dynamic loader listed after it (the first definition is the answer), one name is defined
+    /// nowhere (so the list-order search visits every object), `_Unwind_Resume` by libgcc_s only.
+    const REENTRY_NAMES: [&[u8]; 5] = [
+        b"_dl_catch_error",
+        b"no_such_symbol_anywhere",
+        b"malloc",
+        b"_Unwind_Resume",
+        b"getppid",
+    ];
+
+    fn lookup_all(after: Option<usize>, in_walk: bool) -> (Result<u64>, [usize; 5]) {
+        let mut out = [0usize; 5];
+        let names = |k: usize| Some(REENTRY_NAMES[k]);
+        let r = if in_walk {
+            global_lookup_many_in_walk(5, names, after, &mut out)
+        } else {
+            global_lookup_many(5, names, after, &mut out)
+        };
+        (r, out)
+    }
+
+    /// A lookup re-entered on a thread that is inside one already (an IFUNC resolver or a hook
+    /// that looks a symbol up) finds the scope tables busy and searches in list order instead:
+    /// for this process's objects that gives the scoped lookup's answers, in and outside a
+    /// walk, by default and after this program.
+    #[test]
+    fn a_reentered_lookup_searches_in_list_order_and_answers_as_the_scoped_one() {
+        let here = a_reentered_lookup_searches_in_list_order_and_answers_as_the_scoped_one
+            as *const () as usize;
+        for after in [None, Some(here)] {
+            let scoped = lookup_all(after, false);
+            assert_eq!(scoped.0, Ok(0b11101), "{after:x?}");
+            // SAFETY: reading the loader's own answer for a name (no call through it).
+            let catch = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_dl_catch_error".as_ptr()) };
+            assert_eq!(
+                scoped.1[0], catch as usize,
+                "libc's definition, not the loader's"
+            );
+            for in_walk in [false, true] {
+                let listed = probe::under_list_lock(|_| {
+                    let _held = SCOPE.lock()?;
+                    Ok(lookup_all(after, in_walk))
+                })
+                .unwrap();
+                assert_eq!(listed, scoped, "{after:x?}, in walk {in_walk}");
+            }
+        }
+    }
+
+    /// Two fresh anonymous pages, the first read-write and the second read-only, unmapped on
+    /// drop.
+    struct TwoPages(usize);
+
+    impl TwoPages {
+        fn new() -> TwoPages {
+            let ps = sys::page_size();
+            // SAFETY: a fresh private anonymous mapping, then a change of its own protection.
+            unsafe {
+                let p = libc::mmap(
+                    core::ptr::null_mut(),
+                    2 * ps,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(p, libc::MAP_FAILED);
+                assert_eq!(
+                    libc::mprotect((p as usize + ps) as *mut c_void, ps, libc::PROT_READ),
+                    0
+                );
+                TwoPages(p as usize)
+            }
+        }
+    }
+
+    impl Drop for TwoPages {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made by `new`.
+            unsafe { libc::munmap(self.0 as *mut c_void, 2 * sys::page_size()) };
+        }
+    }
+
+    /// Kernels without `PROCMAP_QUERY` answer from `/proc/self/maps`, read through a small
+    /// buffer and a line truncated after the permissions: every address of a writable page is
+    /// writable, every address of a read-only one is not, and an address no line holds is not
+    /// decided.
+    #[test]
+    fn the_maps_file_fallback_tells_writable_pages_from_read_only_ones() {
+        let pages = TwoPages::new();
+        let ps = sys::page_size();
+        let ask = |addr: usize| maps_writable(&sys::Fd::open(b"/proc/self/maps\0").unwrap(), addr);
+        assert_eq!(ask(pages.0), Some(true));
+        assert_eq!(ask(pages.0 + ps - 1), Some(true));
+        assert_eq!(ask(pages.0 + ps), Some(false));
+        assert_eq!(ask(pages.0 + 2 * ps - 1), Some(false));
+        // Below vm.mmap_min_addr nothing is ever mapped: the whole file is read, no line holds it.
+        assert_eq!(ask(0x10), None);
+        // The same answers through the page-protection reader, with its ioctl and without it.
+        for ioctl_works in [true, false] {
+            let mut prot = Protections {
+                maps: None,
+                opened: false,
+                ioctl_works,
+            };
+            assert_eq!(prot.writable(pages.0), Some(true), "ioctl {ioctl_works}");
+            assert_eq!(
+                prot.writable(pages.0 + ps),
+                Some(false),
+                "ioctl {ioctl_works}"
+            );
+        }
+    }
 }
