@@ -1205,6 +1205,41 @@ mod tests {
         }
     }
 
+    /// The count walk agrees with the classifying walk, both taken under one hold of the list
+    /// lock (so no dlopen of another test lands in between).
+    #[test]
+    fn count_is_the_number_of_objects_the_walk_reports() {
+        let (walked, counted) = probe::under_list_lock(|_| {
+            let mut n = 0;
+            each(LIBS_ALL, |_| {
+                n += 1;
+                true
+            })?;
+            Ok((n, count()?))
+        })
+        .unwrap();
+        assert!(
+            walked >= 4,
+            "this program, the vDSO, libc, the loader: {walked}"
+        );
+        assert_eq!(counted, walked);
+    }
+
+    /// `LOOKUP_MANY_MAX` names are accepted, and the last of them is answered.
+    #[test]
+    fn a_lookup_of_the_most_names_allowed_answers_them() {
+        let mut out = [0usize; LOOKUP_MANY_MAX];
+        let last = LOOKUP_MANY_MAX - 1;
+        let r = global_lookup_many(
+            LOOKUP_MANY_MAX,
+            |k| (k == last).then_some(&b"malloc"[..]),
+            None,
+            &mut out,
+        );
+        assert_eq!(r, Ok(1 << last));
+        assert_eq!(Ok(out[last]), global_lookup(b"malloc", None));
+    }
+
     /// Two fresh anonymous pages, the first read-write and the second read-only, unmapped on
     /// drop.
     struct TwoPages(usize);
@@ -1239,6 +1274,21 @@ mod tests {
         }
     }
 
+    /// Whether this kernel's release is 6.11 or later (`PROCMAP_QUERY` exists).
+    fn kernel_has_procmap_query() -> bool {
+        // SAFETY: utsname is plain bytes; all zeros is a valid value.
+        let mut u: libc::utsname = unsafe { core::mem::zeroed() };
+        // SAFETY: uname fills the struct it is given.
+        assert_eq!(unsafe { libc::uname(&mut u) }, 0);
+        let mut parts = u.release.split(|&c| c == b'.' as libc::c_char).map(|p| {
+            p.iter()
+                .take_while(|c| (**c as u8).is_ascii_digit())
+                .fold(0u32, |n, &c| n * 10 + (c as u8 - b'0') as u32)
+        });
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        (major, minor) >= (6, 11)
+    }
+
     /// Kernels without `PROCMAP_QUERY` answer from `/proc/self/maps`, read through a small
     /// buffer and a line truncated after the permissions: every address of a writable page is
     /// writable, every address of a read-only one is not, and an address no line holds is not
@@ -1267,6 +1317,8 @@ mod tests {
                 Some(false),
                 "ioctl {ioctl_works}"
             );
+            // Kernels from 6.11 on answer the ioctl: the file is never parsed there.
+            assert_eq!(prot.ioctl_works, ioctl_works && kernel_has_procmap_query());
         }
     }
 }

@@ -1,10 +1,29 @@
 //! The scopes the lookup rebuilds from the loader's list and each object's DT_NEEDED entries:
 //! a library dlopen'ed RTLD_LOCAL stays out of the default scope and is the root of its own
-//! "after" scope; a lookup after libc searches only what the global scope lists after libc.
+//! "after" scope, which includes the dependencies its dlopen mapped; a lookup after libc
+//! searches only what the global scope lists after libc.  Every test sees the same objects:
+//! libz, then libstdc++ with its new dependency libm, dlopen'ed RTLD_LOCAL once for all.
 
 use std::ffi::CString;
+use std::sync::OnceLock;
 
 use gothook_core::{loader, Error};
+
+/// The handles of libz (which needs libc only) and libstdc++ (which needs libm, which nothing
+/// else in this process loads: listed last).  Never closed.
+fn locals() -> (usize, usize) {
+    static HANDLES: OnceLock<(usize, usize)> = OnceLock::new();
+    *HANDLES.get_or_init(|| {
+        let open = |name: &str| {
+            let c = CString::new(name).unwrap();
+            // SAFETY: dlopen of a system library; never closed.
+            let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+            assert!(!h.is_null(), "dlopen {name}");
+            h as usize
+        };
+        (open("libz.so.1"), open("libstdc++.so.6"))
+    })
+}
 
 fn dlsym(handle: *mut libc::c_void, name: &str) -> usize {
     let c = CString::new(name).unwrap();
@@ -14,11 +33,7 @@ fn dlsym(handle: *mut libc::c_void, name: &str) -> usize {
 
 #[test]
 fn a_locally_dlopened_library_is_searched_only_by_lookups_after_itself() {
-    // libz needs libc only; nothing else in this process loads it.
-    let c = CString::new("libz.so.1").unwrap();
-    // SAFETY: dlopen of a system library without constructors of consequence; never closed.
-    let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-    assert!(!h.is_null(), "dlopen libz.so.1");
+    let h = locals().0 as *mut libc::c_void;
     let version = dlsym(h, "zlibVersion");
     assert_ne!(version, 0);
     assert_eq!(dlsym(libc::RTLD_DEFAULT, "zlibVersion"), 0, "RTLD_LOCAL");
@@ -62,6 +77,7 @@ fn a_locally_dlopened_library_is_searched_only_by_lookups_after_itself() {
 
 #[test]
 fn a_lookup_after_libc_finds_the_dynamic_loader_but_nothing_of_libc_or_before_it() {
+    locals();
     let getppid = dlsym(libc::RTLD_DEFAULT, "getppid");
     assert_ne!(getppid, 0);
     // The global scope is this program, its DT_NEEDED objects (libc, the dynamic loader and
@@ -91,6 +107,7 @@ fn a_lookup_after_libc_finds_the_dynamic_loader_but_nothing_of_libc_or_before_it
 
 #[test]
 fn a_lookup_after_an_address_no_object_maps_finds_nothing() {
+    locals();
     let heap = Box::new(0u64);
     let addr = &*heap as *const u64 as usize;
     assert_eq!(
@@ -103,4 +120,26 @@ fn a_lookup_after_an_address_no_object_maps_finds_nothing() {
         Ok(0)
     );
     assert_eq!(out[0], 0);
+}
+
+#[test]
+fn a_lookup_after_a_locally_dlopened_library_searches_the_dependency_its_dlopen_mapped() {
+    let h = locals().1 as *mut libc::c_void;
+    // dlsym on the handle searches libstdc++'s own scope: libm's cos.
+    let cos = dlsym(h, "cos");
+    assert_ne!(cos, 0);
+    assert_eq!(dlsym(libc::RTLD_DEFAULT, "cos"), 0, "libm is not global");
+    let after = dlsym(h, "__cxa_begin_catch");
+    assert_ne!(after, 0);
+    assert_eq!(loader::global_lookup(b"cos", Some(after)), Ok(cos));
+    assert_eq!(loader::global_lookup(b"cos", None), Err(Error::NotFound));
+    // After libm itself, which libstdc++'s dlopen mapped: the rest of that scope.
+    assert_eq!(
+        loader::global_lookup(b"cos", Some(cos)),
+        Err(Error::NotFound)
+    );
+    assert_eq!(
+        loader::global_lookup(b"malloc", Some(cos)),
+        Ok(dlsym(libc::RTLD_DEFAULT, "malloc"))
+    );
 }
