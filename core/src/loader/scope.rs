@@ -389,6 +389,18 @@ mod tests {
     }
 
     #[test]
+    fn a_closure_lists_each_root_once_and_ignores_unknown_ones() {
+        let o = table(PROCESS, Some(1));
+        let mut order = [NONE; OBJ_MAX];
+        let len = o.closure(&[8, NONE, 8, 5], &mut order);
+        assert_eq!(
+            names(PROCESS, &order[..len])[..len],
+            ["/x/libdep.so", "/l/ld-linux.so.2", "/l/libc.so.6"]
+        );
+        assert_eq!(o.closure(&[NONE, 10], &mut order), 0);
+    }
+
+    #[test]
     fn tables_that_overflow_say_so() {
         let mut o = Objects::new();
         for i in 0..OBJ_MAX {
