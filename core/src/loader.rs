@@ -1205,6 +1205,69 @@ mod tests {
         }
     }
 
+    /// DT_NEEDED entries are read entry by entry up to DT_NULL, after an entry whose value is 0
+    /// (DT_DEBUG, as linkers write it) and whatever the low byte of DT_STRTAB's value.
+    #[test]
+    fn needed_names_are_read_entry_by_entry_up_to_dt_null() {
+        const DT_DEBUG: u64 = 21;
+        // One read-only PT_LOAD of 1 KiB at this buffer, its dynamic array at 0x100 and its
+        // string table at 0x200.
+        let mut img = [0u64; 128];
+        let dynamic: [(u64, u64); 6] = [
+            (elf::dt::STRTAB as u64, 0x200),
+            (elf::dt::STRSZ as u64, 18),
+            (DT_DEBUG, 0),
+            (elf::dt::NEEDED as u64, 1),
+            (elf::dt::NEEDED as u64, 9),
+            (elf::dt::NULL as u64, 0),
+        ];
+        for (k, &(tag, val)) in dynamic.iter().enumerate() {
+            img[0x100 / 8 + 2 * k] = tag;
+            img[0x100 / 8 + 2 * k + 1] = val;
+        }
+        let strtab = b"\0liba.so\0libbb.so\0";
+        for (k, chunk) in strtab.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            img[0x200 / 8 + k] = u64::from_le_bytes(w);
+        }
+        let mut phdrs = [0u8; 112];
+        let phdr = |out: &mut [u8], p_type: u32, off: u64, memsz: u64| {
+            out[0..4].copy_from_slice(&p_type.to_le_bytes());
+            out[4..8].copy_from_slice(&elf::PF_R.to_le_bytes());
+            for (at, v) in [
+                (8, off),
+                (16, off),
+                (24, off),
+                (32, memsz),
+                (40, memsz),
+                (48, 8),
+            ] {
+                out[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        phdr(&mut phdrs[..56], elf::PT_LOAD, 0, 0x400);
+        phdr(
+            &mut phdrs[56..],
+            elf::PT_DYNAMIC,
+            0x100,
+            16 * dynamic.len() as u64,
+        );
+        let mut d = Dynamic::UNMAPPED;
+        // SAFETY: the one PT_LOAD is `img`, alive and unchanged while `d` is used.
+        unsafe { Dynamic::decode_into(&mut d, img.as_ptr() as usize, &phdrs, 0, false) }.unwrap();
+        let mut seen = 0;
+        needed_names(&d, |n| {
+            assert_eq!(
+                n,
+                [&b"liba.so"[..], b"libbb.so"][seen.min(1)],
+                "entry {seen}"
+            );
+            seen += 1;
+        });
+        assert_eq!(seen, 2);
+    }
+
     /// The count walk agrees with the classifying walk, both taken under one hold of the list
     /// lock (so no dlopen of another test lands in between).
     #[test]
