@@ -1154,4 +1154,234 @@ mod tests {
         assert_eq!(parse_maps_line(w, 0x55d100), Some(true));
         assert_eq!(parse_maps_line(b"garbage", 1), None);
     }
+
+    /// The names of the re-entry test: `_dl_catch_error` is defined by libc and again by the
+    /// dynamic loader listed after it (the first definition is the answer), one name is defined
+    /// nowhere (so the list-order search visits every object), `_Unwind_Resume` by libgcc_s only.
+    const REENTRY_NAMES: [&[u8]; 5] = [
+        b"malloc",
+        b"no_such_symbol_anywhere",
+        b"_dl_catch_error",
+        b"_Unwind_Resume",
+        b"getppid",
+    ];
+
+    fn lookup_all(after: Option<usize>, in_walk: bool) -> (Result<u64>, [usize; 5]) {
+        let mut out = [0usize; 5];
+        let names = |k: usize| Some(REENTRY_NAMES[k]);
+        let r = if in_walk {
+            global_lookup_many_in_walk(5, names, after, &mut out)
+        } else {
+            global_lookup_many(5, names, after, &mut out)
+        };
+        (r, out)
+    }
+
+    /// A lookup re-entered on a thread that is inside one already (an IFUNC resolver or a hook
+    /// that looks a symbol up) finds the scope tables busy and searches in list order instead:
+    /// for this process's objects that gives the scoped lookup's answers, in and outside a
+    /// walk, by default and after this program.
+    #[test]
+    fn a_reentered_lookup_searches_in_list_order_and_answers_as_the_scoped_one() {
+        let here = a_reentered_lookup_searches_in_list_order_and_answers_as_the_scoped_one
+            as *const () as usize;
+        for after in [None, Some(here)] {
+            let scoped = lookup_all(after, false);
+            assert_eq!(scoped.0, Ok(0b11101), "{after:x?}");
+            // SAFETY: reading the loader's own answer for a name (no call through it).
+            let catch = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_dl_catch_error".as_ptr()) };
+            assert_eq!(
+                scoped.1[2], catch as usize,
+                "libc's definition, not the loader's"
+            );
+            for in_walk in [false, true] {
+                let listed = probe::under_list_lock(|_| {
+                    let _held = SCOPE.lock()?;
+                    Ok(lookup_all(after, in_walk))
+                })
+                .unwrap();
+                assert_eq!(listed, scoped, "{after:x?}, in walk {in_walk}");
+            }
+        }
+    }
+
+    /// DT_NEEDED entries are read entry by entry up to DT_NULL, after an entry whose value is 0
+    /// (DT_DEBUG, as linkers write it) and whatever the low byte of DT_STRTAB's value.
+    #[test]
+    fn needed_names_are_read_entry_by_entry_up_to_dt_null() {
+        const DT_DEBUG: u64 = 21;
+        // One read-only PT_LOAD of 1 KiB at this buffer, its dynamic array at 0x100 and its
+        // string table at 0x200.
+        let mut img = [0u64; 128];
+        let dynamic: [(u64, u64); 6] = [
+            (elf::dt::STRTAB as u64, 0x200),
+            (elf::dt::STRSZ as u64, 18),
+            (DT_DEBUG, 0),
+            (elf::dt::NEEDED as u64, 1),
+            (elf::dt::NEEDED as u64, 9),
+            (elf::dt::NULL as u64, 0),
+        ];
+        for (k, &(tag, val)) in dynamic.iter().enumerate() {
+            img[0x100 / 8 + 2 * k] = tag;
+            img[0x100 / 8 + 2 * k + 1] = val;
+        }
+        let strtab = b"\0liba.so\0libbb.so\0";
+        for (k, chunk) in strtab.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            img[0x200 / 8 + k] = u64::from_le_bytes(w);
+        }
+        let mut phdrs = [0u8; 112];
+        let phdr = |out: &mut [u8], p_type: u32, off: u64, memsz: u64| {
+            out[0..4].copy_from_slice(&p_type.to_le_bytes());
+            out[4..8].copy_from_slice(&elf::PF_R.to_le_bytes());
+            for (at, v) in [
+                (8, off),
+                (16, off),
+                (24, off),
+                (32, memsz),
+                (40, memsz),
+                (48, 8),
+            ] {
+                out[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        phdr(&mut phdrs[..56], elf::PT_LOAD, 0, 0x400);
+        phdr(
+            &mut phdrs[56..],
+            elf::PT_DYNAMIC,
+            0x100,
+            16 * dynamic.len() as u64,
+        );
+        let mut d = Dynamic::UNMAPPED;
+        // SAFETY: the one PT_LOAD is `img`, alive and unchanged while `d` is used.
+        unsafe { Dynamic::decode_into(&mut d, img.as_ptr() as usize, &phdrs, 0, false) }.unwrap();
+        let mut seen = 0;
+        needed_names(&d, |n| {
+            assert_eq!(
+                n,
+                [&b"liba.so"[..], b"libbb.so"][seen.min(1)],
+                "entry {seen}"
+            );
+            seen += 1;
+        });
+        assert_eq!(seen, 2);
+    }
+
+    /// The count walk agrees with the classifying walk, both taken under one hold of the list
+    /// lock (so no dlopen of another test lands in between).
+    #[test]
+    fn count_is_the_number_of_objects_the_walk_reports() {
+        let (walked, counted) = probe::under_list_lock(|_| {
+            let mut n = 0;
+            each(LIBS_ALL, |_| {
+                n += 1;
+                true
+            })?;
+            Ok((n, count()?))
+        })
+        .unwrap();
+        assert!(
+            walked >= 4,
+            "this program, the vDSO, libc, the loader: {walked}"
+        );
+        assert_eq!(counted, walked);
+    }
+
+    /// `LOOKUP_MANY_MAX` names are accepted, and the last of them is answered.
+    #[test]
+    fn a_lookup_of_the_most_names_allowed_answers_them() {
+        let mut out = [0usize; LOOKUP_MANY_MAX];
+        let last = LOOKUP_MANY_MAX - 1;
+        let r = global_lookup_many(
+            LOOKUP_MANY_MAX,
+            |k| (k == last).then_some(&b"malloc"[..]),
+            None,
+            &mut out,
+        );
+        assert_eq!(r, Ok(1 << last));
+        assert_eq!(Ok(out[last]), global_lookup(b"malloc", None));
+    }
+
+    /// Two fresh anonymous pages, the first read-write and the second read-only, unmapped on
+    /// drop.
+    struct TwoPages(usize);
+
+    impl TwoPages {
+        fn new() -> TwoPages {
+            let ps = sys::page_size();
+            // SAFETY: a fresh private anonymous mapping, then a change of its own protection.
+            unsafe {
+                let p = libc::mmap(
+                    core::ptr::null_mut(),
+                    2 * ps,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(p, libc::MAP_FAILED);
+                assert_eq!(
+                    libc::mprotect((p as usize + ps) as *mut c_void, ps, libc::PROT_READ),
+                    0
+                );
+                TwoPages(p as usize)
+            }
+        }
+    }
+
+    impl Drop for TwoPages {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made by `new`.
+            unsafe { libc::munmap(self.0 as *mut c_void, 2 * sys::page_size()) };
+        }
+    }
+
+    /// Whether this kernel's release is 6.11 or later (`PROCMAP_QUERY` exists).
+    fn kernel_has_procmap_query() -> bool {
+        // SAFETY: utsname is plain bytes; all zeros is a valid value.
+        let mut u: libc::utsname = unsafe { core::mem::zeroed() };
+        // SAFETY: uname fills the struct it is given.
+        assert_eq!(unsafe { libc::uname(&mut u) }, 0);
+        let mut parts = u.release.split(|&c| c == b'.' as libc::c_char).map(|p| {
+            p.iter()
+                .take_while(|c| (**c as u8).is_ascii_digit())
+                .fold(0u32, |n, &c| n * 10 + (c as u8 - b'0') as u32)
+        });
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        (major, minor) >= (6, 11)
+    }
+
+    /// Kernels without `PROCMAP_QUERY` answer from `/proc/self/maps`, read through a small
+    /// buffer and a line truncated after the permissions: every address of a writable page is
+    /// writable, every address of a read-only one is not, and an address no line holds is not
+    /// decided.
+    #[test]
+    fn the_maps_file_fallback_tells_writable_pages_from_read_only_ones() {
+        let pages = TwoPages::new();
+        let ps = sys::page_size();
+        let ask = |addr: usize| maps_writable(&sys::Fd::open(b"/proc/self/maps\0").unwrap(), addr);
+        assert_eq!(ask(pages.0), Some(true));
+        assert_eq!(ask(pages.0 + ps - 1), Some(true));
+        assert_eq!(ask(pages.0 + ps), Some(false));
+        assert_eq!(ask(pages.0 + 2 * ps - 1), Some(false));
+        // Below vm.mmap_min_addr nothing is ever mapped: the whole file is read, no line holds it.
+        assert_eq!(ask(0x10), None);
+        // The same answers through the page-protection reader, with its ioctl and without it.
+        for ioctl_works in [true, false] {
+            let mut prot = Protections {
+                maps: None,
+                opened: false,
+                ioctl_works,
+            };
+            assert_eq!(prot.writable(pages.0), Some(true), "ioctl {ioctl_works}");
+            assert_eq!(
+                prot.writable(pages.0 + ps),
+                Some(false),
+                "ioctl {ioctl_works}"
+            );
+            // Kernels from 6.11 on answer the ioctl: the file is never parsed there.
+            assert_eq!(prot.ioctl_works, ioctl_works && kernel_has_procmap_query());
+        }
+    }
 }

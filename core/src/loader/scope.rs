@@ -331,6 +331,76 @@ mod tests {
     }
 
     #[test]
+    fn names_hash_by_fnv_1a() {
+        // The published FNV-1a values (offset basis 0x811c9dc5, prime 0x01000193).
+        assert_eq!(name_hash(b""), 0x811c_9dc5);
+        assert_eq!(name_hash(b"a"), 0xe40c_292c);
+        assert_eq!(name_hash(b"foobar"), 0xbf9c_f968);
+        assert_ne!(name_hash(b"libc.so.6"), name_hash(b"libm.so.6"));
+    }
+
+    #[test]
+    fn the_base_name_is_what_follows_the_last_slash() {
+        assert_eq!(base_name(b"/usr/lib/libz.so.1"), b"libz.so.1");
+        assert_eq!(base_name(b"libz.so.1"), b"libz.so.1");
+        assert_eq!(base_name(b"/lib/"), b"");
+        assert_eq!(base_name(b""), b"");
+    }
+
+    /// An object without DT_SONAME is found by its file name or its whole path, as the loader
+    /// matches a DT_NEEDED entry against the loaded objects.
+    #[test]
+    fn a_needed_name_matches_a_listed_file_name_or_path_without_a_soname() {
+        const ROWS: &[Row] = &[
+            ("", "", &["libc.so.6"]),
+            ("/l/libc.so.6", "libc.so.6", &[]),
+            // dlopen("/x/libplug.so"): needs a library without DT_SONAME by file name and
+            // another by its path.
+            ("/x/libplug.so", "", &["libbare.so", "/y/libpath.so"]),
+            ("/x/libbare.so", "", &[]),
+            ("/y/libpath.so", "", &[]),
+        ];
+        let o = table(ROWS, None);
+        let mut order = [NONE; OBJ_MAX];
+        let len = o.next_scope(4, &mut order);
+        assert_eq!(
+            names(ROWS, &order[..len])[..len],
+            ["/x/libplug.so", "/x/libbare.so", "/y/libpath.so"]
+        );
+    }
+
+    #[test]
+    fn a_cleared_table_starts_again_from_its_first_entry() {
+        let mut o = table(PROCESS, Some(1));
+        o.clear();
+        assert_eq!((o.n, o.n_needed, o.main, o.vdso), (0, 0, NONE, NONE));
+        assert_eq!(o.push(0x1000, None, b"/a/liba.so"), Some(0));
+        o.push_needed(b"libb.so");
+        assert!(!o.overflow);
+        assert_eq!(o.needed_of(0), [name_hash(b"libb.so")]);
+    }
+
+    #[test]
+    fn a_needed_name_before_any_object_is_an_overflow_not_a_write() {
+        let mut o = Objects::new();
+        o.push_needed(b"libc.so.6");
+        assert!(o.overflow);
+        assert_eq!(o.n_needed, 0);
+    }
+
+    #[test]
+    fn a_closure_lists_each_root_once_and_ignores_unknown_ones() {
+        let o = table(PROCESS, Some(1));
+        let mut order = [NONE; OBJ_MAX];
+        let len = o.closure(&[8, NONE, 8, 5], &mut order);
+        assert_eq!(
+            names(PROCESS, &order[..len])[..len],
+            ["/x/libdep.so", "/l/ld-linux.so.2", "/l/libc.so.6"]
+        );
+        assert_eq!(o.closure(&[NONE, 10], &mut order), 0);
+    }
+
+    #[test]
     fn tables_that_overflow_say_so() {
         let mut o = Objects::new();
         for i in 0..OBJ_MAX {

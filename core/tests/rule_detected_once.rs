@@ -1,0 +1,87 @@
+//! The readiness rule is detected once per process, by one walk, whichever call asks first;
+//! afterwards asking for it, or forcing one, walks nothing.  A `dl_iterate_phdr` of the test
+//! binary counts the walks (the linker prefers it to libc's for every call gothook makes, since
+//! gothook is linked into the test binary) and forwards them to libc's.  One test: the first
+//! call into gothook is part of what it checks.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use gothook_core::loader::{self, Rule};
+use gothook_core::Error;
+
+type Iterate = unsafe extern "C" fn(
+    Option<
+        unsafe extern "C" fn(
+            *mut libc::dl_phdr_info,
+            libc::size_t,
+            *mut libc::c_void,
+        ) -> libc::c_int,
+    >,
+    *mut libc::c_void,
+) -> libc::c_int;
+
+thread_local! {
+    static WALKS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn libc_iterate() -> Iterate {
+    static REAL: OnceLock<usize> = OnceLock::new();
+    let f = *REAL.get_or_init(|| {
+        // SAFETY: a plain symbol lookup of libc's definition, the next one after this binary's.
+        let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"dl_iterate_phdr".as_ptr()) };
+        assert!(!f.is_null());
+        f as usize
+    });
+    // SAFETY: libc's dl_iterate_phdr has this signature.
+    unsafe { std::mem::transmute::<usize, Iterate>(f) }
+}
+
+/// Counts this thread's walks and forwards them to libc.
+///
+/// # Safety
+/// As `dl_iterate_phdr(3)`.
+#[no_mangle]
+pub unsafe extern "C" fn dl_iterate_phdr(
+    cb: Option<
+        unsafe extern "C" fn(
+            *mut libc::dl_phdr_info,
+            libc::size_t,
+            *mut libc::c_void,
+        ) -> libc::c_int,
+    >,
+    data: *mut libc::c_void,
+) -> libc::c_int {
+    WALKS.with(|w| w.set(w.get() + 1));
+    // SAFETY: forwarded contract.
+    unsafe { libc_iterate()(cb, data) }
+}
+
+fn walks() -> usize {
+    WALKS.with(|w| w.get())
+}
+
+#[test]
+fn the_rule_is_detected_by_the_first_call_and_never_again() {
+    libc_iterate();
+    assert_eq!(loader::rule_if_detected(), None, "nothing has asked yet");
+    // Forcing the `_dl_find_object` rule before anything was detected detects first (glibc
+    // 2.36 has the function), with one walk.
+    let before = walks();
+    assert_eq!(loader::force_rule(Rule::FindObject), Ok(()));
+    assert_eq!(walks(), before + 1, "detection walks once");
+    assert_ne!(loader::find_object_fn(), 0);
+    assert_eq!(loader::rule_if_detected(), Some(Rule::FindObject));
+
+    // Detected: asking for the rule, forcing one or being refused one walks nothing.
+    let before = walks();
+    assert_eq!(loader::rule(), Rule::FindObject);
+    assert_ne!(loader::find_object_fn(), 0);
+    assert_eq!(loader::force_rule(Rule::Listed), Err(Error::Unsupported));
+    assert_eq!(loader::force_rule(Rule::Relro), Ok(()));
+    assert_eq!(loader::rule(), Rule::Relro);
+    assert_ne!(loader::find_object_fn(), 0);
+    assert_eq!(loader::force_rule(Rule::FindObject), Ok(()));
+    assert_eq!(loader::rule(), Rule::FindObject);
+    assert_eq!(walks(), before, "no walk once detected");
+}
