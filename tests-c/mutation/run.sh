@@ -1,7 +1,7 @@
 #!/bin/sh
 # Mutation testing of gothook's core (not part of the normal test run; see docs/mutation.md).
 #
-#   tests-c/mutation/run.sh [FILE...]      default: slot, loader, hooks/*, dynamic/mod.rs
+#   tests-c/mutation/run.sh [FILE...]      default: slot, loader (+ scope), hooks/*, dynamic/mod.rs, rtld
 #
 # Runs cargo-mutants (cargo install --locked cargo-mutants) one mutant at a time (-j1) over each
 # FILE.  A mutant is caught when `cargo test -p gothook-core` fails or when one of the C tests
@@ -18,7 +18,7 @@ CM=${CARGO_MUTANTS:-cargo-mutants}
 OUT=${MUTANTS_OUT:-$PWD/build-mutants.out}
 [ $# -gt 0 ] || set -- core/src/slot.rs core/src/loader.rs core/src/hooks/mod.rs \
   core/src/hooks/set.rs core/src/hooks/libs.rs core/src/hooks/pass.rs core/src/hooks/focus.rs \
-core/src/dynamic/mod.rs core/src/rtld.rs
+core/src/dynamic/mod.rs core/src/rtld.rs core/src/loader/scope.rs
 
 # The C tests that exercise each module (ctest names that are also target names).
 ctests_for() {
