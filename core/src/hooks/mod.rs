@@ -1112,6 +1112,29 @@ mod tests {
     }
 
     #[test]
+    fn a_skipped_library_is_counted_under_its_reason_and_named_with_it() {
+        let mut first = None;
+        loader::each(loader::LIBS_ALL, |lib| {
+            let mut rep = Report::default();
+            rep.lib_skipped(lib, SKIP_NOT_READY);
+            rep.lib_skipped(lib, SKIP_UNTRACKED);
+            rep.lib_skipped(lib, SKIP_NOT_READY);
+            assert_eq!(
+                (rep.libs_not_ready, rep.libs_failed, rep.libs_untracked),
+                (2, 0, 1),
+                "{rep:?}"
+            );
+            let reasons: [u32; 3] = core::array::from_fn(|k| rep.skipped[k].reason);
+            assert_eq!(reasons, [SKIP_NOT_READY, SKIP_UNTRACKED, SKIP_NOT_READY]);
+            assert_eq!((rep.libs_skipped, rep.libs_skipped_more), (3, 0));
+            first.get_or_insert(rep.skipped[0]);
+            false
+        })
+        .unwrap();
+        assert!(first.is_some(), "no library listed");
+    }
+
+    #[test]
     fn a_full_library_table_degrades_to_full_passes_without_missing_a_library() {
         // With 2 entries, the main program and libgcc_s are tracked and libc is not.
         let before = libc_calloc_slot();
