@@ -1135,6 +1135,29 @@ mod tests {
     }
 
     #[test]
+    fn a_long_path_is_kept_by_its_last_bytes_and_nul_terminated() {
+        let mut path = [0u8; 60];
+        for (k, b) in path.iter_mut().enumerate() {
+            *b = b'A' + k as u8;
+        }
+        loader::each(loader::LIBS_ALL, |lib| {
+            for len in [SKIPPED_NAME - 2, SKIPPED_NAME - 1, SKIPPED_NAME, 60] {
+                let long = LibInfo {
+                    name: &path[..len],
+                    ..*lib
+                };
+                let s = Skipped::of(&long, SKIP_UNTRACKED);
+                let keep = len.min(SKIPPED_NAME - 1);
+                assert_eq!(s.name(), &path[len - keep..len], "length {len}");
+                assert_eq!(s.name[keep], 0, "length {len}: NUL-terminated");
+                assert_eq!(s.name_len as usize, len);
+            }
+            false
+        })
+        .unwrap();
+    }
+
+    #[test]
     fn a_full_library_table_degrades_to_full_passes_without_missing_a_library() {
         // With 2 entries, the main program and libgcc_s are tracked and libc is not.
         let before = libc_calloc_slot();
