@@ -386,3 +386,53 @@ fn with_every_set_taken_an_install_is_full_unless_its_hooks_are_bad() {
         uninstall(id).unwrap();
     }
 }
+
+#[test]
+fn an_install_reports_what_its_own_set_patched_when_it_is_not_the_first_set() {
+    let _g = serial();
+    let d = this_binary();
+    let at = getppid_slot(&d);
+    let real = read(at);
+    // A set that applies to no library takes the first place in the set table.
+    let nowhere = Filter {
+        path_suffix: Some(b"/no-such-library-anywhere.so"),
+        ..Filter::default()
+    };
+    let first = install(&missing_hooks(&MISSING[..1]), &nowhere).unwrap();
+    let hooks = [hook(b"getppid", addr(fake_a), 0)];
+    let mut rep = Report::default();
+    // SAFETY: as in `install`.
+    let id = unsafe { hooks::install(&hooks, &here(), &mut rep) }.unwrap();
+    assert_eq!((rep.libs_patched, rep.slots_patched), (1, 1), "{rep:?}");
+    // The other libraries are filtered out, this binary is not.
+    let mut listed = 0;
+    gothook_core::loader::each(gothook_core::loader::LIBS_ALL, |_| {
+        listed += 1;
+        true
+    })
+    .unwrap();
+    assert_eq!(rep.libs_filtered, listed - 1, "{rep:?}");
+    // A second install of the same set patches again what the set lost, and reports it.
+    // SAFETY: the slot of this binary's getppid import; `real` is what it held before.
+    unsafe { gothook_core::slot::swap_if_ready(&d, true, at, addr(fake_a), real) }.unwrap();
+    let mut again = Report::default();
+    // SAFETY: as in `install`.
+    assert_eq!(
+        unsafe { hooks::install(&hooks, &here(), &mut again) },
+        Ok(id)
+    );
+    assert_eq!(read(at), addr(fake_a));
+    assert_eq!(
+        (
+            again.libs_patched,
+            again.slots_patched + again.slots_repaired
+        ),
+        (1, 1),
+        "{again:?}"
+    );
+    assert_eq!(again.libs_filtered, listed - 1, "{again:?}");
+    uninstall(id).unwrap();
+    uninstall(id).unwrap();
+    uninstall(first).unwrap();
+    assert_eq!(read(at), real);
+}
