@@ -3,11 +3,13 @@
 //! that entry lies at or above `symoffset` and is found through the hash table, not by the
 //! scan of the undefined symbols below it.  libgcc_s.so.1 (GNU hash only, loaded into every
 //! Rust test binary) calls its own `_Unwind_GetRegionStart` that way: hooking it there must
-//! patch that one slot, and uninstall must put it back.
+//! patch that one slot, and uninstall must put back exactly what it held: libgcc_s is bound
+//! lazily, so until the unwinder first runs that slot holds its lazy PLT stub.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use gothook_core::hooks::{self, Filter, Hook, Report, REFRESH_FULL};
+use gothook_core::loader;
 
 static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
 
@@ -19,8 +21,27 @@ extern "C" fn region_start(ctx: *mut core::ffi::c_void) -> usize {
     f(ctx)
 }
 
+fn read(at: usize) -> usize {
+    // SAFETY: a GOT slot of libgcc_s, mapped and aligned for the whole test.
+    unsafe { (at as *const usize).read_volatile() }
+}
+
 #[test]
 fn a_gnu_hash_only_library_calling_its_own_export_through_its_plt_gets_that_slot_patched() {
+    // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global scope.
+    let def = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_Unwind_GetRegionStart".as_ptr()) };
+    // SAFETY: the definition lies in libgcc_s, mapped for the whole test.
+    let lib = unsafe { loader::decode_containing(def as usize) }.unwrap();
+    let mut at = 0;
+    lib.for_each_import(|i| {
+        if i.name == b"_Unwind_GetRegionStart" {
+            at = i.reloc.slot;
+        }
+        true
+    })
+    .unwrap();
+    assert_ne!(at, 0, "libgcc_s imports its own _Unwind_GetRegionStart");
+    let before = read(at);
     let hooks = [Hook {
         symbol: b"_Unwind_GetRegionStart",
         replacement: region_start as *const () as usize,
@@ -34,7 +55,8 @@ fn a_gnu_hash_only_library_calling_its_own_export_through_its_plt_gets_that_slot
     let mut rep = Report::default();
     // SAFETY: region_start has _Unwind_GetRegionStart's type and forwards to the original.
     let id = unsafe { hooks::install(&hooks, &filter, &mut rep) }.unwrap();
-    assert_ne!(ORIGINAL.load(Ordering::Acquire), 0);
+    assert_eq!(ORIGINAL.load(Ordering::Acquire), def as usize);
+    assert_eq!(read(at), region_start as *const () as usize);
     assert_eq!(
         (rep.libs_patched, rep.slots_patched),
         (1, 1),
@@ -50,4 +72,9 @@ fn a_gnu_hash_only_library_calling_its_own_export_through_its_plt_gets_that_slot
     let mut un = Report::default();
     hooks::uninstall(id, &mut un).unwrap();
     assert_eq!((un.libs_patched, un.slots_restored), (1, 1), "{un:?}");
+    assert_eq!(
+        read(at),
+        before,
+        "the slot's value before the install, stub or binding"
+    );
 }
