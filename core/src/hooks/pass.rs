@@ -959,3 +959,175 @@ fn restore_target(
         .flatten();
     Some(stub.unwrap_or(c.desired))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BIND: usize = 0x1000;
+    const OTHER: usize = 0x9000;
+
+    /// A set hooking one name: replacement `r`, original `o`.
+    fn set(r: usize, o: usize) -> Set {
+        let mut s = EMPTY_SET;
+        s.hooks[0] = SetHook {
+            symbol: b"f",
+            replacement: r,
+            original: None,
+        };
+        s.nhooks = 1;
+        s.originals[0] = o;
+        s
+    }
+
+    /// Sets at the given positions, each hooking the name as its hook 0.
+    fn table(at: &[(usize, Set)]) -> ([Option<Set>; MAX_SETS], Want) {
+        let mut sets = [None; MAX_SETS];
+        let mut w = EMPTY_WANT;
+        for &(p, s) in at {
+            sets[p] = Some(s);
+            w.hook_of[p] = 0;
+        }
+        (sets, w)
+    }
+
+    fn parts(c: &Chain) -> (usize, u32, u32, bool) {
+        (c.desired, c.applied, c.skipped, c.carried)
+    }
+
+    #[test]
+    fn a_slot_no_set_hooks_keeps_its_binding() {
+        let (sets, mut w) = table(&[(2, set(0x2000, BIND))]);
+        w.hook_of[2] = NO_HOOK;
+        let c = chain(&sets, &[2], &w, BIND, false, None);
+        assert_eq!(parts(&c), (BIND, 0, 0, false));
+        let c = chain(&sets, &[2], &EMPTY_WANT, BIND, true, None);
+        assert_eq!(parts(&c), (BIND, 0, 0, false));
+    }
+
+    #[test]
+    fn a_set_stacks_only_on_the_binding_its_original_names() {
+        let (sets, w) = table(&[(3, set(0x2000, BIND))]);
+        let c = chain(&sets, &[3], &w, BIND, false, None);
+        assert_eq!(parts(&c), (0x2000, 1 << 3, 0, false));
+        let c = chain(&sets, &[3], &w, OTHER, false, None);
+        assert_eq!(parts(&c), (OTHER, 0, 1 << 3, false));
+        // Its replacement already there: carried, nothing skipped.
+        let c = chain(&sets, &[3], &w, 0x2000, false, None);
+        assert_eq!(parts(&c), (0x2000, 1 << 3, 0, true));
+    }
+
+    #[test]
+    fn stacked_sets_follow_install_order_from_the_slot_value() {
+        // Position 1 stacks on position 4 (its original is 4's replacement).
+        let (sets, w) = table(&[(4, set(0x2000, BIND)), (1, set(0x3000, 0x2000))]);
+        let order = [4, 1];
+        let c = chain(&sets, &order, &w, BIND, false, None);
+        assert_eq!(parts(&c), (0x3000, 1 << 4 | 1 << 1, 0, false));
+        // The lower replacement carried: the upper set still stacks.
+        let c = chain(&sets, &order, &w, 0x2000, false, None);
+        assert_eq!(parts(&c), (0x3000, 1 << 4 | 1 << 1, 0, true));
+        // The upper replacement carried: the topmost found, nothing above it.
+        let c = chain(&sets, &order, &w, 0x3000, false, None);
+        assert_eq!(parts(&c), (0x3000, 1 << 1, 0, true));
+        // In the other order the upper set's original is not the binding.
+        let c = chain(&sets, &[1, 4], &w, BIND, false, None);
+        assert_eq!(parts(&c), (0x2000, 1 << 4, 1 << 1, false));
+        // A set not in `order` takes no part.
+        let c = chain(&sets, &[1], &w, BIND, false, None);
+        assert_eq!(parts(&c), (BIND, 0, 1 << 1, false));
+    }
+
+    #[test]
+    fn a_lazy_stub_counts_as_bound_for_the_lowest_set_only() {
+        let (sets, w) = table(&[(0, set(0x2000, BIND)), (5, set(0x3000, OTHER))]);
+        let c = chain(&sets, &[0, 5], &w, 0x7777, true, None);
+        assert_eq!(parts(&c), (0x2000, 1, 1 << 5, false));
+        let c = chain(&sets, &[5, 0], &w, 0x7777, true, None);
+        assert_eq!(parts(&c), (0x3000, 1 << 5, 1, false));
+        // A carried replacement is no stub: the set above needs its own original.
+        let c = chain(&sets, &[0, 5], &w, 0x2000, true, None);
+        assert_eq!(parts(&c), (0x2000, 1, 1 << 5, true));
+    }
+
+    #[test]
+    fn excluding_a_set_computes_the_chain_without_it() {
+        let (sets, w) = table(&[
+            (2, set(0x2000, BIND)),
+            (6, set(0x3000, 0x2000)),
+            (7, set(0x4000, OTHER)),
+        ]);
+        let order = [2, 6, 7];
+        // Without the lower set, the one bound to its replacement stacks on its original.
+        let c = chain(&sets, &order, &w, 0x2000, false, Some(2));
+        assert_eq!(parts(&c), (0x3000, 1 << 6, 1 << 7, false));
+        let c = chain(&sets, &order, &w, BIND, false, Some(2));
+        assert_eq!(parts(&c), (0x3000, 1 << 6, 1 << 7, false));
+        // Without the upper set, its replacement stands for its original.
+        let c = chain(&sets, &order, &w, 0x3000, false, Some(6));
+        assert_eq!(parts(&c), (0x2000, 1 << 2, 1 << 7, true));
+        // A value that is no replacement of the excluded set stays.
+        let c = chain(&sets, &order, &w, OTHER, false, Some(6));
+        assert_eq!(parts(&c), (0x4000, 1 << 7, 1 << 2, false));
+        // Excluding a set that does not hook the name changes nothing.
+        let (sets2, mut w2) = table(&[(2, set(0x2000, BIND)), (3, set(0x2000, 0x5000))]);
+        w2.hook_of[3] = NO_HOOK;
+        let c = chain(&sets2, &[2, 3], &w2, 0x2000, false, Some(3));
+        assert_eq!(parts(&c), (0x2000, 1 << 2, 0, true));
+    }
+
+    #[test]
+    fn the_canonical_plt_entry_counts_as_the_binding_of_a_base_set_only() {
+        let mut low = set(0x2000, BIND);
+        low.canonical[0] = 0x6000;
+        let mut high = set(0x3000, BIND);
+        high.canonical[0] = 0x2000;
+        let (sets, w) = table(&[(1, low), (3, high)]);
+        let c = chain(&sets, &[1, 3], &w, 0x6000, false, None);
+        assert_eq!(parts(&c), (0x2000, 1 << 1, 1 << 3, false));
+        // Not at the base: the upper set's canonical entry does not count.
+        let c = chain(&sets, &[1, 3], &w, 0x2000, false, None);
+        assert_eq!(parts(&c), (0x2000, 1 << 1, 1 << 3, true));
+        // A canonical entry of 0 is none, even for a slot holding 0.
+        let mut zero = set(0x2000, BIND);
+        zero.canonical[0] = 0;
+        let (sets, w) = table(&[(1, zero)]);
+        let c = chain(&sets, &[1], &w, 0, false, None);
+        assert_eq!(parts(&c), (0, 0, 1 << 1, false));
+    }
+
+    #[test]
+    fn a_next_after_set_stacks_on_any_binding_at_the_base_only() {
+        let mut na = set(0x3000, BIND);
+        na.filter.next_after = 0x100;
+        let (sets, w) = table(&[(2, na)]);
+        let c = chain(&sets, &[2], &w, OTHER, false, None);
+        assert_eq!(parts(&c), (0x3000, 1 << 2, 0, false));
+        let (sets, w) = table(&[(0, set(0x2000, BIND)), (2, na)]);
+        let c = chain(&sets, &[0, 2], &w, BIND, false, None);
+        assert_eq!(parts(&c), (0x2000, 1, 1 << 2, false));
+    }
+
+    #[test]
+    fn the_index_prefilter_holds_exactly_the_wanted_indices_modulo_1024() {
+        let mut w = EMPTY_WANT;
+        w.indices = [5, 64 + 63, 1024 + 130, 999];
+        w.nindices = 3;
+        let mut f = IndexFilter([u64::MAX; 16]);
+        f.set(&[EMPTY_WANT, w]);
+        for i in 0..2048u32 {
+            let want = matches!(i % 1024, 5 | 127 | 130);
+            assert_eq!(f.may_hold(i), want, "index {i}");
+        }
+    }
+
+    #[test]
+    fn the_value_filter_maps_each_16_byte_block_to_one_bit() {
+        assert_eq!(value_bit(0), 1);
+        assert_eq!(value_bit(0x10), 2);
+        assert_eq!(value_bit(0x1f), 2);
+        assert_eq!(value_bit(0x3f0), 1 << 63);
+        assert_eq!(value_bit(0x400), 1);
+        assert_eq!(value_bit(0x7_0050), 1 << 5);
+    }
+}
