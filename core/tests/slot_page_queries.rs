@@ -11,6 +11,7 @@ use gothook_core::loader;
 use gothook_core::slot::{Batch, PageQuery};
 
 mod pages;
+mod seccomp;
 use pages::{page_size, relro_pages, writable};
 
 /// Swaps change this binary's RELRO pages: one test at a time.
@@ -175,34 +176,6 @@ fn runs_far_apart_in_one_read_only_mapping_take_one_page_query() {
     assert_eq!(queries, 1, "one question about the one mapping");
 }
 
-/// Makes every later `ioctl` of the calling thread fail with ENOTTY (as on a kernel without
-/// `PROCMAP_QUERY`); other threads are unaffected.
-fn refuse_ioctl_on_this_thread() {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ: u16 = 0x15;
-    const RET: u16 = 0x06;
-    const RET_ERRNO: u32 = 0x0005_0000;
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    let filter = [
-        ins(LD_W_ABS, 0, 0, 0),
-        ins(JEQ, 0, 1, libc::SYS_ioctl as u32),
-        ins(RET, 0, 0, RET_ERRNO | libc::ENOTTY as u32),
-        ins(RET, 0, 0, RET_ALLOW),
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut _,
-    };
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog),
-            0
-        );
-    }
-}
-
 #[test]
 fn without_the_mapping_query_a_page_someone_made_writable_stays_writable() {
     let _g = SERIAL.lock().unwrap();
@@ -214,7 +187,7 @@ fn without_the_mapping_query_a_page_someone_made_writable_stays_writable() {
     let opened = std::thread::spawn({
         let pages = pages.clone();
         move || {
-            refuse_ioctl_on_this_thread();
+            seccomp::refuse_on_this_thread(libc::SYS_ioctl, libc::ENOTTY, None);
             let mut query = PageQuery::new();
             let mut batch = Batch::begin_with(&mut query).unwrap();
             unsafe { batch.open_ready(&d, &pages) };

@@ -8,6 +8,7 @@ use gothook_core::slot::{self, Batch};
 use gothook_core::Error;
 
 mod pages;
+mod seccomp;
 use pages::{page_size, writable};
 
 mod this_binary;
@@ -195,53 +196,6 @@ fn peek_reads_aligned_words_of_the_owner_and_answers_none_otherwise() {
     );
 }
 
-/// Makes every later `mprotect` of the calling thread fail with EPERM (a seccomp filter, as a
-/// sandbox would install); other threads are unaffected.
-fn refuse_mprotect_on_this_thread() {
-    const LD_NR: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS, offset 0: the syscall number
-    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-    const RET: u16 = 0x06; // BPF_RET | BPF_K
-    const RET_ERRNO: u32 = 0x0005_0000;
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    let filter = [
-        libc::sock_filter {
-            code: LD_NR,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        libc::sock_filter {
-            code: JEQ,
-            jt: 0,
-            jf: 1,
-            k: libc::SYS_mprotect as u32,
-        },
-        libc::sock_filter {
-            code: RET,
-            jt: 0,
-            jf: 0,
-            k: RET_ERRNO | libc::EPERM as u32,
-        },
-        libc::sock_filter {
-            code: RET,
-            jt: 0,
-            jf: 0,
-            k: RET_ALLOW,
-        },
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut _,
-    };
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog),
-            0
-        );
-    }
-}
-
 #[test]
 fn a_batch_whose_page_cannot_be_restored_reports_protect() {
     let _g = SERIAL.lock().unwrap();
@@ -254,7 +208,7 @@ fn a_batch_whose_page_cannot_be_restored_reports_protect() {
         let mut batch = Batch::begin().unwrap();
         let v = read(page);
         unsafe { batch.swap_ready(&d, page, v, v) }.unwrap();
-        refuse_mprotect_on_this_thread();
+        seccomp::refuse_on_this_thread(libc::SYS_mprotect, libc::EPERM, None);
         let finished = batch.finish();
         // A read-only page that cannot be opened is not written either.
         let refused = unsafe {
