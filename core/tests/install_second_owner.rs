@@ -6,12 +6,12 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 
-use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF};
+use gothook_core::hooks::{self, Filter, Report};
 use gothook_core::slot::{self, Batch};
 use gothook_core::Error;
 
 mod this_binary;
-use this_binary::{getppid_slot, read, this_binary};
+use this_binary::{getppid_hook, getppid_slot, including_self, read, this_binary};
 
 static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
 static OTHER_ORIGINAL: AtomicUsize = AtomicUsize::new(0);
@@ -23,17 +23,9 @@ extern "C" fn fake_getppid() -> libc::pid_t {
 }
 
 fn install() -> Result<u32, Error> {
-    let hooks = [Hook {
-        symbol: b"getppid",
-        replacement: fake_getppid as *const () as usize,
-        original: Some(&ORIGINAL),
-        flags: 0,
-    }];
+    let hooks = [getppid_hook(fake_getppid, &ORIGINAL)];
     // This test binary embeds gothook: only FILTER_INCLUDE_SELF lets a set patch its slots.
-    let filter = Filter {
-        flags: FILTER_INCLUDE_SELF,
-        ..Filter::default()
-    };
+    let filter = including_self();
     // SAFETY: fake_getppid has getppid's type and needs no original.
     unsafe { hooks::install(&hooks, &filter, &mut Report::default()) }
 }
@@ -76,12 +68,7 @@ extern "C" fn unused_getppid() -> libc::pid_t {
 fn a_second_install_patches_again_what_its_set_lost_when_it_is_not_the_first_set() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Another set, which applies to no library, takes the first place in the set table.
-    let nowhere = [Hook {
-        symbol: b"getppid",
-        replacement: unused_getppid as *const () as usize,
-        original: Some(&OTHER_ORIGINAL),
-        flags: 0,
-    }];
+    let nowhere = [getppid_hook(unused_getppid, &OTHER_ORIGINAL)];
     let no_library = Filter {
         path_suffix: Some(b"/no-such-library-anywhere.so"),
         ..Filter::default()

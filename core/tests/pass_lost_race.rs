@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use gothook_core::hooks::{self, Filter, Hook, Report, SetId, FILTER_INCLUDE_SELF, REFRESH_FULL};
+use gothook_core::hooks::{self, Report, SetId, REFRESH_FULL};
 use gothook_core::slot::{self, Batch};
 
 mod this_binary;
-use this_binary::{getppid_slot, read, this_binary};
+use this_binary::{getppid_hook, getppid_slot, including_self, read, this_binary};
 
 /// Both tests rewrite this binary's `getppid` slot: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -32,17 +32,9 @@ extern "C" fn other_getppid() -> libc::pid_t {
 }
 
 fn install_fake() -> SetId {
-    let hooks = [Hook {
-        symbol: b"getppid",
-        replacement: fake_getppid as *const () as usize,
-        original: Some(&ORIGINAL),
-        flags: 0,
-    }];
+    let hooks = [getppid_hook(fake_getppid, &ORIGINAL)];
     // This test binary embeds gothook: only FILTER_INCLUDE_SELF lets a set patch its slots.
-    let filter = Filter {
-        flags: FILTER_INCLUDE_SELF,
-        ..Filter::default()
-    };
+    let filter = including_self();
     let mut rep = Report::default();
     // SAFETY: fake_getppid has getppid's type and needs no original.
     let id = unsafe { hooks::install(&hooks, &filter, &mut rep) }.unwrap();

@@ -11,7 +11,7 @@ use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF, REFRE
 use gothook_core::slot;
 
 mod this_binary;
-use this_binary::{getppid_slot, read, this_binary};
+use this_binary::{getppid_slot, including_self, read, this_binary};
 
 /// The tests install sets side by side otherwise: one at a time keeps each report its own.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -52,10 +52,7 @@ fn patch_verify_repair_and_restore_each_count_one_slot_in_one_library() {
         flags: 0,
     }];
     // Every library is accepted (this binary included); only this binary imports getppid.
-    let filter = Filter {
-        flags: FILTER_INCLUDE_SELF,
-        ..Filter::default()
-    };
+    let filter = including_self();
     // SAFETY: fake_getpgid has getpgid's type (and nothing here calls getpgid).
     let pad_id = unsafe { hooks::install(&pad, &filter, &mut Report::default()) }.unwrap();
     let mut rep = Report::default();

@@ -3,7 +3,7 @@
 
 use core::sync::atomic::AtomicUsize;
 
-use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF};
+use gothook_core::hooks::{self, Report};
 use gothook_core::Error;
 
 mod pages;
@@ -11,7 +11,7 @@ mod seccomp;
 use pages::{page_size, writable};
 
 mod this_binary;
-use this_binary::{getppid_slot, this_binary};
+use this_binary::{getppid_hook, getppid_slot, including_self, this_binary};
 
 extern "C" fn fake_getppid() -> libc::pid_t {
     -42
@@ -32,16 +32,8 @@ fn an_install_whose_page_restore_is_refused_reports_protect() {
             libc::EPERM,
             Some(libc::PROT_READ as u32),
         );
-        let hooks = [Hook {
-            symbol: b"getppid",
-            replacement: fake_getppid as *const () as usize,
-            original: Some(&ORIGINAL),
-            flags: 0,
-        }];
-        let filter = Filter {
-            flags: FILTER_INCLUDE_SELF,
-            ..Filter::default()
-        };
+        let hooks = [getppid_hook(fake_getppid, &ORIGINAL)];
+        let filter = including_self();
         let mut rep = Report::default();
         // SAFETY: the replacement has getppid's type.
         let r = unsafe { hooks::install(&hooks, &filter, &mut rep) };

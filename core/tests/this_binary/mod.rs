@@ -28,3 +28,26 @@ pub fn read(addr: usize) -> usize {
     // SAFETY: callers pass slots of this binary, mapped and aligned.
     unsafe { (addr as *const usize).read_volatile() }
 }
+
+/// A hook of this binary's `getppid` import: `replacement` (a function of getppid's type), the
+/// original published into `original`, no flags.
+pub fn getppid_hook(
+    replacement: extern "C" fn() -> libc::pid_t,
+    original: &'static core::sync::atomic::AtomicUsize,
+) -> gothook_core::hooks::Hook {
+    gothook_core::hooks::Hook {
+        symbol: b"getppid",
+        replacement: replacement as *const () as usize,
+        original: Some(original),
+        flags: 0,
+    }
+}
+
+/// The filter that lets a set patch this test binary: it embeds gothook, whose own object a set
+/// skips unless `FILTER_INCLUDE_SELF` says otherwise.
+pub fn including_self() -> gothook_core::hooks::Filter {
+    gothook_core::hooks::Filter {
+        flags: gothook_core::hooks::FILTER_INCLUDE_SELF,
+        ..Default::default()
+    }
+}
