@@ -1090,7 +1090,11 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  When the counters changed after loads only, refresh processes just the objects the loader
  appended since (the tail of its list); libraries left LOADING are watched through
  `_dl_find_object`; after unloads, a walk over every library sweeps their records at most once
- per `GOTHOOK_PROBE_INTERVAL_NS`.  `GOTHOOK_REFRESH_FULL` re-scans everything.
+ per `GOTHOOK_PROBE_INTERVAL_NS` while lazily bound slots are watched (their re-check must
+ stop), else at most once per ten intervals (a sweep holds the loader's list lock for every
+ library; stale records cost only table room, and a table without room for the new
+ libraries is swept at once).
+ `GOTHOOK_REFRESH_FULL` re-scans everything.
 
  Guarantee: a library that finished loading at time t, whoever loaded it (including glibc's
  own loads of iconv modules, NSS modules and `libgcc_s`, which no dlopen hook sees), is hooked
@@ -1100,7 +1104,7 @@ gothook_status gothook_install(const struct gothook_hook *hooks_in,
  Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
  dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only for
  the lazy-binding re-check and the sweep after unloads (each at most once per
- `GOTHOOK_PROBE_INTERVAL_NS`), for `GOTHOOK_REFRESH_FULL`, and when too many objects were
+ `GOTHOOK_PROBE_INTERVAL_NS`; the sweep at most once per ten without lazily bound slots), for `GOTHOOK_REFRESH_FULL`, and when too many objects were
  added at once, so a loop of refreshes walks rarely.  The exception is an overflowed
  library table (`GOTHOOK_EFULL`), which every refresh re-scans: those re-scans hold the lock
  at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (bursts up to

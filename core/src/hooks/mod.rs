@@ -740,7 +740,8 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// changed (or a library was left LOADING, or the lazy re-check is due) does refresh take the
 /// state lock: after loads alone it processes the objects the loader added since everything was
 /// processed, which are the tail of its list (`focus`); after unloads it sweeps their records
-/// with a pass over every library at most once per probe interval; the lazy re-check and
+/// with a pass over every library at most once per probe interval while lazily bound slots are
+/// watched, else at most once per ten (`focus::sweep_due`); the lazy re-check and
 /// `REFRESH_FULL` (verify and repair everything) pass over every library.
 ///
 /// A library that finished loading at time t is hooked by the first refresh that starts at or
