@@ -557,24 +557,28 @@ fn time_probe() -> f64 {
 // ---------------------------------------------------------------- interference
 /// The third thread of an interference storm: `None` none, `Some(None)` a spinning thread,
 /// `Some(Some(flags))` a thread calling `gothook_refresh(flags)` as fast as it can.
-/// Returns the dlopen+dlclose rate, the refreshes made and the fraction of the storm's loads
-/// that the refresh thread patched (its reports' `libs_patched` over the loads).
-fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32>>) -> (f64, u64, f64) {
+/// Returns the dlopen+dlclose rate, the refreshes made, the fraction of the storm's loads
+/// that the refresh thread patched (its reports' `libs_patched` over the loads) and the storm
+/// threads' CPU time over the window (1.0: one storm thread always on a CPU).
+fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32>>) -> (f64, u64, f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
+    let cpu_ns = Arc::new(AtomicU64::new(0));
     let refreshes = Arc::new(AtomicU64::new(0));
     let patched = Arc::new(AtomicU64::new(0));
     let mut th = Vec::new();
     for &k in ks {
-        let (stop, ops) = (stop.clone(), ops.clone());
+        let (stop, ops, cpu_ns) = (stop.clone(), ops.clone(), cpu_ns.clone());
         let p = CString::new(lib_path(dir, k)).unwrap();
         th.push(std::thread::spawn(move || {
+            let c0 = thread_cpu_ns();
             while !stop.load(Ordering::Relaxed) {
                 let h = unsafe { libc::dlopen(p.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
                 assert!(!h.is_null());
                 unsafe { libc::dlclose(h) };
                 ops.fetch_add(1, Ordering::Relaxed);
             }
+            cpu_ns.fetch_add(thread_cpu_ns() - c0, Ordering::Relaxed);
         }));
     }
     if let Some(real) = refresher {
@@ -606,8 +610,10 @@ fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32
     }
     let secs = t.elapsed().as_secs_f64();
     let n = ops.load(Ordering::Relaxed);
-    (n as f64 / secs, refreshes.load(Ordering::Relaxed), patched.load(Ordering::Relaxed) as f64 / n.max(1) as f64)
+    let cpu = cpu_ns.load(Ordering::Relaxed) as f64 / 1e9 / secs;
+    (n as f64 / secs, refreshes.load(Ordering::Relaxed), patched.load(Ordering::Relaxed) as f64 / n.max(1) as f64, cpu)
 }
+
 
 // ---------------------------------------------------------------- stack probe
 struct StackJob<'a> {
@@ -664,7 +670,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let storm: Vec<usize> = (1..=if cores >= 3 { 2 } else { 1 }).map(|i| lmax + i).collect();
     let dl_libs = [lmax + 1, lmax + 2, lmax + 3, lmax + 4]; // dlopen lines, one per thread
-    let storm_secs: f64 = std::env::var("BENCH_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.5);
+    let storm_secs: f64 = std::env::var("BENCH_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.8);
     let dl_secs: f64 = std::env::var("BENCH_DLOPEN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
     // BENCH_ONLY=install,scan,...: run only these sections (default: all); targets whose
     // figures were not measured are left out of the table.
@@ -883,32 +889,53 @@ fn main() {
         }
         }
 
-        // ---- interference (set installed, settled): the three configurations alternate in
+        // ---- interference (set installed, settled): the four configurations alternate in
         // rounds, so that the load of a shared machine hits them alike; rates are means over
-        // the rounds (equal windows).
+        // the rounds (equal windows), ratios the median of the rounds' own ratios (each
+        // configuration against the "alone" window measured just before it).
         if on("storm") {
-            const STORM_ROUNDS: u32 = 3;
+            const STORM_ROUNDS: usize = 7;
             let round = Duration::from_secs_f64(storm_secs / STORM_ROUNDS as f64);
             let (mut base, mut busy, mut with, mut nref, mut cached) = (0.0, 0.0, 0.0, 0u64, 0.0);
             let mut covered = 0.0;
+            let (mut r_with, mut r_busy, mut r_cached) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut cpu_base, mut cpu_with) = (0.0, 0.0);
+            let k = STORM_ROUNDS as f64;
             for _ in 0..STORM_ROUNDS {
-                base += dl_storm(&dir, &storm, round, None).0 / STORM_ROUNDS as f64;
-                busy += dl_storm(&dir, &storm, round, Some(None)).0 / STORM_ROUNDS as f64;
-                let (w, n, c) = dl_storm(&dir, &storm, round, Some(Some(0)));
-                with += w / STORM_ROUNDS as f64;
+                let b = dl_storm(&dir, &storm, round, None);
+                base += b.0 / k;
+                cpu_base += b.3 / k;
+                let sp = dl_storm(&dir, &storm, round, Some(None));
+                busy += sp.0 / k;
+                r_busy.push(sp.0 / b.0);
+                let (w, n, c, wc) = dl_storm(&dir, &storm, round, Some(Some(0)));
+                with += w / k;
+                cpu_with += wc / k;
+                r_with.push(w / b.0);
                 nref += n;
-                covered += c / STORM_ROUNDS as f64;
-                cached += dl_storm(&dir, &storm, round, Some(Some(GOTHOOK_REFRESH_CACHED))).0 / STORM_ROUNDS as f64;
+                covered += c / k;
+                let ca = dl_storm(&dir, &storm, round, Some(Some(GOTHOOK_REFRESH_CACHED)));
+                cached += ca.0 / k;
+                r_cached.push(ca.0 / b.0);
                 for _ in 0..4 {
                     refresh(0);
                 }
-        }
-        row.put("dlopen+dlclose/s alone", base);
-        row.put("dlopen+dlclose/s with spinning thread", busy);
-        row.put("dlopen+dlclose/s with refresh loop", with);
-        row.put("dlopen+dlclose/s with GOTHOOK_REFRESH_CACHED loop", cached);
-        row.put("refreshes/s in storm", nref as f64 / storm_secs);
-        row.put("storm loads the refresh loop patched (%)", covered * 100.0);
+            }
+            row.put("dlopen+dlclose/s alone", base);
+            row.put("dlopen+dlclose/s with spinning thread", busy);
+            row.put("dlopen+dlclose/s with refresh loop", with);
+            row.put("dlopen+dlclose/s with GOTHOOK_REFRESH_CACHED loop", cached);
+            row.put("refreshes/s in storm", nref as f64 / storm_secs);
+            row.put("storm loads the refresh loop patched (%)", covered * 100.0);
+            row.put("storm thread CPU share alone (%)", cpu_base * 100.0);
+            row.put("storm thread CPU share with refresh loop (%)", cpu_with * 100.0);
+            let lo_hi = |v: &[f64]| v.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            let (lo, hi) = lo_hi(&r_with);
+            row.put("interference, refresh loop (median of rounds, %)", median(&mut r_with) * 100.0);
+            row.put("interference, refresh loop, lowest round (%)", lo * 100.0);
+            row.put("interference, refresh loop, highest round (%)", hi * 100.0);
+            row.put("interference, spinning thread (median of rounds, %)", median(&mut r_busy) * 100.0);
+            row.put("interference, GOTHOOK_REFRESH_CACHED loop (median of rounds, %)", median(&mut r_cached) * 100.0);
         }
 
         // ---- probe with the dlopen interception installed: the lock-free fast path
@@ -1104,11 +1131,13 @@ fn main() {
         let _ = writeln!(o, "| probe L={} <= 1 µs with the interception | {p:.3} µs | {} |", r.l, pm(p <= 1.0));
     }
     for r in &rows {
-        let x = r.get("dlopen+dlclose/s with refresh loop") / r.get("dlopen+dlclose/s alone");
-        let y = r.get("dlopen+dlclose/s with refresh loop") / r.get("dlopen+dlclose/s with spinning thread");
-        let _ = writeln!(o, "| interference L={} >= 80 % | {:.0} % (vs a CPU-matched spinning thread: {:.0} %) | {} |", r.l, x * 100.0, y * 100.0, pm(x >= 0.8));
-        let c = r.get("dlopen+dlclose/s with GOTHOOK_REFRESH_CACHED loop") / r.get("dlopen+dlclose/s alone");
-        let _ = writeln!(o, "| interference L={}, a GOTHOOK_REFRESH_CACHED loop, >= 80 % | {:.0} % | {} |", r.l, c * 100.0, pm(c >= 0.8));
+        let x = r.get("interference, refresh loop (median of rounds, %)");
+        let (lo, hi) = (r.get("interference, refresh loop, lowest round (%)"), r.get("interference, refresh loop, highest round (%)"));
+        let y = r.get("interference, spinning thread (median of rounds, %)");
+        let (cb, cw) = (r.get("storm thread CPU share alone (%)"), r.get("storm thread CPU share with refresh loop (%)"));
+        let _ = writeln!(o, "| interference L={} >= 80 % | {x:.0} % (median of the rounds' ratios, {lo:.0}-{hi:.0} %; a spinning thread: {y:.0} %; storm thread on a CPU {cb:.0} % of the time alone, {cw:.0} % next to the loop) | {} |", r.l, pm(x >= 80.0));
+        let c = r.get("interference, GOTHOOK_REFRESH_CACHED loop (median of rounds, %)");
+        let _ = writeln!(o, "| interference L={}, a GOTHOOK_REFRESH_CACHED loop, >= 80 % | {c:.0} % | {} |", r.l, pm(c >= 80.0));
     }
     for r in &rows {
         for tag in ["1 thread", "4 threads"] {
