@@ -1470,9 +1470,12 @@ pub unsafe extern "C" fn gothook_install(
 ///
 /// Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
 /// dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only for
-/// the lazy-binding re-check and the sweep after unloads (each at most once per
-/// `GOTHOOK_PROBE_INTERVAL_NS`; the sweep at most once per ten without lazily bound slots), for `GOTHOOK_REFRESH_FULL`, and when too many objects were
-/// added at once, so a loop of refreshes walks rarely.  The exception is an overflowed
+/// the sweep after unloads (at most once per `GOTHOOK_PROBE_INTERVAL_NS` while lazily bound
+/// slots are watched, else once per ten), for a lazy-binding re-check that found a watched slot
+/// changed (the re-check itself, at most once per interval, reads the watched slots with one
+/// `process_vm_readv` of the process by itself, and walks only when that is refused), for
+/// `GOTHOOK_REFRESH_FULL`, and when too many objects were added at once, so a loop of refreshes
+/// walks rarely.  The exception is an overflowed
 /// library table (`GOTHOOK_EFULL`), which every refresh re-scans: those re-scans hold the lock
 /// at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (bursts up to
 /// `GOTHOOK_LOCK_BURST_NS`), and one the budget holds back is not done: the call answers

@@ -73,7 +73,7 @@ pub(super) fn tail_len(st: &State, counters: (u64, u64), start: u64) -> Option<u
     if tail > MAX_TAIL {
         return None;
     }
-    // Unloaded libraries keep their records until a full pass sweeps them (see `sweep_due`),
+    // Unloaded libraries keep their records until a full pass sweeps them (see `sweep_first`),
     // and at once when the tail might not find room for its records without that sweep.
     let swept = SWEPT_AT.load(Ordering::Relaxed);
     let free = || st.libs.iter().filter(|r| !r.used()).count() as u64;

@@ -741,8 +741,9 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// state lock: after loads alone it processes the objects the loader added since everything was
 /// processed, which are the tail of its list (`focus`); after unloads it sweeps their records
 /// with a pass over every library at most once per probe interval while lazily bound slots are
-/// watched, else at most once per ten (`focus::sweep_due`); the lazy re-check and
-/// `REFRESH_FULL` (verify and repair everything) pass over every library.
+/// watched, else at most once per ten (`focus::sweep_first`); the lazy re-check reads the
+/// watched slots from the lazy table (`State::lazy_intact`) and passes over every library only
+/// when one changed; `REFRESH_FULL` (verify and repair everything) passes over every library.
 ///
 /// A library that finished loading at time t is hooked by the first refresh that starts at or
 /// after t + [`probe::PROBE_INTERVAL_NS`] and does not answer `Busy` (see [`probe`]).  While slots
