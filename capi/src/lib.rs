@@ -1457,10 +1457,10 @@ pub unsafe extern "C" fn gothook_install(
 /// When the counters changed after loads only, refresh processes just the objects the loader
 /// appended since (the tail of its list); libraries left LOADING are watched through
 /// `_dl_find_object`; after unloads, a walk over every library sweeps their records at most once
-/// per `GOTHOOK_PROBE_INTERVAL_NS` while lazily bound slots are watched (their re-check must
-/// stop), else at most once per ten intervals (a sweep holds the loader's list lock for every
-/// library; stale records cost only table room, and a table without room for the new
-/// libraries is swept at once).
+/// per ten `GOTHOOK_PROBE_INTERVAL_NS` (a sweep holds the loader's list lock for every library;
+/// stale records cost only table room, a table without room for the new libraries is swept at
+/// once, and a watched lazy slot of an unloaded library fails the lazy re-check, whose walk
+/// sweeps).
 /// `GOTHOOK_REFRESH_FULL` re-scans everything.
 ///
 /// Guarantee: a library that finished loading at time t, whoever loaded it (including glibc's
@@ -1470,8 +1470,7 @@ pub unsafe extern "C" fn gothook_install(
 ///
 /// Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
 /// dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only for
-/// the sweep after unloads (at most once per `GOTHOOK_PROBE_INTERVAL_NS` while lazily bound
-/// slots are watched, else once per ten), for a lazy-binding re-check that found a watched slot
+/// the sweep after unloads (at most once per ten `GOTHOOK_PROBE_INTERVAL_NS`), for a lazy-binding re-check that found a watched slot
 /// changed (the re-check itself, at most once per interval, reads the watched slots with one
 /// `process_vm_readv` of the process by itself, and walks only when that is refused), for
 /// `GOTHOOK_REFRESH_FULL`, and when too many objects were added at once, so a loop of refreshes

@@ -25,8 +25,8 @@
  *    refresh that hooks a library once READY visits only it and the objects after it and
  *    verifies no slot of a library already hooked; a refresh right after an unload alone (within
  *    one probe interval of the last full refresh, as far as the probe clock can tell) walks
- *    nothing; with no lazily bound slot watched, the refresh after a dlopen two probe intervals
- *    after the unload still processes only the new object, and the first one after a dlopen a
+ *    nothing; the refresh after a dlopen two probe intervals after the unload still processes
+ *    only the new object, and the first one after a dlopen a
  *    sweep interval (ten probe intervals) after the last sweep sweeps what the unloads left (a
  *    walk of every library).
  * Usage: hooks_left_behind_retried <libhk_focus_gated.so> <libhk_focus_lazy.so>
@@ -197,8 +197,8 @@ static void failed_pass_retried(const char *lib_a, const char *later) {
 }
 
 /* ---- what a refresh after one load visits --------------------------------------------------- */
-/* How many probe intervals the records of unloaded libraries may stay when no lazily bound
- * slot is watched (gothook's sweep interval, an internal cost choice). */
+/* How many probe intervals the records of unloaded libraries may stay (gothook's sweep
+ * interval, an internal cost choice). */
 #define SWEEP_INTERVALS 10
 static void sleep_intervals(int n) {
   struct timespec ts = {0, (long)n * GOTHOOK_PROBE_INTERVAL_NS};
@@ -259,9 +259,8 @@ static void one_load_one_object(const char *hooked, const char *refused, const c
           u.libs_filtered, u.libs_patched, (unsigned long long)took);
   }
   if (!checked) printf("  every round slower than the probe clock can tell: the unload alone is not checked\n");
-  /* With no lazily bound slot watched, the records the unload left are swept at most once per
-   * sweep interval (SWEEP_INTERVALS probe intervals after the last sweep, here the full
-   * refresh): a sweep is a full pass, which holds the loader's list lock for every listed
+  /* The records the unload left are swept at most once per sweep interval (SWEEP_INTERVALS
+   * probe intervals after the last sweep, here the full refresh): a sweep is a full pass, which holds the loader's list lock for every listed
    * library, and under a dlopen/dlclose storm it would otherwise run every probe interval.  So
    * the refresh after a dlopen two probe intervals after the unload processes the new object
    * alone (checked when the probe clock can tell that less than the sweep interval passed),

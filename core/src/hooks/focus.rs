@@ -77,13 +77,13 @@ pub(super) fn tail_len(st: &State, counters: (u64, u64), start: u64) -> Option<u
     // and at once when the tail might not find room for its records without that sweep.
     let swept = SWEPT_AT.load(Ordering::Relaxed);
     let free = || st.libs.iter().filter(|r| !r.used()).count() as u64;
-    if removed_since_sweep(counters) && sweep_first(st.watch_lazy, swept, start, tail, free) {
+    if removed_since_sweep(counters) && sweep_first(swept, start, tail, free) {
         return None;
     }
     Some(tail)
 }
 
-/// How long the records of unloaded libraries may stay when no lazily bound slot is watched.
+/// How long the records of unloaded libraries may stay.
 pub(super) const SWEEP_INTERVAL_NS: u64 = 10 * probe::PROBE_INTERVAL_NS;
 
 /// Whether a refresh that found libraries unloaded since the last sweep (stamped `swept`) and
@@ -91,26 +91,15 @@ pub(super) const SWEEP_INTERVAL_NS: u64 = 10 * probe::PROBE_INTERVAL_NS;
 /// `free` counts the free records of the library table.
 ///
 /// A stale record costs only table room and a re-apply of a tail object that lands on its
-/// address, except that watched lazy slots of an unloaded library keep the lazy re-check
-/// running.  So: at once when the tail might not find room without the sweep; with lazy slots
-/// watched, one probe interval after the last sweep; otherwise [`SWEEP_INTERVAL_NS`] after it.
-/// Why not every interval: a full pass holds the loader's list lock for every listed library
+/// address (watched lazy slots of an unloaded library fail the lazy re-check's read, which
+/// then walks, and that pass sweeps them).  So: at once when the tail might not find room
+/// without the sweep, otherwise [`SWEEP_INTERVAL_NS`] after the last sweep.  Why not every
+/// probe interval: a full pass holds the loader's list lock for every listed library
 /// (about 0.65 µs each here, 650 µs with 1,000 libraries), and under a dlopen/dlclose storm it
 /// would run once per probe interval, every 10 ms: a `dlopen` or `dlclose` of the storm that
 /// needs the list lock would then find it taken 4 % of the time.
-fn sweep_first(
-    watch_lazy: bool,
-    swept: u64,
-    start: u64,
-    tail: u64,
-    free: impl FnOnce() -> u64,
-) -> bool {
-    let due = if watch_lazy {
-        probe::interval_passed(swept, start)
-    } else {
-        start.saturating_sub(swept) >= SWEEP_INTERVAL_NS
-    };
-    due || free() < tail
+fn sweep_first(swept: u64, start: u64, tail: u64, free: impl FnOnce() -> u64) -> bool {
+    start.saturating_sub(swept) >= SWEEP_INTERVAL_NS || free() < tail
 }
 
 /// Whether the loader's remove counter moved since the last full pass (libraries may have been
@@ -456,37 +445,22 @@ mod tests {
     const SWEPT: u64 = 1 << 40;
 
     #[test]
-    fn records_of_unloaded_libraries_wait_for_the_sweep_interval_when_no_lazy_slot_is_watched() {
+    fn records_of_unloaded_libraries_wait_for_the_sweep_interval() {
         let room = || MAX_LIBS as u64;
         let two = SWEPT + 2 * probe::PROBE_INTERVAL_NS;
         assert!(
-            !sweep_first(false, SWEPT, two, 1, room),
+            !sweep_first(SWEPT, two, 1, room),
             "swept two probe intervals on"
         );
         let almost = SWEPT + SWEEP_INTERVAL_NS - 1;
         assert!(
-            !sweep_first(false, SWEPT, almost, 1, room),
+            !sweep_first(SWEPT, almost, 1, room),
             "swept before the sweep interval"
         );
         let after = SWEPT + SWEEP_INTERVAL_NS;
         assert!(
-            sweep_first(false, SWEPT, after, 1, room),
+            sweep_first(SWEPT, after, 1, room),
             "not swept after the sweep interval"
-        );
-    }
-
-    #[test]
-    fn watched_lazy_slots_of_unloaded_libraries_are_swept_one_probe_interval_on() {
-        let room = || MAX_LIBS as u64;
-        let soon = SWEPT + 1_000;
-        assert!(
-            !sweep_first(true, SWEPT, soon, 1, room),
-            "swept within the probe interval"
-        );
-        let two = SWEPT + 2 * probe::PROBE_INTERVAL_NS;
-        assert!(
-            sweep_first(true, SWEPT, two, 1, room),
-            "lazy slots of unloaded libraries kept"
         );
     }
 
@@ -494,15 +468,15 @@ mod tests {
     fn a_tail_that_might_not_find_room_sweeps_first() {
         let soon = SWEPT + 1_000;
         assert!(
-            sweep_first(false, SWEPT, soon, 3, || 2),
+            sweep_first(SWEPT, soon, 3, || 2),
             "2 free records taken for 3 objects"
         );
         assert!(
-            !sweep_first(false, SWEPT, soon, 3, || 3),
+            !sweep_first(SWEPT, soon, 3, || 3),
             "swept with room for the tail"
         );
         assert!(
-            !sweep_first(false, SWEPT, soon, 0, || 0),
+            !sweep_first(SWEPT, soon, 0, || 0),
             "swept for an empty tail"
         );
     }

@@ -740,8 +740,7 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// changed (or a library was left LOADING, or the lazy re-check is due) does refresh take the
 /// state lock: after loads alone it processes the objects the loader added since everything was
 /// processed, which are the tail of its list (`focus`); after unloads it sweeps their records
-/// with a pass over every library at most once per probe interval while lazily bound slots are
-/// watched, else at most once per ten (`focus::sweep_first`); the lazy re-check reads the
+/// with a pass over every library at most once per ten probe intervals (`focus::sweep_first`); the lazy re-check reads the
 /// watched slots from the lazy table (`State::lazy_intact`) and passes over every library only
 /// when one changed; `REFRESH_FULL` (verify and repair everything) passes over every library.
 ///
