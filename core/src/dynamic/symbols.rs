@@ -255,23 +255,32 @@ impl<M: Memory> Dynamic<M> {
                 first[c as usize >> 6] |= 1 << (c & 63);
             }
         }
-        // Almost every symbol is rejected by the first byte of its name: read that byte
-        // alone (an offset at the very end of the table is an empty name).
+        // Almost every symbol is rejected by the first byte of its name: the loop reads that
+        // byte alone (an offset at the very end of the table is an empty name) and leaves the
+        // name compares to an out-of-line call, so that it keeps its few values in registers.
+        let len = strtab.len();
         for (i, s) in syms.iter().enumerate().skip(1) {
             let off = C::sym_name(s) as usize;
-            match strtab.get(off) {
-                Some(&c) if first[c as usize >> 6] & (1 << (c & 63)) != 0 => {}
-                Some(_) => continue,
-                None if off == strtab.len() => continue,
-                None => return Err(bad("symbol name offset past DT_STRSZ")),
-            }
-            let tail = &strtab[off..];
-            for (k, n) in names.iter().enumerate() {
-                if tail.len() > n.len() && tail[n.len()] == 0 && tail[..n.len()] == **n {
-                    f(k, i as u32);
+            if off < len {
+                let c = strtab[off];
+                if first[c as usize >> 6] & (1 << (c & 63)) != 0 {
+                    match_names(&strtab[off..], names, i as u32, f);
                 }
+            } else if off != len {
+                return Err(bad("symbol name offset past DT_STRSZ"));
             }
         }
         Ok(())
+    }
+}
+
+/// Calls `f(k, index)` for each `names[k]` that `tail` (a string table from a symbol's name on)
+/// starts with, NUL-terminated.
+#[inline(never)]
+fn match_names(tail: &[u8], names: &[&[u8]], index: u32, f: &mut impl FnMut(usize, u32)) {
+    for (k, n) in names.iter().enumerate() {
+        if tail.len() > n.len() && tail[n.len()] == 0 && tail[..n.len()] == **n {
+            f(k, index);
+        }
     }
 }

@@ -190,6 +190,9 @@ impl IndexFilter {
 
 /// Fills in the symbol-table indices of each wanted name: one pass over the indices no hash
 /// table covers (below GNU `symoffset` live the undefined symbols), hash lookups for the rest.
+/// The lookups also note each name's first default definition in `Want::own` (what
+/// [`own_definitions`] would find: the same chain, in the same order), so that a library with
+/// a hash table needs no second lookup per name.
 /// Not inlined: its lookups' frames are never on the stack with the scan's.
 #[inline(never)]
 pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> Result<()> {
@@ -212,16 +215,21 @@ pub(super) fn find_indices(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) -> 
         for (w, name) in wants.iter_mut().zip(names) {
             let mut found = [0u32; MAX_INDICES];
             let mut m = 0;
+            let mut own = None;
             d.find_hashed(name, |s| {
-                if s.index >= linear_end {
+                if own.is_none() && s.is_default_definition() {
+                    own = Some(s.address(d.bias));
+                }
+                if s.index >= linear_end && m < MAX_INDICES {
                     found[m] = s.index;
                     m += 1;
                 }
-                m < MAX_INDICES
+                m < MAX_INDICES || own.is_none()
             })?;
             for &i in &found[..m] {
                 record(w, i);
             }
+            w.own = own.unwrap_or(0);
         }
     }
     Ok(())
@@ -249,9 +257,9 @@ const NO_FOUND: Found = Found {
     table: Table::JmpRel,
 };
 
-/// Fills in `Want::own` for the names `d` imports (a lazily bound library).  A lookup error
-/// counts as no definition.  Not inlined: the lookups' frames are not on the stack with the
-/// scan's decisions.
+/// Fills in `Want::own` for the names `d` imports (a lazily bound library without a hash
+/// table: with one, [`find_indices`] noted them).  A lookup error counts as no definition.
+/// Not inlined: the lookups' frames are not on the stack with the scan's decisions.
 #[inline(never)]
 fn own_definitions(d: &Dynamic, names: &[&[u8]], wants: &mut [Want]) {
     for (w, name) in wants.iter_mut().zip(names) {
@@ -357,7 +365,7 @@ pub(super) fn apply(
     if wants[..n].iter().all(|w| w.nindices == 0) {
         return Ok(None);
     }
-    if d.bind_now == 0 {
+    if d.bind_now == 0 && d.gnu_hash == 0 && d.hash == 0 {
         own_definitions(d, &names[..n], &mut wants[..n]);
     }
     prefilter.set(&wants[..n]);
@@ -483,7 +491,7 @@ impl Scan<'_, '_> {
         let lazy = r.table == Table::JmpRel && d.bind_now == 0;
         // A lazy PLT stub lies inside the library; so does a definition of its own (bound to
         // itself, e.g. under RTLD_DEEPBIND), told apart by the library's own definition of the
-        // name (looked up once per lazily bound library, see `own_definitions`).
+        // name (noted by `find_indices`' hash lookups, or by `own_definitions`).
         let unbound = lazy && d.contains(current) && self.wants[k].own != current;
         let c = chain(
             self.sets,
@@ -1106,6 +1114,38 @@ mod tests {
         let (sets, w) = table(&[(0, set(0x2000, BIND)), (2, na)]);
         let c = chain(&sets, &[0, 2], &w, BIND, false, None);
         assert_eq!(parts(&c), (0x2000, 1, 1 << 2, false));
+    }
+
+    #[test]
+    fn the_index_pass_notes_the_own_definition_a_lookup_of_each_name_finds() {
+        // libc (GNU and System V hash) defines malloc and imports _dl_rtld_di_serinfo;
+        // libgcc_s (GNU hash only) defines _Unwind_GetRegionStart; nothing defines the last.
+        let names: [&[u8]; 4] = [
+            b"malloc",
+            b"_Unwind_GetRegionStart",
+            b"_dl_rtld_di_serinfo",
+            b"gothook_no_such_name",
+        ];
+        let mut defined = [0; 4];
+        loader::each(loader::LIBS_ALL, |lib| {
+            let Ok(d) = lib.decode() else {
+                return true;
+            };
+            if d.gnu_hash == 0 && d.hash == 0 {
+                return true;
+            }
+            let mut wants = [EMPTY_WANT; 4];
+            find_indices(&d, &names, &mut wants).unwrap();
+            for (k, name) in names.iter().enumerate() {
+                let own = d.lookup(name).unwrap().map_or(0, |s| s.address(d.bias));
+                assert_eq!(wants[k].own, own, "{:?} in {:?}", name, lib.name);
+                defined[k] += (own != 0) as usize;
+            }
+            true
+        })
+        .unwrap();
+        assert!(defined[0] >= 1 && defined[1] >= 1, "{defined:?}");
+        assert_eq!(defined[3], 0);
     }
 
     #[test]
