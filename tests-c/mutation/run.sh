@@ -27,7 +27,7 @@ ctests_for() {
     */rtld.rs) echo "hooks_refresh_lockfree hooks_refresh_lockfree_namespace_first hooks_refresh_foreign_load" ;;
     */loader.rs) echo "hooks_all_shapes hooks_reload hooks_reload_same_address adopter_swap_not_ready adopter_rtld_next_linked hooks_next_after" ;;
     */loader/*) echo "adopter_rtld_next_linked hooks_next_after" ;;
-    */hooks/*) echo "hooks_all_shapes hooks_stacking hooks_binding hooks_uninstall_exact hooks_refresh_probe hooks_reload hooks_reload_same_address hooks_lazy_repair hooks_api_contract hooks_filters_shared hooks_optional_weak hooks_restore_targets hooks_canonical_plt hooks_next_after hooks_weak_unbound hooks_undecodable_once hooks_many_versions hooks_nohash hooks_addend_pointer hooks_not_ready_retried hooks_left_behind_retried hooks_refresh_foreign_load hooks_refresh_no_clock" ;;
+    */hooks/*) echo "hooks_all_shapes hooks_stacking hooks_binding hooks_uninstall_exact hooks_refresh_probe hooks_reload hooks_reload_same_address hooks_lazy_repair hooks_api_contract hooks_filters_shared hooks_optional_weak hooks_restore_targets hooks_canonical_plt hooks_next_after hooks_weak_unbound hooks_undecodable_once hooks_many_versions hooks_nohash hooks_addend_pointer hooks_not_ready_retried hooks_left_behind_retried hooks_refresh_foreign_load hooks_refresh_no_clock hooks_refresh_cached hooks_refresh_failed_load hooks_refresh_lockfree hooks_refresh_during_dlclose hooks_refresh_after_loading" ;;
     */dynamic/*) echo "hooks_all_shapes" ;;
     *) echo "" ;;
   esac
