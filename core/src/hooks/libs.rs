@@ -300,6 +300,9 @@ impl State {
     /// gothook wrote, read with the kernel's fault-safe copy (a slot of a library unloaded
     /// meanwhile reads as changed or fails the read), and no library is marked for re-scans.
     /// `false` sends the caller to the walk, which checks (and repairs) each library.
+    /// Not inlined: its address lists (640 bytes with the reader's) are never on the stack
+    /// with a pass.
+    #[inline(never)]
     pub(super) fn lazy_intact(&self) -> bool {
         if self.libs.iter().any(|r| r.used() && r.rescan()) {
             return false;
