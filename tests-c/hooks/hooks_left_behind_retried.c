@@ -20,8 +20,8 @@
  *    next refresh hooks it, once the second is READY the next one hooks that (also with
  *    GOTHOOK_REFRESH_CACHED, which must not answer lock-free while a library is left LOADING);
  *  - and what those refreshes cost: a refresh after one dlopen of a library the set refuses
- *    reports exactly that library as filtered and nothing else (two probe intervals after the
- *    last full refresh, with no unload: time alone does not make it walk everything), and the
+ *    reports exactly that library as filtered and nothing else (more than a sweep interval after
+ *    the last full refresh, with no unload: time alone does not make it walk everything), and the
  *    refresh that hooks a library once READY visits only it and the objects after it and
  *    verifies no slot of a library already hooked; a refresh right after an unload alone (within
  *    one probe interval of the last full refresh, as far as the probe clock can tell) walks
@@ -212,7 +212,9 @@ static void one_load_one_object(const char *hooked, const char *refused, const c
   gothook_set s = 0;
   CHECK_ST(gothook_install(&h, 1, &f, &s, NULL), GOTHOOK_OK);
   CHECK_ST(gothook_refresh(GOTHOOK_REFRESH_FULL, NULL), GOTHOOK_OK);
-  sleep_intervals(2);
+  /* More than a sweep interval on, with no unload since the last full pass: time alone does not
+   * make a refresh walk everything. */
+  sleep_intervals(SWEEP_INTERVALS + 1);
   call_fn call = open_call(refused, RTLD_NOW);
   gothook_report r = {0}, want = zero_report;
   want.libs_filtered = 1;
