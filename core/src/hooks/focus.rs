@@ -70,17 +70,27 @@ pub(super) fn tail_len(st: &State, counters: (u64, u64), start: u64) -> Option<u
     let tail = BASE_LEN
         .load(Ordering::Relaxed)
         .saturating_add(counters.0.wrapping_sub(base));
-    if tail > MAX_TAIL {
-        return None;
-    }
     // Unloaded libraries keep their records until a full pass sweeps them (see `sweep_first`),
     // and at once when the tail might not find room for its records without that sweep.
     let swept = SWEPT_AT.load(Ordering::Relaxed);
-    let free = || st.libs.iter().filter(|r| !r.used()).count() as u64;
-    if removed_since_sweep(counters) && sweep_first(swept, start, tail, free) {
-        return None;
+    focused_tail(tail, removed_since_sweep(counters), |tail| {
+        sweep_first(swept, start, tail, || free_records(st))
+    })
+}
+
+/// `tail` if a focused pass may take it on: not longer than [`MAX_TAIL`], and not when
+/// libraries were `removed` since the last sweep and `sweep(tail)` says the sweep comes first.
+fn focused_tail(tail: u64, removed: bool, sweep: impl FnOnce(u64) -> bool) -> Option<u64> {
+    if tail > MAX_TAIL || removed && sweep(tail) {
+        None
+    } else {
+        Some(tail)
     }
-    Some(tail)
+}
+
+/// How many records of the library table are free.
+fn free_records(st: &State) -> u64 {
+    st.libs.iter().filter(|r| !r.used()).count() as u64
 }
 
 /// How long the records of unloaded libraries may stay.
@@ -462,6 +472,50 @@ mod tests {
             sweep_first(SWEPT, after, 1, room),
             "not swept after the sweep interval"
         );
+    }
+
+    #[test]
+    fn a_focused_pass_takes_on_at_most_max_tail_objects() {
+        assert_eq!(focused_tail(MAX_TAIL, false, |_| true), Some(MAX_TAIL));
+        assert_eq!(
+            focused_tail(MAX_TAIL - 1, true, |_| false),
+            Some(MAX_TAIL - 1)
+        );
+        assert_eq!(focused_tail(MAX_TAIL + 1, false, |_| false), None);
+        assert_eq!(focused_tail(0, false, |_| false), Some(0));
+    }
+
+    #[test]
+    fn a_focused_pass_gives_way_to_the_sweep_only_after_unloads() {
+        assert_eq!(
+            focused_tail(3, true, |t| t == 3),
+            None,
+            "the sweep comes first"
+        );
+        assert_eq!(
+            focused_tail(3, true, |_| false),
+            Some(3),
+            "the sweep can wait"
+        );
+        assert_eq!(
+            focused_tail(3, false, |_| true),
+            Some(3),
+            "nothing unloaded: no sweep"
+        );
+    }
+
+    #[test]
+    fn free_records_counts_the_records_no_library_holds() {
+        let mut st = EMPTY_STATE;
+        assert_eq!(free_records(&st), MAX_LIBS as u64);
+        let mut inserted = 0;
+        loader::each(loader::LIBS_ALL, |lib| {
+            inserted += st.insert_lib(lib).is_some() as u64;
+            inserted < 1
+        })
+        .unwrap();
+        assert_eq!(inserted, 1);
+        assert_eq!(free_records(&st), MAX_LIBS as u64 - 1);
     }
 
     #[test]
