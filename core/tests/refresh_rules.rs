@@ -4,14 +4,12 @@
 
 use std::sync::Mutex;
 
-use gothook_core::hooks::{
-    self, Filter, Hook, Report, FILTER_INCLUDE_SELF, REFRESH_CACHED, REFRESH_FLAGS, REFRESH_FULL,
-};
+use gothook_core::hooks::{self, Report, REFRESH_CACHED, REFRESH_FLAGS, REFRESH_FULL};
 use gothook_core::slot;
 use gothook_core::Error;
 
 mod this_binary;
-use this_binary::{getppid_slot, read, this_binary};
+use this_binary::{getppid_slot, install_getppid_here, read, this_binary};
 
 /// Every test rewrites this binary's `getppid` slot: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -21,19 +19,7 @@ extern "C" fn fake_getppid() -> libc::pid_t {
 }
 
 fn install() -> u32 {
-    let hooks = [Hook {
-        symbol: b"getppid",
-        replacement: fake_getppid as *const () as usize,
-        original: None,
-        flags: 0,
-    }];
-    let filter = Filter {
-        flags: FILTER_INCLUDE_SELF,
-        contains: this_binary as *const () as usize,
-        ..Filter::default()
-    };
-    // SAFETY: fake_getppid has getppid's type and calls no original.
-    unsafe { hooks::install(&hooks, &filter, &mut Report::default()) }.unwrap()
+    install_getppid_here(fake_getppid)
 }
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {

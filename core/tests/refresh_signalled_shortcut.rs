@@ -7,11 +7,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF, REFRESH_FULL};
+use gothook_core::hooks::{self, Report, REFRESH_FULL};
 use gothook_core::{loader, probe, rtld};
 
 mod this_binary;
-use this_binary::this_binary;
+use this_binary::install_getppid_here;
 
 extern "C" fn fake_getppid() -> libc::pid_t {
     -9
@@ -63,19 +63,7 @@ fn plain_refresh_answers_while_the_list_lock_is_held() -> bool {
 fn a_set_that_signals_loader_changes_lets_a_recent_refresh_skip_the_loaders_lock() {
     // The locked path: where glibc's counters are read lock-free a refresh never waits anyway.
     rtld::turn_off();
-    let hooks = [Hook {
-        symbol: b"getppid",
-        replacement: fake_getppid as *const () as usize,
-        original: None,
-        flags: 0,
-    }];
-    let filter = Filter {
-        flags: FILTER_INCLUDE_SELF,
-        contains: this_binary as *const () as usize,
-        ..Filter::default()
-    };
-    // SAFETY: fake_getppid has getppid's type and calls no original.
-    let id = unsafe { hooks::install(&hooks, &filter, &mut Report::default()) }.unwrap();
+    let id = install_getppid_here(fake_getppid);
     // A walk that leaves every library settled.
     hooks::refresh(REFRESH_FULL, &mut Report::default()).unwrap();
     assert!(

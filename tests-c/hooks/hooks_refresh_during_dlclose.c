@@ -16,17 +16,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-static int (*real_dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
-static __thread int counting;
-static __thread long walks;
-
-int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data) {
-  if (counting) walks++;
-  if (!real_dl_iterate_phdr) /* called before main */
-    real_dl_iterate_phdr = (int (*)(int (*)(struct dl_phdr_info *, size_t, void *), void *))dlsym(
-        RTLD_NEXT, "dl_iterate_phdr");
-  return real_dl_iterate_phdr(cb, data);
-}
+#include "hk_count_walks.h"
 
 static void *(*orig_malloc)(size_t);
 static void *dc_malloc(size_t n) { return orig_malloc(n); }

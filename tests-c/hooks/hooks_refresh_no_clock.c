@@ -16,24 +16,16 @@
  * Usage: hooks_refresh_no_clock <libhk_fx_now.so> <libhk_probe_mod.so> */
 #include "hk_common.h"
 
+#include "hk_count_walks.h"
+
 static int (*real_clock_gettime)(clockid_t, struct timespec *);
-static int (*real_dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
-static __thread int counting;
-static __thread long clock_reads, walks;
+static __thread long clock_reads;
 
 int clock_gettime(clockid_t c, struct timespec *t) {
   if (counting) clock_reads++;
   if (!real_clock_gettime) /* called before main */
     real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
   return real_clock_gettime(c, t);
-}
-
-int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data) {
-  if (counting) walks++;
-  if (!real_dl_iterate_phdr) /* called before main */
-    real_dl_iterate_phdr = (int (*)(int (*)(struct dl_phdr_info *, size_t, void *), void *))dlsym(
-        RTLD_NEXT, "dl_iterate_phdr");
-  return real_dl_iterate_phdr(cb, data);
 }
 
 static void *(*orig_malloc)(size_t);

@@ -51,3 +51,21 @@ pub fn including_self() -> gothook_core::hooks::Filter {
         ..Default::default()
     }
 }
+
+/// Installs a set that hooks `getppid` in this test binary alone (no original published) and
+/// returns its handle.
+pub fn install_getppid_here(replacement: extern "C" fn() -> libc::pid_t) -> u32 {
+    let hooks = [gothook_core::hooks::Hook {
+        symbol: b"getppid",
+        replacement: replacement as *const () as usize,
+        original: None,
+        flags: 0,
+    }];
+    let filter = gothook_core::hooks::Filter {
+        contains: this_binary as *const () as usize,
+        ..including_self()
+    };
+    let mut rep = gothook_core::hooks::Report::default();
+    // SAFETY: the callers' replacements have getppid's type and call no original.
+    unsafe { gothook_core::hooks::install(&hooks, &filter, &mut rep) }.unwrap()
+}
