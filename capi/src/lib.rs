@@ -1470,16 +1470,16 @@ pub unsafe extern "C" fn gothook_install(
 ///
 /// Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
 /// dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only for
-/// the sweep after unloads (at most once per ten `GOTHOOK_PROBE_INTERVAL_NS`), for a lazy-binding re-check that found a watched slot
-/// changed (the re-check itself, at most once per interval, reads the watched slots with one
-/// `process_vm_readv` of the process by itself, and walks only when that is refused), for
-/// `GOTHOOK_REFRESH_FULL`, and when too many objects were added at once, so a loop of refreshes
-/// walks rarely.  The exception is an overflowed
-/// library table (`GOTHOOK_EFULL`), which every refresh re-scans: those re-scans hold the lock
-/// at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average (bursts up to
-/// `GOTHOOK_LOCK_BURST_NS`), and one the budget holds back is not done: the call answers
-/// `GOTHOOK_EBUSY` at once; call again later if you need its effect.  `GOTHOOK_REFRESH_FULL` is
-/// never held back.
+/// the sweep after unloads (at most once per ten `GOTHOOK_PROBE_INTERVAL_NS`), for a
+/// lazy-binding re-check that found a watched slot changed (the re-check itself, at most once
+/// per interval, reads the watched slots with `process_vm_readv` of the process by itself, one
+/// call per 16 slots, and walks only when that is refused), for `GOTHOOK_REFRESH_FULL`, and
+/// when too many objects were added at once, so a loop of refreshes walks rarely.  The
+/// exception is an overflowed library table (`GOTHOOK_EFULL`), which every refresh re-scans:
+/// those re-scans hold the lock at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average
+/// (bursts up to `GOTHOOK_LOCK_BURST_NS`), and one the budget holds back is not done: the call
+/// answers `GOTHOOK_EBUSY` at once; call again later if you need its effect.
+/// `GOTHOOK_REFRESH_FULL` is never held back.
 ///
 /// Locks: none (the lock-free shortcut, or a refresh that finds nothing changed through the
 /// lock-free counters), the loader's list lock alone (a refresh that finds nothing changed
