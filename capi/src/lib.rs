@@ -1459,8 +1459,7 @@ pub unsafe extern "C" fn gothook_install(
 /// `_dl_find_object`; after unloads, a walk over every library sweeps their records at most once
 /// per ten `GOTHOOK_PROBE_INTERVAL_NS` (a sweep holds the loader's list lock for every library;
 /// stale records cost only table room, a table without room for the new libraries is swept at
-/// once, and a watched lazy slot of an unloaded library fails the lazy re-check, whose walk
-/// sweeps).
+/// once, and the lazy re-check's walk sweeps too).
 /// `GOTHOOK_REFRESH_FULL` re-scans everything.
 ///
 /// Guarantee: a library that finished loading at time t, whoever loaded it (including glibc's
@@ -1470,11 +1469,10 @@ pub unsafe extern "C" fn gothook_install(
 ///
 /// Never sleeps and never spins.  Walks share the loader's list lock with every dlopen and
 /// dlclose in the process (glibc's lock is not fair).  A refresh walks all libraries only for
-/// the sweep after unloads (at most once per ten `GOTHOOK_PROBE_INTERVAL_NS`), for a
-/// lazy-binding re-check that found a watched slot changed (the re-check itself, at most once
-/// per interval, reads the watched slots with `process_vm_readv` of the process by itself, one
-/// call per 16 slots, and walks only when that is refused), for `GOTHOOK_REFRESH_FULL`, and
-/// when too many objects were added at once, so a loop of refreshes walks rarely.  The
+/// the sweep after unloads (at most once per ten `GOTHOOK_PROBE_INTERVAL_NS`), for the
+/// lazy-binding re-check (at most once per interval while lazily bound slots are watched), for
+/// `GOTHOOK_REFRESH_FULL`, and when too many objects were added at once, so a loop of refreshes
+/// walks rarely.  The
 /// exception is an overflowed library table (`GOTHOOK_EFULL`), which every refresh re-scans:
 /// those re-scans hold the lock at most 1/`GOTHOOK_LOCK_SHARE_INVERSE` of the time on average
 /// (bursts up to `GOTHOOK_LOCK_BURST_NS`), and one the budget holds back is not done: the call

@@ -248,54 +248,6 @@ pub fn getpid() -> u32 {
     unsafe { libc::syscall(libc::SYS_getpid) as u32 }
 }
 
-/// Most words [`read_words_checked`] reads in one call (its address list lives on the stack).
-pub const CHECKED_WORDS: usize = 16;
-
-/// Reads the words at `src` (aligned addresses of this process) into `dst` with one
-/// `process_vm_readv` of this process by itself, which copies through the kernel: an address
-/// that is not mapped or not readable makes the call fail (`false`) instead of faulting, so
-/// `src` may name memory unmapped meanwhile.  `false` too when the call is refused (a seccomp
-/// filter) or `src` is longer than [`CHECKED_WORDS`] or `dst`.  A word written concurrently
-/// may read torn.  Two system calls (`getpid`, `process_vm_readv`); signal-safe; no allocation.
-pub fn read_words_checked(src: &[usize], dst: &mut [usize]) -> bool {
-    let ws = core::mem::size_of::<usize>();
-    let n = src.len();
-    if n > CHECKED_WORDS || dst.len() < n {
-        return false;
-    }
-    if n == 0 {
-        return true;
-    }
-    let mut remote = [libc::iovec {
-        iov_base: core::ptr::null_mut(),
-        iov_len: 0,
-    }; CHECKED_WORDS];
-    for (r, &a) in remote.iter_mut().zip(src) {
-        r.iov_base = a as *mut c_void;
-        r.iov_len = ws;
-    }
-    let bytes = core::mem::size_of_val(src);
-    let local = libc::iovec {
-        iov_base: dst.as_mut_ptr().cast(),
-        iov_len: bytes,
-    };
-    // SAFETY: `local` describes `dst`, writable for `n` words, alive for the call; the remote
-    // ranges are read by the kernel, which reports an unreadable one as an error instead of
-    // touching it from this thread.
-    let got = unsafe {
-        libc::syscall(
-            libc::SYS_process_vm_readv,
-            getpid() as c_int,
-            &local as *const libc::iovec,
-            1usize,
-            remote.as_ptr(),
-            n,
-            0usize,
-        )
-    };
-    got == bytes as libc::c_long
-}
-
 /// Whether thread `tid` belongs to this process (raw `tgkill(getpid(), tid, 0)`: signal 0 checks
 /// existence and sends nothing).  A lock word that names a thread of the parent reads false in a
 /// forked child.  Signal-safe.

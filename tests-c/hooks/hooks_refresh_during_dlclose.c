@@ -7,8 +7,8 @@
  * checks 2,000 such refreshes: 0 dl_iterate_phdr calls, every one GOTHOOK_OK; and that the
  * counting sees gothook's walks (a GOTHOOK_REFRESH_FULL refresh is seen walking).
  * The set applies to the bind-now fixture only, so no lazily bound slot is watched (that
- * re-check takes the loader's list lock once per probe interval, by design); the refreshes are
- * counted more than one probe interval after the last walk.
+ * re-check walks once per probe interval, by design); the refreshes are counted more than one
+ * probe interval after the last walk.
  * Skipped (77) where the counters are not read lock-free (musl, static programs).
  * Usage: hooks_refresh_during_dlclose <libhk_fx_now.so> <libhk_dtor_gated.so> */
 #include "hk_common.h"

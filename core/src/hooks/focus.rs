@@ -101,8 +101,8 @@ pub(super) const SWEEP_INTERVAL_NS: u64 = 10 * probe::PROBE_INTERVAL_NS;
 /// `free` counts the free records of the library table.
 ///
 /// A stale record costs only table room and a re-apply of a tail object that lands on its
-/// address (watched lazy slots of an unloaded library fail the lazy re-check's read, which
-/// then walks, and that pass sweeps them).  So: at once when the tail might not find room
+/// address (while lazy slots are watched, the lazy re-check passes over every library once per
+/// probe interval anyway, and that pass sweeps).  So: at once when the tail might not find room
 /// without the sweep, otherwise [`SWEEP_INTERVAL_NS`] after the last sweep.  Why not every
 /// probe interval: a full pass holds the loader's list lock for every listed library
 /// (about 0.65 µs each here, 650 µs with 1,000 libraries), and under a dlopen/dlclose storm it

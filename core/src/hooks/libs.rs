@@ -296,35 +296,6 @@ impl State {
         })
     }
 
-    /// The lazy re-check without a walk: whether every watched lazy slot still holds the hook
-    /// gothook wrote, read with the kernel's fault-safe copy (a slot of a library unloaded
-    /// meanwhile reads as changed or fails the read), and no library is marked for re-scans.
-    /// `false` sends the caller to the walk, which checks (and repairs) each library.
-    /// Not inlined: its address lists (640 bytes with the reader's) are never on the stack
-    /// with a pass.
-    #[inline(never)]
-    pub(super) fn lazy_intact(&self) -> bool {
-        if self.libs.iter().any(|r| r.used() && r.rescan()) {
-            return false;
-        }
-        const N: usize = crate::sys::CHECKED_WORDS;
-        let (mut at, mut want, mut got) = ([0usize; N], [0usize; N], [0usize; N]);
-        for chunk in self.lazy[..self.nlazy].chunks(N) {
-            for (k, l) in chunk.iter().enumerate() {
-                let rec = &self.libs[l.lib()];
-                match self.value_of(l.hook) {
-                    Some(v) if rec.used() => (at[k], want[k]) = (l.slot(rec.bias), v),
-                    _ => return false,
-                }
-            }
-            let n = chunk.len();
-            if !crate::sys::read_words_checked(&at[..n], &mut got[..n]) || got[..n] != want[..n] {
-                return false;
-            }
-        }
-        true
-    }
-
     /// Brings library `i`'s lazy records up to date after a pass patched it: slots it noted
     /// (in the scratch notes) keep (or, if they were unbound, get) a record of the hook now
     /// written; records of slots no set holds any more are dropped.  Slots that cannot be

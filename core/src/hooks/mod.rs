@@ -740,9 +740,8 @@ fn forget(st: &mut State, pos: usize, id: SetId) {
 /// changed (or a library was left LOADING, or the lazy re-check is due) does refresh take the
 /// state lock: after loads alone it processes the objects the loader added since everything was
 /// processed, which are the tail of its list (`focus`); after unloads it sweeps their records
-/// with a pass over every library at most once per ten probe intervals (`focus::sweep_first`); the lazy re-check reads the
-/// watched slots from the lazy table (`State::lazy_intact`) and passes over every library only
-/// when one changed; `REFRESH_FULL` (verify and repair everything) passes over every library.
+/// with a pass over every library at most once per ten probe intervals (`focus::sweep_first`);
+/// the lazy re-check and `REFRESH_FULL` (verify and repair everything) pass over every library.
 ///
 /// A library that finished loading at time t is hooked by the first refresh that starts at or
 /// after t + [`probe::PROBE_INTERVAL_NS`] and does not answer `Busy` (see [`probe`]).  While slots
@@ -957,17 +956,6 @@ fn refresh_locked(
     if !full && !changed && st.unsettled == 0 && !lazy_due && st.overflow && !probe::budget_allows()
     {
         return Err(Error::Busy);
-    }
-    // The lazy re-check alone (nothing else changed): the watched slots read straight from the
-    // lazy table, instead of a pass over every library (which holds the loader's list lock for
-    // each: 650 µs with 1,000 libraries, once per probe interval while lazy slots are watched).
-    // A slot that changed, or a library marked for re-scans, takes the walk below.
-    if !full && !changed && st.unsettled == 0 && !st.overflow && lazy_due && st.lazy_intact() {
-        LAZY_CHECKED.store(start, Ordering::Release);
-        SETTLED.store(1, Ordering::Release);
-        SEEN_GENERATION.store(g, Ordering::Release);
-        probe::probed(start);
-        return Ok(());
     }
     let t0 = crate::sys::monotonic_ns();
     // After loads only, the new objects are the tail of the list (see `focus`): process
