@@ -4,12 +4,14 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use gothook_core::hooks::{self, Filter, Hook, Report, FILTER_INCLUDE_SELF, REFRESH_FULL};
+use gothook_core::hooks::{self, Report, REFRESH_FULL};
 use gothook_core::slot::Batch;
 use gothook_core::Error;
 
 mod pages;
 use pages::maps_descriptors;
+mod this_binary;
+use this_binary::{getppid_hook, including_self};
 
 static ORIGINAL: AtomicUsize = AtomicUsize::new(0);
 
@@ -19,17 +21,9 @@ extern "C" fn fake_getppid() -> libc::pid_t {
 
 #[test]
 fn a_pass_with_nothing_to_write_does_not_need_the_swap_lock() {
-    let hooks = [Hook {
-        symbol: b"getppid",
-        replacement: fake_getppid as *const () as usize,
-        original: Some(&ORIGINAL),
-        flags: 0,
-    }];
+    let hooks = [getppid_hook(fake_getppid, &ORIGINAL)];
     // This test binary embeds gothook (its own object) and imports getppid.
-    let filter = Filter {
-        flags: FILTER_INCLUDE_SELF,
-        ..Filter::default()
-    };
+    let filter = including_self();
     let maps_before = maps_descriptors();
     let mut rep = Report::default();
     // SAFETY: fake_getppid has getppid's type and needs no original.
