@@ -605,17 +605,65 @@ fn time_probe() -> f64 {
 }
 
 // ---------------------------------------------------------------- interference
-/// The third thread of an interference storm: `None` none, `Some(None)` a spinning thread,
-/// `Some(Some(flags))` a thread calling `gothook_refresh(flags)` as fast as it can.
-/// Returns the dlopen+dlclose rate, the refreshes made, the fraction of the storm's loads
-/// that the refresh thread patched (its reports' `libs_patched` over the loads) and the storm
-/// threads' CPU time over the window (1.0: one storm thread always on a CPU).
-fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32>>) -> (f64, u64, f64, f64) {
+/// The third party of an interference storm.
+#[derive(Clone, Copy)]
+enum Third {
+    /// Nothing: the storm alone.
+    Nobody,
+    /// A thread of this process spinning on the other CPU, touching no memory and no lock: what
+    /// any running thread of the process costs the storm (on a VM, every `munmap` and
+    /// `mprotect` of the storm then interrupts that CPU to flush its TLB).
+    SpinThread,
+    /// A separate process spinning: the same CPU pressure without sharing the address space.
+    SpinProcess,
+    /// A thread calling `gothook_refresh(flags)` as fast as it can.
+    Refresh(u32),
+}
+
+/// What one storm window measured.
+struct Storm {
+    /// dlopen+dlclose per second.
+    rate: f64,
+    /// Refreshes made (or spinner rounds).
+    refreshes: u64,
+    /// The share of the storm's loads that the refresh thread patched (its reports'
+    /// `libs_patched` over the loads).
+    covered: f64,
+    /// The storm threads' CPU time over the window (1.0: one storm thread always on a CPU).
+    cpu: f64,
+    /// TLB-shootdown interrupts (/proc/interrupts "TLB") per dlopen+dlclose; NaN if unreadable.
+    tlb_per_op: f64,
+}
+
+/// The machine's TLB-shootdown interrupt count, all CPUs (None where /proc/interrupts has no
+/// such line: not x86, or not readable).
+fn tlb_shootdowns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/interrupts").ok()?;
+    let line = s.lines().find(|l| l.trim_start().starts_with("TLB:"))?;
+    Some(line.split_whitespace().skip(1).map_while(|w| w.parse::<u64>().ok()).sum())
+}
+
+fn dl_storm(dir: &str, ks: &[usize], dur: Duration, third: Third) -> Storm {
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     let cpu_ns = Arc::new(AtomicU64::new(0));
     let refreshes = Arc::new(AtomicU64::new(0));
     let patched = Arc::new(AtomicU64::new(0));
+    let mut child = None;
+    if let Third::SpinProcess = third {
+        // The child only spins until it is killed (no allocation, no lock after fork).
+        match unsafe { libc::fork() } {
+            0 => {
+                let mut x = 0u64;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+                }
+            }
+            pid if pid > 0 => child = Some(pid),
+            _ => panic!("fork failed"),
+        }
+    }
+    let tlb0 = tlb_shootdowns();
     let mut th = Vec::new();
     for &k in ks {
         let (stop, ops, cpu_ns) = (stop.clone(), ops.clone(), cpu_ns.clone());
@@ -631,12 +679,12 @@ fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32
             cpu_ns.fetch_add(thread_cpu_ns() - c0, Ordering::Relaxed);
         }));
     }
-    if let Some(real) = refresher {
+    if matches!(third, Third::SpinThread | Third::Refresh(_)) {
         let (stop, refreshes, patched) = (stop.clone(), refreshes.clone(), patched.clone());
         th.push(std::thread::spawn(move || {
             let mut x = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                if let Some(flags) = real {
+                if let Third::Refresh(flags) = third {
                     let mut rep = GReport::default();
                     unsafe { gothook_refresh(flags, &mut rep) };
                     if rep.libs_patched != 0 {
@@ -659,9 +707,24 @@ fn dl_storm(dir: &str, ks: &[usize], dur: Duration, refresher: Option<Option<u32
         t.join().unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
+    let tlb1 = tlb_shootdowns();
+    if let Some(pid) = child {
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
     let n = ops.load(Ordering::Relaxed);
-    let cpu = cpu_ns.load(Ordering::Relaxed) as f64 / 1e9 / secs;
-    (n as f64 / secs, refreshes.load(Ordering::Relaxed), patched.load(Ordering::Relaxed) as f64 / n.max(1) as f64, cpu)
+    Storm {
+        rate: n as f64 / secs,
+        refreshes: refreshes.load(Ordering::Relaxed),
+        covered: patched.load(Ordering::Relaxed) as f64 / n.max(1) as f64,
+        cpu: cpu_ns.load(Ordering::Relaxed) as f64 / 1e9 / secs,
+        tlb_per_op: match (tlb0, tlb1) {
+            (Some(a), Some(b)) => b.saturating_sub(a) as f64 / n.max(1) as f64,
+            _ => f64::NAN,
+        },
+    }
 }
 
 
@@ -961,46 +1024,61 @@ fn main() {
         if on("storm") {
             const STORM_ROUNDS: usize = 7;
             let round = Duration::from_secs_f64(storm_secs / STORM_ROUNDS as f64);
-            let (mut base, mut busy, mut with, mut nref, mut cached) = (0.0, 0.0, 0.0, 0u64, 0.0);
-            let mut covered = 0.0;
-            let (mut r_with, mut r_busy, mut r_cached) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut cpu_base, mut cpu_with) = (0.0, 0.0);
+            // Per configuration: mean rate, median of the rounds' ratios to "alone", mean CPU
+            // share and TLB shootdowns per operation.
+            const CONFIGS: [(&str, Third); 5] = [
+                ("alone", Third::Nobody),
+                ("spinning thread", Third::SpinThread),
+                ("spinning process", Third::SpinProcess),
+                ("refresh loop", Third::Refresh(0)),
+                ("GOTHOOK_REFRESH_CACHED loop", Third::Refresh(GOTHOOK_REFRESH_CACHED)),
+            ];
             let k = STORM_ROUNDS as f64;
+            let mut rate = [0.0f64; 5];
+            let mut cpu = [0.0f64; 5];
+            let mut tlb = [0.0f64; 5];
+            let mut ratio: [Vec<f64>; 5] = Default::default();
+            // The refresh loop against the spinning thread of the same round: what the loop
+            // costs beyond being a running thread of the process.
+            let mut beyond_spin = Vec::new();
+            let (mut nref, mut covered) = (0u64, 0.0);
             for _ in 0..STORM_ROUNDS {
-                let b = dl_storm(&dir, &storm, round, None);
-                base += b.0 / k;
-                cpu_base += b.3 / k;
-                let sp = dl_storm(&dir, &storm, round, Some(None));
-                busy += sp.0 / k;
-                r_busy.push(sp.0 / b.0);
-                let (w, n, c, wc) = dl_storm(&dir, &storm, round, Some(Some(0)));
-                with += w / k;
-                cpu_with += wc / k;
-                r_with.push(w / b.0);
-                nref += n;
-                covered += c / k;
-                let ca = dl_storm(&dir, &storm, round, Some(Some(GOTHOOK_REFRESH_CACHED)));
-                cached += ca.0 / k;
-                r_cached.push(ca.0 / b.0);
+                let mut got = [0.0f64; 5];
+                for (i, &(_, third)) in CONFIGS.iter().enumerate() {
+                    let r = dl_storm(&dir, &storm, round, third);
+                    got[i] = r.rate;
+                    rate[i] += r.rate / k;
+                    cpu[i] += r.cpu / k;
+                    tlb[i] += r.tlb_per_op / k;
+                    ratio[i].push(r.rate / got[0]);
+                    if i == 3 {
+                        nref += r.refreshes;
+                        covered += r.covered / k;
+                    }
+                }
+                beyond_spin.push(got[3] / got[1]);
                 for _ in 0..4 {
                     refresh(0);
                 }
             }
-            row.put("dlopen+dlclose/s alone", base);
-            row.put("dlopen+dlclose/s with spinning thread", busy);
-            row.put("dlopen+dlclose/s with refresh loop", with);
-            row.put("dlopen+dlclose/s with GOTHOOK_REFRESH_CACHED loop", cached);
+            for (i, &(name, _)) in CONFIGS.iter().enumerate() {
+                row.put(&format!("dlopen+dlclose/s {}{name}", if i == 0 { "" } else { "with " }), rate[i]);
+            }
             row.put("refreshes/s in storm", nref as f64 / storm_secs);
             row.put("storm loads the refresh loop patched (%)", covered * 100.0);
-            row.put("storm thread CPU share alone (%)", cpu_base * 100.0);
-            row.put("storm thread CPU share with refresh loop (%)", cpu_with * 100.0);
+            row.put("storm thread CPU share alone (%)", cpu[0] * 100.0);
+            row.put("storm thread CPU share with refresh loop (%)", cpu[3] * 100.0);
+            for (i, &(name, _)) in CONFIGS.iter().enumerate() {
+                row.put(&format!("TLB shootdowns per dlopen+dlclose, {name}"), tlb[i]);
+            }
             let lo_hi = |v: &[f64]| v.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-            let (lo, hi) = lo_hi(&r_with);
-            row.put("interference, refresh loop (median of rounds, %)", median(&mut r_with) * 100.0);
+            let (lo, hi) = lo_hi(&ratio[3]);
             row.put("interference, refresh loop, lowest round (%)", lo * 100.0);
             row.put("interference, refresh loop, highest round (%)", hi * 100.0);
-            row.put("interference, spinning thread (median of rounds, %)", median(&mut r_busy) * 100.0);
-            row.put("interference, GOTHOOK_REFRESH_CACHED loop (median of rounds, %)", median(&mut r_cached) * 100.0);
+            for (i, &(name, _)) in CONFIGS.iter().enumerate().skip(1) {
+                row.put(&format!("interference, {name} (median of rounds, %)"), median(&mut ratio[i]) * 100.0);
+            }
+            row.put("refresh loop over spinning thread (median of rounds, %)", median(&mut beyond_spin) * 100.0);
         }
 
         // ---- probe with the dlopen interception installed: the lock-free fast path
@@ -1199,8 +1277,16 @@ fn main() {
         let x = r.get("interference, refresh loop (median of rounds, %)");
         let (lo, hi) = (r.get("interference, refresh loop, lowest round (%)"), r.get("interference, refresh loop, highest round (%)"));
         let y = r.get("interference, spinning thread (median of rounds, %)");
+        let yp = r.get("interference, spinning process (median of rounds, %)");
+        let z = r.get("refresh loop over spinning thread (median of rounds, %)");
+        let (ta, ts, tp, tl) = (
+            r.get("TLB shootdowns per dlopen+dlclose, alone"),
+            r.get("TLB shootdowns per dlopen+dlclose, spinning thread"),
+            r.get("TLB shootdowns per dlopen+dlclose, spinning process"),
+            r.get("TLB shootdowns per dlopen+dlclose, refresh loop"),
+        );
         let (cb, cw) = (r.get("storm thread CPU share alone (%)"), r.get("storm thread CPU share with refresh loop (%)"));
-        let _ = writeln!(o, "| interference L={} >= 80 % | {x:.0} % (median of the rounds' ratios, {lo:.0}-{hi:.0} %; a spinning thread: {y:.0} %; storm thread on a CPU {cb:.0} % of the time alone, {cw:.0} % next to the loop) | {} |", r.l, pm(x >= 80.0));
+        let _ = writeln!(o, "| interference L={} >= 80 % | {x:.0} % (median of the rounds' ratios, {lo:.0}-{hi:.0} %; a spinning thread: {y:.0} %, a spinning process: {yp:.0} %; the loop against the spinning thread of the same round: {z:.0} %; TLB shootdowns per dlopen+dlclose alone {ta:.1}, next to the spinning thread {ts:.1}, process {tp:.1}, loop {tl:.1}; storm thread on a CPU {cb:.0} % of the time alone, {cw:.0} % next to the loop) | {} |", r.l, pm(x >= 80.0));
         let c = r.get("interference, GOTHOOK_REFRESH_CACHED loop (median of rounds, %)");
         let _ = writeln!(o, "| interference L={}, a GOTHOOK_REFRESH_CACHED loop, >= 80 % | {c:.0} % | {} |", r.l, pm(c >= 80.0));
     }
