@@ -1456,7 +1456,9 @@ pub unsafe extern "C" fn gothook_install(
 /// loader's list lock once.
 /// When the counters changed after loads only, refresh processes just the objects the loader
 /// appended since (the tail of its list); libraries left LOADING are watched through
-/// `_dl_find_object`; after unloads, a walk over every library sweeps their records at most once
+/// `_dl_find_object`, and the refresh that patches one once it is READY, with nothing loaded or
+/// unloaded since, processes the objects the earlier refresh reported without walking the list
+/// to them again (the loader's counters prove them still listed); after unloads, a walk over every library sweeps their records at most once
 /// per ten `GOTHOOK_PROBE_INTERVAL_NS` (a sweep holds the loader's list lock for every library;
 /// stale records cost only table room, a table without room for the new libraries is swept at
 /// once, and the lazy re-check's walk sweeps too).

@@ -298,20 +298,132 @@ fn c_name<'a>(p: *const core::ffi::c_char) -> (&'a [u8], *const u8) {
 
 /// Calls `f` for each listed object, inside `dl_iterate_phdr`; `f` returns false to stop.
 fn raw_walk<F: FnMut(&mut Raw<'_>) -> bool>(f: F) -> c_int {
-    raw_walk_from(0, f).0
+    raw_walk_from(0, None, f).0
 }
 
 /// What a walk's callback carries: how many leading objects to pass over, how many it has seen.
-struct Walk<F> {
+struct Walk<'r, F> {
     skip: usize,
     seen: usize,
+    /// Where [`each_from`] records the reported objects for a later replay (see [`Snapshot`]).
+    rec: Option<&'r mut Snapshot>,
     f: F,
 }
+
+/// What the loader's walk reports of one listed object, as plain numbers: kept by
+/// [`each_from`] so that the same objects can be processed again without walking while nothing
+/// was listed or unlisted (see [`Snapshot`]).
+#[derive(Clone, Copy, Default)]
+struct Listed {
+    bias: usize,
+    /// `dlpi_name` (NUL-terminated, owned by the loader; 0 for none).
+    name: usize,
+    phdr: usize,
+    phnum: u16,
+}
+
+/// Builds the raw record of the object the loader reports as (`bias`, `name`, `phdr`, `phnum`)
+/// (segments and RELRO range from its program headers) and hands it to `f`; returns what `f`
+/// returns.
+///
+/// # Safety
+/// These are what the loader reported for an object that is listed now, and the caller holds the
+/// loader's list lock (inside a walk callback), so its name and program headers stay valid while
+/// `f` runs.
+unsafe fn with_raw<F: FnMut(&mut Raw<'_>) -> bool>(
+    f: &mut F,
+    bias: usize,
+    name: usize,
+    phdr: usize,
+    phnum: u16,
+    counters: (u64, u64),
+) -> bool {
+    let (name, name_ptr) = c_name(name as *const core::ffi::c_char);
+    let is64 = cfg!(target_pointer_width = "64");
+    let mut segs = Segments::default();
+    let mut relro = (0, 0);
+    // SAFETY: phdr/phnum describe the object's program headers (the caller's contract).
+    if let Ok(bytes) = unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) } {
+        for p in dynamic::phdrs(bytes, is64) {
+            let start = bias.wrapping_add(p.vaddr as usize);
+            if p.p_type == elf::PT_LOAD {
+                let _ = segs.push(start, p.memsz as usize, p.flags);
+            } else if p.p_type == elf::PT_GNU_RELRO {
+                relro = (start, start.wrapping_add(p.memsz as usize));
+            }
+        }
+    }
+    let mut raw = Raw {
+        lib: LibInfo {
+            bias,
+            name,
+            name_ptr,
+            phdr,
+            phnum,
+            kind: LibKind::Other,
+            readiness: Readiness::Unknown,
+            adds: counters.0,
+            subs: counters.1,
+            index: 0,
+            segs: &segs,
+        },
+        relro,
+    };
+    f(&mut raw)
+}
+
+/// Most objects a [`Snapshot`] keeps: a focused pass's tail is usually one or two objects.
+const SNAPSHOT_MAX: usize = 8;
+
+/// The objects the last complete [`each_from`] walk reported from its start position on, with
+/// the loader's counters it read.  While those counters are unchanged, the loader has listed
+/// nothing (every listing bumps the add counter) and unlisted nothing (every unlisting lowers
+/// the object count, so the remove counter moves): the same objects are listed, in the same
+/// order, with the same records, and a walk from the same position under the list lock would
+/// report exactly these (only their readiness may have changed, and it is decided again).
+/// Written and read only inside walk callbacks, so under the loader's list lock.
+struct Snapshot {
+    valid: bool,
+    from: u32,
+    /// Objects recorded; more than [`SNAPSHOT_MAX`] when some did not fit (then not valid).
+    n: usize,
+    /// The counters the recorded walk read (`None`: it reported no object).
+    counters: Option<(u64, u64)>,
+    objs: [Listed; SNAPSHOT_MAX],
+}
+
+impl Snapshot {
+    /// Records one object a walk reported, with the counters it read.
+    fn record(&mut self, obj: Listed, counters: (u64, u64)) {
+        if let Some(slot) = self.objs.get_mut(self.n) {
+            *slot = obj;
+        }
+        self.n = self.n.saturating_add(1);
+        self.counters = Some(counters);
+    }
+}
+
+static SNAPSHOT: OwnedLock<Snapshot> = OwnedLock::new_in_walks(Snapshot {
+    valid: false,
+    from: 0,
+    n: 0,
+    counters: None,
+    objs: [Listed {
+        bias: 0,
+        name: 0,
+        phdr: 0,
+        phnum: 0,
+    }; SNAPSHOT_MAX],
+});
 
 /// [`raw_walk`] for the objects from position `skip` on: the callbacks for the ones before only
 /// count (no program header is read), so skipping costs the loader's own per-object work.
 /// Returns `dl_iterate_phdr`'s result and the number of objects it reported.
-fn raw_walk_from<F: FnMut(&mut Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, usize) {
+fn raw_walk_from<F: FnMut(&mut Raw<'_>) -> bool>(
+    skip: usize,
+    rec: Option<&mut Snapshot>,
+    f: F,
+) -> (c_int, usize) {
     /// # Safety
     /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
     /// `Walk<F>` that `raw_walk_from` passed, alive for the walk.
@@ -321,61 +433,50 @@ fn raw_walk_from<F: FnMut(&mut Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, u
         data: *mut c_void,
     ) -> c_int {
         // SAFETY: `data` is the Walk passed below, alive for the whole walk.
-        let walk = unsafe { &mut *(data as *mut Walk<F>) };
+        let walk = unsafe { &mut *(data as *mut Walk<'_, F>) };
         walk.seen += 1;
         if walk.seen <= walk.skip {
             return 0;
         }
-        let f = &mut walk.f;
         // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes.
         let info = unsafe { &*info };
-        let (adds, subs) = if size >= sys::INFO_WITH_COUNTERS {
+        let counters = if size >= sys::INFO_WITH_COUNTERS {
             (info.dlpi_adds, info.dlpi_subs)
         } else {
             (0, 0)
         };
-        let (name, name_ptr) = c_name(info.dlpi_name);
-        let is64 = cfg!(target_pointer_width = "64");
-        let bias = info.dlpi_addr as usize;
-        let (phdr, phnum) = (info.dlpi_phdr as usize, info.dlpi_phnum);
-        let mut segs = Segments::default();
-        let mut relro = (0, 0);
-        // SAFETY: dlpi_phdr/dlpi_phnum describe the object's program headers.
-        if let Ok(bytes) = unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) } {
-            for p in dynamic::phdrs(bytes, is64) {
-                let start = bias.wrapping_add(p.vaddr as usize);
-                if p.p_type == elf::PT_LOAD {
-                    let _ = segs.push(start, p.memsz as usize, p.flags);
-                } else if p.p_type == elf::PT_GNU_RELRO {
-                    relro = (start, start.wrapping_add(p.memsz as usize));
-                }
-            }
+        let (bias, name, phdr, phnum) = (
+            info.dlpi_addr as usize,
+            info.dlpi_name as usize,
+            info.dlpi_phdr as usize,
+            info.dlpi_phnum,
+        );
+        if let Some(s) = walk.rec.as_deref_mut() {
+            s.record(
+                Listed {
+                    bias,
+                    name,
+                    phdr,
+                    phnum,
+                },
+                counters,
+            );
         }
-        let mut raw = Raw {
-            lib: LibInfo {
-                bias,
-                name,
-                name_ptr,
-                phdr,
-                phnum,
-                kind: LibKind::Other,
-                readiness: Readiness::Unknown,
-                adds,
-                subs,
-                index: 0,
-                segs: &segs,
-            },
-            relro,
-        };
-        if f(&mut raw) {
+        // SAFETY: the loader reported this object in this callback.
+        if unsafe { with_raw(&mut walk.f, bias, name, phdr, phnum, counters) } {
             0
         } else {
             1
         }
     }
-    let mut walk = Walk { skip, seen: 0, f };
+    let mut walk = Walk {
+        skip,
+        seen: 0,
+        rec,
+        f,
+    };
     // SAFETY: `cb::<F>` matches the callback ABI and only uses `data` as `&mut Walk<F>`.
-    let rc = unsafe { sys::dl_iterate_phdr(cb::<F>, &mut walk as *mut Walk<F> as *mut c_void) };
+    let rc = unsafe { sys::dl_iterate_phdr(cb::<F>, &mut walk as *mut Walk<'_, F> as *mut c_void) };
     (rc, walk.seen)
 }
 
@@ -384,7 +485,7 @@ fn raw_walk_from<F: FnMut(&mut Raw<'_>) -> bool>(skip: usize, f: F) -> (c_int, u
 ///
 /// Context: malloc-safe; not signal-safe.  `Busy` when walks are refused in this process.
 pub fn count() -> Result<usize> {
-    match raw_walk_from(usize::MAX, |_| true) {
+    match raw_walk_from(usize::MAX, None, |_| true) {
         (sys::WALK_REFUSED, _) => Err(Error::Busy),
         (_, n) => Ok(n),
     }
@@ -708,6 +809,11 @@ pub fn each(flags: u32, f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
 /// [`each`] for the listed objects from position `from` on (`LibInfo::index >= from`): the
 /// ones before are passed over without being classified or reported.
 ///
+/// Inside a walk callback (a refresh's pass), when the last complete walk from the same
+/// position reported at most a few objects and the loader's counters have not moved since,
+/// those objects are processed again without a walk ([`Snapshot`]): a walk visits every listed
+/// object before `from` while it holds the loader's list lock, which every `dlclose` needs.
+///
 /// Context: malloc-safe; not signal-safe.
 pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool) -> Result<()> {
     if flags & !LIBS_FLAGS != 0 {
@@ -717,7 +823,7 @@ pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool)
     let aux = Aux::read();
     let mut prot = Protections::new();
     let mut index = from;
-    raw_walk_from(from as usize, |raw| {
+    let mut classify = |raw: &mut Raw<'_>| {
         let kind = kind_of(raw, &aux);
         let readiness = readiness(raw, kind, rule, &mut prot);
         let i = index;
@@ -729,8 +835,56 @@ pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool)
         raw.lib.readiness = readiness;
         raw.lib.index = i;
         f(&raw.lib)
-    });
+    };
+    if !sys::in_list_lock() {
+        // Nothing keeps the objects listed between two walks: walk, record nothing.
+        raw_walk_from(from as usize, None, classify);
+        return Ok(());
+    }
+    let mut snap = match replay(from, &mut classify) {
+        Ok(()) => return Ok(()),
+        Err(snap) => snap,
+    };
+    let (rc, _) = raw_walk_from(from as usize, snap.as_deref_mut(), classify);
+    if let Some(s) = snap.as_deref_mut() {
+        // Kept only from a walk that reached the end of the list, with room for every object.
+        s.valid = rc == 0 && s.n <= SNAPSHOT_MAX && s.counters.is_some();
+        s.from = from;
+    }
     Ok(())
+}
+
+/// [`each_from`]'s replay: `Ok` when the objects of the [`Snapshot`] were handed to `f` in
+/// place of a walk from `from`, else the snapshot to record the walk in (`None` outside a hold
+/// of the list lock, `sys::in_list_lock`, which the caller checked; or in a nested walk, whose
+/// outer walk holds it).  Not inlined: its record
+/// of an object is never on the stack together with the walk callback's.
+#[inline(never)]
+fn replay<F: FnMut(&mut Raw<'_>) -> bool>(
+    from: u32,
+    f: &mut F,
+) -> core::result::Result<(), Option<crate::lock::Guard<'static, Snapshot>>> {
+    let mut snap = match SNAPSHOT.try_lock() {
+        Ok(Some(g)) => g,
+        _ => return Err(None),
+    };
+    let now = crate::rtld::counters();
+    if snap.valid && snap.from == from && now.is_some() && now == snap.counters {
+        let counters = now.unwrap_or_default();
+        for &obj in &snap.objs[..snap.n.min(SNAPSHOT_MAX)] {
+            // SAFETY: this thread holds the loader's list lock (`in_list_lock`, on glibc:
+            // `rtld::counters` answered), and the counters equal those of the walk that
+            // reported `obj`, so it is still listed with the same record (see `Snapshot`).
+            if !unsafe { with_raw(f, obj.bias, obj.name, obj.phdr, obj.phnum, counters) } {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    snap.valid = false;
+    snap.n = 0;
+    snap.counters = None;
+    Err(Some(snap))
 }
 
 /// The loader's (adds, subs) counters, read from the first listed object only: O(1), but it

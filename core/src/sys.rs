@@ -156,7 +156,7 @@ pub fn with_list_lock(f: &mut dyn FnMut((u64, u64))) -> bool {
         } else {
             (0, 0)
         };
-        f(counters);
+        holding_list_lock(|| f(counters));
         1
     }
     let mut f = f;
@@ -167,6 +167,54 @@ pub fn with_list_lock(f: &mut dyn FnMut((u64, u64))) -> bool {
             &mut f as *mut &mut dyn FnMut((u64, u64)) as *mut c_void,
         ) != WALK_REFUSED
     }
+}
+
+/// The thread ([`thread_self`]) running a [`with_list_lock`] callback right now, 0 for none.
+/// Only the thread holding the loader's list lock writes it (on entry to its callback, and back
+/// to the outer value on the way out), so a thread that reads its own value here is inside such
+/// a callback; any other thread reads some other value.
+static LIST_HOLDER: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the calling thread is inside a [`with_list_lock`] callback, on a libc whose list lock
+/// is held through its callbacks (glibc; the caller checks that, e.g. with `rtld::counters`).
+pub fn in_list_lock() -> bool {
+    LIST_HOLDER.load(Ordering::Acquire) == thread_self()
+}
+
+/// Marks the calling thread as inside a [`with_list_lock`] callback while `f` runs.
+fn holding_list_lock<R>(f: impl FnOnce() -> R) -> R {
+    let outer = LIST_HOLDER.swap(thread_self(), Ordering::AcqRel);
+    let r = f();
+    LIST_HOLDER.store(outer, Ordering::Release);
+    r
+}
+
+/// A number that tells the calling thread from every other live thread of this process: the
+/// thread pointer where the architecture has one (x86_64: the TCB self pointer at %fs:0;
+/// aarch64: TPIDR_EL0), else the kernel thread id.  Never 0.  Signal-safe.
+pub fn thread_self() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let tp: usize = {
+        let tp: usize;
+        // SAFETY: on x86_64 Linux %fs:0 holds the thread control block's own address (glibc and
+        // musl); reading it has no side effect.
+        unsafe {
+            core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+        };
+        tp
+    };
+    #[cfg(target_arch = "aarch64")]
+    let tp: usize = {
+        let tp: usize;
+        // SAFETY: reading TPIDR_EL0 has no side effect.
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nostack, nomem, preserves_flags))
+        };
+        tp
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let tp: usize = gettid() as usize;
+    tp.max(1)
 }
 
 /// One 8-byte word of the dynamic loader's own data at `addr`, read atomically (an acquire
@@ -215,27 +263,7 @@ pub fn gettid() -> u32 {
 /// thread id it is the same in a forked child for the forking thread, so it cannot tell a
 /// parent's thread from a live one: use [`gettid`] where that matters.
 pub fn thread_token() -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    let tp: usize = {
-        let tp: usize;
-        // SAFETY: on x86_64 Linux %fs:0 holds the thread control block's own address (glibc and
-        // musl); reading it has no side effect.
-        unsafe {
-            core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
-        };
-        tp
-    };
-    #[cfg(target_arch = "aarch64")]
-    let tp: usize = {
-        let tp: usize;
-        // SAFETY: reading TPIDR_EL0 has no side effect.
-        unsafe {
-            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nostack, nomem, preserves_flags))
-        };
-        tp
-    };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    let tp: usize = gettid() as usize;
+    let tp = thread_self();
     // Thread control blocks are at least 16-byte aligned and far apart: fold to 32 bits.
     let folded = ((tp >> 4) as u64 ^ ((tp as u64) >> 36)) as u32;
     (folded & 0x7fff_ffff).max(1)

@@ -6,11 +6,15 @@
  * Each of 10 rounds: thread X dlopens libhk_focus_gated.so, whose binding runs this program's
  * IFUNC resolver (the module is listed, not yet relocated: LOADING), which waits there while the
  * main thread refreshes (the module must be reported not ready); once X's dlopen has returned,
- * one plain refresh must hook the module's hk_filt_target import; then dlclose.
+ * one plain refresh must hook the module's hk_filt_target import, and without walking the list
+ * again (one dl_iterate_phdr call: the loader's list lock; the objects it processes are the ones
+ * the refresh inside the load reported, and the loader's counters prove them still listed);
+ * then dlclose.
  * Only under the _dl_find_object rule (else skipped, 77: a library left LOADING is then found
  * by a walk, not by the quiet probe).
  * Usage: hooks_refresh_after_loading <libhk_focus_gated.so> */
 #include "hk_common.h"
+#include "hk_count_walks.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -63,7 +67,7 @@ int main(int argc, char **argv) {
   gothook_set set = 0;
   CHECK_ST(gothook_install(&h, 1, &f, &set, NULL), GOTHOOK_OK);
   CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
-  int unhooked = 0, not_seen = 0;
+  int unhooked = 0, not_seen = 0, walked_again = 0;
   for (int round = 0; round < 10; round++) {
     gated = released = 0;
     handle = NULL;
@@ -80,7 +84,13 @@ int main(int argc, char **argv) {
     int (*call)(void) = (int (*)(void))dlsym(handle, "hk_focus_call");
     CHECK(call != NULL, "no hk_focus_call");
     if (!call) break;
+    counting = 1;
+    long before = walks;
     CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
+    counting = 0;
+    /* Round 0's refresh inside the load is the first pass of refresh since the install: a full
+     * one, which reported the objects from the first on, not the tail this refresh processes. */
+    if (round > 0 && walks - before != 1) walked_again++;
     if (call() != 41) unhooked++;
     dlclose(handle);
     CHECK_ST(gothook_refresh(0, NULL), GOTHOOK_OK);
@@ -89,6 +99,10 @@ int main(int argc, char **argv) {
   CHECK(unhooked == 0,
         "%d of 10 modules seen LOADING, READY since with the loader's counters unchanged, not hooked by the "
         "next refresh", unhooked);
+  CHECK(walked_again == 0,
+        "%d of rounds 1-9: the refresh that hooked a module seen LOADING, with the loader's counters unchanged since, "
+        "walked the list again instead of processing the objects that refresh reported",
+        walked_again);
   CHECK_ST(gothook_uninstall(set, NULL), GOTHOOK_OK);
   printf("hooks_refresh_after_loading: %s\n", hk_failures ? "FAILED" : "ok");
   return hk_failures ? 1 : 0;
