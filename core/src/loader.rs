@@ -314,62 +314,12 @@ struct Walk<'r, F> {
 /// [`each_from`] so that the same objects can be processed again without walking while nothing
 /// was listed or unlisted (see [`Snapshot`]).
 #[derive(Clone, Copy, Default)]
-struct Listed {
+struct Reported {
     bias: usize,
     /// `dlpi_name` (NUL-terminated, owned by the loader; 0 for none).
     name: usize,
     phdr: usize,
     phnum: u16,
-}
-
-/// Builds the raw record of the object the loader reports as (`bias`, `name`, `phdr`, `phnum`)
-/// (segments and RELRO range from its program headers) and hands it to `f`; returns what `f`
-/// returns.
-///
-/// # Safety
-/// These are what the loader reported for an object that is listed now, and the caller holds the
-/// loader's list lock (inside a walk callback), so its name and program headers stay valid while
-/// `f` runs.
-unsafe fn with_raw<F: FnMut(&mut Raw<'_>) -> bool>(
-    f: &mut F,
-    bias: usize,
-    name: usize,
-    phdr: usize,
-    phnum: u16,
-    counters: (u64, u64),
-) -> bool {
-    let (name, name_ptr) = c_name(name as *const core::ffi::c_char);
-    let is64 = cfg!(target_pointer_width = "64");
-    let mut segs = Segments::default();
-    let mut relro = (0, 0);
-    // SAFETY: phdr/phnum describe the object's program headers (the caller's contract).
-    if let Ok(bytes) = unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) } {
-        for p in dynamic::phdrs(bytes, is64) {
-            let start = bias.wrapping_add(p.vaddr as usize);
-            if p.p_type == elf::PT_LOAD {
-                let _ = segs.push(start, p.memsz as usize, p.flags);
-            } else if p.p_type == elf::PT_GNU_RELRO {
-                relro = (start, start.wrapping_add(p.memsz as usize));
-            }
-        }
-    }
-    let mut raw = Raw {
-        lib: LibInfo {
-            bias,
-            name,
-            name_ptr,
-            phdr,
-            phnum,
-            kind: LibKind::Other,
-            readiness: Readiness::Unknown,
-            adds: counters.0,
-            subs: counters.1,
-            index: 0,
-            segs: &segs,
-        },
-        relro,
-    };
-    f(&mut raw)
 }
 
 /// Most objects a [`Snapshot`] keeps: a focused pass's tail is usually one or two objects.
@@ -389,14 +339,21 @@ struct Snapshot {
     n: usize,
     /// The counters the recorded walk read (`None`: it reported no object).
     counters: Option<(u64, u64)>,
-    objs: [Listed; SNAPSHOT_MAX],
+    objs: [Reported; SNAPSHOT_MAX],
 }
 
 impl Snapshot {
-    /// Records one object a walk reported, with the counters it read.
-    fn record(&mut self, obj: Listed, counters: (u64, u64)) {
+    /// Records one object a walk reported, with the counters it read.  Not inlined: the walk
+    /// callback's frame, on the stack of every walk, stays as it was.
+    #[inline(never)]
+    fn record(&mut self, info: &sys::PhdrInfo, counters: (u64, u64)) {
         if let Some(slot) = self.objs.get_mut(self.n) {
-            *slot = obj;
+            *slot = Reported {
+                bias: info.dlpi_addr as usize,
+                name: info.dlpi_name as usize,
+                phdr: info.dlpi_phdr as usize,
+                phnum: info.dlpi_phnum,
+            };
         }
         self.n = self.n.saturating_add(1);
         self.counters = Some(counters);
@@ -408,7 +365,7 @@ static SNAPSHOT: OwnedLock<Snapshot> = OwnedLock::new_in_walks(Snapshot {
     from: 0,
     n: 0,
     counters: None,
-    objs: [Listed {
+    objs: [Reported {
         bias: 0,
         name: 0,
         phdr: 0,
@@ -424,60 +381,86 @@ fn raw_walk_from<F: FnMut(&mut Raw<'_>) -> bool>(
     rec: Option<&mut Snapshot>,
     f: F,
 ) -> (c_int, usize) {
-    /// # Safety
-    /// Called by `dl_iterate_phdr` only: `info` is its record of `size` bytes and `data` the
-    /// `Walk<F>` that `raw_walk_from` passed, alive for the walk.
-    unsafe extern "C" fn cb<F: FnMut(&mut Raw<'_>) -> bool>(
-        info: *mut sys::PhdrInfo,
-        size: usize,
-        data: *mut c_void,
-    ) -> c_int {
-        // SAFETY: `data` is the Walk passed below, alive for the whole walk.
-        let walk = unsafe { &mut *(data as *mut Walk<'_, F>) };
-        walk.seen += 1;
-        if walk.seen <= walk.skip {
-            return 0;
-        }
-        // SAFETY: dl_iterate_phdr passes a valid record of `size` bytes.
-        let info = unsafe { &*info };
-        let counters = if size >= sys::INFO_WITH_COUNTERS {
-            (info.dlpi_adds, info.dlpi_subs)
-        } else {
-            (0, 0)
-        };
-        let (bias, name, phdr, phnum) = (
-            info.dlpi_addr as usize,
-            info.dlpi_name as usize,
-            info.dlpi_phdr as usize,
-            info.dlpi_phnum,
-        );
-        if let Some(s) = walk.rec.as_deref_mut() {
-            s.record(
-                Listed {
-                    bias,
-                    name,
-                    phdr,
-                    phnum,
-                },
-                counters,
-            );
-        }
-        // SAFETY: the loader reported this object in this callback.
-        if unsafe { with_raw(&mut walk.f, bias, name, phdr, phnum, counters) } {
-            0
-        } else {
-            1
-        }
-    }
     let mut walk = Walk {
         skip,
         seen: 0,
         rec,
         f,
     };
-    // SAFETY: `cb::<F>` matches the callback ABI and only uses `data` as `&mut Walk<F>`.
-    let rc = unsafe { sys::dl_iterate_phdr(cb::<F>, &mut walk as *mut Walk<'_, F> as *mut c_void) };
+    // SAFETY: `walk_cb::<F>` matches the callback ABI and only uses `data` as `&mut Walk<F>`.
+    let rc =
+        unsafe { sys::dl_iterate_phdr(walk_cb::<F>, &mut walk as *mut Walk<'_, F> as *mut c_void) };
     (rc, walk.seen)
+}
+
+/// The callback of [`raw_walk_from`]'s walks: builds the raw record of the object reported (its
+/// segments and RELRO range from its program headers) and hands it to the walk's `f`; records
+/// the object in the walk's [`Snapshot`] if it has one.
+///
+/// # Safety
+/// `info` is a record of `size` bytes that the loader reported for an object listed now, inside
+/// a walk (so its name and program headers stay valid until this returns), and `data` the
+/// `Walk<F>` of that walk.
+unsafe extern "C" fn walk_cb<F: FnMut(&mut Raw<'_>) -> bool>(
+    info: *mut sys::PhdrInfo,
+    size: usize,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: `data` is the caller's Walk, alive for the whole walk.
+    let walk = unsafe { &mut *(data as *mut Walk<'_, F>) };
+    walk.seen += 1;
+    if walk.seen <= walk.skip {
+        return 0;
+    }
+    // SAFETY: the caller passes a valid record of `size` bytes.
+    let info = unsafe { &*info };
+    let (adds, subs) = if size >= sys::INFO_WITH_COUNTERS {
+        (info.dlpi_adds, info.dlpi_subs)
+    } else {
+        (0, 0)
+    };
+    if let Some(s) = walk.rec.as_deref_mut() {
+        s.record(info, (adds, subs));
+    }
+    let f = &mut walk.f;
+    let (name, name_ptr) = c_name(info.dlpi_name);
+    let is64 = cfg!(target_pointer_width = "64");
+    let bias = info.dlpi_addr as usize;
+    let (phdr, phnum) = (info.dlpi_phdr as usize, info.dlpi_phnum);
+    let mut segs = Segments::default();
+    let mut relro = (0, 0);
+    // SAFETY: dlpi_phdr/dlpi_phnum describe the object's program headers.
+    if let Ok(bytes) = unsafe { dynamic::phdr_bytes(phdr, phnum as usize, is64) } {
+        for p in dynamic::phdrs(bytes, is64) {
+            let start = bias.wrapping_add(p.vaddr as usize);
+            if p.p_type == elf::PT_LOAD {
+                let _ = segs.push(start, p.memsz as usize, p.flags);
+            } else if p.p_type == elf::PT_GNU_RELRO {
+                relro = (start, start.wrapping_add(p.memsz as usize));
+            }
+        }
+    }
+    let mut raw = Raw {
+        lib: LibInfo {
+            bias,
+            name,
+            name_ptr,
+            phdr,
+            phnum,
+            kind: LibKind::Other,
+            readiness: Readiness::Unknown,
+            adds,
+            subs,
+            index: 0,
+            segs: &segs,
+        },
+        relro,
+    };
+    if f(&mut raw) {
+        0
+    } else {
+        1
+    }
 }
 
 /// The number of listed objects (one walk whose callbacks only count).  Taken inside a walk
@@ -838,14 +821,14 @@ pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool)
     };
     if !sys::in_list_lock() {
         // Nothing keeps the objects listed between two walks: walk, record nothing.
-        raw_walk_from(from as usize, None, classify);
+        raw_walk_from(from as usize, None, &mut classify);
         return Ok(());
     }
     let mut snap = match replay(from, &mut classify) {
         Ok(()) => return Ok(()),
         Err(snap) => snap,
     };
-    let (rc, _) = raw_walk_from(from as usize, snap.as_deref_mut(), classify);
+    let (rc, _) = raw_walk_from(from as usize, snap.as_deref_mut(), &mut classify);
     if let Some(s) = snap.as_deref_mut() {
         // Kept only from a walk that reached the end of the list, with room for every object.
         s.valid = rc == 0 && s.n <= SNAPSHOT_MAX && s.counters.is_some();
@@ -854,28 +837,53 @@ pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool)
     Ok(())
 }
 
-/// [`each_from`]'s replay: `Ok` when the objects of the [`Snapshot`] were handed to `f` in
-/// place of a walk from `from`, else the snapshot to record the walk in (`None` outside a hold
-/// of the list lock, `sys::in_list_lock`, which the caller checked; or in a nested walk, whose
-/// outer walk holds it).  Not inlined: its record
-/// of an object is never on the stack together with the walk callback's.
+/// [`each_from`]'s replay, called inside a hold of the loader's list lock
+/// (`sys::in_list_lock`): `Ok` when the objects of the [`Snapshot`] were handed to `f` through
+/// the walk callback itself, in place of a walk from `from`; else the snapshot to record the
+/// walk in (`None` in a nested walk, whose outer walk holds it).  Not inlined: its record of an
+/// object is never on the stack together with a walk's.
 #[inline(never)]
 fn replay<F: FnMut(&mut Raw<'_>) -> bool>(
     from: u32,
     f: &mut F,
 ) -> core::result::Result<(), Option<crate::lock::Guard<'static, Snapshot>>> {
+    debug_assert!(sys::in_list_lock());
     let mut snap = match SNAPSHOT.try_lock() {
         Ok(Some(g)) => g,
         _ => return Err(None),
     };
     let now = crate::rtld::counters();
     if snap.valid && snap.from == from && now.is_some() && now == snap.counters {
-        let counters = now.unwrap_or_default();
-        for &obj in &snap.objs[..snap.n.min(SNAPSHOT_MAX)] {
+        let (adds, subs) = now.unwrap_or_default();
+        let mut walk = Walk {
+            skip: 0,
+            seen: 0,
+            rec: None,
+            f,
+        };
+        for obj in &snap.objs[..snap.n.min(SNAPSHOT_MAX)] {
+            let mut info = sys::PhdrInfo {
+                dlpi_addr: obj.bias as _,
+                dlpi_name: obj.name as *const core::ffi::c_char,
+                dlpi_phdr: obj.phdr as *const _,
+                dlpi_phnum: obj.phnum,
+                dlpi_adds: adds,
+                dlpi_subs: subs,
+                dlpi_tls_modid: 0,
+                dlpi_tls_data: core::ptr::null_mut(),
+            };
             // SAFETY: this thread holds the loader's list lock (`in_list_lock`, on glibc:
             // `rtld::counters` answered), and the counters equal those of the walk that
-            // reported `obj`, so it is still listed with the same record (see `Snapshot`).
-            if !unsafe { with_raw(f, obj.bias, obj.name, obj.phdr, obj.phnum, counters) } {
+            // reported `obj`, so it is still listed with the same record (see `Snapshot`);
+            // `info` is a whole record and `walk` a Walk for `F`.
+            let stop = unsafe {
+                walk_cb::<&mut F>(
+                    &mut info,
+                    core::mem::size_of::<sys::PhdrInfo>(),
+                    &mut walk as *mut Walk<'_, &mut F> as *mut c_void,
+                )
+            };
+            if stop != 0 {
                 break;
             }
         }
