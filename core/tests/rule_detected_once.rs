@@ -4,62 +4,12 @@
 //! gothook is linked into the test binary) and forwards them to libc's.  One test: the first
 //! call into gothook is part of what it checks.
 
-use std::cell::Cell;
-use std::sync::OnceLock;
+mod counted_walks;
 
 use gothook_core::loader::{self, Rule};
 use gothook_core::Error;
 
-type Iterate = unsafe extern "C" fn(
-    Option<
-        unsafe extern "C" fn(
-            *mut libc::dl_phdr_info,
-            libc::size_t,
-            *mut libc::c_void,
-        ) -> libc::c_int,
-    >,
-    *mut libc::c_void,
-) -> libc::c_int;
-
-thread_local! {
-    static WALKS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn libc_iterate() -> Iterate {
-    static REAL: OnceLock<usize> = OnceLock::new();
-    let f = *REAL.get_or_init(|| {
-        // SAFETY: a plain symbol lookup of libc's definition, the next one after this binary's.
-        let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"dl_iterate_phdr".as_ptr()) };
-        assert!(!f.is_null());
-        f as usize
-    });
-    // SAFETY: libc's dl_iterate_phdr has this signature.
-    unsafe { std::mem::transmute::<usize, Iterate>(f) }
-}
-
-/// Counts this thread's walks and forwards them to libc.
-///
-/// # Safety
-/// As `dl_iterate_phdr(3)`.
-#[no_mangle]
-pub unsafe extern "C" fn dl_iterate_phdr(
-    cb: Option<
-        unsafe extern "C" fn(
-            *mut libc::dl_phdr_info,
-            libc::size_t,
-            *mut libc::c_void,
-        ) -> libc::c_int,
-    >,
-    data: *mut libc::c_void,
-) -> libc::c_int {
-    WALKS.with(|w| w.set(w.get() + 1));
-    // SAFETY: forwarded contract.
-    unsafe { libc_iterate()(cb, data) }
-}
-
-fn walks() -> usize {
-    WALKS.with(|w| w.get())
-}
+use counted_walks::{libc_iterate, walks};
 
 #[test]
 fn the_rule_is_detected_by_the_first_call_and_never_again() {

@@ -8,49 +8,12 @@
 //! test binary).  One test: the replay record is shared by every walk of the process.
 #![cfg(all(target_env = "gnu", target_pointer_width = "64"))]
 
-use std::cell::Cell;
-use std::sync::OnceLock;
+mod counted_walks;
 
 use gothook_core::loader::{self, LibInfo, Readiness};
 use gothook_core::{probe, rtld};
 
-type Callback =
-    unsafe extern "C" fn(*mut libc::dl_phdr_info, libc::size_t, *mut libc::c_void) -> libc::c_int;
-type Iterate = unsafe extern "C" fn(Option<Callback>, *mut libc::c_void) -> libc::c_int;
-
-thread_local! {
-    static WALKS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn libc_iterate() -> Iterate {
-    static REAL: OnceLock<usize> = OnceLock::new();
-    let f = *REAL.get_or_init(|| {
-        // SAFETY: a plain symbol lookup of libc's definition, the next one after this binary's.
-        let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"dl_iterate_phdr".as_ptr()) };
-        assert!(!f.is_null());
-        f as usize
-    });
-    // SAFETY: libc's dl_iterate_phdr has this signature.
-    unsafe { std::mem::transmute::<usize, Iterate>(f) }
-}
-
-/// Counts this thread's walks and forwards them to libc.
-///
-/// # Safety
-/// As `dl_iterate_phdr(3)`.
-#[no_mangle]
-pub unsafe extern "C" fn dl_iterate_phdr(
-    cb: Option<Callback>,
-    data: *mut libc::c_void,
-) -> libc::c_int {
-    WALKS.with(|w| w.set(w.get() + 1));
-    // SAFETY: forwarded contract.
-    unsafe { libc_iterate()(cb, data) }
-}
-
-fn walks() -> usize {
-    WALKS.with(|w| w.get())
-}
+use counted_walks::{libc_iterate, walks};
 
 /// What a walk reported of one object, by value.
 #[derive(Debug, Clone, PartialEq, Eq)]
