@@ -2,8 +2,8 @@
 //! have not moved, processes the objects the last walk reported without walking again (a
 //! refresh that patches a library it saw LOADING does not visit every listed object while a
 //! `dlclose` waits for the lock), and reports exactly what a walk would.  Any load or unload in
-//! between, another start position, a walk outside the lock, a walk stopped early or one with
-//! many objects walks again.  A `dl_iterate_phdr` of the test binary counts the walks (the
+//! between, another start position, a walk outside the lock (also another thread's, while this
+//! one holds it), a walk stopped early or one with many objects walks again.  A `dl_iterate_phdr` of the test binary counts the walks (the
 //! linker prefers it to libc's for every call gothook makes, since gothook is linked into the
 //! test binary).  One test: the replay record is shared by every walk of the process.
 #![cfg(all(target_env = "gnu", target_pointer_width = "64"))]
@@ -192,6 +192,37 @@ fn a_walk_repeated_while_nothing_was_listed_or_unlisted_is_replayed_and_anything
         "outer replayed, each of its two objects walked once inside: {inner:?}"
     );
     assert!(inner.iter().all(|(v, w)| *w == 1 && *v == a));
+
+    // Another thread, while this one holds the list lock with a walk recorded: it does not
+    // hold the lock, so it walks, which waits for this hold to end (it must not replay).
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let done = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicBool::new(false));
+        let (walked_during_hold, other) = held(|| {
+            let _ = from_pos(from);
+            let (d, s) = (done.clone(), started.clone());
+            let other = std::thread::spawn(move || {
+                s.store(true, Ordering::SeqCst);
+                let r = from_pos(from);
+                d.store(true, Ordering::SeqCst);
+                r
+            });
+            while !started.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            (done.load(Ordering::SeqCst), other)
+        });
+        let (seen_other, walks_other) = other.join().unwrap();
+        assert!(
+            !walked_during_hold,
+            "another thread finished a walk while this one held the list lock: it replayed"
+        );
+        assert_eq!(walks_other, 1, "another thread walks");
+        assert_eq!(seen_other, a);
+    }
 
     // Many objects (more than the record keeps): never replayed.
     let extra: Vec<_> = [
