@@ -313,7 +313,7 @@ struct Walk<'r, F> {
 /// What the loader's walk reports of one listed object, as plain numbers: kept by
 /// [`each_from`] so that the same objects can be processed again without walking while nothing
 /// was listed or unlisted (see [`Snapshot`]).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Reported {
     bias: usize,
     /// `dlpi_name` (NUL-terminated, owned by the loader; 0 for none).
@@ -333,11 +333,11 @@ const SNAPSHOT_MAX: usize = 8;
 /// report exactly these (only their readiness may have changed, and it is decided again).
 /// Written and read only inside walk callbacks, so under the loader's list lock.
 struct Snapshot {
-    valid: bool,
     from: u32,
-    /// Objects recorded; more than [`SNAPSHOT_MAX`] when some did not fit (then not valid).
+    /// Objects recorded; more than [`SNAPSHOT_MAX`] when some did not fit (then not kept).
     n: usize,
-    /// The counters the recorded walk read (`None`: it reported no object).
+    /// The counters the recorded walk read; `None`: nothing to replay (no walk kept, or it
+    /// reported no object).
     counters: Option<(u64, u64)>,
     objs: [Reported; SNAPSHOT_MAX],
 }
@@ -361,7 +361,6 @@ impl Snapshot {
 }
 
 static SNAPSHOT: OwnedLock<Snapshot> = OwnedLock::new_in_walks(Snapshot {
-    valid: false,
     from: 0,
     n: 0,
     counters: None,
@@ -831,7 +830,9 @@ pub fn each_from(from: u32, flags: u32, mut f: impl FnMut(&LibInfo<'_>) -> bool)
     let (rc, _) = raw_walk_from(from as usize, snap.as_deref_mut(), &mut classify);
     if let Some(s) = snap.as_deref_mut() {
         // Kept only from a walk that reached the end of the list, with room for every object.
-        s.valid = rc == 0 && s.n <= SNAPSHOT_MAX && s.counters.is_some();
+        if rc != 0 || s.n > SNAPSHOT_MAX {
+            s.counters = None;
+        }
         s.from = from;
     }
     Ok(())
@@ -853,7 +854,7 @@ fn replay<F: FnMut(&mut Raw<'_>) -> bool>(
         _ => return Err(None),
     };
     let now = crate::rtld::counters();
-    if snap.valid && snap.from == from && now.is_some() && now == snap.counters {
+    if snap.from == from && now.is_some() && now == snap.counters {
         let (adds, subs) = now.unwrap_or_default();
         let mut walk = Walk {
             skip: 0,
@@ -889,7 +890,6 @@ fn replay<F: FnMut(&mut Raw<'_>) -> bool>(
         }
         return Ok(());
     }
-    snap.valid = false;
     snap.n = 0;
     snap.counters = None;
     Err(Some(snap))
